@@ -1,0 +1,318 @@
+"""Competition specs (`competitions/<id>/competition.yaml`) and their discovery.
+
+A competition is a folder holding `competition.yaml`, `description.md` and optional
+helpers (`generate.py`, `prepare.py`, leaderboard CSVs, `checksums.yaml`, `SOURCE.md`).
+Folders come from the built-in `competitions/` directory, from every folder named in
+`MLEDOJO_COMPETITIONS_PATH` (os.pathsep-separated) and from the entry-point group
+`mledojo.competitions` (each entry point returns a folder path). A broken folder never
+hides the others: it is reported beside them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mledojo.errors import CompetitionNotFoundError, SpecError
+
+SPEC_FILE = "competition.yaml"
+ENV_PATH_VAR = "MLEDOJO_COMPETITIONS_PATH"
+ID_RE = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*?)(?:-v(?P<version>\d+))?$")
+
+TaskType = Literal[
+    "binary", "multiclass", "regression", "multi_target_regression", "ordinal", "technique"
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MetricSpec(_Model):
+    """The competition's metric; the direction is declared, never inferred."""
+
+    name: str
+    higher_is_better: bool
+
+
+class GeneratorSource(_Model):
+    """Data made by `generate(seed) -> DataFrame` in a file of the competition folder."""
+
+    kind: Literal["generator"]
+    file: str = "generate.py"
+
+
+class KaggleSource(_Model):
+    """Data downloaded with the `kaggle` package (or imported from a local copy)."""
+
+    kind: Literal["kaggle"]
+    competition: str
+    files: list[str] = Field(default_factory=lambda: ["train.csv"])
+
+
+class LocalSource(_Model):
+    """Data from a folder of CSV files (relative to the competition folder or absolute)."""
+
+    kind: Literal["local"]
+    path: str
+    files: list[str] = Field(default_factory=lambda: ["train.csv"])
+
+
+SourceSpec = Annotated[GeneratorSource | KaggleSource | LocalSource, Field(discriminator="kind")]
+
+
+class SplitSpec(_Model):
+    """How the labelled table becomes train / test, and test becomes public / private parts.
+
+    `random` reproduces `sklearn.model_selection.train_test_split(test_size, random_state)`
+    exactly (MLE-bench's recipe). The data seed replaces `seed` when one is given.
+    """
+
+    kind: Literal["random", "stratified", "time", "group"] = "random"
+    test_size: float = Field(0.2, gt=0, lt=1)
+    public_fraction: float = Field(0.3, gt=0, lt=1)
+    seed: int = 0
+    time_column: str | None = None
+    group_column: str | None = None
+    stratify_column: str | None = None
+
+    @model_validator(mode="after")
+    def _columns_for_kind(self) -> SplitSpec:
+        needed = {"time": "time_column", "group": "group_column"}
+        col = needed.get(self.kind)
+        if col and getattr(self, col) is None:
+            raise ValueError(f"split.kind `{self.kind}` needs `split.{col}`")
+        return self
+
+
+class LeaderboardSpec(_Model):
+    """Leaderboard files of the competition folder, and what kind of entries they hold."""
+
+    kind: Literal["kaggle", "reference"]
+    private: str
+    public: str | None = None
+    source_note: str = ""
+    caveats: list[str] = Field(default_factory=list)
+
+
+class Limits(_Model):
+    """Budgets of one episode and resources of its container."""
+
+    step_timeout_s: float = Field(600, gt=0)
+    episode_time_s: float = Field(3600, gt=0)
+    max_steps: int = Field(30, gt=0)
+    memory_mb: int = Field(4096, ge=128)
+    cpus: float = Field(2.0, gt=0)
+    pids: int = Field(256, ge=16)
+    disk_mb: int = Field(2048, ge=16)
+    output_bytes: int = Field(64_000, ge=1000)
+
+
+class CompetitionSpec(_Model):
+    """Everything needed to prepare, run and grade one competition."""
+
+    id: str
+    version: int = Field(ge=1)
+    title: str
+    task: TaskType
+    metric: MetricSpec
+    target: str | list[str]
+    id_column: str
+    source: SourceSpec
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    leaderboard: LeaderboardSpec | None = None
+    limits: Limits = Field(default_factory=Limits)
+    description: str = "description.md"
+    prepare: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    classes: list[str] | None = None
+    submission_columns: list[str] | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", v) or re.search(r"-v\d+$", v):
+            raise ValueError("must be lowercase letters, digits and dashes, without a -vN suffix")
+        return v
+
+    @property
+    def targets(self) -> list[str]:
+        """The target column(s) as a list."""
+        return [self.target] if isinstance(self.target, str) else list(self.target)
+
+    @property
+    def versioned_id(self) -> str:
+        """`<id>-v<version>`, the Gymnasium-style id."""
+        return f"{self.id}-v{self.version}"
+
+
+@dataclass(frozen=True)
+class Competition:
+    """A loaded spec and the folder it came from."""
+
+    spec: CompetitionSpec
+    folder: Path
+    origin: str = "builtin"
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    def path(self, relative: str) -> Path:
+        """A file of the competition folder."""
+        return self.folder / relative
+
+    def description_text(self) -> str:
+        """The task description shown to agents."""
+        return self.path(self.spec.description).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """What discovery found: loadable competitions and broken folders."""
+
+    competitions: dict[str, list[Competition]] = field(default_factory=dict)
+    broken: list[SpecError] = field(default_factory=list)
+
+    def ids(self) -> list[str]:
+        return sorted(self.competitions)
+
+    def latest(self) -> list[Competition]:
+        return [max(v, key=lambda c: c.spec.version) for _, v in sorted(self.competitions.items())]
+
+    def get(self, competition_id: str) -> Competition:
+        """Resolve `name` (latest version) or `name-vN`; unknown ids suggest close ones."""
+        ns_free = competition_id.split("/", 1)[-1]
+        m = ID_RE.match(ns_free)
+        known = [c.spec.versioned_id for v in self.competitions.values() for c in v]
+        known += list(self.competitions)
+        if m is None or m.group("name") not in self.competitions:
+            broken = [b for b in self.broken if ns_free.startswith(Path(str(b.path)).parent.name)]
+            if broken:
+                raise broken[0]
+            raise CompetitionNotFoundError(competition_id, known)
+        versions = self.competitions[m.group("name")]
+        if m.group("version") is None:
+            return max(versions, key=lambda c: c.spec.version)
+        for c in versions:
+            if c.spec.version == int(m.group("version")):
+                return c
+        raise CompetitionNotFoundError(competition_id, known)
+
+
+def builtin_root() -> Path:
+    """The built-in competitions folder: inside the wheel, else the source checkout."""
+    here = Path(__file__).resolve().parent
+    wheel = here / "_builtin" / "competitions"
+    return wheel if wheel.is_dir() else here.parent / "competitions"
+
+
+def _format_validation(err: ValidationError) -> list[str]:
+    problems = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        problems.append(f"field `{loc}`: {e['msg']} (got {e.get('input')!r:.60})")
+    return problems
+
+
+def load_competition(folder: Path, origin: str = "builtin") -> Competition:
+    """Load and check one competition folder; raise `SpecError` naming file and field."""
+    spec_path = folder / SPEC_FILE
+    try:
+        raw = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise SpecError(spec_path, ["file not found; every competition folder needs one"]) from e
+    except yaml.YAMLError as e:
+        raise SpecError(spec_path, [f"not valid YAML: {e}"]) from e
+    if not isinstance(raw, dict):
+        raise SpecError(spec_path, ["expected a mapping of fields (id, version, title, ...)"])
+    try:
+        spec = CompetitionSpec.model_validate(raw)
+    except ValidationError as e:
+        raise SpecError(spec_path, _format_validation(e)) from e
+    problems = []
+    for rel in [spec.description, spec.prepare] + _leaderboard_files(spec) + _source_files(spec):
+        if rel and not (folder / rel).is_file():
+            problems.append(f"refers to `{rel}`, which is not a file in {folder}")
+    if problems:
+        raise SpecError(spec_path, problems)
+    return Competition(spec=spec, folder=folder, origin=origin)
+
+
+def _leaderboard_files(spec: CompetitionSpec) -> list[str]:
+    lb = spec.leaderboard
+    return [f for f in ([lb.private, lb.public] if lb else []) if f]
+
+
+def _source_files(spec: CompetitionSpec) -> list[str]:
+    return [spec.source.file] if isinstance(spec.source, GeneratorSource) else []
+
+
+def _candidate_roots(extra: Iterable[Path] = ()) -> list[tuple[Path, str]]:
+    roots: list[tuple[Path, str]] = [(builtin_root(), "builtin")]
+    for part in os.environ.get(ENV_PATH_VAR, "").split(os.pathsep):
+        if part.strip():
+            roots.append((Path(part).expanduser(), ENV_PATH_VAR))
+    for ep in metadata.entry_points(group="mledojo.competitions"):
+        try:
+            target = ep.load()
+            path = Path(target() if callable(target) else target)
+        except Exception as e:  # a broken plug-in must not hide the others
+            roots.append((Path(f"<entry point {ep.name}: {e}>"), "entry-point-error"))
+            continue
+        roots.append((path, f"entry point {ep.name}"))
+    roots.extend((p, "extra") for p in extra)
+    return roots
+
+
+def _folders_under(root: Path) -> list[Path]:
+    if (root / SPEC_FILE).is_file():
+        return [root]
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / SPEC_FILE).is_file())
+
+
+def discover(extra_roots: Iterable[Path] = ()) -> Catalogue:
+    """Find every competition; broken folders are collected, not raised."""
+    found: dict[str, list[Competition]] = {}
+    broken: list[SpecError] = []
+    for root, origin in _candidate_roots(extra_roots):
+        if origin == "entry-point-error":
+            broken.append(SpecError(root, ["the entry point failed to load"]))
+            continue
+        if origin != "builtin" and not root.exists():
+            broken.append(SpecError(root, [f"folder named by {origin} does not exist"]))
+            continue
+        for folder in _folders_under(root):
+            try:
+                comp = load_competition(folder, origin)
+            except SpecError as e:
+                broken.append(e)
+                continue
+            versions = found.setdefault(comp.id, [])
+            if any(c.spec.version == comp.spec.version for c in versions):
+                continue  # first root wins: built-ins, then the env var, then plug-ins
+            versions.append(comp)
+    return Catalogue(competitions=found, broken=broken)
+
+
+def get_competition(competition_id: str) -> Competition:
+    """Resolve one id (`name`, `name-vN` or `mledojo/name-vN`)."""
+    return discover().get(competition_id)
+
+
+def list_competitions(split: str = "all") -> list[str]:
+    """Ids of the registered competitions (latest versions), optionally one catalogue split."""
+    comps = discover().latest()
+    if split != "all":
+        comps = [c for c in comps if split in c.spec.tags]
+    return [c.id for c in comps]

@@ -1,0 +1,123 @@
+"""Raw competition files from Kaggle: a local copy, the cache, or the official `kaggle` API.
+
+Lookup order: `$MLEDOJO_KAGGLE_DIR/<kaggle-id>/` (a root of folders holding what a Kaggle
+download gives, for offline machines), then `<cache>/raw/<id>/` (an earlier download),
+then a download with the `kaggle` package (credentials from `~/.kaggle/kaggle.json` or
+`KAGGLE_USERNAME` / `KAGGLE_KEY`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mledojo.competition import Competition, KaggleSource
+from mledojo.errors import DependencyNotInstalledError, KaggleError
+
+KAGGLE_DIR_ENV = "MLEDOJO_KAGGLE_DIR"
+COMPLETE_MARKER = ".download-complete"
+
+
+def kaggle_raw_folder(comp: Competition, cache: Path, *, say: Callable[[str], None]) -> Path:
+    """Return a folder holding the raw Kaggle files of `comp`, downloading when needed."""
+    src = comp.spec.source
+    if not isinstance(src, KaggleSource):
+        raise KaggleError(f"{comp.id} is not a Kaggle competition")
+    env_root = os.environ.get(KAGGLE_DIR_ENV)
+    if env_root:
+        folder = Path(env_root).expanduser() / src.competition
+        if folder.is_dir():
+            return folder
+        say(f"${KAGGLE_DIR_ENV} has no folder {src.competition}; trying the cache and Kaggle")
+    folder = cache / "raw" / comp.id
+    if (folder / COMPLETE_MARKER).is_file():
+        return folder
+    download(src.competition, folder, say=say)
+    return folder
+
+
+def credentials_present() -> bool:
+    """True when the kaggle package will find credentials."""
+    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
+        return True
+    config_dir = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle"))
+    return (config_dir / "kaggle.json").is_file()
+
+
+def download(kaggle_id: str, folder: Path, *, say: Callable[[str], None]) -> None:
+    """Download and unzip a competition's files; a partial download is never kept."""
+    if not credentials_present():
+        raise KaggleError(
+            "No Kaggle credentials. Create an API token on your Kaggle account page and save "
+            "it as ~/.kaggle/kaggle.json (chmod 600), or set KAGGLE_USERNAME and KAGGLE_KEY. "
+            f"Offline: pass --raw-dir or set ${KAGGLE_DIR_ENV} to a folder of downloads."
+        )
+    api = _api()
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    say(f"downloading {kaggle_id} from Kaggle")
+    try:
+        api.competition_download_files(kaggle_id, path=str(tmp), quiet=True)
+        for archive in tmp.glob("*.zip"):
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(tmp)
+            archive.unlink()
+    except zipfile.BadZipFile as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise KaggleError(
+            f"The download of {kaggle_id} is incomplete or corrupted ({e}); run the same "
+            "command again."
+        ) from e
+    except Exception as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise explain_api_error(kaggle_id, e) from e
+    (tmp / COMPLETE_MARKER).write_text("ok\n")
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+
+
+def explain_api_error(kaggle_id: str, error: Exception) -> KaggleError:
+    """Turn a Kaggle API failure into one line that says what to do."""
+    status = _status_of(error)
+    rules = f"https://www.kaggle.com/competitions/{kaggle_id}/rules"
+    if status == 401:
+        return KaggleError(
+            "Kaggle rejected the credentials (401). Create a new API token and replace "
+            "~/.kaggle/kaggle.json."
+        )
+    if status == 403:
+        return KaggleError(
+            f"Kaggle refused the download (403): accept the competition rules at {rules} "
+            "with the account of your API token, then run the command again."
+        )
+    if status == 404:
+        return KaggleError(f"Kaggle has no competition `{kaggle_id}` (404). Check the id.")
+    return KaggleError(
+        f"Downloading {kaggle_id} from Kaggle failed ({type(error).__name__}: {error}). "
+        "Check the network and run again, or pass --raw-dir with a local copy."
+    )
+
+
+def _status_of(error: Exception) -> int | None:
+    for attr in ("status", "status_code"):
+        value = getattr(error, attr, None)
+        if isinstance(value, int):
+            return value
+    response = getattr(error, "response", None)
+    code = getattr(response, "status_code", None)
+    return code if isinstance(code, int) else None
+
+
+def _api() -> Any:
+    try:
+        from kaggle.api.kaggle_api_extended import KaggleApi
+    except ImportError as e:
+        raise DependencyNotInstalledError("kaggle", "kaggle") from e
+    api = KaggleApi()
+    api.authenticate()
+    return api

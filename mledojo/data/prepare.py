@@ -1,0 +1,311 @@
+"""Build a competition's `public/` and `private/` folders once, cache and verify them.
+
+Layout under the cache root (`MLEDOJO_CACHE_DIR`, else the user cache dir):
+`<root>/<id>/v<version>/seed-<data_seed>/{public/, private/, manifest.json}`.
+`public/` is what agents see (train, test features, sample submission, description);
+`private/` holds the answers (`test.csv`, the full labelled test split) and `parts.csv`
+(each test id tagged `public` or `private`). `manifest.json` is written last and holds
+the sha256 of every file: a missing or mismatching manifest means "rebuild", never "use".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pandas as pd
+import platformdirs
+from filelock import FileLock
+from pydantic import BaseModel, ConfigDict
+
+from mledojo.competition import Competition, GeneratorSource, KaggleSource, LocalSource
+from mledojo.data.split import assign_parts, split_frame
+from mledojo.errors import DataError
+
+CACHE_ENV_VAR = "MLEDOJO_CACHE_DIR"
+MANIFEST = "manifest.json"
+MANIFEST_SCHEMA = 1
+
+
+class PreparedData(BaseModel):
+    """Where a prepared competition lives; what `make()` and the grader read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    competition_id: str
+    version: int
+    data_seed: int
+    root: Path
+    reused: bool = False
+
+    @property
+    def public_dir(self) -> Path:
+        return self.root / "public"
+
+    @property
+    def private_dir(self) -> Path:
+        return self.root / "private"
+
+    @property
+    def answers_path(self) -> Path:
+        return self.private_dir / "test.csv"
+
+    @property
+    def parts_path(self) -> Path:
+        return self.private_dir / "parts.csv"
+
+    @property
+    def sample_submission_path(self) -> Path:
+        return self.public_dir / "sample_submission.csv"
+
+
+def cache_root(override: Path | str | None = None) -> Path:
+    """The data cache root: the argument, else `$MLEDOJO_CACHE_DIR`, else the user cache."""
+    if override is not None:
+        return Path(override).expanduser()
+    env = os.environ.get(CACHE_ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_cache_dir("mledojo")) / "data"
+
+
+def prepare(
+    competition: Competition | str,
+    *,
+    data_seed: int | None = None,
+    cache_dir: Path | str | None = None,
+    raw_dir: Path | str | None = None,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> PreparedData:
+    """Prepare a competition once per (version, data seed); later calls verify and reuse.
+
+    Safe across processes (a file lock), atomic (built in a temp folder then renamed),
+    and self-healing (a corrupted or half-written cache is detected and rebuilt).
+    """
+    if isinstance(competition, str):
+        from mledojo.competition import get_competition
+
+        competition = get_competition(competition)
+    spec = competition.spec
+    seed = spec.split.seed if data_seed is None else int(data_seed)
+    target = cache_root(cache_dir) / spec.id / f"v{spec.version}" / f"seed-{seed}"
+    result = PreparedData(
+        competition_id=spec.id, version=spec.version, data_seed=seed, root=target
+    )
+    say = progress or (lambda _msg: None)
+    if not force and _verify(target):
+        return result.model_copy(update={"reused": True})
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock", timeout=3600):
+        if not force and _verify(target):  # another process built it meanwhile
+            return result.model_copy(update={"reused": True})
+        if target.exists():
+            say(f"cache at {target} is incomplete or corrupted: rebuilding")
+            shutil.rmtree(target)
+        tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            _build(competition, seed, tmp, raw_dir=raw_dir, cache_dir=cache_dir, say=say)
+            _write_manifest(tmp, competition, seed)
+            tmp.rename(target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def _build(
+    comp: Competition,
+    seed: int,
+    out: Path,
+    *,
+    raw_dir: Path | str | None,
+    cache_dir: Path | str | None,
+    say: Callable[[str], None],
+) -> None:
+    spec = comp.spec
+    public, private = out / "public", out / "private"
+    public.mkdir(parents=True)
+    private.mkdir(parents=True)
+    say(f"preparing {spec.id} v{spec.version} (data seed {seed})")
+    if spec.prepare:
+        raw = _raw_folder(comp, raw_dir, cache_dir, say)
+        fn = _load_function(comp.path(spec.prepare), "prepare")
+        fn(raw=raw, public=public, private=private, seed=seed)
+    else:
+        full = _load_table(comp, seed, raw_dir, cache_dir, say)
+        train, test = split_frame(full, spec.split, seed=seed, target=spec.targets[0])
+        _write_default(comp, train, test, public, private)
+    _check_outputs(comp, public, private)
+    answers = pd.read_csv(private / "test.csv", usecols=[spec.id_column])
+    if not (private / "parts.csv").exists():
+        parts = assign_parts(answers[spec.id_column], spec.split.public_fraction, seed)
+        parts.to_csv(private / "parts.csv", index=False)
+    shutil.copyfile(comp.path(spec.description), public / "description.md")
+    for path in private.iterdir():
+        path.chmod(0o600)  # only the host user may read the answers
+    private.chmod(0o700)
+
+
+def _write_default(
+    comp: Competition,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    public: Path,
+    private: Path,
+) -> None:
+    """The standard files: train with targets, test without, a constant sample submission."""
+    spec = comp.spec
+    train.to_csv(public / "train.csv", index=False)
+    test.drop(columns=spec.targets).to_csv(public / "test.csv", index=False)
+    test.to_csv(private / "test.csv", index=False)
+    sample_submission(comp, train, test[spec.id_column]).to_csv(
+        public / "sample_submission.csv", index=False
+    )
+
+
+def sample_submission(comp: Competition, train: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
+    """A valid, uninformed submission: what a constant predictor would send."""
+    from mledojo.grading.metrics import get_metric
+
+    spec = comp.spec
+    kind = get_metric(spec.metric.name).kind
+    out = pd.DataFrame({spec.id_column: ids.to_numpy()})
+    if kind == "class_probabilities":
+        classes = spec.classes or sorted(train[spec.targets[0]].astype(str).unique())
+        for c in classes:
+            out[c] = 1.0 / len(classes)
+    elif kind == "probability":
+        for t in spec.targets:
+            out[t] = 0.5
+    elif kind == "label":
+        for t in spec.targets:
+            out[t] = train[t].mode().iloc[0]
+    else:
+        for t in spec.targets:
+            out[t] = float(train[t].mean())
+    return out
+
+
+def _check_outputs(comp: Competition, public: Path, private: Path) -> None:
+    """The answers must exist, and no answer column may appear in the public test file."""
+    spec = comp.spec
+    for path in (public / "train.csv", public / "test.csv", private / "test.csv"):
+        if not path.is_file():
+            raise DataError(f"{comp.folder}: preparation did not write {path.name} in {path.parent}")
+    cols = pd.read_csv(public / "test.csv", nrows=0).columns
+    leaked = [t for t in spec.targets if t in cols]
+    if leaked:
+        raise DataError(f"{comp.folder}: public test.csv contains answer column(s) {leaked}")
+
+
+def _load_table(
+    comp: Competition,
+    seed: int,
+    raw_dir: Path | str | None,
+    cache_dir: Path | str | None,
+    say: Callable[[str], None],
+) -> pd.DataFrame:
+    src = comp.spec.source
+    if isinstance(src, GeneratorSource):
+        generate = _load_function(comp.path(src.file), "generate")
+        df = generate(seed)
+        if not isinstance(df, pd.DataFrame):
+            raise DataError(f"{comp.path(src.file)}: generate() must return a pandas DataFrame")
+        return df
+    folder = _raw_folder(comp, raw_dir, cache_dir, say)
+    return pd.read_csv(folder / src.files[0])
+
+
+def _raw_folder(
+    comp: Competition,
+    raw_dir: Path | str | None,
+    cache_dir: Path | str | None,
+    say: Callable[[str], None],
+) -> Path:
+    """The folder of raw source files: given, local, or fetched from Kaggle."""
+    src = comp.spec.source
+    if raw_dir is not None:
+        folder = Path(raw_dir).expanduser()
+    elif isinstance(src, LocalSource):
+        folder = Path(src.path)
+        folder = folder if folder.is_absolute() else comp.folder / folder
+    elif isinstance(src, KaggleSource):
+        from mledojo.data.kaggle import kaggle_raw_folder
+
+        folder = kaggle_raw_folder(comp, cache_root(cache_dir), say=say)
+    else:
+        return comp.folder
+    if not folder.is_dir():
+        raise DataError(f"raw data folder {folder} does not exist")
+    from mledojo.data.checksums import verify_raw_files
+
+    verify_raw_files(comp, folder)
+    return folder
+
+
+def _load_function(path: Path, name: str) -> Callable[..., Any]:
+    module = _load_module(path)
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise DataError(f"{path}: expected a function `{name}`")
+    return fn  # type: ignore[no-any-return]
+
+
+def _load_module(path: Path) -> ModuleType:
+    """Import a competition helper file by path (competition folders are not packages)."""
+    mod_name = "mledojo_competition_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None or spec.loader is None:
+        raise DataError(f"{path}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def _write_manifest(root: Path, comp: Competition, seed: int) -> None:
+    manifest = {
+        "schema": MANIFEST_SCHEMA,
+        "competition": comp.spec.id,
+        "version": comp.spec.version,
+        "data_seed": seed,
+        "created_unix": time.time(),
+        "files": {str(p.relative_to(root)): file_sha256(p) for p in _files(root)},
+    }
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+
+
+def _verify(root: Path) -> bool:
+    """True when the manifest exists and every file matches it (and none is extra)."""
+    try:
+        manifest = json.loads((root / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    files = manifest.get("files")
+    if manifest.get("schema") != MANIFEST_SCHEMA or not isinstance(files, dict):
+        return False
+    present = {str(p.relative_to(root)) for p in _files(root)}
+    if present != set(files):
+        return False
+    return all(file_sha256(root / rel) == digest for rel, digest in files.items())

@@ -1,0 +1,87 @@
+"""The sandbox interface every backend implements, and its result types.
+
+Lifecycle: `prepare()` once per competition/process (build or check the image),
+`start()` once per episode (at `env.reset`), `exec()` / `call_tool()` per step,
+`stop()` at `env.close` (idempotent, also after a failed start).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from mledojo.competition import Limits
+
+ExecStatus = Literal["ok", "error", "timeout", "oom", "killed", "sandbox_error"]
+
+
+class ExecResult(BaseModel):
+    """The outcome of running one code cell."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: ExecStatus
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    error_type: str | None = None
+    error_message: str | None = None
+    duration_s: float
+
+
+class ToolResult(BaseModel):
+    """The outcome of one trusted tool call: JSON in, JSON out."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    duration_s: float
+
+
+class Sandbox(ABC):
+    """Where an episode's untrusted code runs.
+
+    Paths inside the sandbox: public data read-only at `/data`, the episode's writable
+    workspace at `/workspace` (the agent writes `/workspace/submission.csv`).
+    """
+
+    name: str = "abstract"
+
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Once per process and competition: build or verify what `start` needs."""
+
+    @abstractmethod
+    def start(
+        self, *, data_dir: Path, workspace: Path, limits: Limits, labels: dict[str, str]
+    ) -> None:
+        """Start the episode's sandbox with `data_dir` read-only and `workspace` writable."""
+
+    @abstractmethod
+    def exec(self, code: str, *, timeout_s: float) -> ExecResult:
+        """Run a Python code cell; a timeout kills this cell's processes only."""
+
+    @abstractmethod
+    def call_tool(self, name: str, args: dict[str, Any], *, timeout_s: float) -> ToolResult:
+        """Run one trusted tool from `mledojo.tools` inside the sandbox."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop and remove everything started; safe to call twice."""
+
+    @property
+    @abstractmethod
+    def workspace_host_path(self) -> Path:
+        """The host folder that is `/workspace` inside."""
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
