@@ -174,24 +174,19 @@ def _write_default(
 
 def sample_submission(comp: Competition, train: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
     """A valid, uninformed submission: what a constant predictor would send."""
-    from mledojo.grading.metrics import get_metric
+    from mledojo.grading.validate import submission_layout
 
-    spec = comp.spec
-    kind = get_metric(spec.metric.name).kind
-    out = pd.DataFrame({spec.id_column: ids.to_numpy()})
-    if kind == "class_probabilities":
-        classes = spec.classes or sorted(train[spec.targets[0]].astype(str).unique())
-        for c in classes:
-            out[c] = 1.0 / len(classes)
-    elif kind == "probability":
-        for t in spec.targets:
-            out[t] = 0.5
-    elif kind == "label":
-        for t in spec.targets:
-            out[t] = train[t].mode().iloc[0]
-    else:
-        for t in spec.targets:
-            out[t] = float(train[t].mean())
+    layout = submission_layout(comp.spec)
+    out = pd.DataFrame({layout.id_column: ids.to_numpy()})
+    for col in layout.prediction_columns:
+        if layout.kind == "class_probabilities":
+            out[col] = 1.0 / len(layout.prediction_columns)
+        elif layout.kind == "probability":
+            out[col] = 0.5
+        elif layout.kind == "label":
+            out[col] = train[col].mode().iloc[0]
+        else:
+            out[col] = float(train[col].mean())
     return out
 
 

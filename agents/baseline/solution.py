@@ -1,0 +1,127 @@
+# Baseline solution cell. `TASK` (JSON text) is prepended by the agent. Runs in the sandbox.
+import json
+import os
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.metrics import mean_squared_error, roc_auc_score
+
+task = json.loads(TASK)  # noqa: F821 - defined by the agent
+DATA = os.environ.get("MLEDOJO_DATA", "/data")
+OUT = os.environ.get("MLEDOJO_WORKSPACE", "/workspace")
+idc, targets, kind = task["id_column"], task["targets"], task["prediction_kind"]
+
+train = pd.read_csv(f"{DATA}/train.csv")
+test = pd.read_csv(f"{DATA}/test.csv")
+features = [c for c in test.columns if c != idc and c in train.columns and c not in targets]
+
+
+def find_time_column(df):
+    for c in df.columns:
+        if df[c].dtype == object and any(k in c.lower() for k in ("time", "date")):
+            parsed = pd.to_datetime(df[c], errors="coerce")
+            if parsed.notna().mean() > 0.95:
+                return c
+    return None
+
+
+def find_group_column(df, time_col):
+    best = None
+    for c in df.columns:
+        if c in (time_col, idc) or df[c].dtype != object:
+            continue
+        n = df[c].nunique()
+        if 2 <= n <= 500 and len(df) / n >= 50:
+            best = c if best is None or n < df[best].nunique() else best
+    return best
+
+
+both = pd.concat([train.assign(_test=0), test.assign(_test=1)], ignore_index=True)
+time_col = None if task["simple"] else find_time_column(both[features])
+group_col = find_group_column(both[features], time_col) if time_col else None
+if time_col:
+    both["_t"] = pd.to_datetime(both[time_col], errors="coerce")
+    for part in ("hour", "dayofweek", "month"):
+        both[f"{time_col}_{part}"] = getattr(both["_t"].dt, part)
+    both = both.sort_values([group_col, "_t"] if group_col else ["_t"], kind="stable")
+    numeric = [c for c in features if pd.api.types.is_numeric_dtype(both[c])]
+    if group_col:
+        g = both.groupby(group_col, sort=False)
+        for c in numeric:
+            filled = g[c].ffill()
+            both[f"{c}_lag1"] = filled.groupby(both[group_col]).shift(1)
+            for w in (6, 24, 72):
+                roll = filled.groupby(both[group_col]).rolling(w, min_periods=1)
+                mean = roll.mean().reset_index(level=0, drop=True)
+                both[f"{c}_mean{w}"] = mean
+                both[f"{c}_dev{w}"] = filled - mean
+            long = filled.groupby(both[group_col]).rolling(336, min_periods=24).mean()
+            both[f"{c}_rel336"] = filled - long.reset_index(level=0, drop=True)
+            both[f"{c}_std24"] = (
+                filled.groupby(both[group_col]).rolling(24, min_periods=2).std()
+                .reset_index(level=0, drop=True)
+            )
+            both[f"{c}_slope24"] = filled - filled.groupby(both[group_col]).shift(24)
+    both = both.sort_index()
+    features = [c for c in both.columns if c not in (idc, "_test", "_t", time_col, *targets)]
+
+for c in features:
+    if both[c].dtype == object or str(both[c].dtype) in ("bool", "string", "str"):
+        n = both[c].nunique()
+        if n > 200 and n > 0.5 * len(both):
+            features.remove(c)  # an identifier-like text column
+        else:
+            both[c] = both[c].astype(str).astype("category")
+X = both.loc[both["_test"] == 0, features]
+X_test = both.loc[both["_test"] == 1, features]
+train_rows = both.loc[both["_test"] == 0]
+order = np.argsort(train_rows["_t"].to_numpy()) if time_col else np.arange(len(X))
+cut = int(len(order) * 0.8)
+fit_idx, val_idx = order[:cut], order[cut:]
+if not time_col:
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(len(X))
+    fit_idx, val_idx = perm[:cut], perm[cut:]
+params = dict(max_iter=300, learning_rate=0.06, categorical_features="from_dtype", random_state=0)
+submission = pd.DataFrame({idc: both.loc[both["_test"] == 1, idc].to_numpy()})
+
+for target in targets:
+    y_all = train_rows[target].to_numpy()
+    if kind == "value":
+        y_fit = np.log1p(np.clip(y_all, 0, None)) if task["log_target"] else y_all.astype(float)
+        model = HistGradientBoostingRegressor(**params)
+        model.fit(X.iloc[fit_idx], y_fit[fit_idx])
+        pred = model.predict(X.iloc[val_idx])
+        pred = np.expm1(pred) if task["log_target"] else pred
+        print(f"holdout RMSE on {target}: {mean_squared_error(y_all[val_idx], pred) ** 0.5:.5f}")
+        model.fit(X, y_fit)
+        out = model.predict(X_test)
+        submission[target] = np.clip(np.expm1(out), 0, None) if task["log_target"] else out
+        continue
+    labels = pd.Series(y_all).astype(str).to_numpy()
+    model = HistGradientBoostingClassifier(**params)
+    model.fit(X.iloc[fit_idx], labels[fit_idx])
+    if kind == "probability" and len(model.classes_) == 2:
+        pos = task.get("positive_label") or model.classes_[1]
+        col = list(model.classes_).index(str(pos)) if str(pos) in model.classes_ else 1
+        print(f"holdout ROC AUC: "
+              f"{roc_auc_score(labels[val_idx] == model.classes_[col], model.predict_proba(X.iloc[val_idx])[:, col]):.5f}")
+    else:
+        print(f"holdout accuracy: {(model.predict(X.iloc[val_idx]) == labels[val_idx]).mean():.5f}")
+    model.fit(X, labels)
+    if kind == "class_probabilities":
+        proba = model.predict_proba(X_test)
+        for c in task["classes"]:
+            idx = list(model.classes_).index(str(c)) if str(c) in model.classes_ else None
+            submission[c] = proba[:, idx] if idx is not None else 0.0
+    elif kind == "probability":
+        submission[target] = model.predict_proba(X_test)[:, col]
+    else:
+        pred = model.predict(X_test)
+        original = pd.Series(y_all)
+        mapping = {str(v): v for v in original.unique()}
+        submission[target] = [mapping.get(p, p) for p in pred]
+
+submission.to_csv(f"{OUT}/submission.csv", index=False)
+print(f"wrote {OUT}/submission.csv with {len(submission)} rows")

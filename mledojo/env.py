@@ -1,0 +1,548 @@
+"""`MLEDojoEnv`: one competition as a `gymnasium.Env` whose steps run code in a sandbox.
+
+The hidden answers never enter the sandbox: submissions are copied out of the workspace
+(never following symlinks) and graded on the host. While the episode runs the agent sees
+only scores on the *public* part of the test set; the *private* part is graded once, at
+the end (`submit`, or when a budget runs out), and reported in `info["final"]`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Any, Literal, SupportsFloat
+
+import gymnasium as gym
+
+from mledojo.artifacts import (
+    EpisodeRecorder,
+    EpisodeResult,
+    FinalGrade,
+    new_episode_folder,
+    versions,
+)
+from mledojo.competition import Competition, Limits, get_competition
+from mledojo.data.prepare import PreparedData, prepare
+from mledojo.errors import InvalidSubmissionError, ResetNeededError, SandboxError
+from mledojo.grading.scorer import Scorer
+from mledojo.sandbox.base import ExecResult, Sandbox
+from mledojo.types import (
+    CallTool,
+    ExecuteCode,
+    Observation,
+    RequestInfo,
+    Submit,
+    ValidateCode,
+    action_space,
+    observation_space,
+    parse_action,
+)
+
+RewardMode = Literal["human_rank_delta", "raw_delta", "position", "final_only"]
+SandboxKind = Literal["docker", "local", "auto"]
+SUBMISSION_NAME = "submission.csv"
+RUNS_ENV_VAR = "MLEDOJO_RUNS_DIR"
+
+
+class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
+    """A machine-learning competition as a Gymnasium environment.
+
+    Reward (`reward=`): `human_rank_delta` (default) is the improvement of the best public
+    HumanRank, so an episode's return equals its best public HumanRank; `raw_delta` the
+    improvement of the best public raw score (positive = better, whatever the direction);
+    `position` the public HumanRank of each graded step (MLE-Dojo's reward); `final_only`
+    zero until the end, then the private HumanRank.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}
+
+    def __init__(
+        self,
+        competition: str | Competition,
+        *,
+        data_seed: int | None = None,
+        sandbox: SandboxKind | Sandbox = "auto",
+        reward: RewardMode = "human_rank_delta",
+        run_dir: Path | str | None = None,
+        agent_name: str = "manual",
+        cache_dir: Path | str | None = None,
+        raw_dir: Path | str | None = None,
+        limits: dict[str, Any] | None = None,
+    ) -> None:
+        self.competition = (
+            competition if isinstance(competition, Competition) else get_competition(competition)
+        )
+        spec = self.competition.spec
+        self.limits: Limits = spec.limits.model_copy(update=limits or {})
+        Limits.model_validate(self.limits.model_dump())
+        self.data: PreparedData = prepare(
+            self.competition, data_seed=data_seed, cache_dir=cache_dir, raw_dir=raw_dir
+        )
+        self.scorer = Scorer(self.competition, self.data)
+        self.reward_mode: RewardMode = reward
+        self.agent_name = agent_name
+        self._sandbox_choice = sandbox
+        self._sandbox: Sandbox | None = None
+        self._run_dir = Path(run_dir) if run_dir is not None else None
+        self.action_space = action_space()
+        self.observation_space = observation_space(self.limits.max_steps)
+        self.recorder: EpisodeRecorder | None = None
+        self._episode_seed: int | None = None
+        self._reset_state()
+
+    # ----------------------------------------------------------------- lifecycle
+    def _reset_state(self) -> None:
+        self._steps = 0
+        self._t0 = time.monotonic()
+        self._best_score: float | None = None
+        self._best_hr: float | None = None
+        self._best_submission: Path | None = None
+        self._done = False
+        self._final: FinalGrade | None = None
+        self._last_sub_stat: tuple[int, int, int] | None = None
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Start a fresh episode in a fresh sandbox and describe the task."""
+        super().reset(seed=seed)
+        self._stop_sandbox()
+        self._reset_state()
+        self._episode_seed = seed
+        self.recorder = EpisodeRecorder(new_episode_folder(self._episode_base(seed)))
+        self._sandbox = self._make_sandbox()
+        try:
+            self._sandbox.start(
+                data_dir=self.data.public_dir,
+                workspace=self.recorder.workspace,
+                limits=self.limits,
+                labels={
+                    "mledojo.run": self.recorder.folder.parent.parent.parent.name,
+                    "mledojo.competition": self.competition.id,
+                },
+            )
+        except BaseException:
+            self._stop_sandbox()
+            raise
+        self._t0 = time.monotonic()
+        self.recorder.log(f"reset seed={seed} sandbox={self._sandbox.name}")
+        obs = self._observation("reset", "ready", info=self._brief())
+        self.recorder.record_step({"step": 0, "action": {"action": "reset"}, "obs": obs})
+        return obs, {"run_dir": str(self.recorder.folder), "task": self.task_info()}
+
+    def close(self) -> None:
+        """Stop and remove the sandbox; the run folder stays. Safe to call twice."""
+        if self.recorder is not None and not self._done:
+            self._finish("closed before the episode ended", status="interrupted", grade=False)
+        self._stop_sandbox()
+
+    def _stop_sandbox(self) -> None:
+        if self._sandbox is not None:
+            sandbox, self._sandbox = self._sandbox, None
+            sandbox.stop()
+
+    def _make_sandbox(self) -> Sandbox:
+        if isinstance(self._sandbox_choice, Sandbox):
+            return self._sandbox_choice
+        from mledojo.sandbox import make_sandbox
+
+        return make_sandbox(self._sandbox_choice)
+
+    def _episode_base(self, seed: int | None) -> Path:
+        if self._run_dir is not None:
+            return self._run_dir
+        root = Path(os.environ.get(RUNS_ENV_VAR, "runs"))
+        run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+        label = f"seed-{seed}" if seed is not None else "seed-none"
+        return root / run_id / self.competition.id / self.agent_name / label
+
+    def task_info(self) -> dict[str, Any]:
+        """The task as data, for agents that prefer fields to prose (also in reset's info)."""
+        from mledojo.grading.metrics import positive_label
+        from mledojo.grading.validate import submission_layout
+
+        spec = self.competition.spec
+        layout = submission_layout(spec)
+        positive = None
+        if layout.kind == "probability":
+            positive = positive_label(self.scorer.answers[spec.targets[0]].astype(str), spec.classes)
+        return {
+            "competition": spec.id,
+            "title": spec.title,
+            "task": spec.task,
+            "metric": spec.metric.name,
+            "higher_is_better": spec.metric.higher_is_better,
+            "id_column": spec.id_column,
+            "targets": spec.targets,
+            "prediction_kind": layout.kind,
+            "submission_columns": layout.columns,
+            "classes": layout.classes,
+            "positive_label": positive,
+            "log_target": spec.metric.name in ("rmsle", "mean_columnwise_rmsle"),
+            "data_dir": "/data",
+            "workspace": "/workspace",
+        }
+
+    @property
+    def _rec(self) -> EpisodeRecorder:
+        if self.recorder is None:
+            raise ResetNeededError("call env.reset() first")
+        return self.recorder
+
+    @property
+    def _box(self) -> Sandbox:
+        if self._sandbox is None:
+            raise ResetNeededError("the sandbox is stopped: call env.reset() first")
+        return self._sandbox
+
+    @property
+    def run_folder(self) -> Path:
+        """The current episode's folder (after `reset`)."""
+        if self.recorder is None:
+            raise ResetNeededError("call env.reset() first")
+        return self.recorder.folder
+
+    # ---------------------------------------------------------------------- step
+    def step(
+        self, action: dict[str, Any] | Any
+    ) -> tuple[dict[str, Any], SupportsFloat, bool, bool, dict[str, Any]]:
+        """Apply one action; see `mledojo.types` for the actions."""
+        if self.recorder is None or self._sandbox is None or self._done:
+            raise ResetNeededError(
+                "The episode has ended (or never started): call env.reset() before env.step()."
+            )
+        self._steps += 1
+        step_t0 = time.monotonic()
+        try:
+            obs, reward, terminated, info = self._dispatch(action)
+        except KeyboardInterrupt:
+            self.recorder.log("interrupted by the user during a step")
+            self.close()
+            raise
+        truncated = False
+        if not terminated and (self._steps_left() <= 0 or self._time_left() <= 0):
+            truncated = True
+            why = "step budget used up" if self._steps_left() <= 0 else "time budget used up"
+            final_reward = self._finish(why, status="completed", grade=True)
+            obs = {**obs, "status": "truncated", "info": (obs["info"] + f"\n[{why}]").strip()}
+            reward = float(reward) + final_reward
+            info["final"] = self._final_dict()
+        elif terminated:
+            info["final"] = self._final_dict()
+        info["step_time_s"] = time.monotonic() - step_t0
+        info["run_dir"] = str(self.recorder.folder)
+        self.recorder.record_step(
+            {
+                "step": self._steps,
+                "action": _loggable(action),
+                "obs": obs,
+                "reward": float(reward),
+                "terminated": terminated,
+                "truncated": truncated,
+                "duration_s": info["step_time_s"],
+            }
+        )
+        return obs, reward, terminated, truncated, info
+
+    def _dispatch(self, raw: Any) -> tuple[dict[str, Any], float, bool, dict[str, Any]]:
+        try:
+            action = parse_action(raw)
+        except (ValueError, TypeError) as e:
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            obs = self._observation(
+                "invalid", "invalid_action", error_type="InvalidAction", error_message=msg,
+                info="Actions: request_info(topic), validate_code(code), execute_code(code), "
+                "call_tool(tool, args), submit(path?).",
+            )
+            return obs, 0.0, False, {}
+        if isinstance(action, RequestInfo):
+            return self._observation(action.action, "ok", info=self._info(action.topic)), 0.0, False, {}
+        if isinstance(action, ValidateCode | ExecuteCode):
+            return self._run_code(action)
+        if isinstance(action, CallTool):
+            return self._call_tool(action)
+        return self._submit(action)
+
+    def _run_code(
+        self, action: ValidateCode | ExecuteCode
+    ) -> tuple[dict[str, Any], float, bool, dict[str, Any]]:
+        self._rec.save_code(self._steps, action.action, action.code)
+        try:
+            compile(action.code, "<cell>", "exec")
+        except SyntaxError as e:
+            obs = self._observation(
+                action.action, "error", error_type="SyntaxError",
+                error_message=f"line {e.lineno}: {e.msg}", stderr=f"SyntaxError: {e}",
+            )
+            return obs, 0.0, False, {}
+        before = self._submission_stat()
+        result = self._exec(action.code)
+        fields = _exec_fields(result)
+        changed = self._submission_stat() != before and self._submission_stat() is not None
+        if not changed:
+            return self._observation(action.action, result.status, **fields), 0.0, False, {}
+        if isinstance(action, ValidateCode):
+            state, note = self._check_format()
+            return (
+                self._observation(action.action, result.status, submission=state, info=note, **fields),
+                0.0, False, {},
+            )
+        return self._grade_public(action.action, result, fields)
+
+    def _exec(self, code: str) -> ExecResult:
+        timeout = max(1.0, min(self.limits.step_timeout_s, self._time_left()))
+        try:
+            return self._box.exec(code, timeout_s=timeout)
+        except SandboxError as e:
+            return ExecResult(
+                status="sandbox_error", exit_code=None, stdout="", stderr=str(e),
+                error_type="SandboxError", error_message=str(e), duration_s=0.0,
+            )
+
+    def _grade_public(
+        self, action: str, result: ExecResult, fields: dict[str, Any]
+    ) -> tuple[dict[str, Any], float, bool, dict[str, Any]]:
+        try:
+            copy = self._copy_submission(SUBMISSION_NAME)
+            report = self.scorer.score(copy, part="public")
+        except InvalidSubmissionError as e:
+            obs = self._observation(
+                action, result.status, submission="invalid",
+                info=f"submission.csv was rejected: {e}", **fields,
+            )
+            return obs, 0.0, False, {}
+        old_score, old_hr = self._best_score, self._best_hr
+        improved = old_score is None or self.scorer.better(report.score, old_score)
+        if improved:
+            self._best_score, self._best_hr, self._best_submission = (
+                report.score, report.human_rank, copy,
+            )
+        reward = self._step_reward(report.score, report.human_rank, old_score, old_hr)
+        obs = self._observation(
+            action, result.status, submission="valid", public_score=report.score,
+            public_human_rank=report.human_rank,
+            info=f"submission.csv graded on the public part: {self.scorer.metric_name} = "
+            f"{report.score:.6g}" + (" (new best)" if improved else ""),
+            **fields,
+        )
+        return obs, reward, False, {"public": report.model_dump()}
+
+    def _step_reward(
+        self, score: float, hr: float | None, old_score: float | None, old_hr: float | None
+    ) -> float:
+        if self.reward_mode == "human_rank_delta":
+            return max(0.0, (hr or 0.0) - (old_hr or 0.0))
+        if self.reward_mode == "raw_delta":
+            if old_score is None:
+                return 0.0
+            gain = score - old_score if self.scorer.higher_is_better else old_score - score
+            return max(0.0, gain)
+        if self.reward_mode == "position":
+            return hr or 0.0
+        return 0.0
+
+    def _call_tool(self, action: CallTool) -> tuple[dict[str, Any], float, bool, dict[str, Any]]:
+        timeout = max(1.0, min(self.limits.step_timeout_s, self._time_left()))
+        try:
+            res = self._box.call_tool(action.tool, action.args, timeout_s=timeout)
+        except SandboxError as e:
+            obs = self._observation(
+                action.action, "sandbox_error", error_type="SandboxError", error_message=str(e)
+            )
+            return obs, 0.0, False, {}
+        if not res.ok:
+            obs = self._observation(
+                action.action, "error", error_type="ToolError", error_message=res.error or ""
+            )
+            return obs, 0.0, False, {}
+        text = json.dumps(res.output, indent=1, default=str)
+        return self._observation(action.action, "ok", info=text), 0.0, False, {"tool": res.output}
+
+    def _submit(self, action: Submit) -> tuple[dict[str, Any], float, bool, dict[str, Any]]:
+        chosen: Path | None = None
+        if action.path is not None:
+            try:
+                chosen = self._copy_submission(action.path)
+                self.scorer.validate(chosen)
+            except InvalidSubmissionError as e:
+                obs = self._observation(
+                    action.action, "error", submission="invalid",
+                    error_type="InvalidSubmission", error_message=str(e),
+                    info="Not submitted: fix the file, or submit without a path to use the "
+                    "best valid submission so far.",
+                )
+                return obs, 0.0, False, {}
+        reward = self._finish("submitted", status="completed", grade=True, chosen=chosen)
+        final = self._final
+        info = "Episode over. " + (
+            f"Private {self.scorer.metric_name}: {final.private_score:.6g}"
+            if final and final.graded and final.private_score is not None
+            else f"No grade: {final.reason if final else ''}"
+        )
+        return self._observation(action.action, "submitted", info=info), reward, True, {}
+
+    # ------------------------------------------------------------------ ending
+    def _finish(
+        self,
+        reason: str,
+        *,
+        status: Literal["completed", "agent_error", "infra_error", "interrupted"],
+        grade: bool,
+        chosen: Path | None = None,
+        error: str | None = None,
+    ) -> float:
+        """Grade the final submission on the private part and write `result.json`."""
+        if self._done or self.recorder is None:
+            return 0.0
+        self._done = True
+        target = chosen or self._best_submission
+        if not grade:
+            self._final = FinalGrade(graded=False, reason=reason)
+        elif target is None:
+            self._final = FinalGrade(graded=False, reason="no valid submission was made")
+        else:
+            report = self.scorer.score(target, part="private")
+            self._final = FinalGrade(
+                graded=True, reason=reason, submission=str(target),
+                private_score=report.score, private_human_rank=report.human_rank,
+                medal=report.medal, above_median=report.above_median,
+                leaderboard_kind=report.leaderboard_kind,
+                leaderboard_entries=report.n_entries, caveats=report.caveats,
+            )
+        spec = self.competition.spec
+        result = EpisodeResult(
+            competition=spec.id, competition_version=spec.version,
+            data_seed=self.data.data_seed, agent=self.agent_name, seed=self._episode_seed,
+            status=status, end_reason=reason, steps=self._steps,
+            wall_time_s=time.monotonic() - self._t0, best_public_score=self._best_score,
+            best_public_human_rank=self._best_hr, final=self._final,
+            metric=spec.metric.name, higher_is_better=spec.metric.higher_is_better,
+            error=error, sandbox=self._sandbox.name if self._sandbox else "none",
+            versions=versions(),
+        )
+        self.recorder.write_result(result)
+        self.recorder.log(f"finished: {reason} ({status})")
+        if self.reward_mode == "final_only" and self._final.private_human_rank is not None:
+            return self._final.private_human_rank
+        return 0.0
+
+    def finish(self, reason: str, *, status: Literal["agent_error", "infra_error", "interrupted"],
+               error: str | None = None) -> EpisodeResult | None:
+        """End the episode from outside (an agent crash, an infrastructure failure).
+
+        The best valid submission so far is still graded, so nothing already done is lost.
+        """
+        self._finish(reason, status=status, grade=True, error=error)
+        return self.result()
+
+    def result(self) -> EpisodeResult | None:
+        """The episode's `result.json`, once it has ended."""
+        if self.recorder is None:
+            return None
+        path = self.recorder.folder / "result.json"
+        return EpisodeResult.model_validate_json(path.read_text()) if path.exists() else None
+
+    def _final_dict(self) -> dict[str, Any]:
+        return self._final.model_dump() if self._final else {}
+
+    # ------------------------------------------------------------- submissions
+    def _submission_stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.lstat(self._rec.workspace / SUBMISSION_NAME)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _copy_submission(self, relative: str) -> Path:
+        """Copy a workspace file into the run folder without following any symlink.
+
+        The workspace is agent-controlled: a symlink there could point at the answers.
+        """
+        root = self._rec.workspace.resolve()
+        path = (root / relative)
+        if ".." in Path(relative).parts or Path(relative).is_absolute():
+            raise InvalidSubmissionError(f"{relative}: give a path inside /workspace")
+        real = Path(os.path.realpath(path))
+        if real != path or root not in real.parents:
+            raise InvalidSubmissionError(
+                f"{relative}: symbolic links are not accepted; write a regular file"
+            )
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError as e:
+            raise InvalidSubmissionError(f"{relative}: no such file in /workspace") from e
+        except OSError as e:
+            raise InvalidSubmissionError(f"{relative}: cannot be read ({e.strerror})") from e
+        with os.fdopen(fd, "rb") as src:
+            st = os.fstat(src.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise InvalidSubmissionError(f"{relative}: not a regular file")
+            if st.st_size > self.scorer.max_bytes:
+                raise InvalidSubmissionError(
+                    f"{relative}: {st.st_size} bytes is over the {self.scorer.max_bytes}-byte cap"
+                )
+            dest = self._rec.folder / "submissions" / f"step-{self._steps:03d}.csv"
+            with dest.open("wb") as out:
+                while chunk := src.read(1 << 20):
+                    out.write(chunk)
+        return dest
+
+    def _check_format(self) -> tuple[Literal["valid", "invalid"], str]:
+        try:
+            copy = self._copy_submission(SUBMISSION_NAME)
+            self.scorer.validate(copy)
+        except InvalidSubmissionError as e:
+            return "invalid", f"submission.csv would be rejected: {e}"
+        copy.unlink(missing_ok=True)
+        return "valid", "submission.csv has a valid format (not graded by validate_code)"
+
+    # ------------------------------------------------------------ observation
+    def _steps_left(self) -> int:
+        return max(0, self.limits.max_steps - self._steps)
+
+    def _time_left(self) -> float:
+        return max(0.0, self.limits.episode_time_s - (time.monotonic() - self._t0))
+
+    def _observation(self, action: str, status: str, **fields: Any) -> dict[str, Any]:
+        obs = Observation(
+            action=action, status=status,  # type: ignore[arg-type]
+            best_public_score=self._best_score, best_public_human_rank=self._best_hr,
+            steps_left=self._steps_left(), time_left_s=round(self._time_left(), 3),
+            **fields,
+        )
+        return obs.model_dump()
+
+    def _brief(self) -> str:
+        return self._info("all")
+
+    def _info(self, topic: str) -> str:
+        from mledojo.info import info_text
+
+        return info_text(
+            self.competition, self.data, self.scorer, topic,
+            steps_left=self._steps_left(), time_left_s=self._time_left(), limits=self.limits,
+        )
+
+
+def _exec_fields(result: ExecResult) -> dict[str, Any]:
+    fields: dict[str, Any] = {"stdout": result.stdout, "stderr": result.stderr}
+    if result.error_type:
+        fields["error_type"] = result.error_type
+        fields["error_message"] = result.error_message or ""
+    elif result.status in ("timeout", "oom", "killed", "sandbox_error"):
+        fields["error_type"] = result.status
+        fields["error_message"] = result.error_message or ""
+    return fields
+
+
+def _loggable(action: Any) -> Any:
+    dump = getattr(action, "model_dump", None)
+    return dump() if callable(dump) else action
+
+
+def make(competition_id: str, **overrides: Any) -> MLEDojoEnv:
+    """Create the env of a competition (`name`, `name-vN` or `mledojo/name-vN`)."""
+    return MLEDojoEnv(competition_id, **overrides)

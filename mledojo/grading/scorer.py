@@ -1,0 +1,81 @@
+"""`Scorer`: one prepared competition's answers and leaderboards, loaded once, graded often."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from mledojo.competition import Competition
+from mledojo.data.prepare import PreparedData
+from mledojo.errors import GradingError
+from mledojo.grading.grade import DEFAULT_MAX_BYTES, GradeReport, Part, grade, report_for_score
+from mledojo.grading.leaderboard import load_leaderboard
+from mledojo.grading.validate import submission_layout, validate_submission
+
+
+class Scorer:
+    """Grades submissions of one prepared competition on the host (never in a sandbox)."""
+
+    def __init__(
+        self, competition: Competition, data: PreparedData, *, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
+        self.competition = competition
+        self.spec = competition.spec
+        self.max_bytes = max_bytes
+        self.answers = load_answers(competition, data)
+        board = self.spec.leaderboard
+        self._boards: dict[str, npt.NDArray[np.float64] | None] = {"private": None, "public": None}
+        if board is not None:
+            private = load_leaderboard(competition.path(board.private))
+            public = load_leaderboard(competition.path(board.public)) if board.public else None
+            self._boards = {"private": private, "public": public if public is not None else private}
+
+    @property
+    def metric_name(self) -> str:
+        return self.spec.metric.name
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.spec.metric.higher_is_better
+
+    @property
+    def expected_columns(self) -> list[str]:
+        return submission_layout(self.spec).columns
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether score `a` is strictly better than `b` under the metric's direction."""
+        return a > b if self.higher_is_better else a < b
+
+    def validate(self, submission: Path) -> None:
+        """Raise `InvalidSubmissionError` when the file cannot be graded."""
+        validate_submission(self.spec, submission, self.answers, max_bytes=self.max_bytes)
+
+    def score(self, submission: Path, *, part: Part) -> GradeReport:
+        """Grade on one part of the test set and place the score on the matching board."""
+        value = grade(self.spec, submission, self.answers, part=part, max_bytes=self.max_bytes)
+        board = self._boards["public" if part == "public" else "private"]
+        kind = self.spec.leaderboard.kind if self.spec.leaderboard else None
+        return report_for_score(self.spec, value, leaderboard=board, leaderboard_kind=kind, part=part)
+
+
+def load_answers(competition: Competition, data: PreparedData) -> pd.DataFrame:
+    """`[id] + targets + usage` from the private folder, ids kept as text."""
+    spec = competition.spec
+    try:
+        answers = pd.read_csv(
+            data.answers_path, usecols=[spec.id_column, *spec.targets],
+            dtype={spec.id_column: str},
+        )
+        parts = pd.read_csv(data.parts_path, dtype={spec.id_column: str})
+    except (OSError, ValueError) as e:
+        raise GradingError(
+            f"cannot read the answers of {spec.id} in {data.private_dir}: {e}. "
+            f"Run `mledojo prepare {spec.id} --force`."
+        ) from e
+    merged = answers.merge(parts, on=spec.id_column, how="left", validate="one_to_one")
+    if merged["usage"].isna().any():
+        raise GradingError(f"{data.parts_path}: some test ids have no public/private part")
+    return merged

@@ -1,0 +1,174 @@
+"""Actions an agent sends to `env.step` and the observation it gets back."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from gymnasium import spaces
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from mledojo.spaces import AnyText, Choice, OptionalFloat
+
+MAX_CODE_CHARS = 200_000
+MAX_TEXT_CHARS = 200_000
+
+InfoTopic = Literal["all", "description", "files", "sample_submission", "metric", "budget"]
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RequestInfo(_Action):
+    """Ask about the task (answered on the host, costs a step but no sandbox time)."""
+
+    action: Literal["request_info"] = "request_info"
+    topic: InfoTopic = "all"
+
+
+class ValidateCode(_Action):
+    """Compile and run code without grading; a submission it writes is only format-checked."""
+
+    action: Literal["validate_code"] = "validate_code"
+    code: str = Field(max_length=MAX_CODE_CHARS)
+
+
+class ExecuteCode(_Action):
+    """Run code in the sandbox; a `/workspace/submission.csv` it writes is graded (public part)."""
+
+    action: Literal["execute_code"] = "execute_code"
+    code: str = Field(max_length=MAX_CODE_CHARS)
+
+
+class CallTool(_Action):
+    """Run one trusted tool inside the sandbox (JSON in, JSON out)."""
+
+    action: Literal["call_tool"] = "call_tool"
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class Submit(_Action):
+    """End the episode; grade the chosen submission on the private part of the test set.
+
+    `path` is relative to the workspace; without it, the best valid submission so far.
+    """
+
+    action: Literal["submit"] = "submit"
+    path: str | None = None
+
+
+Action = Annotated[
+    RequestInfo | ValidateCode | ExecuteCode | CallTool | Submit, Field(discriminator="action")
+]
+ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
+ACTION_NAMES = ("request_info", "validate_code", "execute_code", "call_tool", "submit")
+
+Status = Literal[
+    "ready", "ok", "error", "timeout", "oom", "killed", "invalid_action", "submitted",
+    "truncated", "sandbox_error",
+]
+STATUSES: tuple[str, ...] = Status.__args__  # type: ignore[attr-defined]
+SubmissionState = Literal["none", "valid", "invalid"]
+
+
+class Observation(BaseModel):
+    """What the agent sees after `reset` and after every `step` (always the same keys)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: str = Field(description="the action that produced this observation, or `reset`")
+    status: Status
+    stdout: str = Field("", description="stdout of the step (head and tail when long)")
+    stderr: str = Field("", description="stderr of the step (head and tail when long)")
+    error_type: str = Field("", description="exception class or failure kind, empty when none")
+    error_message: str = ""
+    submission: SubmissionState = "none"
+    public_score: float | None = Field(None, description="this step's score, public part only")
+    public_human_rank: float | None = None
+    best_public_score: float | None = None
+    best_public_human_rank: float | None = None
+    steps_left: int
+    time_left_s: float
+    info: str = Field("", description="task text, requested info, tool output or hints")
+
+
+def observation_space(max_steps: int) -> spaces.Dict:
+    """The gymnasium space matching `Observation.model_dump()`."""
+    text = AnyText(MAX_TEXT_CHARS)
+    return spaces.Dict(
+        {
+            "action": Choice(("reset", *ACTION_NAMES, "invalid")),
+            "status": Choice(STATUSES),
+            "stdout": text,
+            "stderr": text,
+            "error_type": AnyText(200),
+            "error_message": text,
+            "submission": Choice(("none", "valid", "invalid")),
+            "public_score": OptionalFloat(),
+            "public_human_rank": OptionalFloat(),
+            "best_public_score": OptionalFloat(),
+            "best_public_human_rank": OptionalFloat(),
+            "steps_left": spaces.Discrete(max_steps + 1),
+            "time_left_s": spaces.Box(low=0.0, high=float("inf"), shape=(), dtype="float64"),
+            "info": text,
+        }
+    )
+
+
+ACTION_FIELDS: dict[str, tuple[str, ...]] = {
+    "request_info": ("topic",),
+    "validate_code": ("code",),
+    "execute_code": ("code",),
+    "call_tool": ("tool", "args"),
+    "submit": ("path",),
+}
+INFO_TOPICS = ("all", "description", "files", "sample_submission", "metric", "budget")
+
+
+def action_space() -> spaces.Dict:
+    """The gymnasium space of actions: every key of every action.
+
+    A sample (all keys present) uses only the keys of its chosen action.
+
+    `step` also takes a partial dict (only the keys of the chosen action) or an action model;
+    keys that do not belong to the chosen action are ignored when empty. `args` is a JSON
+    object given as a dict or as JSON text; an empty `path` means "the best submission".
+    """
+    return spaces.Dict(
+        {
+            "action": Choice(ACTION_NAMES),
+            "topic": Choice(INFO_TOPICS),
+            "code": AnyText(MAX_CODE_CHARS),
+            "tool": AnyText(100),
+            "args": AnyText(MAX_CODE_CHARS),
+            "path": AnyText(500),
+        }
+    )
+
+
+def parse_action(raw: object) -> Action:
+    """Turn a dict (full or partial) or an action model into a validated action."""
+    if isinstance(raw, RequestInfo | ValidateCode | ExecuteCode | CallTool | Submit):
+        return raw
+    if not isinstance(raw, dict):
+        raise ValueError(f"an action is a dict with key `action` (one of {ACTION_NAMES})")
+    name = raw.get("action")
+    if name not in ACTION_FIELDS:
+        raise ValueError(f"`action` must be one of {ACTION_NAMES}, got {name!r}")
+    kept: dict[str, object] = {"action": name}
+    full = set(raw) == set(action_space().spaces)  # a sample of the whole space
+    for key, value in raw.items():
+        if key == "action":
+            continue
+        if key in ACTION_FIELDS[name]:
+            kept[key] = value
+        elif not full and value not in ("", None, {}):
+            raise ValueError(f"key `{key}` does not belong to action `{name}`")
+    if name == "call_tool" and isinstance(kept.get("args"), str):
+        text = str(kept["args"]).strip()
+        kept["args"] = json.loads(text) if text else {}
+    if name == "submit" and kept.get("path") == "":
+        kept["path"] = None
+    return ACTION_ADAPTER.validate_python(kept)

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command: set up, make Docker available (install + start it as root when missing),
+# build or reuse the runtime image, run the whole suite. Docker tests fail instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/ensure_docker.sh
+.venv/bin/mledojo image build
+export MLEDOJO_REQUIRE_DOCKER=1
+export MLEDOJO_KAGGLE_DIR="${MLEDOJO_KAGGLE_DIR:-$(cd .. && pwd)/shared/datasets/kaggle}"
+export MLEDOJO_CACHE_DIR="${MLEDOJO_CACHE_DIR:-$HOME/.cache/mledojo-test/data}"
+set +e
+.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 900 "$@"
+code=$?
+set -e
+if [ "$code" -eq 5 ]; then
+  echo "pytest collected no tests: failing on purpose" >&2
+  exit 1
+fi
+exit "$code"
