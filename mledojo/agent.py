@@ -75,8 +75,11 @@ def _load_file_agent(path: Path) -> type[Agent]:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     found = [
-        v for v in vars(module).values()
-        if isinstance(v, type) and issubclass(v, Agent) and v is not Agent
+        v
+        for v in vars(module).values()
+        if isinstance(v, type)
+        and issubclass(v, Agent)
+        and v is not Agent
         and v.__module__ == module.__name__
     ]
     if len(found) != 1:

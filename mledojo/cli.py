@@ -56,8 +56,9 @@ def list_cmd(split: SplitOpt = "all") -> None:
             continue
         arrow = "↑" if s.metric.higher_is_better else "↓"
         board = s.leaderboard.kind if s.leaderboard else "-"
-        table.add_row(s.id, str(s.version), s.task, f"{s.metric.name} {arrow}", board,
-                      ", ".join(s.tags))
+        table.add_row(
+            s.id, str(s.version), s.task, f"{s.metric.name} {arrow}", board, ", ".join(s.tags)
+        )
     out.print(table)
     for broken in cat.broken:
         err.print(f"[red]broken competition[/red] {broken}")
@@ -90,8 +91,14 @@ def prepare_cmd(
     """
     from mledojo.data.prepare import prepare
 
-    data = prepare(competition, data_seed=data_seed, cache_dir=cache_dir, raw_dir=raw_dir,
-                   force=force, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+    data = prepare(
+        competition,
+        data_seed=data_seed,
+        cache_dir=cache_dir,
+        raw_dir=raw_dir,
+        force=force,
+        progress=lambda m: err.print(f"[dim]{m}[/dim]"),
+    )
     state = "reused (checksums verified)" if data.reused else "built"
     out.print(f"{data.competition_id} v{data.version} seed {data.data_seed}: {state}")
     out.print(f"public:  {data.public_dir}\nprivate: {data.private_dir}")
@@ -120,12 +127,15 @@ def grade(
     data = prepare(comp, data_seed=data_seed, cache_dir=cache_dir, raw_dir=raw_dir)
     report = Scorer(comp, data).score(submission, part=part)  # type: ignore[arg-type]
     table = Table(title=f"{comp.id}: {submission}", show_header=False)
-    table.add_row("metric", f"{report.metric} ({'higher' if report.higher_is_better else 'lower'}"
-                  " is better)")
+    table.add_row(
+        "metric", f"{report.metric} ({'higher' if report.higher_is_better else 'lower'} is better)"
+    )
     table.add_row(f"score ({part} part)", f"{report.score:.6g}")
     if report.human_rank is not None:
         who = "humans" if report.leaderboard_kind == "kaggle" else "reference pool, not humans"
-        table.add_row("HumanRank", f"{report.human_rank:.4f} (vs {report.n_entries} entries, {who})")
+        table.add_row(
+            "HumanRank", f"{report.human_rank:.4f} (vs {report.n_entries} entries, {who})"
+        )
         table.add_row("medal", report.medal or "none")
         table.add_row("above median", str(report.above_median))
     out.print(table)
@@ -156,7 +166,11 @@ def run(
     rid = run_id or new_run_id()
     with err.status(f"running {agent} on {competition} (seed {seed})"):
         result = run_episode(
-            competition, agent, seed=seed, runs_dir=runs_dir, run_id=rid,
+            competition,
+            agent,
+            seed=seed,
+            runs_dir=runs_dir,
+            run_id=rid,
             env_kwargs={"sandbox": sandbox, "data_seed": data_seed},
         )
     f = result.final
@@ -195,7 +209,9 @@ def _ensure_image(*, required: bool) -> None:
     with err.status(f"checking the runtime image {image_tag()}") as status:
         report = build_image(progress=lambda m: status.update(str(m)))
     if not report.reused:
-        err.print(f"built {report.tag} in {report.seconds:.0f} s ({report.size_bytes / 1e6:.0f} MB)")
+        err.print(
+            f"built {report.tag} in {report.seconds:.0f} s ({report.size_bytes / 1e6:.0f} MB)"
+        )
 
 
 @image_app.command("build")
@@ -225,7 +241,9 @@ def cleanup(
     from mledojo.sandbox.cleanup import remove_labelled
 
     removed = remove_labelled(run)
-    out.print(f"removed {len(removed)} container(s)" + (": " + ", ".join(removed) if removed else ""))
+    out.print(
+        f"removed {len(removed)} container(s)" + (": " + ", ".join(removed) if removed else "")
+    )
 
 
 def main() -> None:

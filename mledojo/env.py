@@ -168,7 +168,9 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         layout = submission_layout(spec)
         positive = None
         if layout.kind == "probability":
-            positive = positive_label(self.scorer.answers[spec.targets[0]].astype(str), spec.classes)
+            positive = positive_label(
+                self.scorer.answers[spec.targets[0]].astype(str), spec.classes
+            )
         return {
             "competition": spec.id,
             "title": spec.title,
@@ -253,13 +255,21 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         except (ValueError, TypeError) as e:
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             obs = self._observation(
-                "invalid", "invalid_action", error_type="InvalidAction", error_message=msg,
+                "invalid",
+                "invalid_action",
+                error_type="InvalidAction",
+                error_message=msg,
                 info="Actions: request_info(topic), validate_code(code), execute_code(code), "
                 "call_tool(tool, args), submit(path?).",
             )
             return obs, 0.0, False, {}
         if isinstance(action, RequestInfo):
-            return self._observation(action.action, "ok", info=self._info(action.topic)), 0.0, False, {}
+            return (
+                self._observation(action.action, "ok", info=self._info(action.topic)),
+                0.0,
+                False,
+                {},
+            )
         if isinstance(action, ValidateCode | ExecuteCode):
             return self._run_code(action)
         if isinstance(action, CallTool):
@@ -274,8 +284,11 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             compile(action.code, "<cell>", "exec")
         except SyntaxError as e:
             obs = self._observation(
-                action.action, "error", error_type="SyntaxError",
-                error_message=f"line {e.lineno}: {e.msg}", stderr=f"SyntaxError: {e}",
+                action.action,
+                "error",
+                error_type="SyntaxError",
+                error_message=f"line {e.lineno}: {e.msg}",
+                stderr=f"SyntaxError: {e}",
             )
             return obs, 0.0, False, {}
         before = self._submission_stat()
@@ -287,8 +300,12 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         if isinstance(action, ValidateCode):
             state, note = self._check_format()
             return (
-                self._observation(action.action, result.status, submission=state, info=note, **fields),
-                0.0, False, {},
+                self._observation(
+                    action.action, result.status, submission=state, info=note, **fields
+                ),
+                0.0,
+                False,
+                {},
             )
         return self._grade_public(action.action, result, fields)
 
@@ -298,8 +315,13 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             return self._box.exec(code, timeout_s=timeout)
         except SandboxError as e:
             return ExecResult(
-                status="sandbox_error", exit_code=None, stdout="", stderr=str(e),
-                error_type="SandboxError", error_message=str(e), duration_s=0.0,
+                status="sandbox_error",
+                exit_code=None,
+                stdout="",
+                stderr=str(e),
+                error_type="SandboxError",
+                error_message=str(e),
+                duration_s=0.0,
             )
 
     def _grade_public(
@@ -310,19 +332,27 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             report = self.scorer.score(copy, part="public")
         except InvalidSubmissionError as e:
             obs = self._observation(
-                action, result.status, submission="invalid",
-                info=f"submission.csv was rejected: {e}", **fields,
+                action,
+                result.status,
+                submission="invalid",
+                info=f"submission.csv was rejected: {e}",
+                **fields,
             )
             return obs, 0.0, False, {}
         old_score, old_hr = self._best_score, self._best_hr
         improved = old_score is None or self.scorer.better(report.score, old_score)
         if improved:
             self._best_score, self._best_hr, self._best_submission = (
-                report.score, report.human_rank, copy,
+                report.score,
+                report.human_rank,
+                copy,
             )
         reward = self._step_reward(report.score, report.human_rank, old_score, old_hr)
         obs = self._observation(
-            action, result.status, submission="valid", public_score=report.score,
+            action,
+            result.status,
+            submission="valid",
+            public_score=report.score,
             public_human_rank=report.human_rank,
             info=f"submission.csv graded on the public part: {self.scorer.metric_name} = "
             f"{report.score:.6g}" + (" (new best)" if improved else ""),
@@ -369,8 +399,11 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
                 self.scorer.validate(chosen)
             except InvalidSubmissionError as e:
                 obs = self._observation(
-                    action.action, "error", submission="invalid",
-                    error_type="InvalidSubmission", error_message=str(e),
+                    action.action,
+                    "error",
+                    submission="invalid",
+                    error_type="InvalidSubmission",
+                    error_message=str(e),
                     info="Not submitted: fix the file, or submit without a path to use the "
                     "best valid submission so far.",
                 )
@@ -406,21 +439,35 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         else:
             report = self.scorer.score(target, part="private")
             self._final = FinalGrade(
-                graded=True, reason=reason, submission=str(target),
-                private_score=report.score, private_human_rank=report.human_rank,
-                medal=report.medal, above_median=report.above_median,
+                graded=True,
+                reason=reason,
+                submission=str(target),
+                private_score=report.score,
+                private_human_rank=report.human_rank,
+                medal=report.medal,
+                above_median=report.above_median,
                 leaderboard_kind=report.leaderboard_kind,
-                leaderboard_entries=report.n_entries, caveats=report.caveats,
+                leaderboard_entries=report.n_entries,
+                caveats=report.caveats,
             )
         spec = self.competition.spec
         result = EpisodeResult(
-            competition=spec.id, competition_version=spec.version,
-            data_seed=self.data.data_seed, agent=self.agent_name, seed=self._episode_seed,
-            status=status, end_reason=reason, steps=self._steps,
-            wall_time_s=time.monotonic() - self._t0, best_public_score=self._best_score,
-            best_public_human_rank=self._best_hr, final=self._final,
-            metric=spec.metric.name, higher_is_better=spec.metric.higher_is_better,
-            error=error, sandbox=self._sandbox.name if self._sandbox else "none",
+            competition=spec.id,
+            competition_version=spec.version,
+            data_seed=self.data.data_seed,
+            agent=self.agent_name,
+            seed=self._episode_seed,
+            status=status,
+            end_reason=reason,
+            steps=self._steps,
+            wall_time_s=time.monotonic() - self._t0,
+            best_public_score=self._best_score,
+            best_public_human_rank=self._best_hr,
+            final=self._final,
+            metric=spec.metric.name,
+            higher_is_better=spec.metric.higher_is_better,
+            error=error,
+            sandbox=self._sandbox.name if self._sandbox else "none",
             versions=versions(),
         )
         self.recorder.write_result(result)
@@ -429,8 +476,13 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             return self._final.private_human_rank
         return 0.0
 
-    def finish(self, reason: str, *, status: Literal["agent_error", "infra_error", "interrupted"],
-               error: str | None = None) -> EpisodeResult | None:
+    def finish(
+        self,
+        reason: str,
+        *,
+        status: Literal["agent_error", "infra_error", "interrupted"],
+        error: str | None = None,
+    ) -> EpisodeResult | None:
         """End the episode from outside (an agent crash, an infrastructure failure).
 
         The best valid submission so far is still graded, so nothing already done is lost.
@@ -462,7 +514,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         The workspace is agent-controlled: a symlink there could point at the answers.
         """
         root = self._rec.workspace.resolve()
-        path = (root / relative)
+        path = root / relative
         if ".." in Path(relative).parts or Path(relative).is_absolute():
             raise InvalidSubmissionError(f"{relative}: give a path inside /workspace")
         real = Path(os.path.realpath(path))
@@ -508,9 +560,12 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
 
     def _observation(self, action: str, status: str, **fields: Any) -> dict[str, Any]:
         obs = Observation(
-            action=action, status=status,  # type: ignore[arg-type]
-            best_public_score=self._best_score, best_public_human_rank=self._best_hr,
-            steps_left=self._steps_left(), time_left_s=round(self._time_left(), 3),
+            action=action,
+            status=status,  # type: ignore[arg-type]
+            best_public_score=self._best_score,
+            best_public_human_rank=self._best_hr,
+            steps_left=self._steps_left(),
+            time_left_s=round(self._time_left(), 3),
             **fields,
         )
         return obs.model_dump()
@@ -522,8 +577,13 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         from mledojo.info import info_text
 
         return info_text(
-            self.competition, self.data, self.scorer, topic,
-            steps_left=self._steps_left(), time_left_s=self._time_left(), limits=self.limits,
+            self.competition,
+            self.data,
+            self.scorer,
+            topic,
+            steps_left=self._steps_left(),
+            time_left_s=self._time_left(),
+            limits=self.limits,
         )
 
 

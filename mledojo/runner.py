@@ -16,7 +16,9 @@ from mledojo.artifacts import RESULT_FILE, EpisodeResult
 from mledojo.errors import DockerUnavailableError, SandboxError
 
 
-def episode_dir(runs_dir: Path, run_id: str, competition: str, agent: str, seed: int | None) -> Path:
+def episode_dir(
+    runs_dir: Path, run_id: str, competition: str, agent: str, seed: int | None
+) -> Path:
     """Where one episode's artifacts go."""
     return runs_dir / run_id / competition / agent / f"seed-{seed if seed is not None else 0}"
 

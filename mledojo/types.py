@@ -66,8 +66,16 @@ ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
 ACTION_NAMES = ("request_info", "validate_code", "execute_code", "call_tool", "submit")
 
 Status = Literal[
-    "ready", "ok", "error", "timeout", "oom", "killed", "invalid_action", "submitted",
-    "truncated", "sandbox_error",
+    "ready",
+    "ok",
+    "error",
+    "timeout",
+    "oom",
+    "killed",
+    "invalid_action",
+    "submitted",
+    "truncated",
+    "sandbox_error",
 ]
 STATUSES: tuple[str, ...] = Status.__args__  # type: ignore[attr-defined]
 SubmissionState = Literal["none", "valid", "invalid"]

@@ -59,7 +59,9 @@ if time_col:
             long = filled.groupby(both[group_col]).rolling(336, min_periods=24).mean()
             both[f"{c}_rel336"] = filled - long.reset_index(level=0, drop=True)
             both[f"{c}_std24"] = (
-                filled.groupby(both[group_col]).rolling(24, min_periods=2).std()
+                filled.groupby(both[group_col])
+                .rolling(24, min_periods=2)
+                .std()
                 .reset_index(level=0, drop=True)
             )
             both[f"{c}_slope24"] = filled - filled.groupby(both[group_col]).shift(24)
@@ -102,11 +104,13 @@ for target in targets:
     labels = pd.Series(y_all).astype(str).to_numpy()
     model = HistGradientBoostingClassifier(**params)
     model.fit(X.iloc[fit_idx], labels[fit_idx])
+    col = 1
     if kind == "probability" and len(model.classes_) == 2:
         pos = task.get("positive_label") or model.classes_[1]
         col = list(model.classes_).index(str(pos)) if str(pos) in model.classes_ else 1
-        print(f"holdout ROC AUC: "
-              f"{roc_auc_score(labels[val_idx] == model.classes_[col], model.predict_proba(X.iloc[val_idx])[:, col]):.5f}")
+        proba_val = model.predict_proba(X.iloc[val_idx])[:, col]
+        auc = roc_auc_score(labels[val_idx] == model.classes_[col], proba_val)
+        print(f"holdout ROC AUC: {auc:.5f}")
     else:
         print(f"holdout accuracy: {(model.predict(X.iloc[val_idx]) == labels[val_idx]).mean():.5f}")
     model.fit(X, labels)

@@ -98,9 +98,7 @@ def prepare(
     spec = competition.spec
     seed = spec.split.seed if data_seed is None else int(data_seed)
     target = cache_root(cache_dir) / spec.id / f"v{spec.version}" / f"seed-{seed}"
-    result = PreparedData(
-        competition_id=spec.id, version=spec.version, data_seed=seed, root=target
-    )
+    result = PreparedData(competition_id=spec.id, version=spec.version, data_seed=seed, root=target)
     say = progress or (lambda _msg: None)
     if not force and _verify(target):
         return result.model_copy(update={"reused": True})
@@ -195,7 +193,9 @@ def _check_outputs(comp: Competition, public: Path, private: Path) -> None:
     spec = comp.spec
     for path in (public / "train.csv", public / "test.csv", private / "test.csv"):
         if not path.is_file():
-            raise DataError(f"{comp.folder}: preparation did not write {path.name} in {path.parent}")
+            raise DataError(
+                f"{comp.folder}: preparation did not write {path.name} in {path.parent}"
+            )
     cols = pd.read_csv(public / "test.csv", nrows=0).columns
     leaked = [t for t in spec.targets if t in cols]
     if leaked:

@@ -30,7 +30,9 @@ def split_frame(
     return train, test
 
 
-def _time_split(df: pd.DataFrame, column: str, test_size: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _time_split(
+    df: pd.DataFrame, column: str, test_size: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Everything at or after the cut time is test, so train holds no future rows."""
     if column not in df.columns:
         raise DataError(f"time split needs column `{column}`, which the data lacks")

@@ -58,7 +58,9 @@ class Scorer:
         value = grade(self.spec, submission, self.answers, part=part, max_bytes=self.max_bytes)
         board = self._boards["public" if part == "public" else "private"]
         kind = self.spec.leaderboard.kind if self.spec.leaderboard else None
-        return report_for_score(self.spec, value, leaderboard=board, leaderboard_kind=kind, part=part)
+        return report_for_score(
+            self.spec, value, leaderboard=board, leaderboard_kind=kind, part=part
+        )
 
 
 def load_answers(competition: Competition, data: PreparedData) -> pd.DataFrame:
@@ -66,7 +68,8 @@ def load_answers(competition: Competition, data: PreparedData) -> pd.DataFrame:
     spec = competition.spec
     try:
         answers = pd.read_csv(
-            data.answers_path, usecols=[spec.id_column, *spec.targets],
+            data.answers_path,
+            usecols=[spec.id_column, *spec.targets],
             dtype={spec.id_column: str},
         )
         parts = pd.read_csv(data.parts_path, dtype={spec.id_column: str})

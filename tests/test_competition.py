@@ -1,0 +1,147 @@
+"""Competition specs: loading, every class of spec error, discovery, versioned ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mledojo.competition import (
+    ENV_PATH_VAR,
+    CompetitionSpec,
+    discover,
+    get_competition,
+    list_competitions,
+    load_competition,
+)
+from mledojo.errors import CompetitionNotFoundError, SpecError
+
+GOOD = {
+    "id": "toy",
+    "version": 2,
+    "title": "Toy",
+    "task": "binary",
+    "metric": {"name": "roc_auc", "higher_is_better": True},
+    "target": "y",
+    "id_column": "id",
+    "source": {"kind": "local", "path": "."},
+    "tags": ["tabular"],
+}
+
+
+def write_comp(root: Path, spec: dict[str, object] | str, name: str = "toy") -> Path:
+    folder = root / name
+    folder.mkdir(parents=True)
+    text = spec if isinstance(spec, str) else yaml.safe_dump(spec)
+    (folder / "competition.yaml").write_text(text)
+    (folder / "description.md").write_text("# Toy\n")
+    return folder
+
+
+def test_good_spec_loads_with_defaults(tmp_path: Path) -> None:
+    comp = load_competition(write_comp(tmp_path, GOOD))
+    assert comp.spec.versioned_id == "toy-v2"
+    assert comp.spec.targets == ["y"]
+    assert comp.spec.split.kind == "random"
+    assert comp.spec.limits.max_steps > 0
+    assert comp.description_text() == "# Toy\n"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"metric": {"name": "roc_auc"}}, "metric.higher_is_better", "Field required"),
+        ({"task": "clustering"}, "task", "binary"),
+        ({"version": 0}, "version", "greater than or equal"),
+        ({"version": "two"}, "version", "integer"),
+        ({"id": "Toy Comp"}, "id", "lowercase"),
+        ({"id": "toy-v3"}, "id", "-vN"),
+        ({"surprise": 1}, "surprise", "Extra inputs"),
+        ({"split": {"kind": "time"}}, "split", "time_column"),
+        ({"split": {"test_size": 1.5}}, "split.test_size", "less than 1"),
+        ({"source": {"kind": "ftp"}}, "source", "kind"),
+    ],
+)
+def test_each_spec_error_names_file_and_field(
+    tmp_path: Path, change: dict[str, object], field: str, words: str
+) -> None:
+    folder = write_comp(tmp_path, {**GOOD, **change})
+    with pytest.raises(SpecError) as info:
+        load_competition(folder)
+    msg = str(info.value)
+    assert str(folder / "competition.yaml") in msg
+    assert f"`{field}" in msg
+    assert words in msg
+
+
+def test_missing_required_field(tmp_path: Path) -> None:
+    spec = dict(GOOD)
+    del spec["target"]
+    with pytest.raises(SpecError, match=r"field `target`: Field required"):
+        load_competition(write_comp(tmp_path, spec))
+
+
+def test_invalid_yaml_and_non_mapping(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="not valid YAML"):
+        load_competition(write_comp(tmp_path, "id: [unclosed", name="a"))
+    with pytest.raises(SpecError, match="expected a mapping"):
+        load_competition(write_comp(tmp_path, "- just\n- a list\n", name="b"))
+
+
+def test_missing_referenced_file(tmp_path: Path) -> None:
+    spec = {**GOOD, "leaderboard": {"kind": "kaggle", "private": "lb.csv"}}
+    with pytest.raises(SpecError, match=r"refers to `lb.csv`, which is not a file"):
+        load_competition(write_comp(tmp_path, spec))
+
+
+def test_broken_folder_is_reported_beside_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_comp(tmp_path, GOOD, name="good")
+    write_comp(tmp_path, {**GOOD, "id": "bad", "task": "nope"}, name="bad")
+    monkeypatch.setenv(ENV_PATH_VAR, str(tmp_path))
+    cat = discover()
+    assert "toy" in cat.competitions
+    assert any("bad" in str(b.path) and "`task`" in str(b) for b in cat.broken)
+    assert "toy" in list_competitions()
+    assert "toy" in list_competitions("tabular")
+    assert "toy" not in list_competitions("lite")
+
+
+def test_versioned_ids_resolve_latest_and_exact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_comp(tmp_path, GOOD, name="v2")
+    write_comp(tmp_path, {**GOOD, "version": 1, "title": "Old"}, name="v1")
+    monkeypatch.setenv(ENV_PATH_VAR, str(tmp_path))
+    assert get_competition("toy").spec.version == 2
+    assert get_competition("toy-v1").spec.title == "Old"
+    assert get_competition("mledojo/toy-v2").spec.version == 2
+    with pytest.raises(CompetitionNotFoundError, match="toy-v3"):
+        get_competition("toy-v3")
+
+
+def test_unknown_id_suggests_close_ones() -> None:
+    with pytest.raises(CompetitionNotFoundError) as info:
+        get_competition("pump-failur")
+    assert "Did you mean `pump-failure" in str(info.value)
+    assert "mledojo list" in str(info.value)
+
+
+def test_missing_env_path_folder_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_PATH_VAR, str(tmp_path / "nowhere"))
+    assert any("does not exist" in str(b) for b in discover().broken)
+
+
+def test_every_builtin_competition_loads() -> None:
+    cat = discover()
+    assert not [b for b in cat.broken if "competitions" in str(b.path)], cat.broken
+    assert "pump-failure" in cat.competitions
+
+
+def test_spec_round_trips_through_json() -> None:
+    spec = get_competition("pump-failure").spec
+    assert CompetitionSpec.model_validate_json(spec.model_dump_json()) == spec

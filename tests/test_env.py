@@ -1,0 +1,191 @@
+"""`MLEDojoEnv` through its public API, on real sandboxes (Docker and local)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import pandas as pd
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import mledojo
+from mledojo.env import MLEDojoEnv
+
+SANDBOXES = [
+    pytest.param("local", id="local"),
+    pytest.param("docker", marks=pytest.mark.docker, id="docker"),
+]
+
+WRITE_SAMPLE = (
+    "import pandas as pd, os\n"
+    "sub = pd.read_csv(os.environ['MLEDOJO_DATA'] + '/sample_submission.csv')\n"
+    "sub.to_csv('submission.csv', index=False)\nprint('ok', len(sub))\n"
+)
+# A strong-ish honest submission: hours since maintenance is a weak but real signal.
+WRITE_SIGNAL = (
+    "import pandas as pd, os\n"
+    "t = pd.read_csv(os.environ['MLEDOJO_DATA'] + '/test.csv')\n"
+    "pd.DataFrame({'id': t['id'], 'failure_24h': t['hours_since_maintenance'].fillna(0)})"
+    ".to_csv('submission.csv', index=False)\n"
+)
+
+
+@pytest.fixture(params=SANDBOXES)
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MLEDojoEnv]:
+    e = mledojo.make(
+        "pump-failure", sandbox=request.param, run_dir=tmp_path / "run", limits={"max_steps": 6}
+    )
+    yield e
+    e.close()
+
+
+def test_reset_and_step_share_keys_and_spaces(env: MLEDojoEnv) -> None:
+    obs, info = env.reset(seed=0)
+    assert obs["status"] == "ready" and "ROC" in obs["info"] or "roc_auc" in obs["info"]
+    assert env.observation_space.contains(obs)
+    assert info["task"]["targets"] == ["failure_24h"]
+    obs2, reward, terminated, truncated, _ = env.step(
+        {"action": "execute_code", "code": "print(6*7)"}
+    )
+    assert set(obs2) == set(obs)
+    assert env.observation_space.contains(obs2)
+    assert obs2["status"] == "ok" and obs2["stdout"].strip() == "42"
+    assert reward == 0.0 and not terminated and not truncated
+    assert obs2["steps_left"] == 5
+
+
+def test_execute_grades_public_part_and_return_is_best_human_rank(env: MLEDojoEnv) -> None:
+    env.reset(seed=0)
+    _, r1, *_ = env.step({"action": "execute_code", "code": WRITE_SAMPLE})
+    obs, r2, *_ = env.step({"action": "execute_code", "code": WRITE_SIGNAL})
+    assert obs["submission"] == "valid"
+    assert obs["public_score"] is not None and obs["public_score"] > 0.5
+    obs3, r3, *_ = env.step({"action": "execute_code", "code": WRITE_SAMPLE})  # worse again
+    assert obs3["public_score"] == pytest.approx(0.5)
+    assert obs3["best_public_score"] == obs["public_score"]
+    assert r3 == 0.0
+    assert r1 + r2 + r3 == pytest.approx(obs3["best_public_human_rank"])
+
+
+def test_submit_grades_private_part_and_writes_artifacts(env: MLEDojoEnv) -> None:
+    env.reset(seed=0)
+    env.step({"action": "execute_code", "code": WRITE_SIGNAL})
+    obs, _, terminated, truncated, info = env.step({"action": "submit"})
+    assert terminated and not truncated and obs["status"] == "submitted"
+    final = info["final"]
+    assert final["graded"] and final["private_score"] > 0.5
+    assert final["leaderboard_kind"] == "reference"
+    assert any("reference pool" in c for c in final["caveats"])
+    folder = env.run_folder
+    result = json.loads((folder / "result.json").read_text())
+    assert (
+        result["schema_version"] == 1 and result["final"]["private_score"] == final["private_score"]
+    )
+    lines = (folder / "trajectory.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [0, 1, 2]
+    assert (folder / "code" / "step-001-execute_code.py").read_text() == WRITE_SIGNAL
+    assert (folder / "submissions" / "step-001.csv").is_file()
+    with pytest.raises(mledojo.errors.ResetNeededError):
+        env.step({"action": "request_info"})
+
+
+def test_step_budget_truncates_and_grades_best(env: MLEDojoEnv) -> None:
+    env.reset(seed=0)
+    env.step({"action": "execute_code", "code": WRITE_SIGNAL})
+    truncated = False
+    info: dict[str, Any] = {}
+    for _ in range(5):
+        _, _, terminated, truncated, info = env.step({"action": "request_info", "topic": "budget"})
+        if truncated:
+            break
+    assert truncated and not terminated
+    assert info["final"]["graded"] and info["final"]["reason"] == "step budget used up"
+
+
+def test_errors_are_observations_not_exceptions(env: MLEDojoEnv) -> None:
+    env.reset(seed=0)
+    obs, *_ = env.step({"action": "dance"})
+    assert obs["status"] == "invalid_action" and "execute_code" in obs["error_message"]
+    obs, *_ = env.step({"action": "execute_code", "code": "def f(:\n"})
+    assert obs["status"] == "error" and obs["error_type"] == "SyntaxError"
+    obs, *_ = env.step({"action": "execute_code", "code": "1/0"})
+    assert obs["status"] == "error" and obs["error_type"] == "ZeroDivisionError"
+    assert "ZeroDivisionError" in obs["stderr"]
+    obs, *_ = env.step(
+        {
+            "action": "execute_code",
+            "code": "open('submission.csv','w').write('id,failure_24h\\n1,0.3\\n')",
+        }
+    )
+    assert obs["submission"] == "invalid" and "rejected" in obs["info"]
+
+
+def test_symlinked_submission_to_answers_is_refused(env: MLEDojoEnv) -> None:
+    env.reset(seed=0)
+    answers = env.data.answers_path
+    os.symlink(answers, env.run_folder / "workspace" / "submission.csv")
+    obs, *_ = env.step({"action": "submit", "path": "submission.csv"})
+    assert obs["status"] == "error" and "symbolic links" in obs["error_message"]
+    obs, *_ = env.step({"action": "submit", "path": "../../private/test.csv"})
+    assert obs["status"] == "error" and "inside /workspace" in obs["error_message"]
+
+
+def test_validate_code_checks_format_without_grading(env: MLEDojoEnv) -> None:
+    env.reset(seed=0)
+    obs, *_ = env.step({"action": "validate_code", "code": WRITE_SAMPLE})
+    assert obs["submission"] == "valid" and obs["public_score"] is None
+    assert obs["best_public_score"] is None
+
+
+def test_close_is_idempotent_and_context_manager(tmp_path: Path) -> None:
+    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+        e.reset(seed=1)
+    e.close()
+    e.close()
+    result = json.loads((tmp_path / "r" / "result.json").read_text())
+    assert result["status"] == "interrupted"
+
+
+@pytest.mark.parametrize("mode", ["raw_delta", "position", "final_only"])
+def test_reward_modes(tmp_path: Path, mode: str) -> None:
+    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r", reward=mode) as e:
+        e.reset(seed=0)
+        _, r1, *_ = e.step({"action": "execute_code", "code": WRITE_SAMPLE})
+        obs, r2, *_ = e.step({"action": "execute_code", "code": WRITE_SIGNAL})
+        _, r3, term, _, info = e.step({"action": "submit"})
+    if mode == "raw_delta":
+        assert r1 == 0.0 and r2 == pytest.approx(obs["public_score"] - 0.5) and r3 == 0.0
+    elif mode == "position":
+        assert r2 == pytest.approx(obs["public_human_rank"]) and r3 == 0.0
+    else:
+        assert r1 == r2 == 0.0 and r3 == pytest.approx(info["final"]["private_human_rank"])
+
+
+def test_gymnasium_make_uses_registered_id(tmp_path: Path) -> None:
+    assert "mledojo/pump-failure-v1" in gymnasium.registry
+    e = gymnasium.make("mledojo/pump-failure-v1", sandbox="local", run_dir=tmp_path / "g")
+    try:
+        obs, _ = e.reset(seed=0)
+        assert obs["status"] == "ready"
+    finally:
+        e.close()
+
+
+@pytest.mark.parametrize("competition", mledojo.list_competitions())
+def test_check_env_every_competition(competition: str, tmp_path: Path) -> None:
+    e = mledojo.make(competition, sandbox="local", run_dir=tmp_path / "c")
+    try:
+        check_env(e, skip_render_check=True)
+    finally:
+        e.close()
+
+
+def test_sample_submission_scores_half_auc() -> None:
+    data = mledojo.prepare("pump-failure")
+    sample = pd.read_csv(data.sample_submission_path)
+    assert set(sample["failure_24h"]) == {0.5}
