@@ -8,7 +8,6 @@ bash scripts/ensure_docker.sh
 .venv/bin/mledojo image build
 export MLEDOJO_REQUIRE_DOCKER=1
 export MLEDOJO_KAGGLE_DIR="${MLEDOJO_KAGGLE_DIR:-$(cd .. && pwd)/shared/datasets/kaggle}"
-export MLEDOJO_CACHE_DIR="${MLEDOJO_CACHE_DIR:-$HOME/.cache/mledojo-test/data}"
 set +e
 .venv/bin/python -m pytest -q -p no:cacheprovider --timeout 900 "$@"
 code=$?

@@ -68,13 +68,15 @@ class PreparedData(BaseModel):
 
 
 def cache_root(override: Path | str | None = None) -> Path:
-    """The data cache root: the argument, else `$MLEDOJO_CACHE_DIR`, else the user cache."""
+    """The data cache root: the argument, else `$MLEDOJO_CACHE_DIR/data`, else the user cache.
+
+    `$MLEDOJO_CACHE_DIR` is mledojo's whole cache (data, runtime-image build inputs).
+    """
     if override is not None:
         return Path(override).expanduser()
     env = os.environ.get(CACHE_ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    return Path(platformdirs.user_cache_dir("mledojo")) / "data"
+    base = Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("mledojo"))
+    return base / "data"
 
 
 def prepare(
