@@ -64,21 +64,32 @@ class Scorer:
 
 
 def load_answers(competition: Competition, data: PreparedData) -> pd.DataFrame:
-    """`[id] + targets + usage` from the private folder, ids kept as text."""
+    """`[id] + targets + usage` from the private folder.
+
+    Answers stored one-hot (one column per class, as MLE-bench stores leaf-classification)
+    are turned back into the label column the grader expects.
+    """
     spec = competition.spec
     try:
-        answers = pd.read_csv(
-            data.answers_path,
-            usecols=[spec.id_column, *spec.targets],
-            dtype={spec.id_column: str},
-        )
-        parts = pd.read_csv(data.parts_path, dtype={spec.id_column: str})
+        answers = pd.read_csv(data.answers_path)
+        parts = pd.read_csv(data.parts_path)
     except (OSError, ValueError) as e:
         raise GradingError(
             f"cannot read the answers of {spec.id} in {data.private_dir}: {e}. "
             f"Run `mledojo prepare {spec.id} --force`."
         ) from e
-    merged = answers.merge(parts, on=spec.id_column, how="left", validate="one_to_one")
+    missing = [t for t in spec.targets if t not in answers.columns]
+    if missing and spec.classes and set(spec.classes) <= set(answers.columns):
+        answers[spec.targets[0]] = answers[list(spec.classes)].idxmax(axis=1)
+        missing = [t for t in spec.targets if t not in answers.columns]
+    if missing or spec.id_column not in answers.columns:
+        raise GradingError(
+            f"{data.answers_path}: expected columns {[spec.id_column, *spec.targets]}; "
+            f"run `mledojo prepare {spec.id} --force`"
+        )
+    merged = answers[[spec.id_column, *spec.targets]].merge(
+        parts, on=spec.id_column, how="left", validate="one_to_one"
+    )
     if merged["usage"].isna().any():
         raise GradingError(f"{data.parts_path}: some test ids have no public/private part")
     return merged

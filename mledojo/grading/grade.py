@@ -1,0 +1,314 @@
+"""Grading: validate a submission, score it on one part of the test set, place it on a board.
+
+The answers hold `[id_column] + targets + ["usage"]`, where `usage` is `public` or `private`
+(Kaggle's split of the test set between its two leaderboards). As on Kaggle, a submission
+must predict every test id, but the score only uses the rows of the requested part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from mledojo.competition import CompetitionSpec
+from mledojo.errors import GradingError
+from mledojo.grading.leaderboard import load_leaderboard
+from mledojo.grading.metrics import positive_label
+from mledojo.grading.rank import Medal, MedalThresholds, rank_score
+from mledojo.grading.validate import (
+    DEFAULT_MAX_BYTES,
+    USAGE_COLUMN,
+    SubmissionLayout,
+    known_classes,
+    normalize_labels,
+    submission_layout,
+    validate_submission,
+)
+
+Part: TypeAlias = Literal["public", "private", "all"]
+LeaderboardKind: TypeAlias = Literal["kaggle", "reference"]
+Scores: TypeAlias = npt.NDArray[np.floating] | Sequence[float]
+Arrays: TypeAlias = tuple[npt.NDArray[np.generic], npt.NDArray[np.generic]]
+PARTS: tuple[Part, ...] = ("public", "private", "all")
+
+
+class GradeReport(BaseModel):
+    """A graded submission: raw score and, given a leaderboard, its place on it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    competition: str
+    score: float
+    part: Part
+    metric: str
+    higher_is_better: bool
+    n_rows: int | None = None
+    leaderboard_kind: LeaderboardKind | None = None
+    n_entries: int | None = None
+    human_rank: float | None = None
+    medal: Medal | None = None
+    above_median: bool | None = None
+    thresholds: MedalThresholds | None = None
+    caveats: list[str] = []
+
+    @property
+    def any_medal(self) -> bool:
+        """Whether any medal was earned."""
+        return self.medal is not None
+
+
+# --------------------------------------------------------------------------- parts
+
+
+def part_mask(answers: pd.DataFrame, part: Part) -> npt.NDArray[np.bool_]:
+    """Rows of the answers that belong to `part` (`all`: every row)."""
+    if part not in PARTS:
+        raise GradingError(f"part must be one of {', '.join(PARTS)}, not {part!r}")
+    usage = answers[USAGE_COLUMN]
+    # Normalise the few distinct values, not every row (a million rows stay cheap).
+    names = {u: str(u).strip().lower() for u in pd.unique(usage)}
+    odd = sorted(str(u) for u, n in names.items() if n not in ("public", "private"))
+    if odd:
+        raise GradingError(
+            f"answers column `{USAGE_COLUMN}` must be `public` or `private`; found "
+            f"{odd[:5]}. Re-prepare the data."
+        )
+    wanted = [u for u, n in names.items() if n == part]
+    mask = np.ones(len(answers), dtype=bool) if part == "all" else usage.isin(wanted).to_numpy()
+    if not mask.any():
+        raise GradingError(f"the answers hold no `{part}` rows; cannot score that part")
+    return mask
+
+
+# --------------------------------------------------------------------------- metric inputs
+
+
+def _binary_truth(answers: pd.DataFrame, spec: CompetitionSpec) -> npt.NDArray[np.int64]:
+    """Answers of a binary task as 0/1, positive class = 1 (see `positive_label`)."""
+    col = answers[spec.targets[0]]
+    declared_pair = bool(spec.classes and len(spec.classes) == 2)
+    if not declared_pair and (
+        pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_integer_dtype(col.dtype)
+    ):
+        values = np.asarray(col.to_numpy(dtype=np.int64), dtype=np.int64)
+        if np.isin(values, (0, 1)).all():
+            return values
+    classes = [str(c) for c in known_classes(spec, answers)]
+    if len(classes) > 2:
+        raise GradingError(
+            f"competition `{spec.id}`: a binary metric needs two classes, the answers hold "
+            f"{len(classes)} ({classes[:5]})"
+        )
+    text = normalize_labels(col)
+    return np.asarray(text == positive_label(classes, spec.classes), dtype=np.int64)
+
+
+def _one_hot(
+    labels: npt.NDArray[np.object_], classes: list[str], spec_id: str
+) -> npt.NDArray[np.float64]:
+    """Indicator matrix of the answers' labels over the submission's class columns."""
+    names = pd.Index(normalize_labels(pd.Series(classes, dtype=object)))
+    codes = names.get_indexer(labels)
+    if (codes < 0).any():
+        odd = sorted({str(v) for v in labels[codes < 0]})[:5]
+        raise GradingError(
+            f"answers of `{spec_id}` hold label(s) {odd} that are not class columns; "
+            "fix `classes` in competition.yaml"
+        )
+    out = np.zeros((labels.size, len(classes)), dtype=np.float64)
+    out[np.arange(labels.size), codes] = 1.0
+    return out
+
+
+def _answers_as_numbers(
+    answers: pd.DataFrame, targets: list[str], spec_id: str
+) -> npt.NDArray[np.float64]:
+    """Target columns of the answers as floats (a `GradingError` if any is not a number)."""
+    frame = answers[targets].apply(pd.to_numeric, errors="coerce")
+    values = np.asarray(frame.to_numpy(dtype=np.float64), dtype=np.float64)
+    if np.isnan(values).any():
+        raise GradingError(f"answers of `{spec_id}` hold blank or non-numeric target values")
+    return values
+
+
+def metric_inputs(
+    spec: CompetitionSpec,
+    layout: SubmissionLayout,
+    aligned: pd.DataFrame,
+    answers: pd.DataFrame,
+    mask: npt.NDArray[np.bool_],
+) -> Arrays:
+    """(y_true, y_pred) arrays shaped for the metric's prediction kind, on the masked rows."""
+    target = spec.targets[0]
+    cols = layout.prediction_columns
+    if layout.kind == "value":
+        y_true = _answers_as_numbers(answers, spec.targets, spec.id)[mask]
+        y_pred = aligned[cols].to_numpy(dtype=np.float64)[mask]
+        if y_true.shape[1] != y_pred.shape[1]:
+            raise GradingError(f"`{spec.id}`: {len(spec.targets)} targets but columns {cols}")
+        return (y_true[:, 0], y_pred[:, 0]) if y_true.shape[1] == 1 else (y_true, y_pred)
+    if layout.kind == "class_probabilities":
+        labels = normalize_labels(answers[target])[mask]
+        return _one_hot(labels, cols, spec.id), aligned[cols].to_numpy(dtype=np.float64)[mask]
+    if layout.kind == "probability":
+        truth = _binary_truth(answers, spec)[mask]
+        return truth, aligned[cols[0]].to_numpy(dtype=np.float64)[mask]
+    return _label_inputs(spec, layout, aligned[cols[0]].to_numpy(dtype=object), answers, mask)
+
+
+def label_codes(classes: Sequence[str]) -> npt.NDArray[np.float64]:
+    """The number standing for each class: its value when every class is a number (ordinal
+    ratings keep their distances), else its index in sorted order.
+
+    Why: sklearn sorts labels with `np.unique`, which is slow on a million Python strings
+    and fast on floats; every label metric is unchanged by renaming classes, except
+    quadratic weighted kappa, whose classes are numbers anyway.
+    """
+    try:
+        return np.array([float(c) for c in classes], dtype=np.float64)
+    except ValueError:
+        return np.arange(len(classes), dtype=np.float64)
+
+
+def _label_inputs(
+    spec: CompetitionSpec,
+    layout: SubmissionLayout,
+    predicted: npt.NDArray[np.object_],
+    answers: pd.DataFrame,
+    mask: npt.NDArray[np.bool_],
+) -> Arrays:
+    """Label arrays as class codes (see `label_codes`), or 0/1 for binary metrics."""
+    classes = [str(c) for c in known_classes(spec, answers)]
+    truth = normalize_labels(answers[spec.targets[0]])[mask]
+    predicted = predicted[mask]
+    if layout.metric.binary:
+        if len(classes) > 2:
+            raise GradingError(
+                f"metric `{layout.metric.name}` is binary; the answers hold {classes[:5]}"
+            )
+        pos = positive_label(classes, spec.classes)
+        return (truth == pos).astype(np.int64), (predicted == pos).astype(np.int64)
+    index = pd.Index(classes)
+    codes = label_codes(classes)
+    return codes[index.get_indexer(truth)], codes[index.get_indexer(predicted)]
+
+
+# --------------------------------------------------------------------------- grading
+
+
+def grade(
+    spec: CompetitionSpec,
+    submission: pd.DataFrame | Path | str,
+    answers: pd.DataFrame,
+    *,
+    part: Part = "private",
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> float:
+    """Validate `submission` against all test ids, then score it on the rows of `part`.
+
+    Raises `InvalidSubmissionError` for the submission's faults and `GradingError` for the
+    benchmark's (broken answers or spec).
+    """
+    score, _ = _grade(spec, submission, answers, part=part, max_bytes=max_bytes)
+    return score
+
+
+def _grade(
+    spec: CompetitionSpec,
+    submission: pd.DataFrame | Path | str,
+    answers: pd.DataFrame,
+    *,
+    part: Part,
+    max_bytes: int,
+) -> tuple[float, int]:
+    """Score and number of scored rows."""
+    layout = submission_layout(spec)
+    aligned = validate_submission(spec, submission, answers, max_bytes=max_bytes)
+    answers = answers.reset_index(drop=True)
+    mask = part_mask(answers, part)
+    y_true, y_pred = metric_inputs(spec, layout, aligned, answers, mask)
+    return layout.metric(y_true, y_pred), int(mask.sum())
+
+
+def _auto_caveats(kind: LeaderboardKind, part: Part) -> list[str]:
+    if kind == "reference":
+        return [
+            "The leaderboard is a reference pool (runs of fixed reference solutions), "
+            "not human teams; rank and medals are relative to that pool."
+        ]
+    return [
+        f"The leaderboard is Kaggle's; this score is on mledojo's own labelled test split "
+        f"({part} part), so rank and medals are an approximation."
+    ]
+
+
+def report_for_score(
+    spec: CompetitionSpec,
+    score: float,
+    *,
+    leaderboard: Scores | Path | str | None = None,
+    leaderboard_kind: LeaderboardKind | None = None,
+    part: Part = "private",
+    n_rows: int | None = None,
+) -> GradeReport:
+    """A `GradeReport` for an already computed score (e.g. when re-ranking stored results)."""
+    base = GradeReport(
+        competition=spec.id,
+        score=float(score),
+        part=part,
+        metric=spec.metric.name,
+        higher_is_better=spec.metric.higher_is_better,
+        n_rows=n_rows,
+        caveats=list(spec.leaderboard.caveats) if spec.leaderboard else [],
+    )
+    if leaderboard is None:
+        return base.model_copy(update={"caveats": [*base.caveats, "No leaderboard given."]})
+    scores = load_leaderboard(leaderboard) if isinstance(leaderboard, str | Path) else leaderboard
+    kind: LeaderboardKind = leaderboard_kind or (
+        spec.leaderboard.kind if spec.leaderboard else "reference"
+    )
+    placed = rank_score(score, scores, spec.metric.higher_is_better)
+    return GradeReport.model_validate(
+        {
+            **base.model_dump(),
+            "leaderboard_kind": kind,
+            "n_entries": placed.n_entries,
+            "human_rank": placed.human_rank,
+            "medal": placed.medal,
+            "above_median": placed.above_median,
+            "thresholds": placed.thresholds,
+            "caveats": [*base.caveats, *_auto_caveats(kind, part)],
+        }
+    )
+
+
+def grade_report(
+    spec: CompetitionSpec,
+    submission: pd.DataFrame | Path | str,
+    answers: pd.DataFrame,
+    *,
+    leaderboard: Scores | Path | str | None = None,
+    leaderboard_kind: LeaderboardKind | None = None,
+    part: Part = "private",
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> GradeReport:
+    """Grade a submission and place the score on `leaderboard` (scores or a board CSV).
+
+    Pass the board matching `part` (Kaggle's private board for `private`). The kind
+    defaults to the spec's `leaderboard.kind`, else `reference`.
+    """
+    score, n_rows = _grade(spec, submission, answers, part=part, max_bytes=max_bytes)
+    return report_for_score(
+        spec,
+        score,
+        leaderboard=leaderboard,
+        leaderboard_kind=leaderboard_kind,
+        part=part,
+        n_rows=n_rows,
+    )

@@ -1,0 +1,302 @@
+"""Metric registry: each metric is one small function on numpy arrays, with its direction.
+
+A metric is registered with the `@metric(...)` decorator, which states its name, whether a
+higher value is better (never inferred from data), and the prediction kind it needs:
+
+- `label`: one column holding a class label. The function gets float arrays of class codes
+  (a class's numeric value when every class is a number, else its index among the sorted
+  classes; see `mledojo.grading.grade.label_codes`), or 0/1 integer arrays when the metric
+  is declared `binary=True`.
+- `probability`: one column in [0, 1], the probability of the positive class. The function
+  gets `y_true` as 0/1 integers and `y_pred` as floats.
+- `class_probabilities`: one column per class. The function gets `y_true` as a 0/1
+  indicator matrix (one-hot of the answers' label) and `y_pred` as a float matrix of the
+  same shape; rows need not sum to 1.
+- `value`: numbers, one column per target. Both arrays are floats, 1-D for one target and
+  2-D (rows x targets) for several.
+
+Shaping the arrays is `mledojo.grading.grade`'s job, so a metric stays a pure function.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+from sklearn import metrics as skm
+
+from mledojo.errors import GradingError, InvalidSubmissionError
+
+PredictionKind: TypeAlias = Literal["label", "probability", "class_probabilities", "value"]
+PREDICTION_KINDS: tuple[PredictionKind, ...] = (
+    "label",
+    "probability",
+    "class_probabilities",
+    "value",
+)
+
+Array: TypeAlias = npt.NDArray[np.generic]
+MetricFn: TypeAlias = Callable[[Array, Array], float]
+
+#: Probabilities are clipped to [EPS, 1 - EPS] before a log loss, as Kaggle does.
+LOG_LOSS_EPS = 1e-15
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A registered metric: the function plus what grading needs to know about it.
+
+    `kinds` lists the prediction kinds the function accepts; the first one is the default.
+    `binary` asks for labels mapped to 0/1 (positive class = 1). `nonnegative` makes
+    validation reject negative predictions (log-based errors are undefined for them).
+    """
+
+    name: str
+    higher_is_better: bool
+    kinds: tuple[PredictionKind, ...]
+    fn: MetricFn
+    binary: bool = False
+    nonnegative: bool = False
+    description: str = ""
+
+    def __call__(self, y_true: Array, y_pred: Array) -> float:
+        """Compute the metric; any failure of the function becomes a `GradingError`."""
+        try:
+            value = float(self.fn(y_true, y_pred))
+        except (InvalidSubmissionError, GradingError):
+            raise
+        except ValueError as e:
+            raise GradingError(f"metric `{self.name}` could not be computed: {e}") from e
+        return value
+
+
+class MetricRegistry:
+    """Name -> `Metric`. Filled at import time by `@metric`; unknown names suggest close ones."""
+
+    def __init__(self) -> None:
+        self._metrics: dict[str, Metric] = {}
+
+    def register(self, m: Metric) -> Metric:
+        """Add a metric; a second metric under the same name is a programming error."""
+        if m.name in self._metrics:
+            raise GradingError(f"metric `{m.name}` is registered twice; pick another name")
+        if not m.kinds or any(k not in PREDICTION_KINDS for k in m.kinds):
+            raise GradingError(
+                f"metric `{m.name}`: kind must be one of {', '.join(PREDICTION_KINDS)}"
+            )
+        self._metrics[m.name] = m
+        return m
+
+    def get(self, name: str) -> Metric:
+        """The metric called `name`; a `GradingError` suggesting close names otherwise."""
+        try:
+            return self._metrics[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, list(self._metrics), n=3, cutoff=0.5)
+            hint = f" Did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
+            raise GradingError(
+                f"No metric `{name}`.{hint} Known metrics: {', '.join(self.names())}."
+            ) from None
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        return sorted(self._metrics)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._metrics
+
+    def __iter__(self) -> Iterator[Metric]:
+        return iter(self._metrics[n] for n in self.names())
+
+    def __len__(self) -> int:
+        return len(self._metrics)
+
+
+#: The built-in metrics. Plug-ins add theirs with `@metric(...)` in a module they import.
+METRICS = MetricRegistry()
+
+
+def metric(
+    name: str,
+    *,
+    higher_is_better: bool,
+    kind: PredictionKind | Iterable[PredictionKind],
+    binary: bool = False,
+    nonnegative: bool = False,
+    registry: MetricRegistry | None = None,
+) -> Callable[[MetricFn], MetricFn]:
+    """Register the decorated function as metric `name` (in `METRICS` unless told otherwise)."""
+    kinds: tuple[PredictionKind, ...] = (kind,) if isinstance(kind, str) else tuple(kind)
+    target = METRICS if registry is None else registry
+
+    def decorate(fn: MetricFn) -> MetricFn:
+        doc = (fn.__doc__ or "").strip().splitlines()
+        target.register(
+            Metric(
+                name=name,
+                higher_is_better=higher_is_better,
+                kinds=kinds,
+                fn=fn,
+                binary=binary,
+                nonnegative=nonnegative,
+                description=doc[0] if doc else "",
+            )
+        )
+        return fn
+
+    return decorate
+
+
+def get_metric(name: str) -> Metric:
+    """The built-in (or plug-in) metric called `name`."""
+    return METRICS.get(name)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def positive_label(labels: Iterable[str], declared: list[str] | None = None) -> str:
+    """The positive class of a binary task, as a normalised label.
+
+    A spec listing exactly two `classes` names it second. Otherwise `1` or `True` when present,
+    else the last label in sorted order (sklearn's convention).
+    """
+    if declared is not None and len(declared) == 2:
+        return str(declared[1])
+    found = sorted(set(labels))
+    for candidate in ("1", "True"):
+        if candidate in found:
+            return candidate
+    if not found:
+        raise GradingError("cannot pick the positive class: the answers hold no labels")
+    return found[-1]
+
+
+def _as_numbers(y: Array, what: str) -> npt.NDArray[np.float64]:
+    """Labels that must be numbers (ordinal ratings) as floats."""
+    try:
+        return np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise GradingError(f"{what} must be numeric ratings for this metric") from e
+
+
+def _check_nonnegative(y_true: Array, y_pred: Array, name: str) -> None:
+    """Log-based errors are undefined below -1; we require >= 0 as Kaggle does."""
+    bad = int(np.sum(np.asarray(y_pred, dtype=np.float64) < 0))
+    if bad:
+        raise InvalidSubmissionError(
+            f"{name} needs predictions >= 0, but {bad} are negative; clip them at 0 "
+            "(e.g. `np.clip(pred, 0, None)`)."
+        )
+    if np.any(np.asarray(y_true, dtype=np.float64) < 0):
+        raise GradingError(f"{name}: the answers hold negative values; the metric is undefined")
+
+
+def _two_column(p: Array) -> npt.NDArray[np.float64]:
+    """A positive-class probability vector as a (rows, 2) matrix [1 - p, p]."""
+    q = np.asarray(p, dtype=np.float64)
+    return np.column_stack([1.0 - q, q]) if q.ndim == 1 else q
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+@metric("accuracy", higher_is_better=True, kind="label")
+def accuracy(y_true: Array, y_pred: Array) -> float:
+    """Share of rows whose predicted label equals the true one."""
+    return float(skm.accuracy_score(y_true, y_pred))
+
+
+@metric("roc_auc", higher_is_better=True, kind=("probability", "class_probabilities"))
+def roc_auc(y_true: Array, y_pred: Array) -> float:
+    """Area under the ROC curve; multiclass: one-vs-rest, unweighted mean over classes.
+
+    A class absent from (or making up all of) the scored rows has no ROC curve; it is left
+    out of the mean, and a `GradingError` is raised if no class is left.
+    """
+    if np.asarray(y_true).ndim == 1:
+        if np.min(y_true) == np.max(y_true):
+            raise GradingError("roc_auc: the scored rows hold only one class; no ROC curve")
+        return float(skm.roc_auc_score(y_true, y_pred))
+    truth = np.asarray(y_true)
+    positives = truth.sum(axis=0)
+    keep = (positives > 0) & (positives < truth.shape[0])
+    if not keep.any():
+        raise GradingError("roc_auc: no class has both positive and negative rows")
+    return float(skm.roc_auc_score(truth[:, keep], np.asarray(y_pred)[:, keep], average="macro"))
+
+
+@metric("log_loss", higher_is_better=False, kind=("probability", "class_probabilities"))
+def log_loss(y_true: Array, y_pred: Array) -> float:
+    """Mean negative log-likelihood of the true class; clipped and row-renormalised like Kaggle."""
+    truth = np.asarray(y_true, dtype=np.float64)
+    if truth.ndim == 1:
+        truth = np.column_stack([1.0 - truth, truth])
+    prob = np.clip(_two_column(y_pred), LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
+    prob = prob / prob.sum(axis=1, keepdims=True)
+    return float(skm.log_loss(truth, prob))
+
+
+@metric("f1", higher_is_better=True, kind="label", binary=True)
+def f1(y_true: Array, y_pred: Array) -> float:
+    """F1 score of the positive class (binary tasks)."""
+    return float(skm.f1_score(y_true, y_pred, pos_label=1, average="binary", zero_division=0.0))
+
+
+@metric("f1_micro", higher_is_better=True, kind="label")
+def f1_micro(y_true: Array, y_pred: Array) -> float:
+    """F1 over all rows pooled (equals accuracy for single-label tasks)."""
+    return float(skm.f1_score(y_true, y_pred, average="micro", zero_division=0.0))
+
+
+@metric("f1_macro", higher_is_better=True, kind="label")
+def f1_macro(y_true: Array, y_pred: Array) -> float:
+    """Unweighted mean of per-class F1 over the classes seen in answers or predictions."""
+    return float(skm.f1_score(y_true, y_pred, average="macro", zero_division=0.0))
+
+
+@metric("quadratic_weighted_kappa", higher_is_better=True, kind="label")
+def quadratic_weighted_kappa(y_true: Array, y_pred: Array) -> float:
+    """Cohen's kappa with quadratic weights on ordinal ratings.
+
+    Integer ratings use every rating between the smallest and the largest seen (as Kaggle's
+    reference implementation does), so an unused rating still counts in the distances.
+    """
+    a = _as_numbers(y_true, "answers")
+    b = _as_numbers(y_pred, "predictions")
+    both = np.concatenate([a, b])
+    labels: Array | None = None
+    if np.all(np.mod(both, 1) == 0):
+        labels = np.arange(both.min(), both.max() + 1)
+    return float(skm.cohen_kappa_score(a, b, labels=labels, weights="quadratic"))
+
+
+@metric("rmse", higher_is_better=False, kind="value")
+def rmse(y_true: Array, y_pred: Array) -> float:
+    """Root mean squared error (averaged over target columns when there are several)."""
+    return float(skm.root_mean_squared_error(y_true, y_pred))
+
+
+@metric("rmsle", higher_is_better=False, kind="value", nonnegative=True)
+def rmsle(y_true: Array, y_pred: Array) -> float:
+    """Root mean squared error of log(1 + x); predictions must be >= 0."""
+    _check_nonnegative(y_true, y_pred, "rmsle")
+    return float(skm.root_mean_squared_log_error(y_true, y_pred))
+
+
+@metric("mae", higher_is_better=False, kind="value")
+def mae(y_true: Array, y_pred: Array) -> float:
+    """Mean absolute error (averaged over target columns when there are several)."""
+    return float(skm.mean_absolute_error(y_true, y_pred))
+
+
+@metric("mean_columnwise_rmsle", higher_is_better=False, kind="value", nonnegative=True)
+def mean_columnwise_rmsle(y_true: Array, y_pred: Array) -> float:
+    """RMSLE of each target column, then their mean; predictions must be >= 0."""
+    _check_nonnegative(y_true, y_pred, "mean_columnwise_rmsle")
+    per_column = skm.root_mean_squared_log_error(y_true, y_pred, multioutput="raw_values")
+    return float(np.mean(per_column))
