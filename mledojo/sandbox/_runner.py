@@ -1,0 +1,787 @@
+"""mledojo's in-sandbox runner: a fork server that runs code cells and trusted tools.
+
+Standard library only: it is copied into the runtime image (`/opt/mledojo/runner.py`) and
+is also what `LocalSandbox` starts with the host's Python. It must never import mledojo.
+
+How it works. The runner is the sandbox's main process. It listens on a unix socket and
+serves one request per connection, framed as a 4-byte big-endian length followed by UTF-8
+JSON. Heavy libraries (numpy, pandas, scikit-learn) are imported once, while the sandbox
+is idle, so a step only pays for `fork()`. Each step runs in a forked child that:
+
+* starts a new session (its own process group, so a timeout kills the step and nothing else);
+* gets a fresh `__main__` namespace (no Python variables survive between steps) and cwd
+  set to the workspace;
+* has its stdout/stderr streamed through pipes into bounded head+tail buffers (a step that
+  prints gigabytes never makes the runner or the host hold more than the cap).
+
+Requests:  {"op": "ping"} | {"op": "exec", "code", "timeout_s", "output_bytes"}
+           | {"op": "tool", "name", "args", "timeout_s", "output_bytes"} | {"op": "shutdown"}
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import importlib.util
+import io
+import json
+import linecache
+import os
+import resource
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+import traceback
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+HEADER = struct.Struct(">I")
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+MAX_TOOL_OUTPUT_BYTES = 8 * 1024 * 1024
+DISK_CHECK_INTERVAL_S = 0.25
+DRAIN_AFTER_EXIT_S = 0.5
+CELL_FILENAME = "<cell>"
+OOM_COUNTER_FILES = (
+    "/sys/fs/cgroup/memory.events",  # cgroup v2
+    "/sys/fs/cgroup/memory/memory.oom_control",  # cgroup v1
+)
+DEFAULT_PRELOAD = (
+    "numpy",
+    "pandas",
+    "sklearn",
+    "sklearn.linear_model",
+    "sklearn.model_selection",
+    "sklearn.metrics",
+    "sklearn.preprocessing",
+    "sklearn.ensemble",
+)
+
+
+# --------------------------------------------------------------------------- framing
+
+
+def send_msg(sock: socket.socket, obj: dict[str, Any]) -> None:
+    """Send one length-prefixed JSON message."""
+    body = json.dumps(obj, default=_json_default).encode("utf-8")
+    sock.sendall(HEADER.pack(len(body)) + body)
+
+
+def recv_msg(sock: socket.socket, max_bytes: int) -> dict[str, Any]:
+    """Receive one length-prefixed JSON message; raise ConnectionError on EOF or oversize."""
+    (size,) = HEADER.unpack(_recv_exact(sock, HEADER.size))
+    if size > max_bytes:
+        raise ConnectionError(f"message of {size} bytes exceeds the {max_bytes} byte limit")
+    obj = json.loads(_recv_exact(sock, size).decode("utf-8"))
+    if not isinstance(obj, dict):
+        raise ConnectionError("message is not a JSON object")
+    return obj
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < n:
+        chunk = sock.recv(min(n - len(chunks), 1 << 20))
+        if not chunk:
+            raise ConnectionError("connection closed before the message was complete")
+        chunks += chunk
+    return bytes(chunks)
+
+
+def _json_default(obj: Any) -> Any:
+    """Make numpy scalars/arrays and other common values JSON-serialisable."""
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if hasattr(obj, "item"):
+        return obj.item()
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    return str(obj)
+
+
+# --------------------------------------------------------------------------- output capping
+
+
+class HeadTail:
+    """Keeps the first and the last bytes of a stream, never more than `cap` in total.
+
+    The tail matters as much as the head: the last line of a traceback says what failed.
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.head_cap = cap // 2
+        self.tail_cap = cap - self.head_cap
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def feed(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.head_cap - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail += data[-self.tail_cap :]
+            if len(self.tail) > self.tail_cap:
+                del self.tail[: len(self.tail) - self.tail_cap]
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.head) + len(self.tail)
+
+    def render(self) -> str:
+        if not self.truncated:
+            return (self.head + self.tail).decode("utf-8", errors="replace")
+        omitted = self.total - len(self.head) - len(self.tail)
+        head = self.head.decode("utf-8", errors="replace")
+        tail = self.tail.decode("utf-8", errors="replace")
+        return f"{head}\n[... mledojo: {omitted} bytes omitted ...]\n{tail}"
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the runner was started with (command-line flags)."""
+
+    socket_path: str
+    workspace: str
+    data: str
+    tools_dir: str | None
+    preload: tuple[str, ...]
+    fsize_mb: int | None
+    as_mb: int | None
+    nproc: int | None
+    disk_mb: int | None
+    sweep: bool
+
+
+@dataclass
+class StepOutcome:
+    """What the supervisor saw of one child."""
+
+    wait_status: int | None = None
+    timed_out: bool = False
+    disk_exceeded: bool = False
+    stdout: HeadTail = field(default_factory=lambda: HeadTail(0))
+    stderr: HeadTail = field(default_factory=lambda: HeadTail(0))
+    result: bytes = b""
+    result_overflow: bool = False
+
+
+# --------------------------------------------------------------------------- the child side
+
+
+def _child_setup(cfg: Config, out_fd: int, err_fd: int, timeout_s: float) -> None:
+    """Prepare a freshly forked child: session, fds, limits, cwd, signals, std streams."""
+    os.setsid()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(out_fd, 1)
+    os.dup2(err_fd, 2)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    _try_write("/proc/self/oom_score_adj", "1000")  # the step, not the runner, is OOM-killed
+    _apply_rlimits(cfg, timeout_s)
+    os.chdir(cfg.workspace)
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stdout = _line_writer(1)
+    sys.stderr = _line_writer(2)
+
+
+def _line_writer(fd: int) -> io.TextIOWrapper:
+    """A line-buffered text stream on `fd`: output up to a kill is not lost in a buffer."""
+    return open(  # noqa: SIM115 - lives as long as the child
+        fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False
+    )
+
+
+def _apply_rlimits(cfg: Config, timeout_s: float) -> None:
+    """Per-process limits; cgroups do the real work in Docker, these are what LocalSandbox has."""
+    mb = 1024 * 1024
+    if cfg.fsize_mb:
+        _set_limit(resource.RLIMIT_FSIZE, cfg.fsize_mb * mb)
+    if cfg.as_mb:
+        # The child inherits the runner's address space (preloaded libraries), so the
+        # budget is on top of what is already mapped.
+        _set_limit(resource.RLIMIT_AS, _vm_size_bytes() + cfg.as_mb * mb)
+    if cfg.nproc:
+        _set_limit(resource.RLIMIT_NPROC, cfg.nproc)
+    cpu_s = int(timeout_s * max(1, os.cpu_count() or 1)) + 5
+    _set_limit(resource.RLIMIT_CPU, cpu_s)
+    _set_limit(resource.RLIMIT_CORE, 0)
+
+
+def _set_limit(which: int, value: int) -> None:
+    _, hard = resource.getrlimit(which)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    try:
+        resource.setrlimit(which, (value, hard))
+    except (ValueError, OSError):
+        pass
+
+
+def _vm_size_bytes() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _run_cell(code: str, res_fd: int) -> int:
+    """Execute a code cell in a fresh `__main__`; report an exception on `res_fd`."""
+    main = types.ModuleType("__main__")
+    main.__dict__["__builtins__"] = __builtins__
+    main.__dict__["__file__"] = CELL_FILENAME
+    sys.modules["__main__"] = main
+    sys.argv = [CELL_FILENAME]
+    linecache.cache[CELL_FILENAME] = (len(code), None, code.splitlines(True), CELL_FILENAME)
+    try:
+        exec(compile(code, CELL_FILENAME, "exec"), main.__dict__)  # noqa: S102
+    except SystemExit as exc:
+        return _exit_code_of(exc)
+    except BaseException as exc:  # noqa: BLE001 - report everything the cell raised
+        tb = exc.__traceback__.tb_next if exc.__traceback__ else None  # hide the runner frame
+        traceback.print_exception(type(exc), exc, tb)
+        _write_result(res_fd, {"error_type": type(exc).__name__, "error_message": str(exc)})
+        return 1
+    return 0
+
+
+def _exit_code_of(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code & 0xFF
+    print(exc.code, file=sys.stderr)
+    return 1
+
+
+def _load_tools(tools_dir: str) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+    """Import the trusted tool package from `tools_dir` under a private module name."""
+    name = "_mledojo_tools"
+    if f"{name}.registry" in sys.modules:
+        return sys.modules[f"{name}.registry"].TOOLS  # type: ignore[no-any-return]
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(tools_dir, "__init__.py"), submodule_search_locations=[tools_dir]
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no tool package in {tools_dir}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    registry = importlib.import_module(f"{name}.registry")
+    return registry.TOOLS  # type: ignore[no-any-return]
+
+
+def _run_tool(cfg: Config, name: str, args: Any, res_fd: int) -> int:
+    """Run one trusted tool; its JSON output (or error) goes to `res_fd`."""
+    try:
+        if not cfg.tools_dir:
+            raise RuntimeError("this sandbox has no tools directory")
+        tools = _load_tools(cfg.tools_dir)
+        if name not in tools:
+            raise KeyError(f"unknown tool {name!r}; known tools: {', '.join(sorted(tools))}")
+        if not isinstance(args, dict):
+            raise TypeError("tool arguments must be a JSON object")
+        output = tools[name](args)
+        _write_result(res_fd, {"ok": True, "output": output})
+        return 0
+    except BaseException as exc:  # noqa: BLE001 - a tool failure is reported, not raised
+        traceback.print_exc()
+        _write_result(res_fd, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+        return 1
+
+
+def _write_result(fd: int, obj: dict[str, Any]) -> None:
+    data = json.dumps(obj, default=_json_default).encode("utf-8")
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError:
+        pass
+
+
+def _child_main(cfg: Config, req: dict[str, Any], fds: tuple[int, int, int]) -> None:
+    """Body of a forked step; never returns."""
+    code = 70
+    try:
+        out_fd, err_fd, res_fd = fds
+        _child_setup(cfg, out_fd, err_fd, float(req.get("timeout_s", 600)))
+        if req["op"] == "exec":
+            code = _run_cell(str(req.get("code", "")), res_fd)
+        else:
+            code = _run_tool(cfg, str(req.get("name", "")), req.get("args", {}), res_fd)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001, S110 - the pipe may be gone
+                pass
+        os._exit(code)
+
+
+# --------------------------------------------------------------------------- the parent side
+
+
+def _read_oom_kills() -> int:
+    """The cgroup's OOM-kill counter (0 when not in a memory cgroup we can read)."""
+    for path in OOM_COUNTER_FILES:
+        try:
+            with open(path, encoding="ascii") as fh:
+                for line in fh:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
+def tree_bytes(root: str, max_entries: int = 500_000) -> int:
+    """Disk usage of a folder (allocated blocks), without following symlinks."""
+    total, seen, stack = 0, 0, [root]
+    while stack and seen < max_entries:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            total += st.st_blocks * 512
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+    return total
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _sweep_strays() -> None:
+    """Kill every process but init and the runner (only inside a container's pid namespace).
+
+    A step may escape its process group with `setsid`; nothing it started may outlive it.
+    """
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) not in (1, me):
+            try:
+                os.kill(int(name), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    _reap_all()
+
+
+def _reap_all() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+class Supervisor:
+    """Streams one child's pipes until it exits, enforcing the deadline and the disk limit."""
+
+    def __init__(self, cfg: Config, pid: int, fds: tuple[int, int, int], cap: int) -> None:
+        self.cfg = cfg
+        self.pid = pid
+        self.outcome = StepOutcome(stdout=HeadTail(cap), stderr=HeadTail(cap))
+        self.sinks: dict[int, Callable[[bytes], None]] = {
+            fds[0]: self.outcome.stdout.feed,
+            fds[1]: self.outcome.stderr.feed,
+            fds[2]: self._feed_result,
+        }
+        self.pidfd = _pidfd_open(pid)
+
+    def _feed_result(self, data: bytes) -> None:
+        if len(self.outcome.result) + len(data) > MAX_TOOL_OUTPUT_BYTES:
+            self.outcome.result_overflow = True
+        else:
+            self.outcome.result += data
+
+    def run(self, timeout_s: float) -> StepOutcome:
+        start = time.monotonic()
+        deadline = start + timeout_s
+        next_disk_check = start + DISK_CHECK_INTERVAL_S
+        drain_until: float | None = None
+        while self.sinks and (drain_until is None or time.monotonic() < drain_until):
+            now = time.monotonic()
+            if self.outcome.wait_status is None:
+                if now >= deadline:
+                    self.outcome.timed_out = True
+                    _kill_group(self.pid)
+                    deadline = float("inf")
+                if self.cfg.disk_mb and now >= next_disk_check:
+                    next_disk_check = now + DISK_CHECK_INTERVAL_S
+                    if self._over_disk_limit():
+                        self.outcome.disk_exceeded = True
+                        _kill_group(self.pid)
+            wait = min(deadline, next_disk_check, drain_until or float("inf")) - now
+            self._pump(max(0.0, min(wait, 0.5)))
+            if self.outcome.wait_status is None and self._child_exited():
+                _kill_group(self.pid)  # grandchildren left in the step's group
+                drain_until = time.monotonic() + DRAIN_AFTER_EXIT_S
+        if self.outcome.wait_status is None:
+            _kill_group(self.pid)
+            _, status = os.waitpid(self.pid, 0)
+            self.outcome.wait_status = status
+        if self.cfg.disk_mb and not self.outcome.disk_exceeded and self._over_disk_limit():
+            self.outcome.disk_exceeded = True
+        self._close()
+        return self.outcome
+
+    def _pump(self, wait: float) -> None:
+        watched = list(self.sinks) + ([self.pidfd] if self.pidfd is not None else [])
+        if self.pidfd is None:  # no pidfd: poll for the child's exit
+            wait = min(wait, 0.02)
+        ready, _, _ = select.select(watched, [], [], wait)
+        for fd in ready:
+            if fd == self.pidfd:
+                continue
+            data = os.read(fd, 1 << 16)
+            if data:
+                self.sinks[fd](data)
+            else:
+                os.close(fd)
+                del self.sinks[fd]
+
+    def _child_exited(self) -> bool:
+        pid, status = os.waitpid(self.pid, os.WNOHANG)
+        if pid == 0:
+            return False
+        self.outcome.wait_status = status
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+        return True
+
+    def _over_disk_limit(self) -> bool:
+        return tree_bytes(self.cfg.workspace) > (self.cfg.disk_mb or 0) * 1024 * 1024
+
+    def _close(self) -> None:
+        for fd in list(self.sinks):
+            os.close(fd)
+        self.sinks.clear()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+
+def _pidfd_open(pid: int) -> int | None:
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        return int(opener(pid))
+    except OSError:
+        return None
+
+
+# --------------------------------------------------------------------------- the server
+
+
+class Server:
+    """Accepts one request per connection and runs steps one at a time."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.pending_preload = list(cfg.preload)
+        self.preload_errors: dict[str, str] = {}
+        self.listener = self._listen()
+
+    def _listen(self) -> socket.socket:
+        try:
+            os.unlink(self.cfg.socket_path)
+        except FileNotFoundError:
+            pass
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(self.cfg.socket_path)
+        os.chmod(self.cfg.socket_path, 0o600)
+        listener.listen(16)
+        return listener
+
+    def preload_step(self) -> None:
+        """Import one pending module (done while idle, so start-up answers pings quickly)."""
+        name = self.pending_preload.pop(0)
+        try:
+            importlib.import_module(name)
+        except BaseException as exc:  # noqa: BLE001 - a missing library must not stop us
+            self.preload_errors[name] = f"{type(exc).__name__}: {exc}"
+        if not self.pending_preload:
+            # Move everything imported so far out of the collector's reach: a child's
+            # garbage collections then never touch (and copy) the shared pages.
+            gc.collect()
+            gc.freeze()
+
+    def serve_forever(self) -> None:
+        while True:
+            if self.pending_preload:
+                ready, _, _ = select.select([self.listener], [], [], 0)
+                if not ready:
+                    self.preload_step()
+                    continue
+            conn, _ = self.listener.accept()
+            with conn:
+                if not self._handle(conn):
+                    return
+
+    def _handle(self, conn: socket.socket) -> bool:
+        try:
+            req = recv_msg(conn, MAX_REQUEST_BYTES)
+        except (ConnectionError, ValueError, OSError):
+            return True
+        op = req.get("op")
+        if op == "ping":
+            reply: dict[str, Any] = {
+                "ok": True,
+                "pid": os.getpid(),
+                "preloading": list(self.pending_preload),
+                "preload_errors": self.preload_errors,
+            }
+        elif op in ("exec", "tool"):
+            while self.pending_preload:
+                self.preload_step()
+            reply = self.run_step(req)
+        elif op == "shutdown":
+            _try_send(conn, {"ok": True})
+            return False
+        else:
+            reply = {"ok": False, "error": f"unknown op {op!r}"}
+        _try_send(conn, reply)
+        return True
+
+    def run_step(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Fork a child for the request, supervise it and describe the outcome."""
+        timeout_s = float(req.get("timeout_s", 600))
+        cap = max(1000, int(req.get("output_bytes", 64_000)))
+        pipes = [os.pipe() for _ in range(3)]
+        oom_before = _read_oom_kills()
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            self.listener.close()
+            for r, _ in pipes:
+                os.close(r)
+            _child_main(self.cfg, req, (pipes[0][1], pipes[1][1], pipes[2][1]))
+        for _, w in pipes:
+            os.close(w)
+        supervisor = Supervisor(self.cfg, pid, (pipes[0][0], pipes[1][0], pipes[2][0]), cap)
+        outcome = supervisor.run(timeout_s)
+        if self.cfg.sweep:
+            _sweep_strays()
+        duration = time.monotonic() - started
+        oom = _read_oom_kills() > oom_before
+        if req["op"] == "tool":
+            return _describe_tool(outcome, duration, oom)
+        return _describe_exec(self.cfg, outcome, duration, oom, timeout_s)
+
+
+def _parse_result(outcome: StepOutcome) -> dict[str, Any]:
+    if not outcome.result:
+        return {}
+    try:
+        obj = json.loads(outcome.result.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def _describe_exec(
+    cfg: Config, outcome: StepOutcome, duration: float, oom: bool, timeout_s: float
+) -> dict[str, Any]:
+    """Turn a supervised exec into the JSON the host turns into an `ExecResult`."""
+    status_code = outcome.wait_status or 0
+    exit_code = os.waitstatus_to_exitcode(status_code)
+    info = _parse_result(outcome)
+    error_type: str | None = info.get("error_type")
+    error_message: str | None = info.get("error_message")
+    if outcome.timed_out:
+        status = "timeout"
+        error_type, error_message = "Timeout", f"the step exceeded its {timeout_s:g} s timeout"
+    elif outcome.disk_exceeded:
+        status = "error"
+        error_type = "DiskLimitExceeded"
+        error_message = (
+            f"the workspace grew past its {cfg.disk_mb} MB limit (the step was stopped if it "
+            "was still running); delete files to continue"
+        )
+    elif error_type == "MemoryError" or (oom and exit_code != 0):
+        status = "oom"
+        error_type = error_type or "OutOfMemory"
+        error_message = error_message or "the step was killed for exceeding its memory limit"
+    elif exit_code == 0:
+        status = "ok"
+    elif exit_code < 0:
+        status = "killed"
+        error_type = error_type or "Killed"
+        error_message = error_message or f"the step was killed by {_signal_name(-exit_code)}"
+    else:
+        status = "error"
+    if exit_code == -signal.SIGXFSZ:
+        status = "error"
+        error_type = "FileSizeLimitExceeded"
+        error_message = f"a file grew past the {cfg.fsize_mb} MB limit"
+    return {
+        "status": status,
+        "exit_code": None if outcome.timed_out else exit_code,
+        "stdout": outcome.stdout.render(),
+        "stderr": outcome.stderr.render(),
+        "stdout_truncated": outcome.stdout.truncated,
+        "stderr_truncated": outcome.stderr.truncated,
+        "error_type": error_type,
+        "error_message": error_message,
+        "duration_s": duration,
+    }
+
+
+def _describe_tool(outcome: StepOutcome, duration: float, oom: bool) -> dict[str, Any]:
+    info = _parse_result(outcome)
+    if outcome.timed_out:
+        error = "the tool exceeded its timeout"
+    elif outcome.result_overflow:
+        error = f"the tool's output exceeded {MAX_TOOL_OUTPUT_BYTES} bytes"
+    elif oom:
+        error = "the tool ran out of memory"
+    elif "ok" in info:
+        return {
+            "ok": bool(info["ok"]),
+            "output": info.get("output"),
+            "error": info.get("error"),
+            "duration_s": duration,
+        }
+    else:
+        status = os.waitstatus_to_exitcode(outcome.wait_status or 0)
+        error = f"the tool died (exit status {status}): {outcome.stderr.render()[-2000:]}"
+    return {"ok": False, "output": None, "error": error, "duration_s": duration}
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def _try_send(conn: socket.socket, obj: dict[str, Any]) -> None:
+    try:
+        send_msg(conn, obj)
+    except OSError:
+        pass
+
+
+def _try_write(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="ascii") as fh:
+            fh.write(text)
+    except OSError:
+        pass
+
+
+# --------------------------------------------------------------------------- host-side client
+
+
+class RunnerLostError(ConnectionError):
+    """The runner did not answer (dead, stuck, or its socket is gone)."""
+
+
+def request(
+    socket_path: str, req: dict[str, Any], *, timeout_s: float, max_reply: int
+) -> dict[str, Any]:
+    """Send one request to a runner and wait for its reply (used by the host).
+
+    Refuses to follow anything at `socket_path` that is not a socket: the folder holding it
+    is writable from inside the sandbox.
+    """
+    import stat as _stat
+
+    try:
+        if not _stat.S_ISSOCK(os.lstat(socket_path).st_mode):
+            raise RunnerLostError(f"{socket_path} is not a socket")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout_s)
+            sock.connect(socket_path)
+            send_msg(sock, req)
+            return recv_msg(sock, max_reply)
+    except RunnerLostError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise RunnerLostError(f"{type(exc).__name__}: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def parse_args(argv: list[str]) -> Config:
+    """Parse `serve` flags into a Config."""
+    p = argparse.ArgumentParser(prog="mledojo-runner")
+    p.add_argument("command", choices=["serve"])
+    p.add_argument("--socket", required=True)
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--tools-dir", default=None)
+    p.add_argument("--preload", default=",".join(DEFAULT_PRELOAD))
+    p.add_argument("--fsize-mb", type=int, default=None)
+    p.add_argument("--as-mb", type=int, default=None)
+    p.add_argument("--nproc", type=int, default=None)
+    p.add_argument("--disk-mb", type=int, default=None)
+    p.add_argument("--sweep", action="store_true")
+    a = p.parse_args(argv)
+    return Config(
+        socket_path=a.socket,
+        workspace=a.workspace,
+        data=a.data,
+        tools_dir=os.path.abspath(a.tools_dir) if a.tools_dir else None,
+        preload=tuple(m for m in a.preload.split(",") if m),
+        fsize_mb=a.fsize_mb,
+        as_mb=a.as_mb,
+        nproc=a.nproc,
+        disk_mb=a.disk_mb,
+        sweep=a.sweep,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the server until a `shutdown` request or SIGTERM."""
+    cfg = parse_args(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    os.environ.setdefault("MLEDOJO_WORKSPACE", cfg.workspace)
+    os.environ.setdefault("MLEDOJO_DATA", cfg.data)
+    sys.stdout = io.TextIOWrapper(sys.stdout.buffer, line_buffering=True)
+    server = Server(cfg)
+    try:
+        server.serve_forever()
+    finally:
+        try:
+            os.unlink(cfg.socket_path)
+        except OSError:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Find and remove mledojo's episode containers by label.
+
+Every episode container carries `mledojo.episode`, `mledojo.run`, `mledojo.owner_host`,
+`mledojo.owner_pid` and `mledojo.owner_start` (the owner's start time, so a reused pid is
+not mistaken for the owner). `DockerSandbox.start` reaps orphans of dead owners on this
+host; `mledojo cleanup [--run-id]` calls `remove_labelled`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+LABEL_EPISODE = "mledojo.episode"
+LABEL_RUN = "mledojo.run"
+LABEL_OWNER_HOST = "mledojo.owner_host"
+LABEL_OWNER_PID = "mledojo.owner_pid"
+LABEL_OWNER_START = "mledojo.owner_start"
+
+
+def process_start_ticks(pid: int) -> str:
+    """A process's start time in clock ticks since boot ('' if unknown)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            stat = fh.read()
+    except OSError:
+        return ""
+    # The command name (field 2) may contain spaces; fields after the last ')' are safe.
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else ""
+
+
+def owner_labels() -> dict[str, str]:
+    """Labels that identify this process as the owner of a container."""
+    pid = os.getpid()
+    return {
+        LABEL_OWNER_HOST: socket.gethostname(),
+        LABEL_OWNER_PID: str(pid),
+        LABEL_OWNER_START: process_start_ticks(pid),
+    }
+
+
+def owner_alive(labels: dict[str, str]) -> bool:
+    """Whether the process that started a container still runs (True when unsure)."""
+    if labels.get(LABEL_OWNER_HOST) != socket.gethostname():
+        return True  # another machine's container: not ours to judge
+    try:
+        pid = int(labels.get(LABEL_OWNER_PID, ""))
+    except ValueError:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    start = labels.get(LABEL_OWNER_START)
+    return not start or process_start_ticks(pid) in ("", start)
+
+
+def _client(client: Any | None) -> Any:
+    if client is not None:
+        return client
+    import docker  # heavy; only when needed
+
+    return docker.from_env(timeout=60)
+
+
+def find_labelled(run_id: str | None = None, *, client: Any | None = None) -> list[Any]:
+    """All mledojo episode containers (running or not), optionally of one run."""
+    label = [LABEL_EPISODE] if run_id is None else [LABEL_EPISODE, f"{LABEL_RUN}={run_id}"]
+    return list(_client(client).containers.list(all=True, filters={"label": label}))
+
+
+def _remove(containers: list[Any]) -> list[str]:
+    import docker.errors
+
+    removed = []
+    for container in containers:
+        try:
+            container.remove(force=True)
+            removed.append(container.name)
+        except docker.errors.NotFound:
+            removed.append(container.name)
+        except docker.errors.APIError as exc:
+            log.warning("could not remove container %s: %s", container.name, exc)
+    return removed
+
+
+def remove_labelled(run_id: str | None = None, *, client: Any | None = None) -> list[str]:
+    """Remove every mledojo episode container (of `run_id` if given); return their names."""
+    return _remove(find_labelled(run_id, client=client))
+
+
+def reap_orphans(*, client: Any | None = None) -> list[str]:
+    """Remove containers whose owner process on this host is gone; return their names."""
+    orphans = [c for c in find_labelled(client=client) if not owner_alive(dict(c.labels))]
+    if orphans:
+        log.warning("removing %d orphaned mledojo container(s)", len(orphans))
+    return _remove(orphans)

@@ -1,0 +1,83 @@
+"""Shared test configuration.
+
+* `docker` marker: a test marked `docker` is skipped when no Docker engine answers, and
+  fails instead when `MLEDOJO_REQUIRE_DOCKER=1` (as in CI).
+* Container leak check: at the end of the session, no container labelled
+  `mledojo.episode` that this test process started may remain.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+REQUIRE_DOCKER_ENV = "MLEDOJO_REQUIRE_DOCKER"
+
+
+def _docker_client() -> object | None:
+    """A connected Docker client, or None (never raises)."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        client.ping()
+    except Exception:  # noqa: BLE001 - any failure means "no Docker here"
+        return None
+    return client
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> object | None:
+    """The session's Docker client, or None when no engine answers."""
+    return _docker_client()
+
+
+@pytest.fixture(autouse=True)
+def _docker_gate(request: pytest.FixtureRequest) -> None:
+    """Skip (or, under MLEDOJO_REQUIRE_DOCKER=1, fail) `docker` tests without Docker."""
+    if request.node.get_closest_marker("docker") is None:
+        return
+    if request.getfixturevalue("docker_client") is not None:
+        return
+    message = "Docker is not available (start it with `bash scripts/ensure_docker.sh`)"
+    if os.environ.get(REQUIRE_DOCKER_ENV) == "1":
+        pytest.fail(f"{message}; {REQUIRE_DOCKER_ENV}=1 requires it")
+    pytest.skip(message)
+
+
+def _own_episode_containers(client: object) -> set[str]:
+    """Names of episode containers started by this process (other sessions may run)."""
+    found = client.containers.list(  # type: ignore[attr-defined]
+        all=True, filters={"label": ["mledojo.episode", f"mledojo.owner_pid={os.getpid()}"]}
+    )
+    return {c.name for c in found}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_leaked_containers() -> Iterator[None]:
+    """Fail the session if episode containers it started are left behind."""
+    client = _docker_client()
+    before = _own_episode_containers(client) if client is not None else set()
+    yield
+    if client is None:
+        return
+    leaked = _own_episode_containers(client) - before
+    if leaked:
+        for name in leaked:  # remove them so the next run starts clean, then fail
+            try:
+                client.containers.get(name).remove(force=True)  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001, S110
+                pass
+        pytest.fail(f"episode containers left after the test session: {sorted(leaked)}")
+
+
+@pytest.fixture(scope="session")
+def runtime_image(docker_client: object | None) -> str:
+    """The current runtime image tag, built once if missing (docker tests only)."""
+    if docker_client is None:
+        pytest.skip("Docker is not available")
+    from mledojo.sandbox.image import build_image
+
+    return build_image().tag

@@ -1,0 +1,74 @@
+"""Label-based cleanup: remove a run's containers, reap orphans of dead owners."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from mledojo.competition import Limits
+from mledojo.sandbox import cleanup
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(60)]
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_remove_labelled_removes_a_runs_containers(
+    runtime_image: str, tmp_path: Path
+) -> None:
+    from mledojo.sandbox.docker import DockerSandbox
+
+    run_id = f"cleanup-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "data").mkdir()
+    sb = DockerSandbox(image=runtime_image)
+    sb.start(data_dir=tmp_path / "data", workspace=tmp_path / "ws",
+             limits=Limits(memory_mb=512), labels={"mledojo.run": run_id})
+    try:
+        names = [c.name for c in cleanup.find_labelled(run_id)]
+        assert names == [sb.container_name]
+        assert cleanup.remove_labelled(run_id) == names
+        assert cleanup.find_labelled(run_id) == []
+    finally:
+        sb.stop()  # idempotent even though the container is already gone
+    assert sb.leftovers() == []
+
+
+def test_orphans_of_dead_owners_are_reaped(docker_client: object, runtime_image: str) -> None:
+    labels = {
+        cleanup.LABEL_EPISODE: uuid.uuid4().hex[:12],
+        cleanup.LABEL_RUN: "orphan-test",
+        **cleanup.owner_labels(),
+    }
+    live = docker_client.containers.create(  # type: ignore[attr-defined]
+        runtime_image, ["sleep", "60"], labels=labels, network_mode="none"
+    )
+    orphan = docker_client.containers.create(  # type: ignore[attr-defined]
+        runtime_image, ["sleep", "60"], network_mode="none",
+        labels={**labels, cleanup.LABEL_OWNER_PID: str(_dead_pid())},
+    )
+    try:
+        reaped = cleanup.reap_orphans()
+        assert orphan.name in reaped
+        assert live.name not in reaped
+    finally:
+        for c in (live, orphan):
+            try:
+                c.remove(force=True)
+            except Exception:  # noqa: BLE001, S110 - already gone
+                pass
+
+
+def test_owner_alive_checks_host_pid_and_start_time() -> None:
+    mine = cleanup.owner_labels()
+    assert cleanup.owner_alive(mine)
+    assert not cleanup.owner_alive({**mine, cleanup.LABEL_OWNER_PID: str(_dead_pid())})
+    assert cleanup.owner_alive({**mine, cleanup.LABEL_OWNER_HOST: "another-machine"})
+    assert not cleanup.owner_alive({**mine, cleanup.LABEL_OWNER_START: "1"})
