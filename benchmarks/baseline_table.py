@@ -1,0 +1,64 @@
+"""Run the baseline agent on every Kaggle competition and print a Markdown table.
+
+    MLEDOJO_KAGGLE_DIR=../shared/datasets/kaggle .venv/bin/python benchmarks/baseline_table.py \
+        [--sandbox docker|local] [--split kaggle] [--seed 0] [--runs-dir runs/baseline-table]
+
+Each row: the private-part score, HumanRank and medal of one episode (data seed = the
+competition's default, agent seed `--seed`), against the competition's real Kaggle board.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import mledojo
+from mledojo.artifacts import EpisodeResult
+from mledojo.runner import new_run_id, run_episode
+
+HEADER = (
+    "| competition | metric | baseline score (private part) | HumanRank | medal | board teams "
+    "| wall time (s) |\n|---|---|---|---|---|---|---|"
+)
+
+
+def row(cid: str, result: EpisodeResult) -> str:
+    """One Markdown table row for an episode's result."""
+    final = result.final
+    arrow = "↑" if result.higher_is_better else "↓"
+    if not final.graded or final.private_score is None:
+        return f"| {cid} | {result.metric} {arrow} | not graded ({final.reason}) | | | | |"
+    rank = "" if final.private_human_rank is None else f"{final.private_human_rank:.3f}"
+    medal = final.medal if final.medal not in (None, "none") else "-"
+    return (
+        f"| {cid} | {result.metric} {arrow} | {final.private_score:.5f} | {rank} | {medal} "
+        f"| {final.leaderboard_entries or ''} | {result.wall_time_s:.0f} |"
+    )
+
+
+def main() -> None:
+    """Parse arguments, run one episode per competition, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sandbox", default="docker", choices=["docker", "local"])
+    parser.add_argument("--split", default="kaggle")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs/baseline-table"))
+    args = parser.parse_args()
+    run_id = new_run_id()
+    lines = [HEADER]
+    t0 = time.monotonic()
+    for cid in mledojo.list_competitions(args.split):
+        result = run_episode(
+            cid, "baseline", seed=args.seed, runs_dir=args.runs_dir, run_id=run_id,
+            env_kwargs={"sandbox": args.sandbox},
+        )
+        lines.append(row(cid, result))
+        print(lines[-1], flush=True)
+    print(f"\n(all episodes: {time.monotonic() - t0:.0f} s, sandbox {args.sandbox}, "
+          f"run folder {args.runs_dir / run_id})\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
