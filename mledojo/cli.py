@@ -25,8 +25,8 @@ app = typer.Typer(
 )
 image_app = typer.Typer(help="The runtime image the episode containers run.", no_args_is_help=True)
 app.add_typer(image_app, name="image")
-out = Console()
-err = Console(stderr=True)
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 SplitOpt = Annotated[str, typer.Option("--split", help="all | tabular | lite | synthetic | kaggle")]
 SeedOpt = Annotated[

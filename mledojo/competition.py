@@ -238,13 +238,30 @@ def load_competition(folder: Path, origin: str = "builtin") -> Competition:
         spec = CompetitionSpec.model_validate(raw)
     except ValidationError as e:
         raise SpecError(spec_path, _format_validation(e)) from e
-    problems = []
+    problems = _metric_problems(spec)
     for rel in [spec.description, spec.prepare] + _leaderboard_files(spec) + _source_files(spec):
         if rel and not (folder / rel).is_file():
             problems.append(f"refers to `{rel}`, which is not a file in {folder}")
     if problems:
         raise SpecError(spec_path, problems)
     return Competition(spec=spec, folder=folder, origin=origin)
+
+
+def _metric_problems(spec: CompetitionSpec) -> list[str]:
+    """The metric must be registered, with the direction it is registered with."""
+    from mledojo.errors import GradingError
+    from mledojo.grading.metrics import get_metric
+
+    try:
+        registered = get_metric(spec.metric.name)
+    except GradingError as e:
+        return [f"field `metric.name`: {e}"]
+    if registered.higher_is_better != spec.metric.higher_is_better:
+        return [
+            f"field `metric.higher_is_better`: `{spec.metric.name}` is registered with "
+            f"higher_is_better={registered.higher_is_better}"
+        ]
+    return []
 
 
 def _leaderboard_files(spec: CompetitionSpec) -> list[str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, SupportsFloat
 
 import gymnasium as gym
+from gymnasium.envs.registration import EnvSpec
 
 from mledojo.artifacts import (
     EpisodeRecorder,
@@ -91,6 +92,8 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         self.observation_space = observation_space(self.limits.max_steps)
         self.recorder: EpisodeRecorder | None = None
         self._episode_seed: int | None = None
+        if self.spec is None:  # made by mledojo.make, not gymnasium.make
+            self.spec = _registered_spec(spec.versioned_id)
         self._reset_state()
 
     # ----------------------------------------------------------------- lifecycle
@@ -129,7 +132,9 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             raise
         self._t0 = time.monotonic()
         self.recorder.log(f"reset seed={seed} sandbox={self._sandbox.name}")
-        obs = self._observation("reset", "ready", info=self._brief())
+        obs = self._observation(
+            "reset", "ready", info=self._brief(), time_left_s=self.limits.episode_time_s
+        )
         self.recorder.record_step({"step": 0, "action": {"action": "reset"}, "obs": obs})
         return obs, {"run_dir": str(self.recorder.folder), "task": self.task_info()}
 
@@ -559,13 +564,13 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         return max(0.0, self.limits.episode_time_s - (time.monotonic() - self._t0))
 
     def _observation(self, action: str, status: str, **fields: Any) -> dict[str, Any]:
+        fields.setdefault("time_left_s", round(self._time_left(), 3))
         obs = Observation(
             action=action,
             status=status,  # type: ignore[arg-type]
             best_public_score=self._best_score,
             best_public_human_rank=self._best_hr,
             steps_left=self._steps_left(),
-            time_left_s=round(self._time_left(), 3),
             **fields,
         )
         return obs.model_dump()
@@ -596,6 +601,11 @@ def _exec_fields(result: ExecResult) -> dict[str, Any]:
         fields["error_type"] = result.status
         fields["error_message"] = result.error_message or ""
     return fields
+
+
+def _registered_spec(versioned_id: str) -> EnvSpec | None:
+    """The Gymnasium spec registered for this competition (for `check_env` and wrappers)."""
+    return gym.registry.get(f"mledojo/{versioned_id}")
 
 
 def _loggable(action: Any) -> Any:

@@ -100,7 +100,7 @@ start_dockerd() {
     shift
     say "starting dockerd (storage driver $driver, log $LOG)"
     mkdir -p "$(dirname "$LOG")"
-    nohup dockerd --storage-driver="$driver" "$@" >>"$LOG" 2>&1 &
+    setsid nohup dockerd --storage-driver="$driver" "$@" >>"$LOG" 2>&1 &
     local pid=$!
     if wait_for_daemon; then
         say "dockerd is up (pid $pid)"

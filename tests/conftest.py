@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 REQUIRE_DOCKER_ENV = "MLEDOJO_REQUIRE_DOCKER"
+SHARED_KAGGLE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "kaggle"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Kaggle-derived competitions read the real files in ../shared (never downloaded)."""
+    if SHARED_KAGGLE.is_dir():
+        os.environ.setdefault("MLEDOJO_KAGGLE_DIR", str(SHARED_KAGGLE))
 
 
 def _docker_client() -> object | None:

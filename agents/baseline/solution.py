@@ -19,7 +19,9 @@ features = [c for c in test.columns if c != idc and c in train.columns and c not
 
 def find_time_column(df):
     for c in df.columns:
-        if df[c].dtype == object and any(k in c.lower() for k in ("time", "date")):
+        if not pd.api.types.is_numeric_dtype(df[c]) and any(
+            k in c.lower() for k in ("time", "date")
+        ):
             parsed = pd.to_datetime(df[c], errors="coerce")
             if parsed.notna().mean() > 0.95:
                 return c
@@ -29,7 +31,7 @@ def find_time_column(df):
 def find_group_column(df, time_col):
     best = None
     for c in df.columns:
-        if c in (time_col, idc) or df[c].dtype != object:
+        if c in (time_col, idc) or pd.api.types.is_numeric_dtype(df[c]):
             continue
         n = df[c].nunique()
         if 2 <= n <= 500 and len(df) / n >= 50:
@@ -38,11 +40,11 @@ def find_group_column(df, time_col):
 
 
 both = pd.concat([train.assign(_test=0), test.assign(_test=1)], ignore_index=True)
-time_col = None if task["simple"] else find_time_column(both[features])
+time_col = None if task["simple"] else find_time_column(both[[idc, *features]])
 group_col = find_group_column(both[features], time_col) if time_col else None
 if time_col:
     both["_t"] = pd.to_datetime(both[time_col], errors="coerce")
-    for part in ("hour", "dayofweek", "month"):
+    for part in ("year", "hour", "dayofweek", "month"):
         both[f"{time_col}_{part}"] = getattr(both["_t"].dt, part)
     both = both.sort_values([group_col, "_t"] if group_col else ["_t"], kind="stable")
     numeric = [c for c in features if pd.api.types.is_numeric_dtype(both[c])]
@@ -66,10 +68,11 @@ if time_col:
             )
             both[f"{c}_slope24"] = filled - filled.groupby(both[group_col]).shift(24)
     both = both.sort_index()
-    features = [c for c in both.columns if c not in (idc, "_test", "_t", time_col, *targets)]
+    added = [c for c in both.columns if c not in train.columns and c not in ("_test", "_t")]
+    features = [c for c in features if c != time_col] + added
 
-for c in features:
-    if both[c].dtype == object or str(both[c].dtype) in ("bool", "string", "str"):
+for c in list(features):
+    if not pd.api.types.is_numeric_dtype(both[c]) or pd.api.types.is_bool_dtype(both[c]):
         n = both[c].nunique()
         if n > 200 and n > 0.5 * len(both):
             features.remove(c)  # an identifier-like text column

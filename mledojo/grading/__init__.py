@@ -1,57 +1,30 @@
 """Grading: metric registry, submission validation, leaderboards, HumanRank and medals.
 
 `grade(spec, submission, answers, part=...)` returns the raw score; `grade_report(...)` adds
-the place on a leaderboard. See `docs/scoring.md` for the rules.
+the place on a leaderboard. See `docs/scoring.md` for the rules. Names are loaded on first
+use, so that `mledojo.grading.metrics` (needed to check specs) stays cheap to import.
 """
 
-from mledojo.grading.grade import GradeReport, Part, grade, grade_report, report_for_score
-from mledojo.grading.leaderboard import load_leaderboard
-from mledojo.grading.metrics import (
-    METRICS,
-    Metric,
-    MetricRegistry,
-    PredictionKind,
-    get_metric,
-    metric,
-)
-from mledojo.grading.rank import (
-    Medal,
-    MedalThresholds,
-    RankResult,
-    human_rank,
-    medal_positions,
-    medal_thresholds,
-    rank_score,
-)
-from mledojo.grading.validate import (
-    DEFAULT_MAX_BYTES,
-    normalize_labels,
-    submission_layout,
-    validate_submission,
-)
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_MAX_BYTES",
-    "METRICS",
-    "GradeReport",
-    "Medal",
-    "MedalThresholds",
-    "Metric",
-    "MetricRegistry",
-    "Part",
-    "PredictionKind",
-    "RankResult",
-    "get_metric",
-    "grade",
-    "grade_report",
-    "human_rank",
-    "load_leaderboard",
-    "medal_positions",
-    "medal_thresholds",
-    "metric",
-    "normalize_labels",
-    "rank_score",
-    "report_for_score",
-    "submission_layout",
-    "validate_submission",
-]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "GradeReport": "grade", "Part": "grade", "grade": "grade", "grade_report": "grade",
+    "report_for_score": "grade", "load_leaderboard": "leaderboard", "METRICS": "metrics",
+    "Metric": "metrics", "MetricRegistry": "metrics", "PredictionKind": "metrics",
+    "get_metric": "metrics", "metric": "metrics", "Medal": "rank", "MedalThresholds": "rank",
+    "RankResult": "rank", "human_rank": "rank", "medal_positions": "rank",
+    "medal_thresholds": "rank", "rank_score": "rank", "DEFAULT_MAX_BYTES": "validate",
+    "normalize_labels": "validate", "submission_layout": "validate",
+    "validate_submission": "validate", "Scorer": "scorer",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"mledojo.grading.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'mledojo.grading' has no attribute {name!r}")

@@ -23,13 +23,19 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-from sklearn import metrics as skm
 
 from mledojo.errors import GradingError, InvalidSubmissionError
+
+
+def _skm() -> Any:
+    """`sklearn.metrics`, imported on first use so that loading specs stays cheap."""
+    from sklearn import metrics
+
+    return metrics
 
 PredictionKind: TypeAlias = Literal["label", "probability", "class_probabilities", "value"]
 PREDICTION_KINDS: tuple[PredictionKind, ...] = (
@@ -208,7 +214,7 @@ def _two_column(p: Array) -> npt.NDArray[np.float64]:
 @metric("accuracy", higher_is_better=True, kind="label")
 def accuracy(y_true: Array, y_pred: Array) -> float:
     """Share of rows whose predicted label equals the true one."""
-    return float(skm.accuracy_score(y_true, y_pred))
+    return float(_skm().accuracy_score(y_true, y_pred))
 
 
 @metric("roc_auc", higher_is_better=True, kind=("probability", "class_probabilities"))
@@ -221,13 +227,13 @@ def roc_auc(y_true: Array, y_pred: Array) -> float:
     if np.asarray(y_true).ndim == 1:
         if np.min(y_true) == np.max(y_true):
             raise GradingError("roc_auc: the scored rows hold only one class; no ROC curve")
-        return float(skm.roc_auc_score(y_true, y_pred))
+        return float(_skm().roc_auc_score(y_true, y_pred))
     truth = np.asarray(y_true)
     positives = truth.sum(axis=0)
     keep = (positives > 0) & (positives < truth.shape[0])
     if not keep.any():
         raise GradingError("roc_auc: no class has both positive and negative rows")
-    return float(skm.roc_auc_score(truth[:, keep], np.asarray(y_pred)[:, keep], average="macro"))
+    return float(_skm().roc_auc_score(truth[:, keep], np.asarray(y_pred)[:, keep], average="macro"))
 
 
 @metric("log_loss", higher_is_better=False, kind=("probability", "class_probabilities"))
@@ -238,25 +244,25 @@ def log_loss(y_true: Array, y_pred: Array) -> float:
         truth = np.column_stack([1.0 - truth, truth])
     prob = np.clip(_two_column(y_pred), LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
     prob = prob / prob.sum(axis=1, keepdims=True)
-    return float(skm.log_loss(truth, prob))
+    return float(_skm().log_loss(truth, prob))
 
 
 @metric("f1", higher_is_better=True, kind="label", binary=True)
 def f1(y_true: Array, y_pred: Array) -> float:
     """F1 score of the positive class (binary tasks)."""
-    return float(skm.f1_score(y_true, y_pred, pos_label=1, average="binary", zero_division=0.0))
+    return float(_skm().f1_score(y_true, y_pred, pos_label=1, average="binary", zero_division=0.0))
 
 
 @metric("f1_micro", higher_is_better=True, kind="label")
 def f1_micro(y_true: Array, y_pred: Array) -> float:
     """F1 over all rows pooled (equals accuracy for single-label tasks)."""
-    return float(skm.f1_score(y_true, y_pred, average="micro", zero_division=0.0))
+    return float(_skm().f1_score(y_true, y_pred, average="micro", zero_division=0.0))
 
 
 @metric("f1_macro", higher_is_better=True, kind="label")
 def f1_macro(y_true: Array, y_pred: Array) -> float:
     """Unweighted mean of per-class F1 over the classes seen in answers or predictions."""
-    return float(skm.f1_score(y_true, y_pred, average="macro", zero_division=0.0))
+    return float(_skm().f1_score(y_true, y_pred, average="macro", zero_division=0.0))
 
 
 @metric("quadratic_weighted_kappa", higher_is_better=True, kind="label")
@@ -272,31 +278,31 @@ def quadratic_weighted_kappa(y_true: Array, y_pred: Array) -> float:
     labels: Array | None = None
     if np.all(np.mod(both, 1) == 0):
         labels = np.arange(both.min(), both.max() + 1)
-    return float(skm.cohen_kappa_score(a, b, labels=labels, weights="quadratic"))
+    return float(_skm().cohen_kappa_score(a, b, labels=labels, weights="quadratic"))
 
 
 @metric("rmse", higher_is_better=False, kind="value")
 def rmse(y_true: Array, y_pred: Array) -> float:
     """Root mean squared error (averaged over target columns when there are several)."""
-    return float(skm.root_mean_squared_error(y_true, y_pred))
+    return float(_skm().root_mean_squared_error(y_true, y_pred))
 
 
 @metric("rmsle", higher_is_better=False, kind="value", nonnegative=True)
 def rmsle(y_true: Array, y_pred: Array) -> float:
     """Root mean squared error of log(1 + x); predictions must be >= 0."""
     _check_nonnegative(y_true, y_pred, "rmsle")
-    return float(skm.root_mean_squared_log_error(y_true, y_pred))
+    return float(_skm().root_mean_squared_log_error(y_true, y_pred))
 
 
 @metric("mae", higher_is_better=False, kind="value")
 def mae(y_true: Array, y_pred: Array) -> float:
     """Mean absolute error (averaged over target columns when there are several)."""
-    return float(skm.mean_absolute_error(y_true, y_pred))
+    return float(_skm().mean_absolute_error(y_true, y_pred))
 
 
 @metric("mean_columnwise_rmsle", higher_is_better=False, kind="value", nonnegative=True)
 def mean_columnwise_rmsle(y_true: Array, y_pred: Array) -> float:
     """RMSLE of each target column, then their mean; predictions must be >= 0."""
     _check_nonnegative(y_true, y_pred, "mean_columnwise_rmsle")
-    per_column = skm.root_mean_squared_log_error(y_true, y_pred, multioutput="raw_values")
+    per_column = _skm().root_mean_squared_log_error(y_true, y_pred, multioutput="raw_values")
     return float(np.mean(per_column))

@@ -160,6 +160,9 @@ class DockerSandbox(RunnerSandbox):
                 "MLEDOJO_DATA": "/data",
                 "MLEDOJO_WORKSPACE": "/workspace",
                 "OMP_NUM_THREADS": threads,
+            # Idle OpenMP threads sleep instead of spinning: on a loaded or CPU-capped machine
+            # spinning barriers made a 0.1 s gradient-boosting fit take minutes.
+            "OMP_WAIT_POLICY": "PASSIVE",
                 "OPENBLAS_NUM_THREADS": threads,
                 "MKL_NUM_THREADS": threads,
             },

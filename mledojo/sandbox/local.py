@@ -357,6 +357,9 @@ class LocalSandbox(RunnerSandbox):
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
             "OMP_NUM_THREADS": threads,
+            # Idle OpenMP threads sleep instead of spinning: on a loaded or CPU-capped machine
+            # spinning barriers made a 0.1 s gradient-boosting fit take minutes.
+            "OMP_WAIT_POLICY": "PASSIVE",
             "OPENBLAS_NUM_THREADS": threads,
             "MKL_NUM_THREADS": threads,
         }
