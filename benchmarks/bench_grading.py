@@ -3,7 +3,7 @@
 Target: under 2 s including validation. Printed per case, each the best of `--repeat` runs
 after one warm-up run:
 
-- our time: `mledojo.grading.grade` (read + validate + align + score the private part);
+- our time: `mledojo.grading.scoring` (read + validate + align + score the private part);
 - reference: plain `pd.read_csv` of the same file + `sklearn.metrics.roc_auc_score` on all
   rows, no checks at all; the ratio ours / reference is the cost of validation;
 - the ratio ours / 2 s target (must stay below 1).

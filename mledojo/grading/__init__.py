@@ -11,14 +11,30 @@ import importlib
 from typing import Any
 
 _WHERE = {
-    "GradeReport": "grade", "Part": "grade", "grade": "grade", "grade_report": "grade",
-    "report_for_score": "grade", "load_leaderboard": "leaderboard", "METRICS": "metrics",
-    "Metric": "metrics", "MetricRegistry": "metrics", "PredictionKind": "metrics",
-    "get_metric": "metrics", "metric": "metrics", "Medal": "rank", "MedalThresholds": "rank",
-    "RankResult": "rank", "human_rank": "rank", "medal_positions": "rank",
-    "medal_thresholds": "rank", "rank_score": "rank", "DEFAULT_MAX_BYTES": "validate",
-    "normalize_labels": "validate", "submission_layout": "validate",
-    "validate_submission": "validate", "Scorer": "scorer",
+    "GradeReport": "scoring",
+    "Part": "scoring",
+    "grade": "scoring",
+    "grade_report": "scoring",
+    "report_for_score": "scoring",
+    "load_leaderboard": "leaderboard",
+    "METRICS": "metrics",
+    "Metric": "metrics",
+    "MetricRegistry": "metrics",
+    "PredictionKind": "metrics",
+    "get_metric": "metrics",
+    "metric": "metrics",
+    "Medal": "rank",
+    "MedalThresholds": "rank",
+    "RankResult": "rank",
+    "human_rank": "rank",
+    "medal_positions": "rank",
+    "medal_thresholds": "rank",
+    "rank_score": "rank",
+    "DEFAULT_MAX_BYTES": "validate",
+    "normalize_labels": "validate",
+    "submission_layout": "validate",
+    "validate_submission": "validate",
+    "Scorer": "scorer",
 }
 
 __all__ = sorted(_WHERE)

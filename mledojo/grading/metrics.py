@@ -5,7 +5,7 @@ higher value is better (never inferred from data), and the prediction kind it ne
 
 - `label`: one column holding a class label. The function gets float arrays of class codes
   (a class's numeric value when every class is a number, else its index among the sorted
-  classes; see `mledojo.grading.grade.label_codes`), or 0/1 integer arrays when the metric
+  classes; see `mledojo.grading.scoring.label_codes`), or 0/1 integer arrays when the metric
   is declared `binary=True`.
 - `probability`: one column in [0, 1], the probability of the positive class. The function
   gets `y_true` as 0/1 integers and `y_pred` as floats.
@@ -15,7 +15,7 @@ higher value is better (never inferred from data), and the prediction kind it ne
 - `value`: numbers, one column per target. Both arrays are floats, 1-D for one target and
   2-D (rows x targets) for several.
 
-Shaping the arrays is `mledojo.grading.grade`'s job, so a metric stays a pure function.
+Shaping the arrays is `mledojo.grading.scoring`'s job, so a metric stays a pure function.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def _skm() -> Any:
     from sklearn import metrics
 
     return metrics
+
 
 PredictionKind: TypeAlias = Literal["label", "probability", "class_probabilities", "value"]
 PREDICTION_KINDS: tuple[PredictionKind, ...] = (

@@ -11,9 +11,13 @@ import pandas as pd
 from mledojo.competition import Competition
 from mledojo.data.prepare import PreparedData
 from mledojo.errors import GradingError
-from mledojo.grading.grade import DEFAULT_MAX_BYTES, GradeReport, Part, grade, report_for_score
+from mledojo.grading.scoring import GradeReport, Part, grade, report_for_score
 from mledojo.grading.leaderboard import load_leaderboard
-from mledojo.grading.validate import submission_layout, validate_submission
+from mledojo.grading.validate import (
+    DEFAULT_MAX_BYTES,
+    submission_layout,
+    validate_submission,
+)
 
 
 class Scorer:

@@ -14,7 +14,7 @@ import pytest
 from mledojo.competition import CompetitionSpec
 from mledojo.errors import GradingError, InvalidSubmissionError
 from mledojo.grading import GradeReport, grade, grade_report
-from mledojo.grading.grade import label_codes, report_for_score
+from mledojo.grading.scoring import label_codes, report_for_score
 
 
 def make_spec(**over: Any) -> CompetitionSpec:

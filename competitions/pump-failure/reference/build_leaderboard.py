@@ -21,7 +21,7 @@ import yaml
 
 from mledojo.competition import SPEC_FILE, Competition, CompetitionSpec
 from mledojo.data.prepare import prepare
-from mledojo.grading.grade import grade
+from mledojo.grading.scoring import grade
 from mledojo.grading.scorer import load_answers
 
 HERE = Path(__file__).resolve().parent
