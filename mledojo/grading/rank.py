@@ -73,15 +73,27 @@ def _check_score(score: float) -> float:
     return float(score)
 
 
+#: Scores closer than this are a tie. Boards show at most 5-6 decimals, while a metric can
+#: land a hair off a round value (a perfect log loss is ~1e-15 after clipping, not 0).
+TIE_TOLERANCE = 1e-9
+
+
 def _count_better(board: npt.NDArray[np.float64], score: float, higher_is_better: bool) -> int:
-    """How many board entries are strictly better than `score`."""
-    better = board > score if higher_is_better else board < score
+    """How many board entries are strictly better than `score` (beyond the tie tolerance)."""
+    if higher_is_better:
+        better = board > score + TIE_TOLERANCE
+    else:
+        better = board < score - TIE_TOLERANCE
     return int(np.count_nonzero(better))
 
 
 def _better(a: float, b: float, higher_is_better: bool) -> bool:
-    """Whether score `a` is strictly better than `b`."""
-    return a > b if higher_is_better else a < b
+    """Whether score `a` is strictly better than `b` (beyond the tie tolerance)."""
+    return a > b + TIE_TOLERANCE if higher_is_better else a < b - TIE_TOLERANCE
+
+
+def _ties(a: float, b: float) -> bool:
+    return abs(a - b) <= TIE_TOLERANCE
 
 
 def human_rank(
@@ -135,7 +147,7 @@ def medal_for(score: float, thresholds: MedalThresholds, higher_is_better: bool)
         ("bronze", thresholds.bronze),
     )
     for name, thr in levels:
-        if s == thr or _better(s, thr, higher_is_better):
+        if _ties(s, thr) or _better(s, thr, higher_is_better):
             return name
     return None
 

@@ -71,12 +71,10 @@ SAMPLE_SCORES = {
     "titanic": 0.6179775280898876,
 }
 
-#: Where a perfect submission lands, when it is not (gold, HumanRank 1.0). leaf: 24 teams
-#: are listed at 0.00000 and mledojo compares the unrounded score (about 1e-13 after the
-#: metric's clipping), so a perfect submission ranks 25th of 1,596, with silver.
-PERFECT_EXCEPTIONS: dict[str, tuple[str, float]] = {
-    "leaf-classification": ("silver", (1596 - 25 + 1) / 1596),
-}
+#: Where a perfect submission lands, when it is not (gold, HumanRank 1.0). None: leaf's 24
+#: teams listed at 0.00000 tie a perfect log loss (~1e-13 after clipping) within the
+#: grader's tie tolerance, so a perfect submission there is gold too.
+PERFECT_EXCEPTIONS: dict[str, tuple[str, float]] = {}
 
 #: Competitions whose train/test split does not depend on the data seed (fixed by the source).
 SEED_INDEPENDENT_SPLIT = {"bike-sharing-demand"}

@@ -200,3 +200,12 @@ def test_broken_leaderboard_names_the_file(tmp_path: Path, text: str, needle: st
 def test_missing_leaderboard_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(GradingError, match="nowhere.csv"):
         load_leaderboard(tmp_path / "nowhere.csv")
+
+
+def test_scores_within_tie_tolerance_tie() -> None:
+    from mledojo.grading.rank import human_rank, rank_score
+
+    board = [0.0, 0.0, 0.1, 0.2, 0.3]
+    assert human_rank(1e-13, board, higher_is_better=False) == 1.0
+    assert rank_score(1e-13, board, higher_is_better=False).medal == "gold"
+    assert human_rank(1e-6, board, higher_is_better=False) == pytest.approx(3 / 5)
