@@ -50,13 +50,19 @@ def main() -> None:
     t0 = time.monotonic()
     for cid in mledojo.list_competitions(args.split):
         result = run_episode(
-            cid, "baseline", seed=args.seed, runs_dir=args.runs_dir, run_id=run_id,
+            cid,
+            "baseline",
+            seed=args.seed,
+            runs_dir=args.runs_dir,
+            run_id=run_id,
             env_kwargs={"sandbox": args.sandbox},
         )
         lines.append(row(cid, result))
         print(lines[-1], flush=True)
-    print(f"\n(all episodes: {time.monotonic() - t0:.0f} s, sandbox {args.sandbox}, "
-          f"run folder {args.runs_dir / run_id})\n")
+    print(
+        f"\n(all episodes: {time.monotonic() - t0:.0f} s, sandbox {args.sandbox}, "
+        f"run folder {args.runs_dir / run_id})\n"
+    )
     print("\n".join(lines))
 
 

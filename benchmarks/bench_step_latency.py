@@ -56,14 +56,22 @@ def _check(result: subprocess.CompletedProcess[bytes]) -> None:
 
 def docker_run(image: str, code: str) -> None:
     """One step as a fresh container (the slowest baseline)."""
-    _check(subprocess.run(["docker", "run", "--rm", "--network", "none", image,
-                           "python", "-c", code], capture_output=True, check=False))
+    _check(
+        subprocess.run(
+            ["docker", "run", "--rm", "--network", "none", image, "python", "-c", code],
+            capture_output=True,
+            check=False,
+        )
+    )
 
 
 def docker_exec(container: str, code: str) -> None:
     """One step as a fresh `docker exec` in an already running container."""
-    _check(subprocess.run(["docker", "exec", container, "python", "-c", code],
-                          capture_output=True, check=False))
+    _check(
+        subprocess.run(
+            ["docker", "exec", container, "python", "-c", code], capture_output=True, check=False
+        )
+    )
 
 
 def main() -> None:
@@ -79,24 +87,34 @@ def main() -> None:
         for i in range(3):
             sb = DockerSandbox(image=image)
             started = time.perf_counter()
-            sb.start(data_dir=root / "data", workspace=root / f"ws{i}", limits=LIMITS,
-                     labels={"mledojo.run": "bench"})
+            sb.start(
+                data_dir=root / "data",
+                workspace=root / f"ws{i}",
+                limits=LIMITS,
+                labels={"mledojo.run": "bench"},
+            )
             starts.append(time.perf_counter() - started)
             if i < 2:
                 sb.stop()
         try:
             sb.exec("pass", timeout_s=60)  # wait for the preloaded imports
-            ours = {name: median_s(lambda c=code: sb.exec(c, timeout_s=60), args.repeat)
-                    for name, code in (("print", PRINT_STEP), ("sklearn", SKLEARN_STEP))}
+            ours = {
+                name: median_s(lambda c=code: sb.exec(c, timeout_s=60), args.repeat)
+                for name, code in (("print", PRINT_STEP), ("sklearn", SKLEARN_STEP))
+            }
             container = sb.container_name or ""
-            execs = {name: median_s(lambda c=code: docker_exec(container, c), args.baseline_repeat)
-                     for name, code in (("print", PRINT_STEP), ("sklearn", SKLEARN_STEP))}
+            execs = {
+                name: median_s(lambda c=code: docker_exec(container, c), args.baseline_repeat)
+                for name, code in (("print", PRINT_STEP), ("sklearn", SKLEARN_STEP))
+            }
         finally:
             stop_started = time.perf_counter()
             sb.stop()
             stop_s = time.perf_counter() - stop_started
-        runs = {name: median_s(lambda c=code: docker_run(image, c), args.baseline_repeat)
-                for name, code in (("print", PRINT_STEP), ("sklearn", SKLEARN_STEP))}
+        runs = {
+            name: median_s(lambda c=code: docker_run(image, c), args.baseline_repeat)
+            for name, code in (("print", PRINT_STEP), ("sklearn", SKLEARN_STEP))
+        }
         local = LocalSandbox()
         local.start(data_dir=root / "data", workspace=root / "local-ws", limits=LIMITS, labels={})
         try:
@@ -105,14 +123,20 @@ def main() -> None:
         finally:
             local.stop()
     print(f"image {image}")
-    print(f"DockerSandbox.start(): median {statistics.median(starts):.3f} s "
-          f"(runs: {', '.join(f'{s:.3f}' for s in starts)}); stop(): {stop_s:.3f} s")
-    print(f"{'step':10} {'DockerSandbox':>14} {'docker exec':>12} {'docker run':>11} "
-          f"{'exec/ours':>10} {'run/ours':>9}")
+    print(
+        f"DockerSandbox.start(): median {statistics.median(starts):.3f} s "
+        f"(runs: {', '.join(f'{s:.3f}' for s in starts)}); stop(): {stop_s:.3f} s"
+    )
+    print(
+        f"{'step':10} {'DockerSandbox':>14} {'docker exec':>12} {'docker run':>11} "
+        f"{'exec/ours':>10} {'run/ours':>9}"
+    )
     for name in ("print", "sklearn"):
-        print(f"{name:10} {ours[name] * 1e3:12.1f}ms {execs[name] * 1e3:10.1f}ms "
-              f"{runs[name] * 1e3:9.1f}ms {execs[name] / ours[name]:9.1f}x "
-              f"{runs[name] / ours[name]:8.1f}x")
+        print(
+            f"{name:10} {ours[name] * 1e3:12.1f}ms {execs[name] * 1e3:10.1f}ms "
+            f"{runs[name] * 1e3:9.1f}ms {execs[name] / ours[name]:9.1f}x "
+            f"{runs[name] / ours[name]:8.1f}x"
+        )
     print(f"LocalSandbox print: {local_print * 1e3:.1f} ms")
 
 

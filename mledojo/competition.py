@@ -77,8 +77,8 @@ class SplitSpec(_Model):
     """
 
     kind: Literal["random", "stratified", "time", "group"] = "random"
-    test_size: float = Field(0.2, gt=0, lt=1)
-    public_fraction: float = Field(0.3, gt=0, lt=1)
+    test_size: float = Field(default=0.2, gt=0, lt=1)
+    public_fraction: float = Field(default=0.3, gt=0, lt=1)
     seed: int = 0
     time_column: str | None = None
     group_column: str | None = None
@@ -106,14 +106,14 @@ class LeaderboardSpec(_Model):
 class Limits(_Model):
     """Budgets of one episode and resources of its container."""
 
-    step_timeout_s: float = Field(600, gt=0)
-    episode_time_s: float = Field(3600, gt=0)
-    max_steps: int = Field(30, gt=0)
-    memory_mb: int = Field(4096, ge=128)
-    cpus: float = Field(2.0, gt=0)
-    pids: int = Field(256, ge=16)
-    disk_mb: int = Field(2048, ge=16)
-    output_bytes: int = Field(64_000, ge=1000)
+    step_timeout_s: float = Field(default=600, gt=0)
+    episode_time_s: float = Field(default=3600, gt=0)
+    max_steps: int = Field(default=30, gt=0)
+    memory_mb: int = Field(default=4096, ge=128)
+    cpus: float = Field(default=2.0, gt=0)
+    pids: int = Field(default=256, ge=16)
+    disk_mb: int = Field(default=2048, ge=16)
+    output_bytes: int = Field(default=64_000, ge=1000)
 
 
 class CompetitionSpec(_Model):

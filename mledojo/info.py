@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from mledojo.competition import Competition, Limits
@@ -22,7 +23,7 @@ def info_text(
     limits: Limits,
 ) -> str:
     """One `request_info` answer; `all` concatenates every topic."""
-    parts = {
+    parts: dict[str, Callable[[], str]] = {
         "description": lambda: _description(data),
         "files": lambda: _files(data.public_dir),
         "sample_submission": lambda: _head(data.sample_submission_path, "sample_submission.csv"),

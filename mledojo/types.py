@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from gymnasium import spaces
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -88,9 +89,11 @@ class Observation(BaseModel):
 
     action: str = Field(description="the action that produced this observation, or `reset`")
     status: Status
-    stdout: str = Field("", description="stdout of the step (head and tail when long)")
-    stderr: str = Field("", description="stderr of the step (head and tail when long)")
-    error_type: str = Field("", description="exception class or failure kind, empty when none")
+    stdout: str = Field(default="", description="stdout of the step (head and tail when long)")
+    stderr: str = Field(default="", description="stderr of the step (head and tail when long)")
+    error_type: str = Field(
+        default="", description="exception class or failure kind, empty when none"
+    )
     error_message: str = ""
     submission: SubmissionState = "none"
     public_score: float | None = Field(None, description="this step's score, public part only")
@@ -99,7 +102,7 @@ class Observation(BaseModel):
     best_public_human_rank: float | None = None
     steps_left: int
     time_left_s: float
-    info: str = Field("", description="task text, requested info, tool output or hints")
+    info: str = Field(default="", description="task text, requested info, tool output or hints")
 
 
 def observation_space(max_steps: int) -> spaces.Dict:
@@ -119,7 +122,7 @@ def observation_space(max_steps: int) -> spaces.Dict:
             "best_public_score": OptionalFloat(),
             "best_public_human_rank": OptionalFloat(),
             "steps_left": spaces.Discrete(max_steps + 1),
-            "time_left_s": spaces.Box(low=0.0, high=float("inf"), shape=(), dtype="float64"),
+            "time_left_s": spaces.Box(low=0.0, high=float("inf"), shape=(), dtype=np.float64),
             "info": text,
         }
     )

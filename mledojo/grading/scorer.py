@@ -11,8 +11,8 @@ import pandas as pd
 from mledojo.competition import Competition
 from mledojo.data.prepare import PreparedData
 from mledojo.errors import GradingError
-from mledojo.grading.scoring import GradeReport, Part, grade, report_for_score
 from mledojo.grading.leaderboard import load_leaderboard
+from mledojo.grading.scoring import GradeReport, Part, grade, report_for_score
 from mledojo.grading.validate import (
     DEFAULT_MAX_BYTES,
     submission_layout,

@@ -28,8 +28,14 @@ from mledojo.competition import Limits
 from mledojo.sandbox.base import ExecResult, Sandbox
 
 CONFORMANCE_LIMITS = Limits(
-    step_timeout_s=30, episode_time_s=600, max_steps=1000, memory_mb=768, cpus=1, pids=128,
-    disk_mb=64, output_bytes=4000,
+    step_timeout_s=30,
+    episode_time_s=600,
+    max_steps=1000,
+    memory_mb=768,
+    cpus=1,
+    pids=128,
+    disk_mb=64,
+    output_bytes=4000,
 )
 STEP_TIMEOUT_S = 30.0
 
@@ -192,14 +198,17 @@ def check_memory_limit(sb: Sandbox, ctx: CheckContext) -> None:
 
 def check_workspace_persists(sb: Sandbox, ctx: CheckContext) -> None:
     """Files in the workspace persist and show on the host; Python variables do not."""
-    _expect_ok(sb, """
+    _expect_ok(
+        sb,
+        """
         import os
         with open(os.path.join(os.environ['MLEDOJO_WORKSPACE'], 'note.txt'), 'w') as fh:
             fh.write('kept')
         with open('relative.txt', 'w') as fh:
             fh.write('cwd is the workspace')
         x = 41
-    """)
+    """,
+    )
     host = sb.workspace_host_path
     if (host / "note.txt").read_text() != "kept" or not (host / "relative.txt").exists():
         raise _fail("a file written in the workspace is not visible on the host")
@@ -214,7 +223,9 @@ def check_workspace_persists(sb: Sandbox, ctx: CheckContext) -> None:
 def check_data_read_only(sb: Sandbox, ctx: CheckContext) -> None:
     """Data is readable and cannot be changed."""
     before = (ctx.data_dir / "train.csv").read_bytes()
-    r = _run(sb, """
+    r = _run(
+        sb,
+        """
         import os
         d = os.environ['MLEDOJO_DATA']
         print(open(os.path.join(d, 'train.csv')).readline().strip())
@@ -226,7 +237,8 @@ def check_data_read_only(sb: Sandbox, ctx: CheckContext) -> None:
             except OSError:
                 continue
             print('WRITABLE')
-    """)
+    """,
+    )
     if r.status != "ok" or "id,x,target" not in r.stdout or "WRITABLE" in r.stdout:
         raise _fail("the data folder must be readable and read-only", r)
     if (ctx.data_dir / "train.csv").read_bytes() != before or (ctx.data_dir / "new.txt").exists():
@@ -273,7 +285,9 @@ def check_no_network(sb: Sandbox, ctx: CheckContext) -> None:
     """No TCP to the host, no DNS, no interface but loopback."""
     with _host_listener() as port:
         targets = [(addr, port) for addr in _host_addresses()] + [("8.8.8.8", 53)]
-        r = _run(sb, f"""
+        r = _run(
+            sb,
+            f"""
             import os, socket
             for target in {targets!r}:
                 try:
@@ -288,7 +302,8 @@ def check_no_network(sb: Sandbox, ctx: CheckContext) -> None:
                 pass
             lines = open('/proc/self/net/dev').read().splitlines()[2:]
             print('IFACES', sorted(line.split(':')[0].strip() for line in lines))
-        """)
+        """,
+        )
     if r.status != "ok" or "CONNECTED" in r.stdout or "DNS" in r.stdout:
         raise _fail("the sandbox reached the network", r)
     if "IFACES ['lo']" not in r.stdout:
@@ -297,12 +312,15 @@ def check_no_network(sb: Sandbox, ctx: CheckContext) -> None:
 
 def check_answers_unreachable(sb: Sandbox, ctx: CheckContext) -> None:
     """A root-only file outside the mounts (like the private answers) cannot be read."""
-    r = _run(sb, f"""
+    r = _run(
+        sb,
+        f"""
         try:
             print(open({str(ctx.secret_path)!r}).read())
         except OSError as exc:
             print('denied', type(exc).__name__)
-    """)
+    """,
+    )
     if ctx.secret_text in r.stdout or ctx.secret_text in r.stderr or "denied" not in r.stdout:
         raise _fail("the planted secret was readable", r)
 
@@ -314,8 +332,9 @@ def check_tool_call(sb: Sandbox, ctx: CheckContext) -> None:
     )
     if r.ok:  # a relative path is the workspace's; train.csv lives in the data folder
         raise _fail("profile_dataset found train.csv in the workspace")
-    r = sb.call_tool("profile_dataset", {"path": "/data/train.csv", "target": "target"},
-                     timeout_s=STEP_TIMEOUT_S)
+    r = sb.call_tool(
+        "profile_dataset", {"path": "/data/train.csv", "target": "target"}, timeout_s=STEP_TIMEOUT_S
+    )
     if not r.ok or r.output is None or r.output.get("shape") != [100, 3]:
         raise _fail(f"profile_dataset failed: {r}")
     if r.output["target"]["distribution"] != {"0": 0.5, "1": 0.5}:
@@ -327,11 +346,14 @@ def check_tool_call(sb: Sandbox, ctx: CheckContext) -> None:
 
 def check_cleanup(sb: Sandbox, ctx: CheckContext) -> None:
     """After stop (twice), nothing of the sandbox runs; the workspace files remain."""
-    _expect_ok(sb, """
+    _expect_ok(
+        sb,
+        """
         import subprocess
         subprocess.Popen(['sleep', '300'], start_new_session=True)
         open('survivor.txt', 'w').write('still here')
-    """)
+    """,
+    )
     sb.stop()
     sb.stop()
     leftovers: Callable[[], list[str]] | None = getattr(sb, "leftovers", None)
@@ -366,8 +388,12 @@ def start_for_checks(factory: Callable[[], Sandbox], ctx: CheckContext) -> Sandb
     """A started sandbox on the context's folders."""
     sb = factory()
     sb.prepare()
-    sb.start(data_dir=ctx.data_dir, workspace=ctx.workspace, limits=ctx.limits,
-             labels={"mledojo.run": "conformance"})
+    sb.start(
+        data_dir=ctx.data_dir,
+        workspace=ctx.workspace,
+        limits=ctx.limits,
+        labels={"mledojo.run": "conformance"},
+    )
     return sb
 
 

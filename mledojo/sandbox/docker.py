@@ -51,8 +51,9 @@ class DockerSandbox(RunnerSandbox):
 
     name = "docker"
 
-    def __init__(self, *, image: str | None = None, code_from_host: bool = False,
-                 client: Any | None = None) -> None:
+    def __init__(
+        self, *, image: str | None = None, code_from_host: bool = False, client: Any | None = None
+    ) -> None:
         super().__init__()
         self._image = image
         self._code_from_host = code_from_host
@@ -142,8 +143,11 @@ class DockerSandbox(RunnerSandbox):
             volumes[str(RUNNER_FILE)] = {"bind": runner, "mode": "ro"}
             volumes[str(TOOLS_DIR)] = {"bind": tools, "mode": "ro"}
         args = self._runner_args(
-            socket_path=f"{CONTROL_MOUNT}/runner.sock", workspace="/workspace", data="/data",
-            tools_dir=tools, extra=["--sweep", "--as-mb", str(limits.memory_mb)],
+            socket_path=f"{CONTROL_MOUNT}/runner.sock",
+            workspace="/workspace",
+            data="/data",
+            tools_dir=tools,
+            extra=["--sweep", "--as-mb", str(limits.memory_mb)],
         )
         threads = str(max(1, int(limits.cpus)))
         memory = f"{limits.memory_mb}m"
@@ -160,9 +164,9 @@ class DockerSandbox(RunnerSandbox):
                 "MLEDOJO_DATA": "/data",
                 "MLEDOJO_WORKSPACE": "/workspace",
                 "OMP_NUM_THREADS": threads,
-            # Idle OpenMP threads sleep instead of spinning: on a loaded or CPU-capped machine
-            # spinning barriers made a 0.1 s gradient-boosting fit take minutes.
-            "OMP_WAIT_POLICY": "PASSIVE",
+                # Idle OpenMP threads sleep instead of spinning: on a loaded or CPU-capped machine
+                # spinning barriers made a 0.1 s gradient-boosting fit take minutes.
+                "OMP_WAIT_POLICY": "PASSIVE",
                 "OPENBLAS_NUM_THREADS": threads,
                 "MKL_NUM_THREADS": threads,
             },
@@ -260,7 +264,9 @@ def docker_client(timeout: int = 60) -> Any:
         import docker
         import docker.errors
     except ImportError as exc:
-        raise DockerUnavailableError("the `docker` package is not installed") from exc
+        raise DockerUnavailableError(
+            "the `docker` Python package is missing; reinstall mledojo to get it"
+        ) from exc
     try:
         client = docker.from_env(timeout=timeout)
         client.ping()

@@ -42,6 +42,9 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict
 
+from mledojo.errors import DockerUnavailableError, ImageBuildError
+from mledojo.sandbox.docker import docker_client
+
 log = logging.getLogger(__name__)
 
 # Bump when the way the image is built changes in a way the hashed files do not show.
@@ -51,6 +54,8 @@ DEBIAN_SUITE = "bookworm"
 # Debian bookworm's python3 is 3.11; libgomp1 is the OpenMP runtime lightgbm links to.
 DEBOOTSTRAP_INCLUDE = ("python3", "python3-venv", "libgomp1", "passwd", "ca-certificates")
 ONLINE_BASE = "python:3.11-slim"
+# Docker API timeout (s) while building: imports and commits of big layers are slow.
+BUILD_TIMEOUT_S = 600
 
 IMAGE_REPOSITORY = "mledojo-runtime"
 BASE_REPOSITORY = "mledojo-base"
@@ -83,21 +88,6 @@ _SKIPPED_NAMES = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 
 Method = Literal["auto", "online", "offline"]
 Progress = Callable[[str], None]
-
-
-class DockerUnavailableError(RuntimeError):
-    """Docker is not installed, or its daemon does not answer."""
-
-
-class ImageBuildError(RuntimeError):
-    """The runtime image could not be built; the message says which step failed."""
-
-
-_DOCKER_HELP = (
-    "Docker is needed for the runtime image and the default sandbox. "
-    "Run `bash scripts/ensure_docker.sh` (as root it installs Debian's docker.io and starts "
-    "the daemon), or install Docker (`apt-get install docker.io`) and start it."
-)
 
 
 class BuildReport(BaseModel):
@@ -204,23 +194,6 @@ def image_tag(inputs: BuildInputs | None = None) -> str:
 # --------------------------------------------------------------------------- docker
 
 
-def docker_client(timeout: int = 600) -> Any:
-    """A connected Docker SDK client, or `DockerUnavailableError` saying how to get one."""
-    try:
-        import docker
-        from docker.errors import DockerException
-    except ImportError as exc:  # the SDK is a core dependency, but be clear anyway
-        message = f"The docker Python package is missing. {_DOCKER_HELP}"
-        raise DockerUnavailableError(message) from exc
-    try:
-        client = docker.from_env(timeout=timeout)
-        client.ping()
-    except DockerException as exc:
-        message = f"Cannot reach the Docker daemon ({exc}). {_DOCKER_HELP}"
-        raise DockerUnavailableError(message) from exc
-    return client
-
-
 def _find_image(client: Any, tag: str) -> Any | None:
     """The image with this tag, or None."""
     from docker.errors import ImageNotFound
@@ -293,7 +266,7 @@ def build_image(
     inputs = inputs or BuildInputs.default()
     content = content_hash(inputs)
     tag = f"{IMAGE_REPOSITORY}:{content}"
-    client = docker_client()
+    client = docker_client(timeout=BUILD_TIMEOUT_S)
     existing = _find_image(client, tag)
     if existing is not None and not force:
         return _report_for(existing, tag, started, reused=True)
@@ -326,7 +299,7 @@ def remove_images(keep_current: bool) -> list[str]:
     """
     from docker.errors import APIError
 
-    client = docker_client()
+    client = docker_client(timeout=BUILD_TIMEOUT_S)
     keep: set[str] = set()
     if keep_current:
         current = _find_image(client, image_tag())

@@ -153,33 +153,49 @@ class RunnerSandbox(Sandbox):
 
     def exec(self, code: str, *, timeout_s: float) -> ExecResult:
         limits = self._require_limits()
-        req = {"op": "exec", "code": code, "timeout_s": timeout_s,
-               "output_bytes": limits.output_bytes}
+        req = {
+            "op": "exec",
+            "code": code,
+            "timeout_s": timeout_s,
+            "output_bytes": limits.output_bytes,
+        }
         started = time.monotonic()
         try:
             reply = self._request(req, timeout_s)
         except _runner.RunnerLostError as exc:
             detail = self._recover(exc)
             return ExecResult(
-                status="sandbox_error", exit_code=None, stdout="", stderr=detail,
-                error_type="SandboxRestarted", error_message=RESTARTED_MESSAGE,
+                status="sandbox_error",
+                exit_code=None,
+                stdout="",
+                stderr=detail,
+                error_type="SandboxRestarted",
+                error_message=RESTARTED_MESSAGE,
                 duration_s=time.monotonic() - started,
             )
         return _exec_result(reply)
 
     def call_tool(self, name: str, args: dict[str, Any], *, timeout_s: float) -> ToolResult:
         limits = self._require_limits()
-        req = {"op": "tool", "name": name, "args": args, "timeout_s": timeout_s,
-               "output_bytes": limits.output_bytes}
+        req = {
+            "op": "tool",
+            "name": name,
+            "args": args,
+            "timeout_s": timeout_s,
+            "output_bytes": limits.output_bytes,
+        }
         started = time.monotonic()
         try:
             reply = self._request(req, timeout_s)
         except _runner.RunnerLostError as exc:
             self._recover(exc)
-            return ToolResult(ok=False, error=RESTARTED_MESSAGE,
-                              duration_s=time.monotonic() - started)
+            return ToolResult(
+                ok=False, error=RESTARTED_MESSAGE, duration_s=time.monotonic() - started
+            )
         return ToolResult(
-            ok=bool(reply.get("ok")), output=reply.get("output"), error=reply.get("error"),
+            ok=bool(reply.get("ok")),
+            output=reply.get("output"),
+            error=reply.get("error"),
             duration_s=float(reply.get("duration_s", time.monotonic() - started)),
         )
 
@@ -238,13 +254,26 @@ class RunnerSandbox(Sandbox):
             raise SandboxError(f"Restarting the sandbox failed: {restart_exc}") from exc
         return detail
 
-    def _runner_args(self, *, socket_path: str, workspace: str, data: str, tools_dir: str,
-                     extra: list[str]) -> list[str]:
+    def _runner_args(
+        self, *, socket_path: str, workspace: str, data: str, tools_dir: str, extra: list[str]
+    ) -> list[str]:
         limits = self._require_limits()
         return [
-            "serve", "--socket", socket_path, "--workspace", workspace, "--data", data,
-            "--tools-dir", tools_dir, "--fsize-mb", str(limits.disk_mb),
-            "--disk-mb", str(limits.disk_mb), "--preload", ",".join(preload_for(limits)),
+            "serve",
+            "--socket",
+            socket_path,
+            "--workspace",
+            workspace,
+            "--data",
+            data,
+            "--tools-dir",
+            tools_dir,
+            "--fsize-mb",
+            str(limits.disk_mb),
+            "--disk-mb",
+            str(limits.disk_mb),
+            "--preload",
+            ",".join(preload_for(limits)),
             *extra,
         ]
 
@@ -261,9 +290,15 @@ def preload_for(limits: Limits) -> tuple[str, ...]:
 def _exec_result(reply: dict[str, Any]) -> ExecResult:
     fields = {k: reply[k] for k in ExecResult.model_fields if k in reply}
     if "status" not in fields:
-        return ExecResult(status="sandbox_error", exit_code=None, stdout="",
-                          stderr=str(reply), error_type="ProtocolError",
-                          error_message="the runner sent an unexpected reply", duration_s=0.0)
+        return ExecResult(
+            status="sandbox_error",
+            exit_code=None,
+            stdout="",
+            stderr=str(reply),
+            error_type="ProtocolError",
+            error_message="the runner sent an unexpected reply",
+            duration_s=0.0,
+        )
     return ExecResult(**fields)
 
 
@@ -315,16 +350,24 @@ class LocalSandbox(RunnerSandbox):
         if iso.as_root:
             extra += ["--nproc", str(limits.pids)]
         args = self._runner_args(
-            socket_path=str(self._socket_path), workspace=iso.ws_dst, data=iso.data_dst,
-            tools_dir=str(TOOLS_DIR), extra=extra,
+            socket_path=str(self._socket_path),
+            workspace=iso.ws_dst,
+            data=iso.data_dst,
+            tools_dir=str(TOOLS_DIR),
+            extra=extra,
         )
         env = self._env(iso, ctl)
         logf = open(ctl / "runner.log", "ab")  # noqa: SIM115 - handed to the child
         try:
             self._proc = subprocess.Popen(
-                [self._python, str(RUNNER_FILE), *args], cwd="/", env=env,
-                stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                preexec_fn=_preexec(iso), start_new_session=True,  # noqa: PLW1509
+                [self._python, str(RUNNER_FILE), *args],
+                cwd="/",
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_preexec(iso),
+                start_new_session=True,  # noqa: PLW1509
             )
         finally:
             logf.close()
@@ -339,10 +382,23 @@ class LocalSandbox(RunnerSandbox):
         if os.geteuid() != 0:
             return _Isolation(False, os.getuid(), os.getgid(), data, data, ws, ws, ())
         pw = pwd.getpwnam(self._user)
-        needed = {sys.base_prefix, sys.prefix, str(Path(self._python).resolve().parent),
-                  str(RUNNER_FILE.parent), str(TOOLS_DIR)}
-        return _Isolation(True, pw.pw_uid, pw.pw_gid, data, str(ctl / "data"), ws,
-                          str(ctl / "workspace"), _exposures(needed, ctl))
+        needed = {
+            sys.base_prefix,
+            sys.prefix,
+            str(Path(self._python).resolve().parent),
+            str(RUNNER_FILE.parent),
+            str(TOOLS_DIR),
+        }
+        return _Isolation(
+            True,
+            pw.pw_uid,
+            pw.pw_gid,
+            data,
+            str(ctl / "data"),
+            ws,
+            str(ctl / "workspace"),
+            _exposures(needed, ctl),
+        )
 
     def _env(self, iso: _Isolation, ctl: Path) -> dict[str, str]:
         limits = self._require_limits()
@@ -474,11 +530,20 @@ def _check(rc: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _mount(libc: ctypes.CDLL, src: str | None, dst: str, fstype: str | None, flags: int,
-           data: str | None = None) -> None:
+def _mount(
+    libc: ctypes.CDLL,
+    src: str | None,
+    dst: str,
+    fstype: str | None,
+    flags: int,
+    data: str | None = None,
+) -> None:
     rc = libc.mount(
-        src.encode() if src else None, dst.encode(), fstype.encode() if fstype else None,
-        ctypes.c_ulong(flags), data.encode() if data else None,
+        src.encode() if src else None,
+        dst.encode(),
+        fstype.encode() if fstype else None,
+        ctypes.c_ulong(flags),
+        data.encode() if data else None,
     )
     _check(rc, f"mount {src} -> {dst}")
 
@@ -544,7 +609,8 @@ def _probe_userns() -> bool:
         warnings.warn(
             "LocalSandbox cannot isolate the network on this machine (not root and no "
             "unprivileged user namespaces): agent code can reach the network.",
-            RuntimeWarning, stacklevel=3,
+            RuntimeWarning,
+            stacklevel=3,
         )
         return False
     return True

@@ -82,9 +82,7 @@ def _target_summary(df: pd.DataFrame, target: str) -> dict[str, Any]:
         counts = s.value_counts(dropna=True).head(MAX_CLASSES)
         summary["kind"] = "categorical"
         summary["n_classes"] = n_unique
-        summary["distribution"] = {
-            str(k): _round(v / max(1, len(s))) for k, v in counts.items()
-        }
+        summary["distribution"] = {str(k): _round(v / max(1, len(s))) for k, v in counts.items()}
     else:
         summary["kind"] = "numeric"
         q = s.quantile([0.0, 0.25, 0.5, 0.75, 1.0])

@@ -87,7 +87,10 @@ def test_baseline_plays_the_user_competition(user_root: Path, tmp_path: Path) ->
 
     write_competition(user_root)
     result = run_episode(
-        "tumour-malignancy", "baseline", seed=0, runs_dir=tmp_path / "runs",
+        "tumour-malignancy",
+        "baseline",
+        seed=0,
+        runs_dir=tmp_path / "runs",
         env_kwargs={"sandbox": "local"},
     )
     assert result.final.graded, result.end_reason
@@ -96,9 +99,7 @@ def test_baseline_plays_the_user_competition(user_root: Path, tmp_path: Path) ->
 
 
 BROKEN = {
-    "bad metric name": (
-        ("metric: {name: roc_auc,", "metric: {name: roc_aucc,"), "metric.name"
-    ),
+    "bad metric name": (("metric: {name: roc_auc,", "metric: {name: roc_aucc,"), "metric.name"),
     "missing field": (("    id_column: id\n", ""), "id_column"),
     "wrong type": (("version: 1", "version: first"), "version"),
     "bad split kind": (("kind: stratified", "kind: shuffled"), "split.kind"),

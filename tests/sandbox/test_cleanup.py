@@ -21,16 +21,18 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def test_remove_labelled_removes_a_runs_containers(
-    runtime_image: str, tmp_path: Path
-) -> None:
+def test_remove_labelled_removes_a_runs_containers(runtime_image: str, tmp_path: Path) -> None:
     from mledojo.sandbox.docker import DockerSandbox
 
     run_id = f"cleanup-{uuid.uuid4().hex[:8]}"
     (tmp_path / "data").mkdir()
     sb = DockerSandbox(image=runtime_image)
-    sb.start(data_dir=tmp_path / "data", workspace=tmp_path / "ws",
-             limits=Limits(memory_mb=512), labels={"mledojo.run": run_id})
+    sb.start(
+        data_dir=tmp_path / "data",
+        workspace=tmp_path / "ws",
+        limits=Limits(memory_mb=512),
+        labels={"mledojo.run": run_id},
+    )
     try:
         names = [c.name for c in cleanup.find_labelled(run_id)]
         assert names == [sb.container_name]
@@ -51,7 +53,9 @@ def test_orphans_of_dead_owners_are_reaped(docker_client: object, runtime_image:
         runtime_image, ["sleep", "60"], labels=labels, network_mode="none"
     )
     orphan = docker_client.containers.create(  # type: ignore[attr-defined]
-        runtime_image, ["sleep", "60"], network_mode="none",
+        runtime_image,
+        ["sleep", "60"],
+        network_mode="none",
         labels={**labels, cleanup.LABEL_OWNER_PID: str(_dead_pid())},
     )
     try:

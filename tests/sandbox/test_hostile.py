@@ -12,14 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from mledojo.competition import Limits
 from mledojo.sandbox.base import ExecResult
-from mledojo.sandbox.conformance import CheckContext, make_context
+from mledojo.sandbox.conformance import CONFORMANCE_LIMITS, CheckContext, make_context
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(60)]
 
-LIMITS = Limits(step_timeout_s=30, episode_time_s=600, max_steps=1000, memory_mb=768, cpus=1,
-                pids=128, disk_mb=64, output_bytes=4000)
+LIMITS = CONFORMANCE_LIMITS  # the hostile checks run under the conformance budgets
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +28,12 @@ def box(
 
     ctx = make_context(tmp_path_factory.mktemp("hostile"), LIMITS)
     sb = DockerSandbox(image=request.getfixturevalue("runtime_image"))
-    sb.start(data_dir=ctx.data_dir, workspace=ctx.workspace, limits=LIMITS,
-             labels={"mledojo.run": "hostile-tests"})
+    sb.start(
+        data_dir=ctx.data_dir,
+        workspace=ctx.workspace,
+        limits=LIMITS,
+        labels={"mledojo.run": "hostile-tests"},
+    )
     yield sb, ctx
     sb.stop()
 
@@ -47,7 +49,9 @@ def still_works(sb: object) -> None:
 
 def test_read_the_answers(box: tuple[object, CheckContext]) -> None:
     sb, ctx = box
-    r = run(sb, f"""
+    r = run(
+        sb,
+        f"""
         import glob, os
         found = []
         for path in [{str(ctx.secret_path)!r}, '/proc/1/root' + {str(ctx.secret_path)!r}]:
@@ -58,7 +62,9 @@ def test_read_the_answers(box: tuple[object, CheckContext]) -> None:
         for top in ('/data', '/workspace', '/tmp', '/run', '/home', '/root', '/mnt', '/var'):
             found += glob.glob(top + '/**/answers*', recursive=True)
         print('FOUND', found)
-    """, timeout_s=30)
+    """,
+        timeout_s=30,
+    )
     assert ctx.secret_text not in r.stdout + r.stderr
     assert "FOUND []" in r.stdout, r
     still_works(sb)
@@ -66,7 +72,9 @@ def test_read_the_answers(box: tuple[object, CheckContext]) -> None:
 
 def test_reach_the_network(box: tuple[object, CheckContext]) -> None:
     sb, _ = box
-    r = run(sb, """
+    r = run(
+        sb,
+        """
         import os, socket
         for family in (socket.AF_PACKET, socket.AF_INET):
             try:
@@ -80,7 +88,8 @@ def test_reach_the_network(box: tuple[object, CheckContext]) -> None:
             print('CONNECTED')
         except OSError as exc:
             print('no route', exc.errno)
-    """)
+    """,
+    )
     assert r.status == "ok", r
     assert "RAW SOCKET" not in r.stdout and "CONNECTED" not in r.stdout
     assert "docker.sock False" in r.stdout
@@ -89,14 +98,18 @@ def test_reach_the_network(box: tuple[object, CheckContext]) -> None:
 
 def test_fork_bomb(box: tuple[object, CheckContext]) -> None:
     sb, _ = box
-    r = run(sb, """
+    r = run(
+        sb,
+        """
         import os, time
         while True:
             try:
                 os.fork()
             except OSError:
                 time.sleep(0.01)
-    """, timeout_s=3)
+    """,
+        timeout_s=3,
+    )
     assert r.status == "timeout", r
     still_works(sb)
     r = run(sb, "import os\nprint(len([p for p in os.listdir('/proc') if p.isdigit()]))")
@@ -105,12 +118,15 @@ def test_fork_bomb(box: tuple[object, CheckContext]) -> None:
 
 def test_exhaust_memory_gradually(box: tuple[object, CheckContext]) -> None:
     sb, _ = box
-    r = run(sb, """
+    r = run(
+        sb,
+        """
         import numpy as np
         hoard = []
         while True:
             hoard.append(np.ones(32 << 20, dtype=np.uint8))
-    """)
+    """,
+    )
     assert r.status == "oom", r
     still_works(sb)
 
@@ -122,14 +138,17 @@ def test_fill_the_disk(box: tuple[object, CheckContext]) -> None:
         assert r.status == "error" and "File too large" in r.stderr, r
         r = run(sb, "import os; os.remove('huge.bin')")
         assert r.status == "ok", r
-        r = run(sb, """
+        r = run(
+            sb,
+            """
             import os, time
             os.makedirs('fill', exist_ok=True)
             for i in range(10_000):
                 with open(f'fill/{i}.bin', 'wb') as fh:
                     fh.write(b'x' * (4 << 20))
                 time.sleep(0.05)
-        """)
+        """,
+        )
         assert r.status == "error" and r.error_type == "DiskLimitExceeded", r
         used = sum(p.stat().st_size for p in ctx.workspace.rglob("*") if p.is_file())
         assert used < 2 * LIMITS.disk_mb * 1024 * 1024, used
@@ -145,7 +164,9 @@ def test_fill_the_disk(box: tuple[object, CheckContext]) -> None:
 
 def test_write_outside_the_workspace(box: tuple[object, CheckContext]) -> None:
     sb, ctx = box
-    r = run(sb, """
+    r = run(
+        sb,
+        """
         for path in ('/etc/evil', '/opt/mledojo/runner.py', '/data/evil', '/evil',
                      '/run/mledojo/evil.sock', '/home/agent/evil'):
             try:
@@ -154,7 +175,8 @@ def test_write_outside_the_workspace(box: tuple[object, CheckContext]) -> None:
             except OSError:
                 pass
         open('/tmp/scratch', 'w').write('tmp is fine')
-    """)
+    """,
+    )
     assert r.status == "ok", r
     assert "WROTE" not in r.stdout.replace("WROTE /run/mledojo/evil.sock", ""), r
     assert not (ctx.data_dir / "evil").exists()
@@ -180,14 +202,18 @@ def test_kill_the_runner(box: tuple[object, CheckContext], attack: str) -> None:
 def test_print_gigabytes(box: tuple[object, CheckContext]) -> None:
     sb, _ = box
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    r = run(sb, """
+    r = run(
+        sb,
+        """
         import sys
         chunk = 'x' * (1 << 20) + '\\n'
         for _ in range(1024):
             sys.stdout.write(chunk)
         sys.stdout.flush()
         print('the end')
-    """, timeout_s=40)
+    """,
+        timeout_s=40,
+    )
     assert r.status == "ok", r.model_copy(update={"stdout": r.stdout[:100]})
     assert r.stdout_truncated and r.stdout.endswith("the end\n")
     assert len(r.stdout) <= LIMITS.output_bytes + 200
@@ -200,11 +226,14 @@ def test_escaped_background_process_dies_with_its_step(
     box: tuple[object, CheckContext], tmp_path: Path
 ) -> None:
     sb, ctx = box
-    r = run(sb, """
+    r = run(
+        sb,
+        """
         import subprocess
         subprocess.Popen(['sh', '-c', 'while true; do date >> ticker.txt; sleep 0.2; done'],
                          start_new_session=True)
-    """)
+    """,
+    )
     assert r.status == "ok", r
     ticker = ctx.workspace / "ticker.txt"
     size = ticker.stat().st_size if ticker.exists() else 0

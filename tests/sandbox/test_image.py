@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
+from mledojo.errors import DockerUnavailableError
 from mledojo.sandbox import image as img
+from mledojo.sandbox.docker import docker_client as connect_docker
 
 TAG_PATTERN = re.compile(r"^mledojo-runtime:[0-9a-f]{12}$")
 
@@ -43,8 +45,8 @@ def _inputs(root: Path, runner: str = "print('runner')\n") -> img.BuildInputs:
 def docker_client() -> Iterator[Any]:
     """A live Docker client; skip without one, or fail when MLEDOJO_REQUIRE_DOCKER=1."""
     try:
-        client = img.docker_client()
-    except img.DockerUnavailableError as exc:
+        client = connect_docker(timeout=img.BUILD_TIMEOUT_S)
+    except DockerUnavailableError as exc:
         if os.environ.get("MLEDOJO_REQUIRE_DOCKER") == "1":
             pytest.fail(f"MLEDOJO_REQUIRE_DOCKER=1 but Docker is unavailable: {exc}")
         pytest.skip(f"Docker unavailable: {exc}")

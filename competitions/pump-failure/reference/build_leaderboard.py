@@ -21,8 +21,8 @@ import yaml
 
 from mledojo.competition import SPEC_FILE, Competition, CompetitionSpec
 from mledojo.data.prepare import prepare
-from mledojo.grading.scoring import grade
 from mledojo.grading.scorer import load_answers
+from mledojo.grading.scoring import grade
 
 HERE = Path(__file__).resolve().parent
 
