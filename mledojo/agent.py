@@ -7,8 +7,6 @@ exposes a subclass of `Agent`; its `name` is the name users type.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 from abc import ABC, abstractmethod
 from importlib import metadata
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
+from mledojo._files import import_file
 from mledojo.errors import AgentNotFoundError, MLEDojoError
 
 if TYPE_CHECKING:
@@ -68,12 +67,7 @@ def builtin_agents_root() -> Path:
 
 
 def _load_file_agent(path: Path) -> type[Agent]:
-    mod_name = "mledojo_agent_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
-    spec = importlib.util.spec_from_file_location(mod_name, path)
-    if spec is None or spec.loader is None:
-        raise MLEDojoError(f"{path}: cannot be imported")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = import_file(path, "mledojo_agent")
     found = [
         v
         for v in vars(module).values()

@@ -319,15 +319,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         try:
             return self._box.exec(code, timeout_s=timeout)
         except SandboxError as e:
-            return ExecResult(
-                status="sandbox_error",
-                exit_code=None,
-                stdout="",
-                stderr=str(e),
-                error_type="SandboxError",
-                error_message=str(e),
-                duration_s=0.0,
-            )
+            return ExecResult.sandbox_error("SandboxError", str(e))
 
     def _grade_public(
         self, action: str, result: ExecResult, fields: dict[str, Any]

@@ -11,14 +11,12 @@ the sha256 of every file: a missing or mismatching manifest means "rebuild", nev
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pandas as pd
@@ -26,6 +24,7 @@ import platformdirs
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict
 
+from mledojo._files import import_file
 from mledojo.competition import Competition, GeneratorSource, KaggleSource, LocalSource
 from mledojo.data.split import assign_parts, split_frame
 from mledojo.errors import DataError
@@ -250,22 +249,11 @@ def _raw_folder(
 
 
 def _load_function(path: Path, name: str) -> Callable[..., Any]:
-    module = _load_module(path)
+    module = import_file(path, "mledojo_competition")
     fn = getattr(module, name, None)
     if not callable(fn):
         raise DataError(f"{path}: expected a function `{name}`")
     return fn  # type: ignore[no-any-return]
-
-
-def _load_module(path: Path) -> ModuleType:
-    """Import a competition helper file by path (competition folders are not packages)."""
-    mod_name = "mledojo_competition_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
-    spec = importlib.util.spec_from_file_location(mod_name, path)
-    if spec is None or spec.loader is None:
-        raise DataError(f"{path}: cannot be imported")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def file_sha256(path: Path) -> str:

@@ -33,6 +33,21 @@ class ExecResult(BaseModel):
     error_message: str | None = None
     duration_s: float
 
+    @classmethod
+    def sandbox_error(
+        cls, error_type: str, message: str, *, detail: str = "", duration_s: float = 0.0
+    ) -> ExecResult:
+        """A step that failed because of the sandbox, not the agent's code."""
+        return cls(
+            status="sandbox_error",
+            exit_code=None,
+            stdout="",
+            stderr=detail or message,
+            error_type=error_type,
+            error_message=message,
+            duration_s=duration_s,
+        )
+
 
 class ToolResult(BaseModel):
     """The outcome of one trusted tool call: JSON in, JSON out."""

@@ -164,13 +164,10 @@ class RunnerSandbox(Sandbox):
             reply = self._request(req, timeout_s)
         except _runner.RunnerLostError as exc:
             detail = self._recover(exc)
-            return ExecResult(
-                status="sandbox_error",
-                exit_code=None,
-                stdout="",
-                stderr=detail,
-                error_type="SandboxRestarted",
-                error_message=RESTARTED_MESSAGE,
+            return ExecResult.sandbox_error(
+                "SandboxRestarted",
+                RESTARTED_MESSAGE,
+                detail=detail,
                 duration_s=time.monotonic() - started,
             )
         return _exec_result(reply)
@@ -290,14 +287,8 @@ def preload_for(limits: Limits) -> tuple[str, ...]:
 def _exec_result(reply: dict[str, Any]) -> ExecResult:
     fields = {k: reply[k] for k in ExecResult.model_fields if k in reply}
     if "status" not in fields:
-        return ExecResult(
-            status="sandbox_error",
-            exit_code=None,
-            stdout="",
-            stderr=str(reply),
-            error_type="ProtocolError",
-            error_message="the runner sent an unexpected reply",
-            duration_s=0.0,
+        return ExecResult.sandbox_error(
+            "ProtocolError", "the runner sent an unexpected reply", detail=str(reply)
         )
     return ExecResult(**fields)
 
