@@ -30,7 +30,8 @@ WRITE_SAMPLE = (
 WRITE_SIGNAL = (
     "import pandas as pd, os\n"
     "t = pd.read_csv(os.environ['MLEDOJO_DATA'] + '/test.csv')\n"
-    "pd.DataFrame({'id': t['id'], 'failure_24h': t['hours_since_maintenance'].fillna(0)})"
+    "h = t['hours_since_maintenance'].fillna(0)\n"
+    "pd.DataFrame({'id': t['id'], 'failure_24h': h / h.max()})"
     ".to_csv('submission.csv', index=False)\n"
 )
 

@@ -33,19 +33,23 @@ def find_time_column(df):
 
 
 def find_group_column(df, time_col):
+    """The entity column of a panel: one row per (entity, time), e.g. a sensor or store id."""
     best = None
     for c in df.columns:
         if c in (time_col, idc) or pd.api.types.is_numeric_dtype(df[c]):
             continue
         n = df[c].nunique()
-        if 2 <= n <= 500 and len(df) / n >= 50:
-            best = c if best is None or n < df[best].nunique() else best
+        if not (2 <= n <= 500 and len(df) / n >= 50):
+            continue
+        if df.duplicated([c, time_col]).any():
+            continue  # several rows per time: not the entity
+        best = c if best is None or n < df[best].nunique() else best
     return best
 
 
 both = pd.concat([train.assign(_test=0), test.assign(_test=1)], ignore_index=True)
 time_col = None if task["simple"] else find_time_column(both[[idc, *features]])
-group_col = find_group_column(both[features], time_col) if time_col else None
+group_col = find_group_column(both[[idc, *features]], time_col) if time_col else None
 if time_col:
     both["_t"] = pd.to_datetime(both[time_col], errors="coerce")
     for part in ("year", "hour", "dayofweek", "month"):
