@@ -8,7 +8,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import stat
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -38,14 +37,12 @@ def _snapshot(data: PreparedData) -> dict[str, bytes]:
     }
 
 
-def test_second_prepare_reuses_the_cache_quickly(tmp_path: Path) -> None:
+def test_second_prepare_reuses_the_cache(tmp_path: Path) -> None:
+    # Its speed (< 0.3 s) is measured by benchmarks/bench_prepare.py, not here.
     first = prepare(CID, cache_dir=tmp_path)
     assert not first.reused
-    start = time.perf_counter()
     second = prepare(CID, cache_dir=tmp_path)
-    elapsed = time.perf_counter() - start
     assert second.reused and second.root == first.root
-    assert elapsed < 0.3, f"a cached prepare took {elapsed:.3f} s"
 
 
 def test_corrupted_file_is_detected_and_rebuilt(tmp_path: Path) -> None:

@@ -184,14 +184,11 @@ def test_build_is_a_noop_when_the_tag_exists(docker_client: Any, tmp_path: Path)
     tag = img.image_tag(inputs)
     _tiny_image(docker_client, tag)
     try:
-        started = time.monotonic()
         report = img.build_image("offline", inputs=inputs)
-        elapsed = time.monotonic() - started
     finally:
         docker_client.images.remove(tag, force=True)
     assert report.reused is True
     assert report.tag == tag
-    assert elapsed < 5
 
 
 @pytest.mark.docker
