@@ -77,8 +77,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             competition if isinstance(competition, Competition) else get_competition(competition)
         )
         spec = self.competition.spec
-        self.limits: Limits = spec.limits.model_copy(update=limits or {})
-        Limits.model_validate(self.limits.model_dump())
+        self.limits = Limits.model_validate({**spec.limits.model_dump(), **(limits or {})})
         self.data: PreparedData = prepare(
             self.competition, data_seed=data_seed, cache_dir=cache_dir, raw_dir=raw_dir
         )
@@ -105,13 +104,14 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         self._best_submission: Path | None = None
         self._done = False
         self._final: FinalGrade | None = None
-        self._last_sub_stat: tuple[int, int, int] | None = None
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Start a fresh episode in a fresh sandbox and describe the task."""
         super().reset(seed=seed)
+        if self.recorder is not None and not self._done:
+            self._finish("reset before the episode ended", status="interrupted", grade=False)
         self._stop_sandbox()
         self._reset_state()
         self._episode_seed = seed
@@ -299,7 +299,8 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         before = self._submission_stat()
         result = self._exec(action.code)
         fields = _exec_fields(result)
-        changed = self._submission_stat() != before and self._submission_stat() is not None
+        after = self._submission_stat()
+        changed = after is not None and after != before
         if not changed:
             return self._observation(action.action, result.status, **fields), 0.0, False, {}
         if isinstance(action, ValidateCode):
