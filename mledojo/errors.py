@@ -10,13 +10,18 @@ class MLEDojoError(Exception):
     """Base class of every error raised on purpose by mledojo."""
 
 
+def did_you_mean(name: str, known: Iterable[str]) -> tuple[list[str], str]:
+    """The known names closest to `name`, and a " Did you mean `a`, `b`?" hint (or "")."""
+    close = difflib.get_close_matches(name, sorted(set(known)), n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
+    return close, hint
+
+
 class CompetitionNotFoundError(MLEDojoError, KeyError):
     """An id names no registered competition (or no such version of one)."""
 
     def __init__(self, competition_id: str, known: Iterable[str]) -> None:
-        known = sorted(set(known))
-        close = difflib.get_close_matches(competition_id, known, n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
+        close, hint = did_you_mean(competition_id, known)
         msg = f"No competition `{competition_id}`.{hint} Run `mledojo list` to see them all."
         super().__init__(msg)
         self.competition_id = competition_id
@@ -78,8 +83,7 @@ class AgentNotFoundError(MLEDojoError, KeyError):
 
     def __init__(self, name: str, known: Iterable[str]) -> None:
         known = sorted(set(known))
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
+        _, hint = did_you_mean(name, known)
         super().__init__(f"No agent `{name}`.{hint} Known agents: {', '.join(known) or 'none'}.")
 
     def __str__(self) -> str:

@@ -17,15 +17,10 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from mledojo.data.io import read_exact
+
 TARGET = "species"
 ID = "id"
-
-
-def read_exact(path: Path) -> pd.DataFrame:
-    """Read a CSV so that floats survive a write unchanged."""
-    if int(pd.__version__.split(".")[0]) >= 3:
-        return pd.read_csv(path)
-    return pd.read_csv(path, float_precision="round_trip")
 
 
 def one_hot(test: pd.DataFrame, classes: list[str]) -> pd.DataFrame:

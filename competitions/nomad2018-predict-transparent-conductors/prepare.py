@@ -22,18 +22,13 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from mledojo.data.io import read_exact
+
 TARGETS = ["formation_energy_ev_natom", "bandgap_energy_ev"]
 ID = "id"
 SAMPLE = {"formation_energy_ev_natom": 0.1779, "bandgap_energy_ev": 1.8892}
 ARCHIVE = "geometry_xyz.tar.gz"
 XYZ = "geometry.xyz"
-
-
-def read_exact(path: Path) -> pd.DataFrame:
-    """Read a CSV so that floats survive a write unchanged."""
-    if int(pd.__version__.split(".")[0]) >= 3:
-        return pd.read_csv(path)
-    return pd.read_csv(path, float_precision="round_trip")
 
 
 def renumber(part: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, int]]:

@@ -13,18 +13,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 from sklearn.model_selection import train_test_split
+
+from mledojo.data.io import read_exact
 
 TARGET = "Transported"
 ID = "PassengerId"
-
-
-def read_exact(path: Path) -> pd.DataFrame:
-    """Read a CSV so that floats survive a write unchanged."""
-    if int(pd.__version__.split(".")[0]) >= 3:
-        return pd.read_csv(path)
-    return pd.read_csv(path, float_precision="round_trip")
 
 
 def prepare(raw: Path, public: Path, private: Path, seed: int) -> None:

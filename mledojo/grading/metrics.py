@@ -20,7 +20,6 @@ Shaping the arrays is `mledojo.grading.scoring`'s job, so a metric stays a pure 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
@@ -28,7 +27,7 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from mledojo.errors import GradingError, InvalidSubmissionError
+from mledojo.errors import GradingError, InvalidSubmissionError, did_you_mean
 
 
 def _skm() -> Any:
@@ -103,8 +102,7 @@ class MetricRegistry:
         try:
             return self._metrics[name]
         except KeyError:
-            close = difflib.get_close_matches(name, list(self._metrics), n=3, cutoff=0.5)
-            hint = f" Did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
+            _, hint = did_you_mean(name, self._metrics)
             raise GradingError(
                 f"No metric `{name}`.{hint} Known metrics: {', '.join(self.names())}."
             ) from None
