@@ -76,3 +76,31 @@ def test_owner_alive_checks_host_pid_and_start_time() -> None:
     assert not cleanup.owner_alive({**mine, cleanup.LABEL_OWNER_PID: str(_dead_pid())})
     assert cleanup.owner_alive({**mine, cleanup.LABEL_OWNER_HOST: "another-machine"})
     assert not cleanup.owner_alive({**mine, cleanup.LABEL_OWNER_START: "1"})
+
+
+def test_cli_cleanup_reports_what_it_removed(runtime_image: str, tmp_path: Path) -> None:
+    """`mledojo cleanup --run R` removes an abandoned episode container and names it."""
+    from mledojo.sandbox.docker import DockerSandbox
+
+    run_id = f"cli-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "data").mkdir()
+    sb = DockerSandbox(image=runtime_image)
+    sb.start(
+        data_dir=tmp_path / "data",
+        workspace=tmp_path / "ws",
+        limits=Limits(memory_mb=512),
+        labels={"mledojo.run": run_id},
+    )
+    try:
+        res = subprocess.run(
+            [sys.executable, "-m", "mledojo.cli", "cleanup", "--run", run_id],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert res.returncode == 0, res.stderr
+        assert f"removed 1 container(s): {sb.container_name}" in res.stdout
+        assert cleanup.find_labelled(run_id) == []
+    finally:
+        sb.stop()
