@@ -8,6 +8,8 @@ then a download with the `kaggle` package (credentials from `~/.kaggle/kaggle.js
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import zipfile
@@ -41,11 +43,20 @@ def kaggle_raw_folder(comp: Competition, cache: Path, *, say: Callable[[str], No
 
 
 def credentials_present() -> bool:
-    """True when the kaggle package will find credentials."""
-    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
+    """True when the kaggle package will find credentials (where kaggle>=1.6 looks)."""
+    env = os.environ
+    if env.get("KAGGLE_API_TOKEN") or (env.get("KAGGLE_USERNAME") and env.get("KAGGLE_KEY")):
         return True
-    config_dir = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle"))
-    return (config_dir / "kaggle.json").is_file()
+    dot_kaggle = Path.home() / ".kaggle"
+    if env.get("KAGGLE_CONFIG_DIR"):
+        config_dirs = [Path(env["KAGGLE_CONFIG_DIR"])]
+    else:  # kaggle 2.x falls back to $XDG_CONFIG_HOME/kaggle when ~/.kaggle is absent
+        xdg = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+        config_dirs = [dot_kaggle, xdg / "kaggle"]
+    candidates = [d / "kaggle.json" for d in config_dirs] + [
+        dot_kaggle / name for name in ("access_token", "access_token.txt", "credentials.json")
+    ]
+    return any(path.is_file() for path in candidates)
 
 
 def download(kaggle_id: str, folder: Path, *, say: Callable[[str], None]) -> None:
@@ -97,10 +108,37 @@ def explain_api_error(kaggle_id: str, error: Exception) -> KaggleError:
         )
     if status == 404:
         return KaggleError(f"Kaggle has no competition `{kaggle_id}` (404). Check the id.")
+    if status is None and _is_connection_error(error):
+        return KaggleError(
+            f"The download of {kaggle_id} failed or was interrupted ({_short(error)}); check "
+            "the network and run the same command again."
+        )
     return KaggleError(
-        f"Downloading {kaggle_id} from Kaggle failed ({type(error).__name__}: {error}). "
+        f"Downloading {kaggle_id} from Kaggle failed ({_short(error)}). "
         "Check the network and run again, or pass --raw-dir with a local copy."
     )
+
+
+_CONNECTION_ERRORS = {
+    # requests, urllib3 and the standard library names for a lost or refused connection
+    "ConnectionError",
+    "ChunkedEncodingError",
+    "Timeout",
+    "ProtocolError",
+    "IncompleteRead",
+    "TimeoutError",
+}
+
+
+def _is_connection_error(error: Exception) -> bool:
+    return any(cls.__name__ in _CONNECTION_ERRORS for cls in type(error).__mro__)
+
+
+def _short(error: Exception, limit: int = 160) -> str:
+    """`Type: first line of the message`, cut to `limit` characters."""
+    lines = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _status_of(error: Exception) -> int | None:
@@ -117,7 +155,17 @@ def _api() -> Any:
     try:
         from kaggle.api.kaggle_api_extended import KaggleApi
     except ImportError as e:
-        raise DependencyNotInstalledError("kaggle", "kaggle") from e
+        # kaggle 2.2 imports `six` without depending on it: name what is really missing.
+        missing = e.name if e.name and e.name.split(".")[0] != "kaggle" else "kaggle"
+        raise DependencyNotInstalledError(missing, "kaggle") from e
     api = KaggleApi()
-    api.authenticate()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # its help text; ours is one line
+            api.authenticate()
+    except SystemExit as e:  # kaggle calls exit(1) when it finds no usable credentials
+        raise KaggleError(
+            f"Kaggle found no usable credentials: {api.config} needs a JSON object with "
+            '"username" and "key" (or set KAGGLE_USERNAME and KAGGLE_KEY); an access token '
+            "may have expired."
+        ) from e
     return api
