@@ -29,6 +29,7 @@ from mledojo.competition import Competition, Limits, get_competition
 from mledojo.data.prepare import PreparedData, prepare
 from mledojo.errors import InvalidSubmissionError, ResetNeededError, SandboxError
 from mledojo.grading.scorer import Scorer
+from mledojo.sandbox import SandboxKind
 from mledojo.sandbox.base import ExecResult, Sandbox
 from mledojo.types import (
     CallTool,
@@ -43,7 +44,6 @@ from mledojo.types import (
 )
 
 RewardMode = Literal["human_rank_delta", "raw_delta", "position", "final_only"]
-SandboxKind = Literal["docker", "local", "auto"]
 SUBMISSION_NAME = "submission.csv"
 RUNS_ENV_VAR = "MLEDOJO_RUNS_DIR"
 
@@ -133,7 +133,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         self._t0 = time.monotonic()
         self.recorder.log(f"reset seed={seed} sandbox={self._sandbox.name}")
         obs = self._observation(
-            "reset", "ready", info=self._brief(), time_left_s=self.limits.episode_time_s
+            "reset", "ready", info=self._info("all"), time_left_s=self.limits.episode_time_s
         )
         self.recorder.record_step({"step": 0, "action": {"action": "reset"}, "obs": obs})
         return obs, {"run_dir": str(self.recorder.folder), "task": self.task_info()}
@@ -568,9 +568,6 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         )
         return obs.model_dump()
 
-    def _brief(self) -> str:
-        return self._info("all")
-
     def _info(self, topic: str) -> str:
         from mledojo.info import info_text
 
@@ -605,7 +602,3 @@ def _loggable(action: Any) -> Any:
     dump = getattr(action, "model_dump", None)
     return dump() if callable(dump) else action
 
-
-def make(competition_id: str, **overrides: Any) -> MLEDojoEnv:
-    """Create the env of a competition (`name`, `name-vN` or `mledojo/name-vN`)."""
-    return MLEDojoEnv(competition_id, **overrides)
