@@ -88,7 +88,9 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         self._sandbox: Sandbox | None = None
         self._run_dir = Path(run_dir) if run_dir is not None else None
         self.action_space = action_space()
-        self.observation_space = observation_space(self.limits.max_steps)
+        self.observation_space = observation_space(
+            self.limits.max_steps, self.limits.episode_time_s
+        )
         self.recorder: EpisodeRecorder | None = None
         self._episode_seed: int | None = None
         if self.spec is None:  # made by mledojo.make, not gymnasium.make
@@ -601,4 +603,3 @@ def _registered_spec(versioned_id: str) -> EnvSpec | None:
 def _loggable(action: Any) -> Any:
     dump = getattr(action, "model_dump", None)
     return dump() if callable(dump) else action
-

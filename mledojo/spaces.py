@@ -73,3 +73,29 @@ class OptionalFloat(spaces.Space[float | None]):
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, OptionalFloat)
+
+
+class BoundedFloat(spaces.Space[float]):
+    """A plain Python float in [low, high] (a `Box` would want numpy scalars)."""
+
+    def __init__(
+        self, low: float, high: float, *, seed: int | np.random.Generator | None = None
+    ) -> None:
+        super().__init__(shape=None, dtype=None, seed=seed)
+        self.low, self.high = float(low), float(high)
+
+    @property
+    def is_np_flattenable(self) -> bool:
+        return False
+
+    def sample(self, mask: Any = None, probability: Any = None) -> float:
+        return float(self.np_random.uniform(self.low, self.high))
+
+    def contains(self, x: Any) -> bool:
+        return isinstance(x, float | int) and self.low <= float(x) <= self.high
+
+    def __repr__(self) -> str:
+        return f"BoundedFloat({self.low}, {self.high})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BoundedFloat) and (other.low, other.high) == (self.low, self.high)

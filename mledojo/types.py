@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from gymnasium import spaces
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from mledojo.spaces import AnyText, Choice, OptionalFloat
+from mledojo.spaces import AnyText, BoundedFloat, Choice, OptionalFloat
 
 MAX_CODE_CHARS = 200_000
 MAX_TEXT_CHARS = 200_000
@@ -105,7 +104,7 @@ class Observation(BaseModel):
     info: str = Field(default="", description="task text, requested info, tool output or hints")
 
 
-def observation_space(max_steps: int) -> spaces.Dict:
+def observation_space(max_steps: int, episode_time_s: float) -> spaces.Dict:
     """The gymnasium space matching `Observation.model_dump()`."""
     text = AnyText(MAX_TEXT_CHARS)
     return spaces.Dict(
@@ -122,7 +121,7 @@ def observation_space(max_steps: int) -> spaces.Dict:
             "best_public_score": OptionalFloat(),
             "best_public_human_rank": OptionalFloat(),
             "steps_left": spaces.Discrete(max_steps + 1),
-            "time_left_s": spaces.Box(low=0.0, high=float("inf"), shape=(), dtype=np.float64),
+            "time_left_s": BoundedFloat(0.0, episode_time_s),
             "info": text,
         }
     )
