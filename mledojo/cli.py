@@ -209,9 +209,7 @@ def _ensure_image(*, required: bool) -> None:
     with err.status(f"checking the runtime image {image_tag()}") as status:
         report = build_image(progress=lambda m: status.update(str(m)))
     if not report.reused:
-        err.print(
-            f"built {report.tag} in {report.seconds:.0f} s ({report.size_bytes / 1e6:.0f} MB)"
-        )
+        err.print(report.summary())
 
 
 @image_app.command("build")
@@ -229,8 +227,7 @@ def image_build(
         raise typer.BadParameter("--method must be auto, online or offline")
     m: Literal["auto", "online", "offline"] = method  # type: ignore[assignment]
     report = build_image(m, force=force, progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
-    state = "reused" if report.reused else f"built by the {report.method} path"
-    out.print(f"{report.tag}: {state} in {report.seconds:.1f} s, {report.size_bytes / 1e6:.0f} MB")
+    out.print(report.summary())
 
 
 @app.command()

@@ -284,11 +284,9 @@ def build_image(
         existing = _find_image(client, tag)  # another process may have built it meanwhile
         if existing is not None and not force:
             return _report_for(existing, tag, started, reused=True)
-        chosen = _build(client, method, inputs, content, cache, progress)
+        _build(client, method, inputs, content, cache, progress)
     image = client.images.get(tag)
-    report = _report_for(image, tag, started, reused=False)
-    _say(progress, f"{report.summary()} [{chosen}]")
-    return report
+    return _report_for(image, tag, started, reused=False)
 
 
 def remove_images(keep_current: bool) -> list[str]:
@@ -334,18 +332,17 @@ def _build(
     content: str,
     cache: Path,
     progress: Progress | None,
-) -> str:
-    """Dispatch to a build path; return the path used."""
+) -> None:
+    """Dispatch to a build path (the image's label records which one ran)."""
     if method == "online" or (method == "auto" and _registry_reachable(client, progress)):
         try:
             _build_online(client, inputs, content, progress)
-            return "online"
+            return
         except ImageBuildError as exc:
             if method == "online":
                 raise
             _say(progress, f"online build failed ({exc}); building offline instead")
     _build_offline(client, inputs, content, cache, progress)
-    return "offline"
 
 
 def _registry_reachable(client: Any, progress: Progress | None) -> bool:
