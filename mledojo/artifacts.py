@@ -33,6 +33,7 @@ class FinalGrade(BaseModel):
     above_median: bool | None = None
     leaderboard_kind: Literal["kaggle", "reference"] | None = None
     leaderboard_entries: int | None = None
+    implausible: bool = False
     caveats: list[str] = Field(default_factory=list)
 
 

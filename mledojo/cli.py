@@ -138,6 +138,8 @@ def grade(
         )
         table.add_row("medal", report.medal or "none")
         table.add_row("above median", str(report.above_median))
+    if report.implausible:
+        table.add_row("[red]suspect[/red]", "[red]past the honest ceiling; see the note[/red]")
     out.print(table)
     for caveat in report.caveats:
         out.print(f"[yellow]note:[/yellow] {caveat}")
@@ -182,6 +184,8 @@ def run(
         who = "human teams" if f.leaderboard_kind == "kaggle" else "reference pool, not humans"
         table.add_row("HumanRank", f"{f.private_human_rank:.4f} (vs {f.leaderboard_entries} {who})")
         table.add_row("medal", f.medal or "none")
+    if f.implausible:
+        table.add_row("[red]suspect[/red]", "[red]past the honest ceiling; see the note[/red]")
     table.add_row("steps", str(result.steps))
     table.add_row("wall time", f"{result.wall_time_s:.1f} s")
     table.add_row("run folder", str(episode_dir(runs_dir, rid, competition, agent, seed)))

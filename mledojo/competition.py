@@ -37,10 +37,24 @@ class _Model(BaseModel):
 
 
 class MetricSpec(_Model):
-    """The competition's metric; the direction is declared, never inferred."""
+    """The competition's metric; the direction is declared, never inferred.
+
+    `implausible_beyond`: a score past this value (in the better direction) is out of reach
+    of an honest solution, for example because it needs a known leak; graded reports flag
+    such scores instead of celebrating them.
+    """
 
     name: str
     higher_is_better: bool
+    implausible_beyond: float | None = Field(default=None, allow_inf_nan=False)
+
+    def is_implausible(self, score: float) -> bool:
+        """Whether `score` lies past `implausible_beyond` in the better direction."""
+        if self.implausible_beyond is None:
+            return False
+        if self.higher_is_better:
+            return score > self.implausible_beyond
+        return score < self.implausible_beyond
 
 
 class GeneratorSource(_Model):

@@ -448,6 +448,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
                 above_median=report.above_median,
                 leaderboard_kind=report.leaderboard_kind,
                 leaderboard_entries=report.n_entries,
+                implausible=report.implausible,
                 caveats=report.caveats,
             )
         spec = self.competition.spec

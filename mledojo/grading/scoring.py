@@ -55,6 +55,7 @@ class GradeReport(BaseModel):
     medal: Medal | None = None
     above_median: bool | None = None
     thresholds: MedalThresholds | None = None
+    implausible: bool = False
     caveats: list[str] = []
 
     @property
@@ -258,6 +259,16 @@ def report_for_score(
     n_rows: int | None = None,
 ) -> GradeReport:
     """A `GradeReport` for an already computed score (e.g. when re-ranking stored results)."""
+    implausible = spec.metric.is_implausible(score)
+    flag = (
+        [
+            f"SUSPECT: a {spec.metric.name} of {score:.6g} is past "
+            f"{spec.metric.implausible_beyond:g}, beyond the reach of an honest solution for "
+            "this competition; it most likely exploits a known leak (see the caveats below)."
+        ]
+        if implausible
+        else []
+    )
     base = GradeReport(
         competition=spec.id,
         score=float(score),
@@ -265,7 +276,8 @@ def report_for_score(
         metric=spec.metric.name,
         higher_is_better=spec.metric.higher_is_better,
         n_rows=n_rows,
-        caveats=list(spec.leaderboard.caveats) if spec.leaderboard else [],
+        implausible=implausible,
+        caveats=[*flag, *(spec.leaderboard.caveats if spec.leaderboard else [])],
     )
     if leaderboard is None:
         return base.model_copy(update={"caveats": [*base.caveats, "No leaderboard given."]})

@@ -12,6 +12,7 @@ import pytest
 from mledojo.competition import get_competition
 from mledojo.data.prepare import PreparedData, prepare
 from mledojo.grading.scorer import Scorer
+from mledojo.grading.scoring import report_for_score
 
 CID = "pump-failure"
 
@@ -84,3 +85,32 @@ def test_reference_board_is_labelled_and_spans_quality() -> None:
     scores = pd.read_csv(comp.path(board.private))["score"].to_numpy()
     assert scores.min() <= 0.51 and 0.85 <= scores.max() <= 0.97
     assert np.all(np.diff(scores) <= 0)  # best first
+
+
+def _peek_ahead(test: pd.DataFrame) -> pd.DataFrame:
+    """The known leak: predict 1 when the pump goes offline within its next 24 test rows."""
+    test = test.sort_values(["pump_id", "timestamp"])
+    stops = (test["load_pct"] == 0) & (test.groupby("pump_id")["load_pct"].shift(1) != 0)
+    ahead = (
+        stops.groupby(test["pump_id"])
+        .transform(lambda s: s[::-1].rolling(25, min_periods=1).max()[::-1].shift(-1))
+        .fillna(0.0)
+    )
+    return pd.DataFrame({"id": test["id"], "failure_24h": ahead.astype(float)})
+
+
+def test_look_ahead_leak_is_flagged_and_honest_scores_are_not(
+    data: PreparedData, tmp_path: Path
+) -> None:
+    comp = get_competition(CID)
+    scorer = Scorer(comp, data)
+    leak = tmp_path / "leak.csv"
+    _peek_ahead(pd.read_csv(data.public_dir / "test.csv")).to_csv(leak, index=False)
+    report = scorer.score(leak, part="private")
+    assert report.score > 0.97 and report.implausible
+    assert report.caveats[0].startswith("SUSPECT")
+    board = comp.spec.leaderboard
+    assert board is not None
+    best_reference = float(pd.read_csv(comp.path(board.private))["score"].max())
+    honest = report_for_score(comp.spec, best_reference)
+    assert not honest.implausible and not any("SUSPECT" in c for c in honest.caveats)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from mledojo.competition import CompetitionSpec
 from mledojo.errors import GradingError, InvalidSubmissionError
@@ -230,3 +231,24 @@ def test_spaceship_titanic_round_trip(tmp_path: Path) -> None:
     pred.to_csv(path, index=False)
     private = ans[ans["usage"] == "private"]
     assert grade(spec, path, ans) == pytest.approx(float(private["Transported"].mean()))
+
+
+@pytest.mark.parametrize(
+    ("higher", "score", "flagged"),
+    [(True, 0.98, True), (True, 0.97, False), (False, 0.05, True), (False, 0.2, False)],
+)
+def test_scores_past_the_honest_ceiling_are_flagged(
+    higher: bool, score: float, flagged: bool
+) -> None:
+    limit = 0.97 if higher else 0.1
+    metric = {"name": "roc_auc" if higher else "rmse", "higher_is_better": higher}
+    spec = make_spec(metric={**metric, "implausible_beyond": limit})
+    report = report_for_score(spec, score, leaderboard=[0.9, 0.5, 0.1])
+    assert report.implausible is flagged
+    assert any(c.startswith("SUSPECT") for c in report.caveats) is flagged
+    assert not report_for_score(make_spec(metric=metric), score).implausible
+
+
+def test_implausible_beyond_must_be_finite() -> None:
+    with pytest.raises(ValidationError, match="implausible_beyond"):
+        make_spec(metric={"name": "rmse", "higher_is_better": False, "implausible_beyond": "nan"})
