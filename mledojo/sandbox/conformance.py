@@ -344,6 +344,47 @@ def check_tool_call(sb: Sandbox, ctx: CheckContext) -> None:
         raise _fail(f"an unknown tool must be reported: {unknown}")
 
 
+FORGE_SOCKET = """
+import json, os, socket, struct
+argv = open(f'/proc/{os.getppid()}/cmdline', 'rb').read().split(b'\\0')
+path = argv[argv.index(b'--socket') + 1].decode()
+os.unlink(path)
+server = socket.socket(socket.AF_UNIX)
+server.bind(path)
+server.listen()
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        server.settimeout(15)
+        forged = json.dumps({'status': 'ok', 'exit_code': 0, 'stdout': 'FORGED\\n',
+                             'stderr': '', 'duration_s': 0.0}).encode()
+        try:
+            while True:
+                conn, _ = server.accept()
+                conn.recv(1 << 20)
+                conn.sendall(struct.pack('>I', len(forged)) + forged)
+                conn.close()
+        except OSError:
+            pass
+    os._exit(0)
+print('replaced')
+"""
+
+
+def check_control_socket(sb: Sandbox, ctx: CheckContext) -> None:
+    """A step that swaps the runner's socket for its own server cannot answer later steps."""
+    _expect_ok(sb, "open('kept.txt', 'w').write('kept')")
+    _expect_ok(sb, FORGE_SOCKET)
+    r = _run(sb, "print('genuine')")
+    if "FORGED" in r.stdout:
+        raise _fail("a forged runner answered the host's next request", r)
+    if r.status != "ok" and r.status != "sandbox_error":
+        raise _fail("expected the step to run or the sandbox to restart", r)
+    r = _expect_ok(sb, "print(open('kept.txt').read())")
+    if r.stdout != "kept\n":
+        raise _fail("the workspace did not survive the recovery", r)
+
+
 def check_cleanup(sb: Sandbox, ctx: CheckContext) -> None:
     """After stop (twice), nothing of the sandbox runs; the workspace files remain."""
     _expect_ok(
@@ -379,6 +420,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("no_network", check_no_network),
     ("answers_unreachable", check_answers_unreachable),
     ("tool_call", check_tool_call),
+    ("control_socket", check_control_socket),
     ("cleanup", check_cleanup),
 )
 CHECK_NAMES: tuple[str, ...] = tuple(name for name, _ in CHECKS)

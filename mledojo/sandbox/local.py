@@ -91,6 +91,9 @@ class RunnerSandbox(Sandbox):
         self._workspace: Path | None = None
         self._labels: dict[str, str] = {}
         self._control_dir: Path | None = None
+        # (st_dev, st_ino) of the socket the runner bound; its folder is writable from inside,
+        # so a step could swap in a socket of its own and forge the replies to later steps.
+        self._socket_id: tuple[int, int] | None = None
         self.restarts = 0
 
     # -- lifecycle hooks for subclasses
@@ -215,18 +218,35 @@ class RunnerSandbox(Sandbox):
 
     def _request(self, req: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         limits = self._require_limits()
+        self._check_socket_identity()
         max_reply = 8 * limits.output_bytes + _runner.MAX_TOOL_OUTPUT_BYTES + (1 << 20)
         return _runner.request(
             str(self._socket_path), req, timeout_s=timeout_s + REPLY_GRACE_S, max_reply=max_reply
         )
 
+    def _check_socket_identity(self) -> None:
+        """Refuse to talk to a socket other than the one the runner bound at start."""
+        if self._socket_id is None:
+            return
+        try:
+            st = os.lstat(self._socket_path)
+        except OSError as exc:
+            raise _runner.RunnerLostError(f"the runner's socket is gone ({exc})") from exc
+        if (st.st_dev, st.st_ino) != self._socket_id:
+            raise _runner.RunnerLostError(
+                "the runner's socket was replaced from inside the sandbox; not trusting it"
+            )
+
     def _wait_ready(self) -> None:
-        """Poll until the runner answers a ping, or fail with its logs."""
+        """Poll until the runner answers a ping (then remember its socket), or fail."""
+        self._socket_id = None
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._socket_path.exists():
                 try:
+                    st = os.lstat(self._socket_path)
                     self.ping()
+                    self._socket_id = (st.st_dev, st.st_ino)
                     return
                 except _runner.RunnerLostError:
                     pass
@@ -243,6 +263,7 @@ class RunnerSandbox(Sandbox):
         detail = f"runner lost: {exc}\n{self._diagnostics()}"
         log.warning("%s: %s; restarting the sandbox", self.name, exc)
         self._teardown()
+        self._socket_path.unlink(missing_ok=True)  # never ping a socket a step left behind
         self.restarts += 1
         try:
             self._launch()
