@@ -125,6 +125,20 @@ def test_default_seed_is_zero(gen: ModuleType, df0: pd.DataFrame) -> None:
 def test_invalid_seed_is_rejected(gen: ModuleType) -> None:
     with pytest.raises(ValueError, match="non-negative"):
         gen.generate(-1)
+    with pytest.raises(ValueError, match="world must be"):
+        gen.generate(0, world=1.5)
+
+
+def test_another_world_keeps_the_fleet_and_replays_its_year(
+    gen: ModuleType, sim0: Any, df0: pd.DataFrame
+) -> None:
+    pd.testing.assert_frame_equal(gen.generate(0, world=0), df0)
+    other = gen.simulate(0, world=1)
+    assert list(other.frame.columns) == list(df0.columns) and len(other.frame) == len(df0)
+    assert other.frame["pump_size"].equals(df0["pump_size"])  # the same pumps
+    assert not other.events.equals(sim0.events)  # other failures and services
+    assert not other.frame["vibration_mm_s"].equals(df0["vibration_mm_s"])
+    assert 0.02 <= other.frame["failure_24h"].mean() <= 0.04
 
 
 def test_missing_values_present_but_few(df0: pd.DataFrame) -> None:
