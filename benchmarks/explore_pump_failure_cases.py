@@ -22,6 +22,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -31,14 +32,14 @@ import calibrate_pump_failure as cal  # noqa: E402  (a sibling script, not a pac
 
 
 def draw_cases(
-    gen: object, seed: int, worlds: int, positive_share: float
+    gen: ModuleType, seed: int, worlds: int, positive_share: float
 ) -> tuple[pd.DataFrame, float]:
     """One case per pump and world, with causal rolling features; also the generation time."""
     rng = np.random.default_rng([seed, 7])
     picked, generating = [], 0.0
     for world in range(1, worlds + 1):
         started = time.perf_counter()
-        table = gen.generate(seed, world=world)  # type: ignore[attr-defined]
+        table = gen.generate(seed, world=world)
         generating += time.perf_counter() - started
         _, test = cal.time_split(cal.rolling_features(table))
         running = test[test["load_pct"] > 0]

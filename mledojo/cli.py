@@ -28,6 +28,7 @@ app.add_typer(image_app, name="image")
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
+SUSPECT_ROW = ("[red]suspect[/red]", "[red]past the honest ceiling; see the note[/red]")
 SplitOpt = Annotated[str, typer.Option("--split", help="all | tabular | lite | synthetic | kaggle")]
 SeedOpt = Annotated[
     int | None, typer.Option("--data-seed", help="data variant (default: the spec's seed)")
@@ -139,7 +140,7 @@ def grade(
         table.add_row("medal", report.medal or "none")
         table.add_row("above median", str(report.above_median))
     if report.implausible:
-        table.add_row("[red]suspect[/red]", "[red]past the honest ceiling; see the note[/red]")
+        table.add_row(*SUSPECT_ROW)
     out.print(table)
     for caveat in report.caveats:
         out.print(f"[yellow]note:[/yellow] {caveat}")
@@ -185,7 +186,7 @@ def run(
         table.add_row("HumanRank", f"{f.private_human_rank:.4f} (vs {f.leaderboard_entries} {who})")
         table.add_row("medal", f.medal or "none")
     if f.implausible:
-        table.add_row("[red]suspect[/red]", "[red]past the honest ceiling; see the note[/red]")
+        table.add_row(*SUSPECT_ROW)
     table.add_row("steps", str(result.steps))
     table.add_row("wall time", f"{result.wall_time_s:.1f} s")
     table.add_row("run folder", str(episode_dir(runs_dir, rid, competition, agent, seed)))

@@ -186,11 +186,10 @@ def simulate(seed: int = 0, world: int = 0) -> Simulation:
     for name, value in (("seed", seed), ("world", world)):
         if int(value) != value or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(8)]
-    if world:
-        # the fleet stays that of `seed`; everything that happens to it is drawn anew
-        again = np.random.SeedSequence([int(seed), int(world)]).spawn(8)
-        streams[1:] = [np.random.default_rng(s) for s in again[1:]]
+    roots = np.random.SeedSequence(int(seed)).spawn(8)
+    # the fleet is always that of `seed`; in another world all that happens to it is new
+    events = np.random.SeedSequence([int(seed), int(world)]).spawn(8) if world else roots
+    streams = [np.random.default_rng(s) for s in (roots[0], *events[1:])]
     fleet = _draw_fleet(streams[0])
     services = _simulate_services(streams[1], fleet)
     episodes = _concat_episodes(

@@ -260,15 +260,14 @@ def report_for_score(
 ) -> GradeReport:
     """A `GradeReport` for an already computed score (e.g. when re-ranking stored results)."""
     implausible = spec.metric.is_implausible(score)
-    flag = (
-        [
+    caveats = list(spec.leaderboard.caveats) if spec.leaderboard else []
+    if implausible:
+        caveats.insert(
+            0,
             f"SUSPECT: a {spec.metric.name} of {score:.6g} is past "
             f"{spec.metric.implausible_beyond:g}, beyond the reach of an honest solution for "
-            "this competition; it most likely exploits a known leak (see the caveats below)."
-        ]
-        if implausible
-        else []
-    )
+            "this competition; it most likely exploits a known leak (see the caveats below).",
+        )
     base = GradeReport(
         competition=spec.id,
         score=float(score),
@@ -277,7 +276,7 @@ def report_for_score(
         higher_is_better=spec.metric.higher_is_better,
         n_rows=n_rows,
         implausible=implausible,
-        caveats=[*flag, *(spec.leaderboard.caveats if spec.leaderboard else [])],
+        caveats=caveats,
     )
     if leaderboard is None:
         return base.model_copy(update={"caveats": [*base.caveats, "No leaderboard given."]})

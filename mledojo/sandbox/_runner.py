@@ -708,26 +708,48 @@ class RunnerLostError(ConnectionError):
     """The runner did not answer (dead, stuck, or its socket is gone)."""
 
 
-def request(
-    socket_path: str, req: dict[str, Any], *, timeout_s: float, max_reply: int
-) -> dict[str, Any]:
-    """Send one request to a runner and wait for its reply (used by the host).
+def socket_identity(socket_path: str) -> tuple[int, int]:
+    """`(st_dev, st_ino)` of the socket at `socket_path`; refuses anything else there.
 
-    Refuses to follow anything at `socket_path` that is not a socket: the folder holding it
-    is writable from inside the sandbox.
+    The folder holding it is writable from inside the sandbox, so nothing but a socket is
+    followed (no symlink tricks).
     """
     import stat as _stat
 
     try:
-        if not _stat.S_ISSOCK(os.lstat(socket_path).st_mode):
-            raise RunnerLostError(f"{socket_path} is not a socket")
+        st = os.lstat(socket_path)
+    except OSError as exc:
+        raise RunnerLostError(f"the runner's socket is gone ({exc})") from exc
+    if not _stat.S_ISSOCK(st.st_mode):
+        raise RunnerLostError(f"{socket_path} is not a socket")
+    return (st.st_dev, st.st_ino)
+
+
+def request(
+    socket_path: str,
+    req: dict[str, Any],
+    *,
+    timeout_s: float,
+    max_reply: int,
+    expect: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """Send one request to a runner and wait for its reply (used by the host).
+
+    `expect` is the `socket_identity` the runner's socket had when it first answered: a step
+    could swap in a socket of its own to forge the replies to later steps, so any other
+    socket is refused.
+    """
+    found = socket_identity(socket_path)
+    if expect is not None and found != expect:
+        raise RunnerLostError(
+            "the runner's socket was replaced from inside the sandbox; not trusting it"
+        )
+    try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout_s)
             sock.connect(socket_path)
             send_msg(sock, req)
             return recv_msg(sock, max_reply)
-    except RunnerLostError:
-        raise
     except (OSError, ValueError) as exc:
         raise RunnerLostError(f"{type(exc).__name__}: {exc}") from exc
 

@@ -91,9 +91,7 @@ class RunnerSandbox(Sandbox):
         self._workspace: Path | None = None
         self._labels: dict[str, str] = {}
         self._control_dir: Path | None = None
-        # (st_dev, st_ino) of the socket the runner bound; its folder is writable from inside,
-        # so a step could swap in a socket of its own and forge the replies to later steps.
-        self._socket_id: tuple[int, int] | None = None
+        self._socket_id: tuple[int, int] | None = None  # see `_runner.request(expect=...)`
         self.restarts = 0
 
     # -- lifecycle hooks for subclasses
@@ -218,24 +216,14 @@ class RunnerSandbox(Sandbox):
 
     def _request(self, req: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         limits = self._require_limits()
-        self._check_socket_identity()
         max_reply = 8 * limits.output_bytes + _runner.MAX_TOOL_OUTPUT_BYTES + (1 << 20)
         return _runner.request(
-            str(self._socket_path), req, timeout_s=timeout_s + REPLY_GRACE_S, max_reply=max_reply
+            str(self._socket_path),
+            req,
+            timeout_s=timeout_s + REPLY_GRACE_S,
+            max_reply=max_reply,
+            expect=self._socket_id,
         )
-
-    def _check_socket_identity(self) -> None:
-        """Refuse to talk to a socket other than the one the runner bound at start."""
-        if self._socket_id is None:
-            return
-        try:
-            st = os.lstat(self._socket_path)
-        except OSError as exc:
-            raise _runner.RunnerLostError(f"the runner's socket is gone ({exc})") from exc
-        if (st.st_dev, st.st_ino) != self._socket_id:
-            raise _runner.RunnerLostError(
-                "the runner's socket was replaced from inside the sandbox; not trusting it"
-            )
 
     def _wait_ready(self) -> None:
         """Poll until the runner answers a ping (then remember its socket), or fail."""
@@ -244,9 +232,9 @@ class RunnerSandbox(Sandbox):
         while time.monotonic() < deadline:
             if self._socket_path.exists():
                 try:
-                    st = os.lstat(self._socket_path)
+                    identity = _runner.socket_identity(str(self._socket_path))
                     self.ping()
-                    self._socket_id = (st.st_dev, st.st_ino)
+                    self._socket_id = identity
                     return
                 except _runner.RunnerLostError:
                     pass
