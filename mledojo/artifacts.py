@@ -81,6 +81,7 @@ class EpisodeRecorder:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)  # submissions, code and logs are this user's alone
         (folder / "code").mkdir(exist_ok=True)
         (folder / "submissions").mkdir(exist_ok=True)
         self.workspace = folder / "workspace"

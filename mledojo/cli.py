@@ -151,7 +151,7 @@ def run(
     competition: str,
     agent: Annotated[str, typer.Option(help="agent name (mledojo agents)")] = "baseline",
     seed: Annotated[int, typer.Option(help="episode seed")] = 0,
-    sandbox: Annotated[str, typer.Option(help="docker | local | auto")] = "auto",
+    sandbox: Annotated[str, typer.Option(help="docker | local | unsafe-local | auto")] = "auto",
     data_seed: SeedOpt = None,
     runs_dir: Annotated[Path, typer.Option(help="where run folders go")] = Path("runs"),
     run_id: Annotated[str | None, typer.Option(help="reuse a run id to resume")] = None,
@@ -161,9 +161,10 @@ def run(
     Example: `mledojo run pump-failure --agent baseline --seed 0 --sandbox docker`
     """
     from mledojo.runner import episode_dir, new_run_id, run_episode
+    from mledojo.sandbox import SANDBOX_KINDS
 
-    if sandbox not in ("docker", "local", "auto"):
-        raise typer.BadParameter("--sandbox must be docker, local or auto")
+    if sandbox not in SANDBOX_KINDS:
+        raise typer.BadParameter(f"--sandbox must be one of {', '.join(SANDBOX_KINDS)}")
     if sandbox in ("docker", "auto"):
         _ensure_image(required=sandbox == "docker")
     rid = run_id or new_run_id()
@@ -239,13 +240,20 @@ def image_build(
 def cleanup(
     run: Annotated[str | None, typer.Option(help="only containers of this run id")] = None,
 ) -> None:
-    """Remove every container labelled by mledojo (orphans of crashed runs) and list them."""
-    from mledojo.sandbox.cleanup import remove_labelled
+    """Remove every container labelled by mledojo (orphans of crashed runs) and list them.
 
+    Also removes the control folders of sandboxes whose owner process is dead (and kills
+    what still runs under a dead LocalSandbox episode's uid).
+    """
+    from mledojo.sandbox.cleanup import reap_control_dirs, remove_labelled
+
+    folders = reap_control_dirs()
     removed = remove_labelled(run)
     out.print(
         f"removed {len(removed)} container(s)" + (": " + ", ".join(removed) if removed else "")
     )
+    if folders:
+        out.print(f"removed {len(folders)} stale control folder(s): {', '.join(folders)}")
 
 
 def main() -> None:

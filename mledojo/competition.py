@@ -127,6 +127,8 @@ class Limits(_Model):
     cpus: float = Field(default=2.0, gt=0)
     pids: int = Field(default=256, ge=16)
     disk_mb: int = Field(default=2048, ge=16)
+    max_files: int = Field(default=100_000, ge=100)
+    max_public_grades: int = Field(default=100, ge=1)
     output_bytes: int = Field(default=64_000, ge=1000)
 
 

@@ -66,12 +66,20 @@ class DockerUnavailableError(MLEDojoError):
             "Docker is not available"
             + extra
             + ". Start it with `sudo bash scripts/ensure_docker.sh` (installs Debian's docker.io"
-            " and starts dockerd), or use `sandbox='local'` for the weaker subprocess sandbox."
+            " and starts dockerd), or, as root, use `sandbox='local'` for the weaker subprocess"
+            " sandbox."
         )
 
 
 class SandboxError(MLEDojoError):
     """The sandbox itself failed (not the agent's code): an infrastructure failure."""
+
+
+class SandboxFileError(MLEDojoError):
+    """A file the host asked the sandbox for was refused (the agent's fault, not the host's).
+
+    The message is safe to show the agent: it names the path it gave, never a host path.
+    """
 
 
 class ImageBuildError(SandboxError):

@@ -6,12 +6,26 @@ import json
 from typing import Annotated, Any, Literal
 
 from gymnasium import spaces
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from mledojo.spaces import AnyText, BoundedFloat, Choice, OptionalFloat
 
 MAX_CODE_CHARS = 200_000
 MAX_TEXT_CHARS = 200_000
+MAX_ERROR_TYPE_CHARS = 200
+MAX_PATH_CHARS = 500
+MAX_TOOL_NAME_CHARS = 100
+
+
+def clip_text(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, keeping its head and its tail."""
+    if len(text) <= limit:
+        return text
+    marker = f"\n[... mledojo: {len(text) - limit:,} characters omitted ...]\n"
+    keep = max(0, limit - len(marker))
+    head = keep // 2
+    return text[:head] + marker + text[len(text) - (keep - head) :]
+
 
 InfoTopic = Literal["all", "description", "files", "sample_submission", "metric", "budget"]
 
@@ -45,8 +59,18 @@ class CallTool(_Action):
     """Run one trusted tool inside the sandbox (JSON in, JSON out)."""
 
     action: Literal["call_tool"] = "call_tool"
-    tool: str
+    tool: str = Field(max_length=MAX_TOOL_NAME_CHARS)
     args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("args")
+    @classmethod
+    def _bounded_args(cls, v: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(v, default=str))
+        if size > MAX_CODE_CHARS:
+            raise ValueError(
+                f"args are {size:,} characters of JSON; the limit is {MAX_CODE_CHARS:,}"
+            )
+        return v
 
 
 class Submit(_Action):
@@ -56,7 +80,7 @@ class Submit(_Action):
     """
 
     action: Literal["submit"] = "submit"
-    path: str | None = None
+    path: str | None = Field(default=None, max_length=MAX_PATH_CHARS)
 
 
 Action = Annotated[
@@ -103,6 +127,17 @@ class Observation(BaseModel):
     time_left_s: float
     info: str = Field(default="", description="task text, requested info, tool output or hints")
 
+    @field_validator("stdout", "stderr", "error_message", "info", mode="before")
+    @classmethod
+    def _bounded_text(cls, v: object) -> object:
+        """Every text stays within the observation space, whatever the agent made us quote."""
+        return clip_text(v, MAX_TEXT_CHARS) if isinstance(v, str) else v
+
+    @field_validator("error_type", mode="before")
+    @classmethod
+    def _bounded_type(cls, v: object) -> object:
+        return clip_text(v, MAX_ERROR_TYPE_CHARS) if isinstance(v, str) else v
+
 
 def observation_space(max_steps: int, episode_time_s: float) -> spaces.Dict:
     """The gymnasium space matching `Observation.model_dump()`."""
@@ -113,7 +148,7 @@ def observation_space(max_steps: int, episode_time_s: float) -> spaces.Dict:
             "status": Choice(STATUSES),
             "stdout": text,
             "stderr": text,
-            "error_type": AnyText(200),
+            "error_type": AnyText(MAX_ERROR_TYPE_CHARS),
             "error_message": text,
             "submission": Choice(("none", "valid", "invalid")),
             "public_score": OptionalFloat(),
@@ -151,9 +186,9 @@ def action_space() -> spaces.Dict:
             "action": Choice(ACTION_NAMES),
             "topic": Choice(INFO_TOPICS),
             "code": AnyText(MAX_CODE_CHARS),
-            "tool": AnyText(100),
+            "tool": AnyText(MAX_TOOL_NAME_CHARS),
             "args": AnyText(MAX_CODE_CHARS),
-            "path": AnyText(500),
+            "path": AnyText(MAX_PATH_CHARS),
         }
     )
 

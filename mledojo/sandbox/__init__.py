@@ -9,10 +9,11 @@ Backends are imported lazily so that `import mledojo` never imports the Docker S
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from typing import TYPE_CHECKING, Any, Literal
 
-from mledojo.errors import DockerUnavailableError
+from mledojo.errors import DockerUnavailableError, SandboxError
 from mledojo.sandbox.base import ExecResult, ExecStatus, Sandbox, ToolResult
 
 if TYPE_CHECKING:
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SandboxKind = Literal["docker", "local", "auto"]
+SandboxKind = Literal["docker", "local", "unsafe-local", "auto"]
+SANDBOX_KINDS: tuple[str, ...] = ("docker", "local", "unsafe-local", "auto")
 
 __all__ = [
     "DockerSandbox",
@@ -29,6 +31,7 @@ __all__ = [
     "ExecStatus",
     "LocalSandbox",
     "Sandbox",
+    "SANDBOX_KINDS",
     "SandboxKind",
     "ToolResult",
     "docker_available",
@@ -37,9 +40,9 @@ __all__ = [
 
 LOCAL_FALLBACK_WARNING = (
     "Docker is not available, so mledojo falls back to LocalSandbox: agent code runs as a "
-    "host process with rlimits and namespaces but WITHOUT file-system isolation. Start Docker "
-    "(`sudo bash scripts/ensure_docker.sh`) for the real sandbox, or pass sandbox='local' "
-    "to silence this warning."
+    "host process under a uid of its own, with rlimits and namespaces but WITHOUT file-system "
+    "isolation. Start Docker (`sudo bash scripts/ensure_docker.sh`) for the real sandbox, or "
+    "pass sandbox='local' to silence this warning."
 )
 
 
@@ -53,26 +56,36 @@ def docker_available() -> bool:
 def make_sandbox(kind: SandboxKind = "auto", **kwargs: Any) -> Sandbox:
     """Build a sandbox backend by name.
 
-    `docker` raises `DockerUnavailableError` when no engine answers; `auto` picks Docker
-    when it answers and otherwise `LocalSandbox`, with a loud warning. Keyword arguments go
-    to the backend's constructor.
+    `docker` raises `DockerUnavailableError` when no engine answers. `local` needs root (it
+    runs each episode under a uid of its own); `unsafe-local` runs agent code as the caller
+    and is never picked for you. `auto` picks Docker when it answers, else `local` with a
+    loud warning when running as root, else raises: it never silently degrades to
+    `unsafe-local`. Keyword arguments go to the backend's constructor.
     """
     if kind == "docker":
         from mledojo.sandbox.docker import DockerSandbox, docker_client
 
         return DockerSandbox(client=kwargs.pop("client", None) or docker_client(), **kwargs)
-    if kind == "local":
+    if kind in ("local", "unsafe-local"):
         from mledojo.sandbox.local import LocalSandbox
 
-        return LocalSandbox(**kwargs)
+        box = LocalSandbox(unsafe=kind == "unsafe-local", **kwargs)
+        box.prepare()
+        return box
     if kind == "auto":
         try:
             return make_sandbox("docker", **kwargs)
         except DockerUnavailableError as exc:
+            if os.geteuid() != 0:
+                from mledojo.sandbox.local import NEEDS_ROOT_MESSAGE
+
+                raise SandboxError(
+                    f"Docker is not available ({exc.args[0]}). {NEEDS_ROOT_MESSAGE}"
+                ) from exc
             warnings.warn(LOCAL_FALLBACK_WARNING, RuntimeWarning, stacklevel=2)
             log.warning("%s (%s)", LOCAL_FALLBACK_WARNING, exc)
             return make_sandbox("local")
-    raise ValueError(f"unknown sandbox kind {kind!r}; use 'docker', 'local' or 'auto'")
+    raise ValueError(f"unknown sandbox kind {kind!r}; use one of {', '.join(SANDBOX_KINDS)}")
 
 
 def __getattr__(name: str) -> Any:

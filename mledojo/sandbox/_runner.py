@@ -15,12 +15,33 @@ is idle, so a step only pays for `fork()`. Each step runs in a forked child that
   prints gigabytes never makes the runner or the host hold more than the cap).
 
 Requests:  {"op": "ping"} | {"op": "exec", "code", "timeout_s", "output_bytes"}
-           | {"op": "tool", "name", "args", "timeout_s", "output_bytes"} | {"op": "shutdown"}
+           | {"op": "tool", "name", "args", "timeout_s", "output_bytes"}
+           | {"op": "read", "path", "max_bytes"} | {"op": "shutdown"}
+A reply may carry a raw payload (the bytes of a `read`): a second length-prefixed frame,
+announced by `"payload_bytes"` in the JSON.
+
+Trust (docs/sandbox.md, "Threat model"). The step is hostile and runs as the runner's own
+uid, so the runner defends itself with what the kernel gives a same-uid process:
+
+* it is non-dumpable (`PR_SET_DUMPABLE 0`): a step cannot ptrace it, open its
+  `/proc/<pid>/mem` or its file descriptors;
+* a step child keeps no descriptor but its three pipes (never the host's connection);
+* status and exit code come from `waitpid` and the cgroup, never from what the step wrote;
+* only the host may talk to it: a connection is accepted only from a peer outside the
+  container's pid namespace (Docker) or with the host's pid (LocalSandbox), by
+  `SO_PEERCRED`; anything else is closed unanswered;
+* every process of the step is killed (`kill(-1)`) before the reply and before any work
+  on the workspace (the `read` of a submission, the disk scan, the control-folder wipe);
+* the files the host wants (a submission) are read here, by a process with the step's own
+  privileges, beneath the workspace with no symlink followed, non-blocking, and capped,
+  so the host never resolves a path in a tree the agent can write.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import errno
 import gc
 import importlib
 import importlib.util
@@ -30,8 +51,10 @@ import linecache
 import os
 import resource
 import select
+import shutil
 import signal
 import socket
+import stat
 import struct
 import sys
 import time
@@ -41,8 +64,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+PROTOCOL_VERSION = 2
 HEADER = struct.Struct(">I")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
+MAX_READ_BYTES = 256 * 1024 * 1024
+MAX_ERROR_CHARS = 2000
+MAX_PATH_CHARS = 1024
+DEFAULT_MAX_FILES = 100_000
+PR_SET_DUMPABLE = 4
+PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_BENEATH = 0x02, 0x04, 0x08
+SYS_OPENAT2 = 437  # x86_64 and aarch64 alike
+TMP_FULL_FRACTION = 0.95
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 MAX_TOOL_OUTPUT_BYTES = 8 * 1024 * 1024
 DISK_CHECK_INTERVAL_S = 0.25
 DRAIN_AFTER_EXIT_S = 0.5
@@ -66,20 +100,33 @@ DEFAULT_PRELOAD = (
 # --------------------------------------------------------------------------- framing
 
 
-def send_msg(sock: socket.socket, obj: dict[str, Any]) -> None:
-    """Send one length-prefixed JSON message."""
+def send_msg(sock: socket.socket, obj: dict[str, Any], payload: bytes | None = None) -> None:
+    """Send one length-prefixed JSON message, then `payload` as a second frame if given."""
+    if payload is not None:
+        obj = {**obj, "payload_bytes": len(payload)}
     body = json.dumps(obj, default=_json_default).encode("utf-8")
     sock.sendall(HEADER.pack(len(body)) + body)
+    if payload is not None:
+        sock.sendall(HEADER.pack(len(payload)))
+        sock.sendall(payload)
 
 
 def recv_msg(sock: socket.socket, max_bytes: int) -> dict[str, Any]:
-    """Receive one length-prefixed JSON message; raise ConnectionError on EOF or oversize."""
+    """Receive one length-prefixed JSON message; raise ConnectionError on EOF or oversize.
+
+    A payload frame, when announced, is returned as bytes under the key `"payload"`.
+    """
     (size,) = HEADER.unpack(_recv_exact(sock, HEADER.size))
     if size > max_bytes:
         raise ConnectionError(f"message of {size} bytes exceeds the {max_bytes} byte limit")
     obj = json.loads(_recv_exact(sock, size).decode("utf-8"))
     if not isinstance(obj, dict):
         raise ConnectionError("message is not a JSON object")
+    if "payload_bytes" in obj:
+        (n,) = HEADER.unpack(_recv_exact(sock, HEADER.size))
+        if n != obj["payload_bytes"] or n > MAX_READ_BYTES:
+            raise ConnectionError(f"payload of {n} bytes does not match its announcement")
+        obj["payload"] = _recv_exact(sock, n)
     return obj
 
 
@@ -160,7 +207,16 @@ class Config:
     as_mb: int | None
     nproc: int | None
     disk_mb: int | None
-    sweep: bool
+    max_files: int
+    sweep: bool  # kill every other process of this uid after each step
+    peer: str  # who may connect: "outside-pidns" (Docker) or "pid:<host pid>"
+    parent_pid: int | None  # exit when re-parented (the host died)
+    tmp_dir: str | None  # a size-limited /tmp to watch (Docker)
+
+    @property
+    def control_dir(self) -> str:
+        """The folder of the socket: agent-writable, so measured and wiped after each step."""
+        return os.path.dirname(self.socket_path)
 
 
 @dataclass
@@ -179,21 +235,52 @@ class StepOutcome:
 # --------------------------------------------------------------------------- the child side
 
 
-def _child_setup(cfg: Config, out_fd: int, err_fd: int, timeout_s: float) -> None:
-    """Prepare a freshly forked child: session, fds, limits, cwd, signals, std streams."""
+def _child_setup(
+    cfg: Config, fds: tuple[int, int, int], timeout_s: float, *, agent_code: bool
+) -> int:
+    """Prepare a freshly forked child: session, fds, limits, cwd, signals, std streams.
+
+    Every descriptor but stdin (`/dev/null`), the stdout/stderr pipes and the result pipe
+    (moved to fd 3, which is returned) is closed: the child must not keep the host's
+    connection, through which it could answer the host itself.
+    """
     os.setsid()
+    out_fd, err_fd, res_fd = fds
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(out_fd, 1)
     os.dup2(err_fd, 2)
+    if res_fd != 3:
+        os.dup2(res_fd, 3)
+    os.closerange(4, _max_fd())
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
+    if agent_code:
+        _set_dumpable(True)  # the runner stays non-dumpable; the step's own /proc is usual
     _try_write("/proc/self/oom_score_adj", "1000")  # the step, not the runner, is OOM-killed
     _apply_rlimits(cfg, timeout_s)
     os.chdir(cfg.workspace)
     sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
     sys.stdout = _line_writer(1)
     sys.stderr = _line_writer(2)
+    return 3
+
+
+def _max_fd() -> int:
+    try:
+        return max(256, int(os.sysconf("SC_OPEN_MAX")))
+    except (ValueError, OSError):
+        return 65536
+
+
+def _set_dumpable(on: bool) -> None:
+    """`prctl(PR_SET_DUMPABLE)`: a non-dumpable process cannot be ptraced or have its
+    `/proc/<pid>/mem` and fds opened by another process of the same uid."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_DUMPABLE, 1 if on else 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _line_writer(fd: int) -> io.TextIOWrapper:
@@ -319,8 +406,8 @@ def _child_main(cfg: Config, req: dict[str, Any], fds: tuple[int, int, int]) -> 
     """Body of a forked step; never returns."""
     code = 70
     try:
-        out_fd, err_fd, res_fd = fds
-        _child_setup(cfg, out_fd, err_fd, float(req.get("timeout_s", 600)))
+        timeout_s = float(req.get("timeout_s", 600))
+        res_fd = _child_setup(cfg, fds, timeout_s, agent_code=req["op"] == "exec")
         if req["op"] == "exec":
             code = _run_cell(str(req.get("code", "")), res_fd)
         else:
@@ -351,24 +438,71 @@ def _read_oom_kills() -> int:
     return 0
 
 
-def tree_bytes(root: str, max_entries: int = 500_000) -> int:
-    """Disk usage of a folder (allocated blocks), without following symlinks."""
-    total, seen, stack = 0, 0, [root]
-    while stack and seen < max_entries:
+@dataclass
+class Usage:
+    """What a step left on disk: allocated bytes and entries (files, folders, links)."""
+
+    bytes: int = 0
+    entries: int = 0
+
+
+def measure(roots: tuple[str, ...], max_entries: int, *, repair: bool) -> Usage:
+    """Disk usage of folders (allocated blocks and entries), without following symlinks.
+
+    With `repair`, a folder the runner cannot list (a step may `chmod 0300` one to hide
+    what it holds) is made listable again, and setuid/setgid bits are stripped (the
+    workspace is a host folder: a setuid file there would be setuid to a real host uid).
+    The runner has the step's own uid, so it gains nothing by touching these files.
+    Counting stops past `max_entries`.
+    """
+    usage = Usage()
+    stack = list(roots)
+    while stack and usage.entries <= max_entries:
+        folder = stack.pop()
         try:
-            entries = list(os.scandir(stack.pop()))
+            entries = list(os.scandir(folder))
+        except PermissionError:
+            if not repair or not _make_listable(folder):
+                continue
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
         except OSError:
             continue
         for entry in entries:
-            seen += 1
+            usage.entries += 1
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            total += st.st_blocks * 512
-            if entry.is_dir(follow_symlinks=False):
+            usage.bytes += st.st_blocks * 512
+            if stat.S_ISDIR(st.st_mode):
                 stack.append(entry.path)
-    return total
+            elif repair and stat.S_ISREG(st.st_mode) and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+                _try_chmod(entry.path, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
+    return usage
+
+
+def _make_listable(folder: str) -> bool:
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and _try_chmod(folder, stat.S_IMODE(st.st_mode) | 0o700)
+
+
+def _try_chmod(path: str, mode: int) -> bool:
+    try:
+        os.chmod(path, mode)
+    except OSError:
+        return False
+    return True
+
+
+def tree_bytes(root: str, max_entries: int = 500_000) -> int:
+    """Disk usage of a folder (allocated blocks), without following symlinks."""
+    return measure((root,), max_entries, repair=False).bytes
 
 
 def _kill_group(pgid: int) -> None:
@@ -379,18 +513,162 @@ def _kill_group(pgid: int) -> None:
 
 
 def _sweep_strays() -> None:
-    """Kill every process but init and the runner (only inside a container's pid namespace).
+    """Kill every process this uid may signal but the runner itself.
 
-    A step may escape its process group with `setsid`; nothing it started may outlive it.
+    `kill(-1)` spares the caller and init, stays inside the caller's pid namespace, and is
+    atomic against `fork`, so a step that escaped its process group (`setsid`, double fork)
+    still dies. Only used where the runner's uid belongs to this sandbox alone (a container,
+    or LocalSandbox's per-episode uid).
     """
-    me = os.getpid()
-    for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) not in (1, me):
-            try:
-                os.kill(int(name), signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+    for _ in range(3):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            break
+        _reap_all()
+        time.sleep(0.001)
     _reap_all()
+
+
+def _wipe_control_dir(cfg: Config) -> None:
+    """Remove what a step put beside the socket (the folder is writable from inside)."""
+    keep = os.path.basename(cfg.socket_path)
+    try:
+        names = os.listdir(cfg.control_dir)
+    except OSError:
+        return
+    for name in names:
+        if name == keep:
+            continue
+        path = os.path.join(cfg.control_dir, name)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                _make_listable(path)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def _tmp_note(cfg: Config) -> str:
+    """A hint when the size-limited /tmp is (nearly) full: it lives in memory."""
+    if not cfg.tmp_dir:
+        return ""
+    try:
+        st = os.statvfs(cfg.tmp_dir)
+    except OSError:
+        return ""
+    total = st.f_blocks * st.f_frsize
+    used = total - st.f_bfree * st.f_frsize
+    full_inodes = st.f_files > 0 and st.f_ffree == 0
+    if total <= 0 or (used < TMP_FULL_FRACTION * total and not full_inodes):
+        return ""
+    mb = 1024 * 1024
+    return (
+        f"{cfg.tmp_dir} is full ({used // mb} of {total // mb} MB used): it is held in memory "
+        f"and counts against the memory limit, so steps may fail or be OOM-killed until you "
+        f"delete files in {cfg.tmp_dir}"
+    )
+
+
+# --------------------------------------------------------------------------- reading a file
+
+
+class FileRefusedError(Exception):
+    """A `read` request the runner will not serve; the message is safe to show the agent."""
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+def check_relative(path: str) -> str | None:
+    """Why `path` is not an acceptable workspace-relative path (None when it is)."""
+    if not path or len(path) > MAX_PATH_CHARS:
+        return f"give a path of 1 to {MAX_PATH_CHARS} characters inside /workspace"
+    if "\x00" in path:
+        return "the path contains a NUL character"
+    if path.startswith("/"):
+        return "give a path relative to /workspace (e.g. `submission.csv`)"
+    if ".." in path.split("/"):
+        return "`..` is not allowed: give a path inside /workspace"
+    return None
+
+
+def _open_beneath(root_fd: int, path: str) -> int:
+    """Open `path` beneath `root_fd` read-only, non-blocking, following no symlink."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NOCTTY
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        how = _OpenHow(flags, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+        fd = int(
+            libc.syscall(SYS_OPENAT2, root_fd, path.encode(), ctypes.byref(how), ctypes.sizeof(how))
+        )
+        if fd >= 0:
+            return fd
+        err = ctypes.get_errno()
+        if err not in (errno.ENOSYS, errno.EPERM):  # EPERM: a seccomp filter without openat2
+            raise OSError(err, os.strerror(err))
+    except AttributeError:
+        pass
+    # No openat2: walk one component at a time, never following a symlink.
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    cur = os.dup(root_fd)
+    try:
+        for part in parts[:-1]:
+            nxt = os.open(
+                part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=cur
+            )
+            os.close(cur)
+            cur = nxt
+        return os.open(parts[-1] if parts else ".", flags, dir_fd=cur)
+    finally:
+        os.close(cur)
+
+
+def read_beneath(root: str, path: str, max_bytes: int) -> bytes:
+    """The bytes of the regular file `root/path`, at most `max_bytes`, or FileRefusedError."""
+    problem = check_relative(path)
+    if problem:
+        raise FileRefusedError(problem)
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = _open_beneath(root_fd, path)
+    except OSError as exc:
+        raise FileRefusedError(_open_error(exc)) from None
+    finally:
+        os.close(root_fd)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise FileRefusedError("it is a folder, not a file")
+        if not stat.S_ISREG(st.st_mode):
+            raise FileRefusedError("it is not a regular file (a FIFO, socket or device)")
+        if st.st_size > max_bytes:
+            raise FileRefusedError(f"it is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit")
+        chunks, got = [], 0
+        while got <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - got))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        if got > max_bytes:
+            raise FileRefusedError(f"it grew past the {max_bytes:,}-byte limit while being read")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _open_error(exc: OSError) -> str:
+    if exc.errno == errno.ENOENT:
+        return "no such file in /workspace"
+    if exc.errno in (errno.ELOOP, errno.EXDEV, errno.ENOTDIR):
+        return "symbolic links are not accepted: write a regular file"
+    if exc.errno == errno.EACCES:
+        return "permission denied: make the file readable"
+    return f"cannot be opened ({os.strerror(exc.errno or 0)})"
 
 
 def _reap_all() -> None:
@@ -449,8 +727,6 @@ class Supervisor:
             _kill_group(self.pid)
             _, status = os.waitpid(self.pid, 0)
             self.outcome.wait_status = status
-        if self.cfg.disk_mb and not self.outcome.disk_exceeded and self._over_disk_limit():
-            self.outcome.disk_exceeded = True
         self._close()
         return self.outcome
 
@@ -480,7 +756,7 @@ class Supervisor:
         return True
 
     def _over_disk_limit(self) -> bool:
-        return tree_bytes(self.cfg.workspace) > (self.cfg.disk_mb or 0) * 1024 * 1024
+        return over_disk_limit(self.cfg)
 
     def _close(self) -> None:
         for fd in list(self.sinks):
@@ -489,6 +765,12 @@ class Supervisor:
         if self.pidfd is not None:
             os.close(self.pidfd)
             self.pidfd = None
+
+
+def over_disk_limit(cfg: Config) -> bool:
+    """Whether the workspace and the control folder hold more than the disk or file limit."""
+    usage = measure((cfg.workspace, cfg.control_dir), cfg.max_files, repair=True)
+    return usage.entries > cfg.max_files or usage.bytes > (cfg.disk_mb or 0) * 1024 * 1024
 
 
 def _pidfd_open(pid: int) -> int | None:
@@ -544,10 +826,34 @@ class Server:
                 if not ready:
                     self.preload_step()
                     continue
+            else:
+                ready, _, _ = select.select([self.listener], [], [], 1.0)
+                if not ready:
+                    if self._orphaned():
+                        return
+                    continue
             conn, _ = self.listener.accept()
             with conn:
+                if not self._peer_allowed(conn):
+                    continue  # a process inside the sandbox: closed unanswered
                 if not self._handle(conn):
                     return
+
+    def _orphaned(self) -> bool:
+        """The host that started us is gone (LocalSandbox): nothing will ever stop us."""
+        return self.cfg.parent_pid is not None and os.getppid() != self.cfg.parent_pid
+
+    def _peer_allowed(self, conn: socket.socket) -> bool:
+        """Only the host may send requests (see the module doc)."""
+        try:
+            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEERCRED.size)
+        except OSError:
+            return False
+        pid = int(PEERCRED.unpack(creds)[0])
+        if self.cfg.peer == "outside-pidns":
+            return pid == 0  # pids outside our pid namespace read as 0
+        kind, _, value = self.cfg.peer.partition(":")
+        return bool(kind == "pid" and value.isdigit() and pid == int(value))
 
     def _handle(self, conn: socket.socket) -> bool:
         try:
@@ -555,10 +861,12 @@ class Server:
         except (ConnectionError, ValueError, OSError):
             return True
         op = req.get("op")
+        payload: bytes | None = None
         if op == "ping":
             reply: dict[str, Any] = {
                 "ok": True,
                 "pid": os.getpid(),
+                "protocol": PROTOCOL_VERSION,
                 "preloading": list(self.pending_preload),
                 "preload_errors": self.preload_errors,
             }
@@ -566,13 +874,29 @@ class Server:
             while self.pending_preload:
                 self.preload_step()
             reply = self.run_step(req)
+        elif op == "read":
+            reply, payload = self.read(req)
         elif op == "shutdown":
             _try_send(conn, {"ok": True})
             return False
         else:
-            reply = {"ok": False, "error": f"unknown op {op!r}"}
-        _try_send(conn, reply)
+            reply = {"ok": False, "error": f"unknown op {str(op)[:40]!r}"}
+        _try_send(conn, reply, payload)
         return True
+
+    def read(self, req: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]:
+        """Serve a `read`: no step is running, so nothing can race the path walk."""
+        path = req.get("path")
+        max_bytes = min(int(req.get("max_bytes", 0) or 0), MAX_READ_BYTES)
+        if not isinstance(path, str):
+            return {"ok": False, "error": "the path must be a string"}, None
+        try:
+            data = read_beneath(self.cfg.workspace, path, max_bytes)
+        except FileRefusedError as exc:
+            return {"ok": False, "error": str(exc)}, None
+        except OSError as exc:
+            return {"ok": False, "error": f"cannot be read ({exc.strerror})"}, None
+        return {"ok": True}, data
 
     def run_step(self, req: dict[str, Any]) -> dict[str, Any]:
         """Fork a child for the request, supervise it and describe the outcome."""
@@ -583,9 +907,6 @@ class Server:
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:
-            self.listener.close()
-            for r, _ in pipes:
-                os.close(r)
             _child_main(self.cfg, req, (pipes[0][1], pipes[1][1], pipes[2][1]))
         for _, w in pipes:
             os.close(w)
@@ -593,6 +914,10 @@ class Server:
         outcome = supervisor.run(timeout_s)
         if self.cfg.sweep:
             _sweep_strays()
+        # Nothing of the step runs any more: safe to look at what it left.
+        _wipe_control_dir(self.cfg)
+        if self.cfg.disk_mb and not outcome.disk_exceeded and over_disk_limit(self.cfg):
+            outcome.disk_exceeded = True
         duration = time.monotonic() - started
         oom = _read_oom_kills() > oom_before
         if req["op"] == "tool":
@@ -613,12 +938,21 @@ def _parse_result(outcome: StepOutcome) -> dict[str, Any]:
 def _describe_exec(
     cfg: Config, outcome: StepOutcome, duration: float, oom: bool, timeout_s: float
 ) -> dict[str, Any]:
-    """Turn a supervised exec into the JSON the host turns into an `ExecResult`."""
+    """Turn a supervised exec into the JSON the host turns into an `ExecResult`.
+
+    The status comes from `waitpid`, the deadline, the disk check and the cgroup. What the
+    step wrote on its result pipe (the exception it raised) only names a failure that
+    `waitpid` already saw: a step that exits 0 is `ok` whatever it wrote there.
+    """
     status_code = outcome.wait_status or 0
     exit_code = os.waitstatus_to_exitcode(status_code)
-    info = _parse_result(outcome)
-    error_type: str | None = info.get("error_type")
-    error_message: str | None = info.get("error_message")
+    info = _parse_result(outcome) if exit_code != 0 else {}
+    error_type = _text_field(info.get("error_type"), 200)
+    error_message = _text_field(info.get("error_message"), MAX_ERROR_CHARS)
+    stderr = outcome.stderr.render()
+    note = _tmp_note(cfg)
+    if note:
+        stderr += f"\n[mledojo: {note}]\n"
     if outcome.timed_out:
         status = "timeout"
         error_type, error_message = "Timeout", f"the step exceeded its {timeout_s:g} s timeout"
@@ -626,13 +960,15 @@ def _describe_exec(
         status = "error"
         error_type = "DiskLimitExceeded"
         error_message = (
-            f"the workspace grew past its {cfg.disk_mb} MB limit (the step was stopped if it "
-            "was still running); delete files to continue"
+            f"the workspace grew past its {cfg.disk_mb} MB or {cfg.max_files:,}-file limit "
+            "(the step was stopped if it was still running); delete files to continue"
         )
-    elif error_type == "MemoryError" or (oom and exit_code != 0):
+    elif (error_type == "MemoryError" or oom) and exit_code != 0:
         status = "oom"
         error_type = error_type or "OutOfMemory"
         error_message = error_message or "the step was killed for exceeding its memory limit"
+        if note:
+            error_message += f" ({note})"
     elif exit_code == 0:
         status = "ok"
     elif exit_code < 0:
@@ -649,13 +985,20 @@ def _describe_exec(
         "status": status,
         "exit_code": None if outcome.timed_out else exit_code,
         "stdout": outcome.stdout.render(),
-        "stderr": outcome.stderr.render(),
+        "stderr": stderr,
         "stdout_truncated": outcome.stdout.truncated,
         "stderr_truncated": outcome.stderr.truncated,
         "error_type": error_type,
         "error_message": error_message,
         "duration_s": duration,
     }
+
+
+def _text_field(value: Any, limit: int) -> str | None:
+    """A string the step wrote, capped (None when absent or not a string)."""
+    if not isinstance(value, str):
+        return None
+    return value if len(value) <= limit else value[:limit] + " [...]"
 
 
 def _describe_tool(outcome: StepOutcome, duration: float, oom: bool) -> dict[str, Any]:
@@ -686,9 +1029,9 @@ def _signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-def _try_send(conn: socket.socket, obj: dict[str, Any]) -> None:
+def _try_send(conn: socket.socket, obj: dict[str, Any], payload: bytes | None = None) -> None:
     try:
-        send_msg(conn, obj)
+        send_msg(conn, obj, payload)
     except OSError:
         pass
 
@@ -770,7 +1113,11 @@ def parse_args(argv: list[str]) -> Config:
     p.add_argument("--as-mb", type=int, default=None)
     p.add_argument("--nproc", type=int, default=None)
     p.add_argument("--disk-mb", type=int, default=None)
+    p.add_argument("--max-files", type=int, default=DEFAULT_MAX_FILES)
     p.add_argument("--sweep", action="store_true")
+    p.add_argument("--peer", required=True, help="outside-pidns | pid:<host pid>")
+    p.add_argument("--parent-pid", type=int, default=None)
+    p.add_argument("--tmp-dir", default=None)
     a = p.parse_args(argv)
     return Config(
         socket_path=a.socket,
@@ -782,7 +1129,11 @@ def parse_args(argv: list[str]) -> Config:
         as_mb=a.as_mb,
         nproc=a.nproc,
         disk_mb=a.disk_mb,
+        max_files=a.max_files,
         sweep=a.sweep,
+        peer=a.peer,
+        parent_pid=a.parent_pid,
+        tmp_dir=a.tmp_dir,
     )
 
 
@@ -794,10 +1145,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLEDOJO_WORKSPACE", cfg.workspace)
     os.environ.setdefault("MLEDOJO_DATA", cfg.data)
     sys.stdout = io.TextIOWrapper(sys.stdout.buffer, line_buffering=True)
+    _set_dumpable(False)
     server = Server(cfg)
     try:
         server.serve_forever()
     finally:
+        if cfg.sweep:
+            _sweep_strays()
         try:
             os.unlink(cfg.socket_path)
         except OSError:

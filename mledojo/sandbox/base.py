@@ -87,6 +87,16 @@ class Sandbox(ABC):
         """Run one trusted tool from `mledojo.tools` inside the sandbox."""
 
     @abstractmethod
+    def read_file(self, path: str, *, max_bytes: int) -> bytes:
+        """The bytes of the regular file `path` (relative to `/workspace`), read inside.
+
+        The host never opens a path in the agent-writable workspace itself: the sandbox
+        reads it with the agent's own privileges, beneath the workspace, following no
+        symlink, without blocking, at most `max_bytes`. Raises `SandboxFileError` (safe to
+        show the agent) for a missing, oversized or non-regular file or a bad path.
+        """
+
+    @abstractmethod
     def stop(self) -> None:
         """Stop and remove everything started; safe to call twice."""
 

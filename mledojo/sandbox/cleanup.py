@@ -4,13 +4,22 @@ Every episode container carries `mledojo.episode`, `mledojo.run`, `mledojo.owner
 `mledojo.owner_pid` and `mledojo.owner_start` (the owner's start time, so a reused pid is
 not mistaken for the owner). `DockerSandbox.start` reaps orphans of dead owners on this
 host; `mledojo cleanup [--run-id]` calls `remove_labelled`.
+
+Every sandbox also has a host control folder (`mledojo-ctl-*` in the temp dir) with an
+`owner.json` of the same labels (and LocalSandbox's episode uid): a host killed with
+SIGKILL leaves it behind, and `reap_control_dirs` removes it once its owner is dead,
+killing what still runs under its uid.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
 import socket
+import tempfile
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -102,3 +111,36 @@ def reap_orphans(*, client: Any | None = None) -> list[str]:
     if orphans:
         log.warning("removing %d orphaned mledojo container(s)", len(orphans))
     return _remove(orphans)
+
+
+CONTROL_PREFIX = "mledojo-ctl-"
+OWNER_FILE = "owner.json"
+
+
+def write_owner(control_dir: Path, *, uid: int | None = None) -> None:
+    """Record who owns a control folder (see `reap_control_dirs`)."""
+    owner = {**owner_labels(), "uid": uid}
+    (control_dir / OWNER_FILE).write_text(json.dumps(owner))
+
+
+def reap_control_dirs(root: Path | None = None) -> list[str]:
+    """Remove control folders whose owner process is dead; return their names."""
+    from mledojo.sandbox.local import kill_uid
+
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{CONTROL_PREFIX}*"):
+        try:
+            st = folder.lstat()
+            owner = json.loads((folder / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if st.st_uid != os.geteuid() or not isinstance(owner, dict):
+            continue  # not ours, or not a control folder we wrote
+        if owner_alive({k: str(v) for k, v in owner.items()}):
+            continue
+        uid = owner.get("uid")
+        if isinstance(uid, int) and os.geteuid() == 0:
+            kill_uid(uid)
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder.name)
+    return removed

@@ -108,6 +108,7 @@ class DockerSandbox(RunnerSandbox):
                 f"The runtime image {self.image} is missing. Build it with `mledojo image build` "
                 "(or `python -m mledojo.sandbox.image`)."
             )
+        cleanup.write_owner(ctl)
         user = self._prepare_host_folders(ctl, ws)
         kwargs = self._container_kwargs(ctl, ws, data, user)
         import docker.errors
@@ -124,7 +125,8 @@ class DockerSandbox(RunnerSandbox):
         run_dir.mkdir(exist_ok=True)
         if os.geteuid() == 0:
             os.chown(run_dir, CONTAINER_UID, CONTAINER_UID)
-            _chown_tree(ws, CONTAINER_UID, CONTAINER_UID)
+            if self.restarts == 0:  # fresh; after a restart no step may race this walk anyway
+                _chown_tree(ws, CONTAINER_UID, CONTAINER_UID)
             return f"{CONTAINER_UID}:{CONTAINER_UID}"
         return f"{os.getuid()}:{os.getgid()}"
 
@@ -147,7 +149,15 @@ class DockerSandbox(RunnerSandbox):
             workspace="/workspace",
             data="/data",
             tools_dir=tools,
-            extra=["--sweep", "--as-mb", str(limits.memory_mb)],
+            extra=[
+                "--sweep",
+                "--as-mb",
+                str(limits.memory_mb),
+                "--peer",
+                "outside-pidns",
+                "--tmp-dir",
+                "/tmp",
+            ],
         )
         threads = str(max(1, int(limits.cpus)))
         memory = f"{limits.memory_mb}m"
@@ -232,7 +242,12 @@ class DockerSandbox(RunnerSandbox):
         return f"container {self._container.name} state={state.get('Status')}{oom}\n{logs}"
 
     def stop(self) -> None:
+        workspace = self._workspace
         super().stop()
+        if os.geteuid() == 0 and workspace is not None and workspace.is_dir():
+            # The container is gone, so nothing races this walk; root-owned files also lose
+            # any setuid bit a step set (it would be setuid to a real host uid).
+            _chown_tree(workspace, 0, 0)
         if self._episode:
             self._previous_episode = self._episode
         self._episode = ""

@@ -26,7 +26,7 @@ import ctypes.util
 import fcntl
 import logging
 import os
-import pwd
+import random
 import shutil
 import signal
 import socket
@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from mledojo.competition import Limits
-from mledojo.errors import SandboxError
-from mledojo.sandbox import _runner
+from mledojo.errors import SandboxError, SandboxFileError
+from mledojo.sandbox import _runner, cleanup
 from mledojo.sandbox.base import ExecResult, Sandbox, ToolResult
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ RUNNER_FILE = Path(_runner.__file__)
 TOOLS_DIR = Path(__file__).resolve().parent.parent / "tools"
 SOCKET_NAME = "runner.sock"
 REPLY_GRACE_S = 20.0
+READ_TIMEOUT_S = 30.0
 START_TIMEOUT_S = 60.0
 MARKER_ENV = "MLEDOJO_SANDBOX_ID"
 
@@ -136,7 +137,8 @@ class RunnerSandbox(Sandbox):
         workspace.mkdir(parents=True, exist_ok=True)
         self._data_dir, self._workspace, self._limits = data_dir, workspace, limits
         self._labels = dict(labels)
-        self._control_dir = Path(tempfile.mkdtemp(prefix="mledojo-ctl-"))
+        cleanup.reap_control_dirs()
+        self._control_dir = Path(tempfile.mkdtemp(prefix=cleanup.CONTROL_PREFIX))
         try:
             self._launch()
             self._wait_ready()
@@ -196,6 +198,25 @@ class RunnerSandbox(Sandbox):
             error=reply.get("error"),
             duration_s=float(reply.get("duration_s", time.monotonic() - started)),
         )
+
+    def read_file(self, path: str, *, max_bytes: int) -> bytes:
+        path = workspace_relative(path)
+        problem = _runner.check_relative(path)
+        if problem:
+            raise SandboxFileError(f"`{_shown(path)}`: {problem}")
+        req = {"op": "read", "path": path, "max_bytes": max_bytes}
+        try:
+            reply = self._request(req, READ_TIMEOUT_S)
+        except _runner.RunnerLostError as exc:
+            self._recover(exc)
+            raise SandboxError(f"the sandbox died while reading `{_shown(path)}`") from exc
+        if not reply.get("ok"):
+            error = str(reply.get("error") or "refused")[:500]
+            raise SandboxFileError(f"`{_shown(path)}`: {error}")
+        payload = reply.get("payload")
+        if not isinstance(payload, bytes) or len(payload) > max_bytes:
+            raise SandboxError("the runner sent an invalid reply to a read")
+        return payload
 
     def ping(self) -> dict[str, Any]:
         """Ask the runner whether it is alive (and which imports are still warming up)."""
@@ -278,10 +299,26 @@ class RunnerSandbox(Sandbox):
             str(limits.disk_mb),
             "--disk-mb",
             str(limits.disk_mb),
+            "--max-files",
+            str(limits.max_files),
             "--preload",
             ",".join(preload_for(limits)),
             *extra,
         ]
+
+
+def workspace_relative(path: str) -> str:
+    """`/workspace/x.csv` and `./x.csv` as `x.csv`; anything else as given."""
+    for prefix in ("/workspace/", "./"):
+        if path.startswith(prefix):
+            return path[len(prefix) :]
+    return path
+
+
+def _shown(path: str) -> str:
+    """An agent-chosen path, printable and short, for a message."""
+    text = path.replace("\x00", "\\0")
+    return text if len(text) <= 120 else text[:120] + "..."
 
 
 def preload_for(limits: Limits) -> tuple[str, ...]:
@@ -320,23 +357,39 @@ class _Isolation:
 
 
 class LocalSandbox(RunnerSandbox):
-    """The runner in a host subprocess: same interface, weaker isolation (see module doc)."""
+    """The runner in a host subprocess: same interface, weaker isolation (see module doc).
 
-    name = "local"
+    As root, each episode gets a uid of its own (`EPISODE_UID_BASE` + a random offset,
+    never a login account), so its processes can all be killed at once (`kill(-1)` as that
+    uid), `RLIMIT_NPROC` counts only them, and no other episode can read its files.
+    Without root none of that is possible: the sandbox refuses to start unless created
+    with `unsafe=True` (the `unsafe-local` kind), in which case steps run as the caller.
+    """
 
-    def __init__(self, *, python: str | None = None, user: str = "nobody") -> None:
+    def __init__(self, *, python: str | None = None, unsafe: bool = False) -> None:
         super().__init__()
         self._python = python or sys.executable
-        self._user = user
+        self._unsafe = unsafe
+        self.name = "unsafe-local" if unsafe else "local"
         self._proc: subprocess.Popen[bytes] | None = None
         self._marker = ""
+        self._uid: int | None = None  # the episode's own uid (root only)
         self.network_isolated = False
+
+    def prepare(self) -> None:
+        if os.geteuid() != 0 and not self._unsafe:
+            raise SandboxError(NEEDS_ROOT_MESSAGE)
 
     def _launch(self) -> None:
         ctl = self._control_dir
         if ctl is None or self._workspace is None or self._data_dir is None:
             raise SandboxError("The sandbox is not started; call start() first.")
+        self.prepare()
         self._marker = uuid.uuid4().hex
+        first_launch = self._uid is None
+        if os.geteuid() == 0 and self._uid is None:
+            self._uid = _free_episode_uid()
+        cleanup.write_owner(ctl, uid=self._uid)
         iso = self._plan(ctl)
         for sub in ("run", "home", "data", "workspace"):
             (ctl / sub).mkdir(exist_ok=True)
@@ -344,11 +397,13 @@ class LocalSandbox(RunnerSandbox):
         if iso.as_root:
             for sub in ("run", "home"):
                 os.chown(ctl / sub, iso.uid, iso.gid)
-            _chown_tree(self._workspace, iso.uid, iso.gid)
+            if first_launch:  # a fresh workspace; after a restart it is already the uid's
+                _chown_tree(self._workspace, iso.uid, iso.gid)
         limits = self._require_limits()
-        extra = ["--as-mb", str(limits.memory_mb)]
+        extra = ["--as-mb", str(limits.memory_mb), "--peer", f"pid:{os.getpid()}"]
+        extra += ["--parent-pid", str(os.getpid())]
         if iso.as_root:
-            extra += ["--nproc", str(limits.pids)]
+            extra += ["--nproc", str(limits.pids), "--sweep"]
         args = self._runner_args(
             socket_path=str(self._socket_path),
             workspace=iso.ws_dst,
@@ -379,9 +434,8 @@ class LocalSandbox(RunnerSandbox):
         if self._data_dir is None or self._workspace is None:
             raise SandboxError("The sandbox is not started; call start() first.")
         data, ws = str(self._data_dir), str(self._workspace)
-        if os.geteuid() != 0:
+        if self._uid is None:
             return _Isolation(False, os.getuid(), os.getgid(), data, data, ws, ws, ())
-        pw = pwd.getpwnam(self._user)
         needed = {
             sys.base_prefix,
             sys.prefix,
@@ -391,8 +445,8 @@ class LocalSandbox(RunnerSandbox):
         }
         return _Isolation(
             True,
-            pw.pw_uid,
-            pw.pw_gid,
+            self._uid,
+            self._uid,
             data,
             str(ctl / "data"),
             ws,
@@ -428,9 +482,22 @@ class LocalSandbox(RunnerSandbox):
             except subprocess.TimeoutExpired:
                 log.warning("local runner %s did not exit after SIGKILL", self._proc.pid)
             self._proc = None
-        if self._marker:
+        if self._uid is not None:
+            kill_uid(self._uid)
+        elif self._marker:
             for pid in self.leftovers_pids():
                 _kill_quietly(pid)
+
+    def stop(self) -> None:
+        uid, workspace = self._uid, self._workspace
+        try:
+            super().stop()
+        finally:
+            self._uid = None
+        if uid is not None and workspace is not None and workspace.is_dir():
+            # Every process of the uid is dead: nothing can race this walk. Giving the files
+            # back to root also clears any setuid bit a step set.
+            _chown_tree(workspace, os.getuid(), os.getgid())
 
     def _runner_alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -444,7 +511,9 @@ class LocalSandbox(RunnerSandbox):
             return ""
 
     def leftovers_pids(self) -> list[int]:
-        """Host processes still carrying this sandbox's marker in their environment."""
+        """Host processes of this sandbox: of its uid, or carrying its marker (unsafe)."""
+        if self._uid is not None:
+            return pids_of_uid(self._uid)
         if not self._marker:
             return []
         needle = f"{MARKER_ENV}={self._marker}".encode()
@@ -463,6 +532,68 @@ class LocalSandbox(RunnerSandbox):
     def leftovers(self) -> list[str]:
         """What is still running after stop (for the conformance suite's cleanup check)."""
         return [f"pid {p}" for p in self.leftovers_pids()]
+
+
+NEEDS_ROOT_MESSAGE = (
+    "LocalSandbox needs root to run each episode under a uid of its own (without it, agent "
+    "code would run as you, read your files and outlive the episode). Start Docker "
+    "(`sudo bash scripts/ensure_docker.sh`), run as root, or pass sandbox='unsafe-local' "
+    "to accept that (never for graded or leaderboard runs)."
+)
+EPISODE_UID_BASE = 0x4D4C0000  # 1296826368: far above any login or container uid
+EPISODE_UID_SPAN = 1 << 16
+
+
+def _free_episode_uid() -> int:
+    """A random uid of the episode range that no process uses now."""
+    rng = random.SystemRandom()
+    for _ in range(64):
+        uid = EPISODE_UID_BASE + rng.randrange(EPISODE_UID_SPAN)
+        if not pids_of_uid(uid):
+            return uid
+    raise SandboxError("no free episode uid found; run `mledojo cleanup`")
+
+
+def pids_of_uid(uid: int) -> list[int]:
+    """Host processes whose real or effective uid is `uid`."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status", encoding="ascii", errors="replace") as fh:
+                for line in fh:
+                    if line.startswith("Uid:"):
+                        if str(uid) in line.split()[1:3]:
+                            found.append(int(name))
+                        break
+        except OSError:
+            continue
+    return found
+
+
+def kill_uid(uid: int) -> None:
+    """Kill every process of `uid`: `kill(-1)` from a forked helper that becomes that uid.
+
+    The kernel signals them all at once (a fork in flight fails), so nothing escapes by
+    forking, clearing its environment or changing its process group. Needs root.
+    """
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child only makes system calls, then exits
+            code = 0
+            try:
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                code = 1
+            os._exit(code)
+        os.waitpid(pid, 0)
+        if not pids_of_uid(uid):
+            return
+    log.warning("processes of uid %s survived three kill(-1) rounds", uid)
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
