@@ -555,20 +555,19 @@ def _free_episode_uid() -> int:
 
 
 def pids_of_uid(uid: int) -> list[int]:
-    """Host processes whose real or effective uid is `uid`."""
+    """Live host processes whose real or effective uid is `uid` (zombies are dead)."""
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/status", encoding="ascii", errors="replace") as fh:
-                for line in fh:
-                    if line.startswith("Uid:"):
-                        if str(uid) in line.split()[1:3]:
-                            found.append(int(name))
-                        break
+                fields = dict(line.split(":", 1) for line in fh if ":" in line)
         except OSError:
             continue
+        zombie = fields.get("State", "").split()[:1] == ["Z"]
+        if not zombie and str(uid) in fields.get("Uid", "").split()[0:2]:
+            found.append(int(name))
     return found
 
 

@@ -241,3 +241,25 @@ def test_escaped_background_process_dies_with_its_step(
     after = ticker.stat().st_size if ticker.exists() else 0
     assert after == size, "a background process kept running after its step"
     still_works(sb)
+
+
+def test_full_tmp_is_named(box: tuple[object, CheckContext]) -> None:
+    sb, _ = box
+    r = run(
+        sb,
+        """
+        import os
+        with open('/tmp/fill', 'wb') as f:
+            try:
+                while True:
+                    f.write(b'x' * (1 << 20))
+            except OSError as e:
+                print('full', e.errno)
+    """,
+    )
+    later = run(sb, "print('next step')")
+    assert "/tmp is full" in later.stderr and "delete files in /tmp" in later.stderr, later
+    run(sb, "import os\nos.remove('/tmp/fill')")
+    after = run(sb, "print(1)")
+    assert "/tmp is full" not in after.stderr, (r, after)
+    still_works(sb)

@@ -1,0 +1,122 @@
+"""LocalSandbox's own guarantees: a uid per episode, refusal without root, no orphans."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from mledojo.errors import SandboxError
+from mledojo.sandbox import cleanup, make_sandbox
+from mledojo.sandbox.conformance import CONFORMANCE_LIMITS, make_context
+from mledojo.sandbox.local import EPISODE_UID_BASE, LocalSandbox, pids_of_uid
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="LocalSandbox needs root")
+
+
+def _started(tmp: Path) -> tuple[LocalSandbox, Path]:
+    ctx = make_context(tmp)
+    sb = LocalSandbox()
+    sb.start(data_dir=ctx.data_dir, workspace=ctx.workspace, limits=CONFORMANCE_LIMITS, labels={})
+    return sb, ctx.workspace
+
+
+@needs_root
+@pytest.mark.timeout(60)
+def test_episodes_have_their_own_uid_and_cannot_read_each_other(tmp_path: Path) -> None:
+    a, ws_a = _started(tmp_path / "a")
+    b, _ = _started(tmp_path / "b")
+    try:
+        ra = a.exec("import os\nopen('mine.txt', 'w').write('A')\nprint(os.getuid())", timeout_s=20)
+        rb = b.exec("import os\nprint(os.getuid())", timeout_s=20)
+        uid_a, uid_b = int(ra.stdout), int(rb.stdout)
+        assert uid_a != uid_b and min(uid_a, uid_b) >= EPISODE_UID_BASE
+        # b reaches a's workspace through the host path (LocalSandbox shows the host's files).
+        r = b.exec(f"print(open({str(ws_a / 'mine.txt')!r}).read())", timeout_s=20)
+        assert r.status == "error" and "Permission" in (r.error_type or "") + r.stderr, r
+    finally:
+        a.stop()
+        b.stop()
+    assert not pids_of_uid(uid_a) and not pids_of_uid(uid_b)
+    assert os.stat(ws_a / "mine.txt").st_uid == 0  # given back to root at stop
+
+
+@needs_root
+@pytest.mark.timeout(60)
+def test_a_process_that_clears_its_environment_dies_at_stop(tmp_path: Path) -> None:
+    sb, _ = _started(tmp_path)
+    try:
+        r = sb.exec(
+            textwrap.dedent(
+                """
+                import os, subprocess, sys
+                sleeper = [sys.executable, '-c', 'import time; time.sleep(300)']
+                subprocess.Popen(['env', '-i', *sleeper], start_new_session=True)
+                print(os.getuid())
+                """
+            ),
+            timeout_s=20,
+        )
+        uid = int(r.stdout)
+    finally:
+        sb.stop()
+    assert not pids_of_uid(uid)
+
+
+def test_local_is_refused_without_root_unless_unsafe(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(SandboxError, match="unsafe-local"):
+        make_sandbox("local")
+    assert make_sandbox("unsafe-local").name == "unsafe-local"
+
+
+def test_auto_never_degrades_to_unsafe_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mledojo.errors import DockerUnavailableError
+    from mledojo.sandbox import docker as docker_backend
+
+    def unavailable(timeout: int = 60) -> None:
+        raise DockerUnavailableError("test")
+
+    monkeypatch.setattr(docker_backend, "docker_client", unavailable)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(SandboxError, match="unsafe-local"):
+        make_sandbox("auto")
+
+
+@needs_root
+@pytest.mark.timeout(60)
+def test_a_killed_host_leaves_no_runner_and_cleanup_removes_its_folder(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from mledojo.sandbox.conformance import CONFORMANCE_LIMITS, make_context
+        from mledojo.sandbox.local import LocalSandbox
+        from pathlib import Path
+        ctx = make_context(Path({str(tmp_path)!r}))
+        sb = LocalSandbox()
+        sb.start(data_dir=ctx.data_dir, workspace=ctx.workspace,
+                 limits=CONFORMANCE_LIMITS, labels={{}})
+        print(sb._uid, sb._control_dir, flush=True)
+        time.sleep(300)
+        """
+    )
+    host = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert host.stdout is not None
+    uid_text, control = host.stdout.readline().split()
+    uid = int(uid_text)
+    assert pids_of_uid(uid)
+    host.send_signal(signal.SIGKILL)
+    host.wait()
+    deadline = time.monotonic() + 15
+    while pids_of_uid(uid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not pids_of_uid(uid), "the runner outlived its host"
+    assert Path(control).exists()
+    assert Path(control).name in cleanup.reap_control_dirs()
+    assert not Path(control).exists()
