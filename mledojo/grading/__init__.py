@@ -12,10 +12,15 @@ from typing import Any
 
 _WHERE = {
     "GradeReport": "scoring",
+    "Graded": "scoring",
+    "PUBLIC_DECIMALS": "scoring",
     "Part": "scoring",
     "grade": "scoring",
     "grade_report": "scoring",
+    "public_score": "scoring",
     "report_for_score": "scoring",
+    "reproduces_answers": "scoring",
+    "score_submission": "scoring",
     "load_leaderboard": "leaderboard",
     "METRICS": "metrics",
     "Metric": "metrics",
@@ -31,6 +36,7 @@ _WHERE = {
     "medal_thresholds": "rank",
     "rank_score": "rank",
     "DEFAULT_MAX_BYTES": "validate",
+    "max_submission_bytes": "validate",
     "normalize_labels": "validate",
     "submission_layout": "validate",
     "validate_submission": "validate",

@@ -12,24 +12,36 @@ from mledojo.competition import Competition
 from mledojo.data.prepare import PreparedData
 from mledojo.errors import GradingError
 from mledojo.grading.leaderboard import load_leaderboard
-from mledojo.grading.scoring import GradeReport, Part, grade, report_for_score
+from mledojo.grading.scoring import (
+    GradeReport,
+    Part,
+    public_score,
+    report_for_score,
+    score_submission,
+)
 from mledojo.grading.validate import (
-    DEFAULT_MAX_BYTES,
+    max_submission_bytes,
     submission_layout,
     validate_submission,
 )
 
 
 class Scorer:
-    """Grades submissions of one prepared competition on the host (never in a sandbox)."""
+    """Grades submissions of one prepared competition on the host (never in a sandbox).
+
+    `max_bytes` defaults to `max_submission_bytes(spec, len(answers))`: a cap proportional
+    to the test set, so a huge (or sparse) file is refused before it is read.
+    """
 
     def __init__(
-        self, competition: Competition, data: PreparedData, *, max_bytes: int = DEFAULT_MAX_BYTES
+        self, competition: Competition, data: PreparedData, *, max_bytes: int | None = None
     ) -> None:
         self.competition = competition
         self.spec = competition.spec
-        self.max_bytes = max_bytes
         self.answers = load_answers(competition, data)
+        self.max_bytes = (
+            max_submission_bytes(self.spec, len(self.answers)) if max_bytes is None else max_bytes
+        )
         board = self.spec.leaderboard
         self._boards: dict[str, npt.NDArray[np.float64] | None] = {"private": None, "public": None}
         if board is not None:
@@ -53,17 +65,47 @@ class Scorer:
         """Whether score `a` is strictly better than `b` under the metric's direction."""
         return a > b if self.higher_is_better else a < b
 
-    def validate(self, submission: Path) -> None:
-        """Raise `InvalidSubmissionError` when the file cannot be graded."""
-        validate_submission(self.spec, submission, self.answers, max_bytes=self.max_bytes)
+    def validate(self, submission: Path, *, display_name: str | None = None) -> None:
+        """Raise `InvalidSubmissionError` when the file cannot be graded.
 
-    def score(self, submission: Path, *, part: Part) -> GradeReport:
-        """Grade on one part of the test set and place the score on the matching board."""
-        value = grade(self.spec, submission, self.answers, part=part, max_bytes=self.max_bytes)
+        Messages call the file `display_name` (default: its base name, never its host path).
+        """
+        validate_submission(
+            self.spec,
+            submission,
+            self.answers,
+            max_bytes=self.max_bytes,
+            display_name=display_name,
+        )
+
+    def score(
+        self, submission: Path, *, part: Part, display_name: str | None = None
+    ) -> GradeReport:
+        """Grade on one part of the test set and place the score on the matching board.
+
+        A `public` score is rounded to `PUBLIC_DECIMALS` (rank and medal follow the rounded
+        value), so repeated public feedback cannot be mined for single rows; `private` and
+        `all` scores are exact. Messages call the file `display_name` (default: base name).
+        """
+        graded = score_submission(
+            self.spec,
+            submission,
+            self.answers,
+            part=part,
+            max_bytes=self.max_bytes,
+            display_name=display_name,
+        )
+        value = public_score(graded.score) if part == "public" else graded.score
         board = self._boards["public" if part == "public" else "private"]
         kind = self.spec.leaderboard.kind if self.spec.leaderboard else None
         return report_for_score(
-            self.spec, value, leaderboard=board, leaderboard_kind=kind, part=part
+            self.spec,
+            value,
+            leaderboard=board,
+            leaderboard_kind=kind,
+            part=part,
+            n_rows=graded.n_rows,
+            copies_answers=graded.copies_answers,
         )
 
 

@@ -3,13 +3,17 @@
 The answers hold `[id_column] + targets + ["usage"]`, where `usage` is `public` or `private`
 (Kaggle's split of the test set between its two leaderboards). As on Kaggle, a submission
 must predict every test id, but the score only uses the rows of the requested part.
+
+Feedback is built so that it cannot be mined: `Scorer` shows public scores rounded to
+`PUBLIC_DECIMALS` (as Kaggle's public board does), and a submission that reproduces the
+hidden answers exactly is reported as `implausible` with `copies_answers=True`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, TypeAlias
+from typing import Literal, NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -22,9 +26,9 @@ from mledojo.grading.leaderboard import load_leaderboard
 from mledojo.grading.metrics import positive_label
 from mledojo.grading.rank import Medal, MedalThresholds, rank_score
 from mledojo.grading.validate import (
-    DEFAULT_MAX_BYTES,
     USAGE_COLUMN,
     SubmissionLayout,
+    bounded_errors,
     known_classes,
     normalize_labels,
     submission_layout,
@@ -36,6 +40,11 @@ LeaderboardKind: TypeAlias = Literal["kaggle", "reference"]
 Scores: TypeAlias = npt.NDArray[np.floating] | Sequence[float]
 Arrays: TypeAlias = tuple[npt.NDArray[np.generic], npt.NDArray[np.generic]]
 PARTS: tuple[Part, ...] = ("public", "private", "all")
+#: Decimals of a public score shown to the agent (Kaggle's public board shows five).
+#: Why: an exact public score leaks information about single rows to a probing agent.
+PUBLIC_DECIMALS = 5
+#: Tolerance under which numeric predictions count as a copy of the answers.
+COPY_ATOL = 1e-12
 
 
 class GradeReport(BaseModel):
@@ -56,6 +65,7 @@ class GradeReport(BaseModel):
     above_median: bool | None = None
     thresholds: MedalThresholds | None = None
     implausible: bool = False
+    copies_answers: bool = False
     caveats: list[str] = []
 
     @property
@@ -200,7 +210,46 @@ def _label_inputs(
     return codes[index.get_indexer(truth)], codes[index.get_indexer(predicted)]
 
 
+def reproduces_answers(
+    spec: CompetitionSpec,
+    layout: SubmissionLayout,
+    aligned: pd.DataFrame,
+    answers: pd.DataFrame,
+    mask: npt.NDArray[np.bool_],
+    inputs: Arrays,
+) -> bool:
+    """Whether the predictions on the masked rows are the hidden answers themselves.
+
+    Labels must be equal (as normalised text); numbers within `COPY_ATOL` of the answers'
+    values, of the 0/1 truth (`probability`) or of its one-hot matrix
+    (`class_probabilities`), i.e. of the metric's own `y_true`. Why: no honest model
+    reproduces every hidden value to twelve decimals; a submission that does has read the
+    answers (a leak or a sandbox escape), whatever its score says.
+    """
+    if layout.kind == "label":
+        truth = normalize_labels(answers[spec.targets[0]])[mask]
+        predicted = aligned[layout.prediction_columns[0]].to_numpy(dtype=object)[mask]
+        return bool(np.array_equal(truth, predicted))
+    y_true, y_pred = (np.asarray(a, dtype=np.float64) for a in inputs)
+    return y_true.shape == y_pred.shape and bool(
+        np.allclose(y_pred, y_true, atol=COPY_ATOL, rtol=0.0)
+    )
+
+
+def public_score(score: float) -> float:
+    """A public score as the agent sees it: rounded to `PUBLIC_DECIMALS` decimals."""
+    return round(float(score), PUBLIC_DECIMALS)
+
+
 # --------------------------------------------------------------------------- grading
+
+
+class Graded(NamedTuple):
+    """A scored submission: the raw score, rows scored, and whether it copies the answers."""
+
+    score: float
+    n_rows: int
+    copies_answers: bool
 
 
 def grade(
@@ -209,32 +258,40 @@ def grade(
     answers: pd.DataFrame,
     *,
     part: Part = "private",
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int | None = None,
+    display_name: str | None = None,
 ) -> float:
     """Validate `submission` against all test ids, then score it on the rows of `part`.
 
     Raises `InvalidSubmissionError` for the submission's faults and `GradingError` for the
-    benchmark's (broken answers or spec).
+    benchmark's (broken answers or spec). `max_bytes` defaults to the competition's
+    `max_submission_bytes`; messages call the file `display_name` (default: its base name).
     """
-    score, _ = _grade(spec, submission, answers, part=part, max_bytes=max_bytes)
-    return score
+    return score_submission(
+        spec, submission, answers, part=part, max_bytes=max_bytes, display_name=display_name
+    ).score
 
 
-def _grade(
+def score_submission(
     spec: CompetitionSpec,
     submission: pd.DataFrame | Path | str,
     answers: pd.DataFrame,
     *,
-    part: Part,
-    max_bytes: int,
-) -> tuple[float, int]:
-    """Score and number of scored rows."""
-    layout = submission_layout(spec)
-    aligned = validate_submission(spec, submission, answers, max_bytes=max_bytes)
-    answers = answers.reset_index(drop=True)
-    mask = part_mask(answers, part)
-    y_true, y_pred = metric_inputs(spec, layout, aligned, answers, mask)
-    return layout.metric(y_true, y_pred), int(mask.sum())
+    part: Part = "private",
+    max_bytes: int | None = None,
+    display_name: str | None = None,
+) -> Graded:
+    """`grade`, also returning the number of scored rows and `reproduces_answers`."""
+    with bounded_errors():
+        layout = submission_layout(spec)
+        aligned = validate_submission(
+            spec, submission, answers, max_bytes=max_bytes, display_name=display_name
+        )
+        answers = answers.reset_index(drop=True)
+        mask = part_mask(answers, part)
+        inputs = metric_inputs(spec, layout, aligned, answers, mask)
+        copies = reproduces_answers(spec, layout, aligned, answers, mask, inputs)
+        return Graded(layout.metric(*inputs), int(mask.sum()), copies)
 
 
 def _auto_caveats(kind: LeaderboardKind, part: Part) -> list[str]:
@@ -257,17 +314,31 @@ def report_for_score(
     leaderboard_kind: LeaderboardKind | None = None,
     part: Part = "private",
     n_rows: int | None = None,
+    copies_answers: bool = False,
 ) -> GradeReport:
-    """A `GradeReport` for an already computed score (e.g. when re-ranking stored results)."""
-    implausible = spec.metric.is_implausible(score)
+    """A `GradeReport` for an already computed score (e.g. when re-ranking stored results).
+
+    A score past the metric's `implausible_beyond`, or a submission that `copies_answers`,
+    makes the report `implausible`, with a caveat starting with "SUSPECT:" first.
+    """
+    past_ceiling = spec.metric.is_implausible(score)
     caveats = list(spec.leaderboard.caveats) if spec.leaderboard else []
-    if implausible:
+    if past_ceiling:
         caveats.insert(
             0,
             f"SUSPECT: a {spec.metric.name} of {score:.6g} is past "
             f"{spec.metric.implausible_beyond:g}, beyond the reach of an honest solution for "
             "this competition; it most likely exploits a known leak (see the caveats below).",
         )
+    if copies_answers:
+        rows = f" ({n_rows:,} rows)" if n_rows is not None else ""
+        caveats.insert(
+            0,
+            f"SUSPECT: the submission reproduces the hidden answers exactly on the {part} "
+            f"part{rows}; no honest model does, so it most likely read them (a leak of the "
+            "answers or an escape from the sandbox).",
+        )
+    implausible = past_ceiling or copies_answers
     base = GradeReport(
         competition=spec.id,
         score=float(score),
@@ -276,6 +347,7 @@ def report_for_score(
         higher_is_better=spec.metric.higher_is_better,
         n_rows=n_rows,
         implausible=implausible,
+        copies_answers=copies_answers,
         caveats=caveats,
     )
     if leaderboard is None:
@@ -307,19 +379,24 @@ def grade_report(
     leaderboard: Scores | Path | str | None = None,
     leaderboard_kind: LeaderboardKind | None = None,
     part: Part = "private",
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int | None = None,
+    display_name: str | None = None,
 ) -> GradeReport:
     """Grade a submission and place the score on `leaderboard` (scores or a board CSV).
 
     Pass the board matching `part` (Kaggle's private board for `private`). The kind
-    defaults to the spec's `leaderboard.kind`, else `reference`.
+    defaults to the spec's `leaderboard.kind`, else `reference`. The score is exact; see
+    `Scorer.score` for the rounded public feedback.
     """
-    score, n_rows = _grade(spec, submission, answers, part=part, max_bytes=max_bytes)
+    graded = score_submission(
+        spec, submission, answers, part=part, max_bytes=max_bytes, display_name=display_name
+    )
     return report_for_score(
         spec,
-        score,
+        graded.score,
         leaderboard=leaderboard,
         leaderboard_kind=leaderboard_kind,
         part=part,
-        n_rows=n_rows,
+        n_rows=graded.n_rows,
+        copies_answers=graded.copies_answers,
     )

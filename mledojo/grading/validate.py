@@ -10,13 +10,23 @@ well under a second on top of reading the CSV.
 Ids are compared as strings, so `17` and `"17"` match. Labels are compared as normalised
 strings (see `normalize_labels`), so a CSV round trip of `True`/`False` or `0`/`1` still
 matches the answers.
+
+Submissions are written by agents that may be hostile, so every check is linear in the
+file's size and the file is refused *before* pandas parses it when it is far larger, far
+longer or far wider than the competition needs (`max_submission_bytes`, `max_data_lines`,
+`MAX_EXTRA_COLUMNS`). Messages quote agent data only in bounded form (`SHOWN_CHARS` per
+value, `MAX_MESSAGE_CHARS` in all) and name the file by its base name (or the caller's
+`display_name`), never by its host path.
 """
 
 from __future__ import annotations
 
 import csv
 import difflib
-from collections.abc import Sequence
+import io
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +38,26 @@ from mledojo.competition import CompetitionSpec
 from mledojo.errors import GradingError, InvalidSubmissionError
 from mledojo.grading.metrics import Metric, PredictionKind, get_metric
 
-#: Default cap on a submission file's size (bytes); larger files are refused before reading.
+#: Absolute cap on a submission file's size (bytes); larger files are refused before reading.
+#: `max_submission_bytes` gives the (much smaller) cap of one competition.
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+#: The smallest per-competition cap: a tiny test set still gets room for odd formatting.
+MIN_MAX_BYTES = 1024 * 1024
+#: Bytes allowed per test row: the id and line break, plus each prediction column.
+ROW_BYTES = 64
+COLUMN_BYTES = 40
+#: The header line is read on its own first; a longer one is refused.
+MAX_HEADER_BYTES = 1024 * 1024
+#: Columns tolerated beyond the expected header before the file is refused unparsed.
+MAX_EXTRA_COLUMNS = 32
 #: How many offending ids / rows a message quotes.
 SHOW = 5
+#: Longest text shown for one quoted value (an id, a cell, a column name).
+SHOWN_CHARS = 60
+#: Longest message of an `InvalidSubmissionError` raised while grading.
+MAX_MESSAGE_CHARS = 2000
+#: Longest expected header quoted in full; longer ones are shortened.
+SHOWN_HEADER_CHARS = 400
 USAGE_COLUMN = "usage"
 
 _BOOL_WORDS = {"true": "True", "false": "False"}
@@ -110,6 +136,32 @@ def submission_layout(spec: CompetitionSpec) -> SubmissionLayout:
     return SubmissionLayout(spec.id_column, preds, kind, m, classes)
 
 
+def max_submission_bytes(spec: CompetitionSpec, n_test_rows: int) -> int:
+    """A generous cap on one submission's size, proportional to what it must hold.
+
+    Each test row gets `ROW_BYTES` (id, line break) plus `COLUMN_BYTES` per prediction
+    column (widened for label columns whose declared class names are longer), with at
+    least `MIN_MAX_BYTES` and at most `DEFAULT_MAX_BYTES` in all. Why: a fixed 200 MB cap let
+    a 4 KB sparse file cost seconds of parsing and gigabytes of memory on the host for a
+    test set of a thousand rows.
+    """
+    layout = submission_layout(spec)
+    width = COLUMN_BYTES
+    if layout.kind == "label" and spec.classes:
+        width = max(width, 8 + max(len(str(c)) for c in spec.classes))
+    need = max(0, int(n_test_rows)) * (ROW_BYTES + width * len(layout.prediction_columns))
+    return min(DEFAULT_MAX_BYTES, max(MIN_MAX_BYTES, need))
+
+
+def max_data_lines(n_test_rows: int) -> int:
+    """Most lines after the header a submission may have: twice the test set, plus slack.
+
+    Quoted values may span lines and blank lines are skipped, hence the slack; anything
+    beyond is refused before parsing.
+    """
+    return 2 * max(0, int(n_test_rows)) + 10
+
+
 # --------------------------------------------------------------------------- labels
 
 
@@ -167,8 +219,124 @@ def _one_label(v: object) -> str:
 # --------------------------------------------------------------------------- reading
 
 
+def _short(text: str, limit: int = SHOWN_CHARS) -> str:
+    """`text` cut to `limit` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _where(source: str) -> str:
-    return f"Submission `{source}`"
+    return f"Submission `{_short(source, 200)}`"
+
+
+def display_name_of(path: Path | str, display_name: str | None = None) -> str:
+    """The name a message gives a submission file: `display_name`, else its base name.
+
+    Why: the host grades a copy of the agent's file; its full path (run folder, user name)
+    is none of the agent's business.
+    """
+    return display_name if display_name is not None else Path(path).name
+
+
+def bounded_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`text` cut to about `limit` characters, keeping its start and its end (the fix)."""
+    if len(text) <= limit:
+        return text
+    tail = limit // 4
+    head = limit - tail - 40  # room for the marker
+    cut = len(text) - head - tail
+    return f"{text[:head]} […{cut:,} characters cut…] {text[-tail:]}"
+
+
+@contextmanager
+def bounded_errors(limit: int = MAX_MESSAGE_CHARS) -> Iterator[None]:
+    """Cap the message of any `InvalidSubmissionError` raised inside at `limit` characters.
+
+    A last line of defence: every message already quotes agent data in bounded form, but
+    a message must stay readable (and cheap to log) whatever went into it.
+    """
+    try:
+        yield
+    except InvalidSubmissionError as e:
+        text = str(e)
+        if len(text) > limit:
+            e.args = (bounded_message(text, limit),)
+        raise
+
+
+def _read_bounded(path: Path, max_bytes: int, where: str) -> bytes:
+    """The file's bytes, refusing more than `max_bytes` (the file may grow after `stat`)."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise InvalidSubmissionError(
+            f"{where} cannot be read ({type(e).__name__}). Write it as a regular file."
+        ) from e
+    if len(data) > max_bytes:
+        raise InvalidSubmissionError(
+            f"{where} is too large: over {max_bytes:,} bytes, the limit for this competition. "
+            "Write only the required columns, one row per test id."
+        )
+    return data
+
+
+def _header_columns(line: bytes) -> int:
+    """How many fields a header line holds (quoted commas count once)."""
+    text = line.decode("utf-8", errors="replace").rstrip("\r")
+    try:
+        return max((len(row) for row in csv.reader([text])), default=0)
+    except csv.Error:
+        return line.count(b",") + 1
+
+
+def check_header(data: bytes, layout: SubmissionLayout, where: str) -> None:
+    """Refuse, before parsing, a header line over `MAX_HEADER_BYTES` or far too wide.
+
+    Why: pandas would build one object per column, and the column checks would quote them;
+    a header of 40,000 columns must cost no more than reading one line.
+    """
+    end = data.find(b"\n", 0, MAX_HEADER_BYTES + 1)
+    if end < 0 and len(data) > MAX_HEADER_BYTES:
+        raise InvalidSubmissionError(
+            f"{where}: the header line is longer than {MAX_HEADER_BYTES:,} bytes. The header "
+            f"must be exactly: {_expected_header(layout)} (any order)."
+        )
+    n_cols = _header_columns(data[: end if end >= 0 else len(data)])
+    _check_width(n_cols, layout, where)
+
+
+def _check_width(n_cols: int, layout: SubmissionLayout, where: str) -> None:
+    """Refuse a header with more than `MAX_EXTRA_COLUMNS` columns beyond the expected ones."""
+    most = len(layout.columns) + MAX_EXTRA_COLUMNS
+    if n_cols > most:
+        raise InvalidSubmissionError(
+            f"{where} has {n_cols:,} columns; {len(layout.columns):,} are expected (at most "
+            f"{most:,} are read). The header must be exactly: {_expected_header(layout)} "
+            "(any order). Write only these columns."
+        )
+
+
+def _check_lines(data: bytes, n_test_rows: int, where: str) -> None:
+    """Refuse more than `max_data_lines(n_test_rows)` lines after the header (one count)."""
+    most = max_data_lines(n_test_rows)
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1) - 1
+    if lines > most:
+        raise InvalidSubmissionError(
+            f"{where} has {lines:,} lines after the header; the test set has "
+            f"{n_test_rows:,} ids and at most {most:,} lines are read. Write exactly one row "
+            "per test id, without blank lines."
+        )
+
+
+def _check_text(data: bytes, where: str) -> None:
+    """Refuse NUL bytes: no CSV holds them, and a sparse file is mostly made of them."""
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise InvalidSubmissionError(
+            f"{where} is not a readable CSV (it holds a NUL byte at byte {nul:,}; it looks "
+            "like binary data). Write a comma-separated UTF-8 file with a header line, e.g. "
+            "`df.to_csv(path, index=False)`."
+        )
 
 
 def read_submission(
@@ -177,16 +345,21 @@ def read_submission(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     ids_as_text: bool = True,
+    display_name: str | None = None,
+    n_test_rows: int | None = None,
 ) -> pd.DataFrame:
     """Read a submission CSV; label columns (and ids, if `ids_as_text`) as text.
 
     Other columns are parsed by pandas' C parser. Integer ids may be parsed as numbers
     (`ids_as_text=False`) when the answers' ids are integers: hashing int64 is several
     times faster than hashing strings, and the comparison is the same. Refuses (with
-    `InvalidSubmissionError`) missing, oversized, empty and unparsable files.
+    `InvalidSubmissionError`) missing, oversized, empty and unparsable files, and, before
+    parsing, files with NUL bytes, a header far wider than the layout (`check_header`) or
+    (given `n_test_rows`) more than `max_data_lines(n_test_rows)` lines after the header.
+    Messages call the file `display_name` (default: its base name, never the host path).
     """
     path = Path(path)
-    where = _where(str(path))
+    where = _where(display_name_of(path, display_name))
     if not path.is_file():
         raise InvalidSubmissionError(
             f"{where} does not exist or is not a file. Write your predictions to it as CSV."
@@ -194,16 +367,21 @@ def read_submission(
     size = path.stat().st_size
     if size > max_bytes:
         raise InvalidSubmissionError(
-            f"{where} is too large: {size:,} bytes, the limit is {max_bytes:,} bytes. "
-            "Write only the required columns, one row per test id."
+            f"{where} is too large: {size:,} bytes, the limit for this competition is "
+            f"{max_bytes:,} bytes. Write only the required columns, one row per test id."
         )
     if size == 0:
         raise InvalidSubmissionError(f"{where} is empty. Write a header line and one row per id.")
+    data = _read_bounded(path, max_bytes, where)
     layout = submission_layout(spec)
+    _check_text(data, where)
+    check_header(data, layout, where)
+    if n_test_rows is not None:
+        _check_lines(data, n_test_rows, where)
     text_cols = [layout.id_column] if ids_as_text else []
     text_cols += layout.prediction_columns if layout.kind == "label" else []
     try:
-        df = pd.read_csv(path, dtype=dict.fromkeys(text_cols, str), low_memory=False)
+        df = pd.read_csv(io.BytesIO(data), dtype=dict.fromkeys(text_cols, str), low_memory=False)
     except pd.errors.EmptyDataError as e:
         raise InvalidSubmissionError(
             f"{where} has no header or no data. Write a header line and one row per id."
@@ -220,11 +398,31 @@ def read_submission(
 # --------------------------------------------------------------------------- checks
 
 
+def _shown(v: object) -> str:
+    """One quoted value, at most `SHOWN_CHARS` long (text is cut before `repr`, so cheap)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, str) and len(v) > SHOWN_CHARS:
+        return repr(v[:SHOWN_CHARS]) + "…"
+    return _short(repr(v))
+
+
 def _quote(values: Sequence[object] | npt.NDArray[np.generic], n: int = SHOW) -> str:
-    plain = [v.item() if isinstance(v, np.generic) else v for v in list(values[:n])]
-    shown = ", ".join(repr(v) for v in plain)
+    """The first `n` values, each bounded by `_shown`, and how many more there are."""
+    shown = ", ".join(_shown(v) for v in list(values[:n]))
     more = len(values) - n
     return shown + (f" (and {more:,} more)" if more > 0 else "")
+
+
+def _expected_header(layout: SubmissionLayout) -> str:
+    """The expected header, shortened when long (many class columns)."""
+    full = ",".join(layout.columns)
+    if len(full) <= SHOWN_HEADER_CHARS:
+        return full
+    return (
+        f"{full[:SHOWN_HEADER_CHARS]}… ({len(layout.columns):,} columns: "
+        f"`{layout.id_column}` then one per class, as in the sample submission)"
+    )
 
 
 def _rows(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
@@ -233,14 +431,23 @@ def _rows(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
 
 
 def _check_columns(df: pd.DataFrame, layout: SubmissionLayout, where: str) -> None:
-    """Missing or unexpected columns; order does not matter, duplicates are refused."""
+    """Missing or unexpected columns; order does not matter, duplicates are refused.
+
+    Linear in the number of columns (one `Counter`, set look-ups), and refuses a frame far
+    wider than the layout before comparing names.
+    """
+    _check_width(len(df.columns), layout, where)
     cols = [str(c) for c in df.columns]
-    dupes = sorted({c for c in cols if cols.count(c) > 1})
+    counts = Counter(cols)
+    dupes = sorted(c for c, k in counts.items() if k > 1)
     if dupes:
-        raise InvalidSubmissionError(f"{where} has duplicate columns {dupes}. Keep one of each.")
+        raise InvalidSubmissionError(
+            f"{where} has duplicate columns [{_quote(dupes, 10)}]. Keep one of each."
+        )
     expected = layout.columns
-    missing = [c for c in expected if c not in cols]
-    extra = [c for c in cols if c not in expected]
+    wanted = set(expected)
+    missing = [c for c in expected if c not in counts]
+    extra = [c for c in cols if c not in wanted]
     if not missing and not extra:
         return
     parts = []
@@ -248,17 +455,26 @@ def _check_columns(df: pd.DataFrame, layout: SubmissionLayout, where: str) -> No
         parts.append(f"missing column(s) {_quote(missing, 10)}")
     if extra:
         parts.append(f"unexpected column(s) {_quote(extra, 10)}")
-    hints = []
-    lowered = {e.strip().lower(): e for e in extra}
-    for c in missing:
-        close = difflib.get_close_matches(c.lower(), list(lowered), n=1, cutoff=0.6)
-        if close:
-            hints.append(f"`{lowered[close[0]]}` -> `{c}`")
-    hint = f" Rename {', '.join(hints)}." if hints else ""
+    hint = _rename_hints(missing, extra)
     raise InvalidSubmissionError(
-        f"{where}: {'; '.join(parts)}. The header must be exactly: {','.join(expected)} "
+        f"{where}: {'; '.join(parts)}. The header must be exactly: {_expected_header(layout)} "
         f"(any order).{hint}"
     )
+
+
+def _rename_hints(missing: list[str], extra: list[str]) -> str:
+    """The hint ` Rename `Y` -> `y`.` for unexpected names close to missing ones (or "").
+
+    Names are compared on their first `SHOWN_CHARS` characters: difflib is quadratic in
+    the length of the strings, and a column name may be a megabyte long.
+    """
+    lowered = {_short(e.strip().lower()): e for e in extra}
+    hints = []
+    for c in missing:
+        close = difflib.get_close_matches(_short(c.lower()), list(lowered), n=1, cutoff=0.6)
+        if close:
+            hints.append(f"`{_short(lowered[close[0]])}` -> `{c}`")
+    return f" Rename {', '.join(hints)}." if hints else ""
 
 
 def id_keys(ids: pd.Series) -> npt.NDArray[np.generic]:
@@ -451,24 +667,49 @@ def validate_submission(
     submission: pd.DataFrame | Path | str,
     answers: pd.DataFrame,
     *,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int | None = None,
     source: str | None = None,
+    display_name: str | None = None,
 ) -> pd.DataFrame:
     """Check a submission and return it aligned to the answers' rows.
 
     The result has the expected columns (id first, as text), one row per answer row in the
     answers' order, numeric predictions as float64 and labels as normalised strings.
-    `source` names a DataFrame submission in messages (a path names itself).
+    Messages name the submission `display_name` (for a DataFrame, `source` works too);
+    a path defaults to its base name, never the host path. `max_bytes` defaults to
+    `max_submission_bytes(spec, len(answers))`. Every message is bounded
+    (`bounded_errors`).
     """
+    with bounded_errors():
+        return _validate(spec, submission, answers, max_bytes, display_name or source)
+
+
+def _validate(
+    spec: CompetitionSpec,
+    submission: pd.DataFrame | Path | str,
+    answers: pd.DataFrame,
+    max_bytes: int | None,
+    display_name: str | None,
+) -> pd.DataFrame:
+    """`validate_submission`'s work (without the message bound)."""
     check_answers(spec, answers)
     layout = submission_layout(spec)
     answer_ids = answer_index(spec, answers)
     if isinstance(submission, str | Path):
-        where = _where(str(submission))
+        name = display_name_of(submission, display_name)
+        where = _where(name)
         int_ids = answer_ids.dtype.kind == "i"
-        df = read_submission(Path(submission), spec, max_bytes=max_bytes, ids_as_text=not int_ids)
+        cap = max_submission_bytes(spec, len(answers)) if max_bytes is None else max_bytes
+        df = read_submission(
+            Path(submission),
+            spec,
+            max_bytes=cap,
+            ids_as_text=not int_ids,
+            display_name=name,
+            n_test_rows=len(answers),
+        )
     else:
-        where = _where(source or "<DataFrame>")
+        where = _where(display_name or "<DataFrame>")
         df = submission
     if len(df.columns) == 0:
         raise InvalidSubmissionError(f"{where} has no columns. Write a header line.")
