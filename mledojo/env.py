@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import time
 from pathlib import Path
 from typing import Any, Literal, SupportsFloat
@@ -27,7 +26,12 @@ from mledojo.artifacts import (
 )
 from mledojo.competition import Competition, Limits, get_competition
 from mledojo.data.prepare import PreparedData, prepare
-from mledojo.errors import InvalidSubmissionError, ResetNeededError, SandboxError
+from mledojo.errors import (
+    InvalidSubmissionError,
+    ResetNeededError,
+    SandboxError,
+    SandboxFileError,
+)
 from mledojo.grading.scorer import Scorer
 from mledojo.sandbox import SandboxKind
 from mledojo.sandbox.base import ExecResult, Sandbox
@@ -51,11 +55,13 @@ RUNS_ENV_VAR = "MLEDOJO_RUNS_DIR"
 class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
     """A machine-learning competition as a Gymnasium environment.
 
-    Reward (`reward=`): `human_rank_delta` (default) is the improvement of the best public
-    HumanRank, so an episode's return equals its best public HumanRank; `raw_delta` the
-    improvement of the best public raw score (positive = better, whatever the direction);
-    `position` the public HumanRank of each graded step (MLE-Dojo's reward); `final_only`
-    zero until the end, then the private HumanRank.
+    Reward (`reward=`): `final_only` (default) is zero until the end, then the private
+    HumanRank: one number per episode, so the reward reveals nothing about single rows of
+    the test set. `human_rank_delta` is the improvement of the best public HumanRank (an
+    episode's return equals its best public HumanRank); `raw_delta` the improvement of the
+    best public raw score (positive = better, whatever the direction); `position` the
+    public HumanRank of each graded step (MLE-Dojo's reward). Public scores are rounded as
+    Kaggle shows them and at most `Limits.max_public_grades` submissions are scored.
     """
 
     metadata: dict[str, Any] = {"render_modes": []}
@@ -66,7 +72,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         *,
         data_seed: int | None = None,
         sandbox: SandboxKind | Sandbox = "auto",
-        reward: RewardMode = "human_rank_delta",
+        reward: RewardMode = "final_only",
         run_dir: Path | str | None = None,
         agent_name: str = "manual",
         cache_dir: Path | str | None = None,
@@ -104,6 +110,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         self._best_score: float | None = None
         self._best_hr: float | None = None
         self._best_submission: Path | None = None
+        self._public_grades = 0
         self._done = False
         self._final: FinalGrade | None = None
 
@@ -309,7 +316,11 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             state, note = self._check_format()
             return (
                 self._observation(
-                    action.action, result.status, submission=state, info=note, **fields
+                    action.action,
+                    result.status,
+                    submission=state,
+                    info=f"{note} (not graded by validate_code)",
+                    **fields,
                 ),
                 0.0,
                 False,
@@ -327,9 +338,11 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
     def _grade_public(
         self, action: str, result: ExecResult, fields: dict[str, Any]
     ) -> tuple[dict[str, Any], float, bool, dict[str, Any]]:
+        if self._public_grades >= self.limits.max_public_grades:
+            return self._ungraded(action, result, fields)
         try:
             copy = self._copy_submission(SUBMISSION_NAME)
-            report = self.scorer.score(copy, part="public")
+            report = self.scorer.score(copy, part="public", display_name=SUBMISSION_NAME)
         except InvalidSubmissionError as e:
             obs = self._observation(
                 action,
@@ -339,6 +352,9 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
                 **fields,
             )
             return obs, 0.0, False, {}
+        except SandboxError as e:
+            return self._sandbox_failure(action, e), 0.0, False, {}
+        self._public_grades += 1
         old_score, old_hr = self._best_score, self._best_hr
         improved = old_score is None or self.scorer.better(report.score, old_score)
         if improved:
@@ -359,6 +375,30 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             **fields,
         )
         return obs, reward, False, {"public": report.model_dump()}
+
+    def _ungraded(
+        self, action: str, result: ExecResult, fields: dict[str, Any]
+    ) -> tuple[dict[str, Any], float, bool, dict[str, Any]]:
+        """Past the episode's public-grade cap: format-checked, kept, not scored."""
+        state, note = self._check_format(keep=True)
+        cap = self.limits.max_public_grades
+        info = (
+            f"{note}. Not graded: the {cap} public grades of this episode are used up (a cap, "
+            "so the public score cannot be mined row by row). `submit` without a path uses "
+            "the best graded submission; `submit(path='submission.csv')` uses this one."
+        )
+        return (
+            self._observation(action, result.status, submission=state, info=info, **fields),
+            0.0,
+            False,
+            {},
+        )
+
+    def _sandbox_failure(self, action: str, e: SandboxError) -> dict[str, Any]:
+        self._rec.log(f"sandbox error: {e}")
+        return self._observation(
+            action, "sandbox_error", error_type="SandboxError", error_message=str(e)
+        )
 
     def _step_reward(
         self, score: float, hr: float | None, old_score: float | None, old_hr: float | None
@@ -396,7 +436,9 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         if action.path is not None:
             try:
                 chosen = self._copy_submission(action.path)
-                self.scorer.validate(chosen)
+                self.scorer.validate(chosen, display_name=action.path[:120])
+            except SandboxError as e:
+                return self._sandbox_failure(action.action, e), 0.0, False, {}
             except InvalidSubmissionError as e:
                 obs = self._observation(
                     action.action,
@@ -510,47 +552,31 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
     def _copy_submission(self, relative: str) -> Path:
-        """Copy a workspace file into the run folder without following any symlink.
+        """Fetch a workspace file into the run folder, read inside the sandbox.
 
-        The workspace is agent-controlled: a symlink there could point at the answers.
+        The workspace is agent-controlled (symlinks, FIFOs, racing renames): the host never
+        opens a path there. The sandbox reads the file with the agent's own privileges,
+        capped at the grader's size limit, and the host writes the bytes to a file of its own.
         """
-        root = self._rec.workspace.resolve()
-        path = root / relative
-        if ".." in Path(relative).parts or Path(relative).is_absolute():
-            raise InvalidSubmissionError(f"{relative}: give a path inside /workspace")
-        real = Path(os.path.realpath(path))
-        if real != path or root not in real.parents:
-            raise InvalidSubmissionError(
-                f"{relative}: symbolic links are not accepted; write a regular file"
-            )
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        except FileNotFoundError as e:
-            raise InvalidSubmissionError(f"{relative}: no such file in /workspace") from e
-        except OSError as e:
-            raise InvalidSubmissionError(f"{relative}: cannot be read ({e.strerror})") from e
-        with os.fdopen(fd, "rb") as src:
-            st = os.fstat(src.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise InvalidSubmissionError(f"{relative}: not a regular file")
-            if st.st_size > self.scorer.max_bytes:
-                raise InvalidSubmissionError(
-                    f"{relative}: {st.st_size} bytes is over the {self.scorer.max_bytes}-byte cap"
-                )
-            dest = self._rec.folder / "submissions" / f"step-{self._steps:03d}.csv"
-            with dest.open("wb") as out:
-                while chunk := src.read(1 << 20):
-                    out.write(chunk)
+            data = self._box.read_file(relative, max_bytes=self.scorer.max_bytes)
+        except SandboxFileError as e:
+            raise InvalidSubmissionError(str(e)) from e
+        dest = self._rec.folder / "submissions" / f"step-{self._steps:03d}.csv"
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
         return dest
 
-    def _check_format(self) -> tuple[Literal["valid", "invalid"], str]:
+    def _check_format(self, *, keep: bool = False) -> tuple[Literal["valid", "invalid"], str]:
         try:
             copy = self._copy_submission(SUBMISSION_NAME)
-            self.scorer.validate(copy)
-        except InvalidSubmissionError as e:
+            self.scorer.validate(copy, display_name=SUBMISSION_NAME)
+        except (InvalidSubmissionError, SandboxError) as e:
             return "invalid", f"submission.csv would be rejected: {e}"
-        copy.unlink(missing_ok=True)
-        return "valid", "submission.csv has a valid format (not graded by validate_code)"
+        if not keep:
+            copy.unlink(missing_ok=True)
+        return "valid", "submission.csv has a valid format"
 
     # ------------------------------------------------------------ observation
     def _steps_left(self) -> int:

@@ -39,7 +39,11 @@ WRITE_SIGNAL = (
 @pytest.fixture(params=SANDBOXES)
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MLEDojoEnv]:
     e = mledojo.make(
-        "pump-failure", sandbox=request.param, run_dir=tmp_path / "run", limits={"max_steps": 6}
+        "pump-failure",
+        sandbox=request.param,
+        run_dir=tmp_path / "run",
+        limits={"max_steps": 6},
+        reward="human_rank_delta",
     )
     yield e
     e.close()
@@ -150,6 +154,11 @@ def test_close_is_idempotent_and_context_manager(tmp_path: Path) -> None:
     e.close()
     result = json.loads((tmp_path / "r" / "result.json").read_text())
     assert result["status"] == "interrupted"
+
+
+def test_default_reward_reveals_nothing_before_the_end(tmp_path: Path) -> None:
+    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+        assert e.reward_mode == "final_only"
 
 
 @pytest.mark.parametrize("mode", ["raw_delta", "position", "final_only"])

@@ -1,0 +1,136 @@
+"""Hostile agents against the whole env: the host stays in charge of every step.
+
+Each test is an attack through the public API (`env.step`) that used to crash, block or
+fool the host; it now gets an observation, and the episode goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import mledojo
+from mledojo.env import MLEDojoEnv
+from mledojo.types import MAX_TEXT_CHARS
+
+SANDBOXES = [
+    pytest.param(
+        "local",
+        id="local",
+        marks=pytest.mark.skipif(os.geteuid() != 0, reason="LocalSandbox needs root"),
+    ),
+    pytest.param("docker", marks=pytest.mark.docker, id="docker"),
+]
+WRITE_SAMPLE = (
+    "import pandas as pd, os\n"
+    "pd.read_csv(os.environ['MLEDOJO_DATA'] + '/sample_submission.csv')"
+    ".to_csv('submission.csv', index=False)\n"
+)
+
+
+@pytest.fixture(params=SANDBOXES)
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MLEDojoEnv]:
+    e = mledojo.make("pump-failure", sandbox=request.param, run_dir=tmp_path / "run")
+    e.reset(seed=0)
+    yield e
+    e.close()
+
+
+def _step(env: MLEDojoEnv, code: str) -> dict[str, object]:
+    obs, *_ = env.step({"action": "execute_code", "code": code})
+    return obs
+
+
+def _no_host_path(env: MLEDojoEnv, obs: dict[str, object]) -> None:
+    text = " ".join(str(v) for v in obs.values())
+    for secret in (str(env.run_folder), str(env.data.private_dir), str(env.data.public_dir)):
+        assert secret not in text, (secret, text[:500])
+
+
+@pytest.mark.timeout(120)
+def test_a_fifo_submission_does_not_block_the_host(env: MLEDojoEnv) -> None:
+    obs = _step(env, "import os\nos.mkfifo('submission.csv')")
+    assert obs["submission"] == "invalid" and "not a regular file" in str(obs["info"]), obs
+    _no_host_path(env, obs)
+
+
+@pytest.mark.timeout(120)
+def test_a_symlink_to_the_answers_is_refused(env: MLEDojoEnv) -> None:
+    answers = env.data.answers_path
+    obs = _step(env, f"import os\nos.symlink({str(answers)!r}, 'submission.csv')")
+    assert obs["submission"] == "invalid" and obs["public_score"] is None, obs
+    assert "symbolic links" in str(obs["info"]) or "no such file" in str(obs["info"]), obs
+    _no_host_path(env, obs)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("path", ["somedir", "a\x00b", "../../etc/passwd", "/etc/shadow"])
+def test_bad_submit_paths_are_observations(env: MLEDojoEnv, path: str) -> None:
+    _step(env, "import os\nos.mkdir('somedir')")
+    obs, reward, terminated, truncated, _ = env.step({"action": "submit", "path": path})
+    assert obs["status"] == "error" and obs["submission"] == "invalid", obs
+    assert not terminated and not truncated and reward == 0.0
+    _no_host_path(env, obs)
+
+
+@pytest.mark.timeout(120)
+def test_a_huge_sparse_submission_costs_the_host_nothing(env: MLEDojoEnv) -> None:
+    obs = _step(
+        env,
+        "with open('submission.csv', 'wb') as f:\n"
+        "    f.write(b'id,failure_24h\\n')\n"
+        "    f.truncate(1500 * 1024 * 1024)\n",
+    )
+    assert obs["submission"] == "invalid" and "limit" in str(obs["info"]), obs
+    assert all(len(str(v)) <= MAX_TEXT_CHARS for v in obs.values())
+    assert sum(p.stat().st_size for p in (env.run_folder / "submissions").iterdir()) == 0
+
+
+@pytest.mark.timeout(120)
+def test_a_40000_column_header_is_refused_with_a_short_message(env: MLEDojoEnv) -> None:
+    obs = _step(
+        env,
+        "cols = ','.join(f'c{i}' for i in range(40000))\n"
+        "open('submission.csv', 'w').write('id,failure_24h,' + cols + '\\n1,0.5\\n')\n",
+    )
+    assert obs["submission"] == "invalid", obs
+    assert len(str(obs["info"])) < 3000, len(str(obs["info"]))
+
+
+@pytest.mark.timeout(120)
+def test_the_run_folder_is_private(env: MLEDojoEnv) -> None:
+    _step(env, WRITE_SAMPLE)
+    assert stat.S_IMODE(env.run_folder.stat().st_mode) == 0o700
+    for copy in (env.run_folder / "submissions").iterdir():
+        assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+
+
+@pytest.mark.timeout(120)
+def test_public_scores_are_rounded_and_capped(tmp_path: Path) -> None:
+    limits = {"max_public_grades": 1}
+    with mledojo.make("pump-failure", sandbox="docker", run_dir=tmp_path, limits=limits) as e:
+        e.reset(seed=0)
+        code = (
+            "import pandas as pd, os\n"
+            "t = pd.read_csv(os.environ['MLEDOJO_DATA'] + '/test.csv')\n"
+            "h = t['hours_since_maintenance'].fillna(0)\n"
+            "pd.DataFrame({'id': t['id'], 'failure_24h': h / h.max()})"
+            ".to_csv('submission.csv', index=False)\n"
+        )
+        first = _step(e, code)
+        score = first["public_score"]
+        assert isinstance(score, float) and round(score, 5) == score, first
+        second = _step(e, WRITE_SAMPLE)
+        assert second["public_score"] is None and "Not graded" in str(second["info"]), second
+        assert second["submission"] == "valid"
+        _, _, terminated, _, info = e.step({"action": "submit"})
+    assert terminated and info["final"]["graded"], info
+
+
+test_public_scores_are_rounded_and_capped = pytest.mark.docker(
+    test_public_scores_are_rounded_and_capped
+)
