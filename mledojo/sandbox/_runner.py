@@ -520,13 +520,12 @@ def _sweep_strays() -> None:
     still dies. Only used where the runner's uid belongs to this sandbox alone (a container,
     or LocalSandbox's per-episode uid).
     """
-    for _ in range(3):
+    for _ in range(2):  # the second round catches what the first one's victims forked
         try:
             os.kill(-1, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             break
         _reap_all()
-        time.sleep(0.001)
     _reap_all()
 
 
