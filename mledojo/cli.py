@@ -239,16 +239,26 @@ def image_build(
 @app.command()
 def cleanup(
     run: Annotated[str | None, typer.Option(help="only containers of this run id")] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="also episodes whose owner process still runs")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask before --all")] = False,
 ) -> None:
-    """Remove every container labelled by mledojo (orphans of crashed runs) and list them.
+    """Remove what crashed runs left behind: containers and control folders of dead owners.
 
-    Also removes the control folders of sandboxes whose owner process is dead (and kills
-    what still runs under a dead LocalSandbox episode's uid).
+    Live episodes (their owner process still runs) are kept unless `--all` is given, which
+    asks first (or not, with `--yes`).
     """
-    from mledojo.sandbox.cleanup import reap_control_dirs, remove_labelled
+    from mledojo.sandbox.cleanup import find_labelled, reap_control_dirs, reap_orphans, remove
 
+    if all_:
+        live = find_labelled(run)
+        if live and not yes:
+            typer.confirm(f"remove {len(live)} container(s), live episodes included?", abort=True)
+        removed = remove(live)
+    else:
+        removed = reap_orphans(run)
     folders = reap_control_dirs()
-    removed = remove_labelled(run)
     out.print(
         f"removed {len(removed)} container(s)" + (": " + ", ".join(removed) if removed else "")
     )

@@ -33,6 +33,7 @@ from mledojo.errors import (
     SandboxFileError,
 )
 from mledojo.grading.scorer import Scorer
+from mledojo.grading.worker import GradingWorker
 from mledojo.sandbox import SandboxKind
 from mledojo.sandbox.base import ExecResult, Sandbox
 from mledojo.types import (
@@ -88,6 +89,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             self.competition, data_seed=data_seed, cache_dir=cache_dir, raw_dir=raw_dir
         )
         self.scorer = Scorer(self.competition, self.data)
+        self.grader = GradingWorker(self.scorer)
         self.reward_mode: RewardMode = reward
         self.agent_name = agent_name
         self._sandbox_choice = sandbox
@@ -152,6 +154,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         if self.recorder is not None and not self._done:
             self._finish("closed before the episode ended", status="interrupted", grade=False)
         self._stop_sandbox()
+        self.grader.close()
 
     def _stop_sandbox(self) -> None:
         if self._sandbox is not None:
@@ -342,7 +345,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             return self._ungraded(action, result, fields)
         try:
             copy = self._copy_submission(SUBMISSION_NAME)
-            report = self.scorer.score(copy, part="public", display_name=SUBMISSION_NAME)
+            report = self.grader.score(copy, part="public", display_name=SUBMISSION_NAME)
         except InvalidSubmissionError as e:
             obs = self._observation(
                 action,
@@ -436,7 +439,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         if action.path is not None:
             try:
                 chosen = self._copy_submission(action.path)
-                self.scorer.validate(chosen, display_name=action.path[:120])
+                self.grader.validate(chosen, display_name=action.path[:120])
             except SandboxError as e:
                 return self._sandbox_failure(action.action, e), 0.0, False, {}
             except InvalidSubmissionError as e:
@@ -479,7 +482,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         elif target is None:
             self._final = FinalGrade(graded=False, reason="no valid submission was made")
         else:
-            report = self.scorer.score(target, part="private")
+            report = self.grader.score(target, part="private", display_name=SUBMISSION_NAME)
             self._final = FinalGrade(
                 graded=True,
                 reason=reason,
@@ -571,7 +574,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
     def _check_format(self, *, keep: bool = False) -> tuple[Literal["valid", "invalid"], str]:
         try:
             copy = self._copy_submission(SUBMISSION_NAME)
-            self.scorer.validate(copy, display_name=SUBMISSION_NAME)
+            self.grader.validate(copy, display_name=SUBMISSION_NAME)
         except (InvalidSubmissionError, SandboxError) as e:
             return "invalid", f"submission.csv would be rejected: {e}"
         if not keep:

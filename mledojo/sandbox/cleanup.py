@@ -3,7 +3,7 @@
 Every episode container carries `mledojo.episode`, `mledojo.run`, `mledojo.owner_host`,
 `mledojo.owner_pid` and `mledojo.owner_start` (the owner's start time, so a reused pid is
 not mistaken for the owner). `DockerSandbox.start` reaps orphans of dead owners on this
-host; `mledojo cleanup [--run-id]` calls `remove_labelled`.
+host; `mledojo cleanup [--run R]` reaps the same orphans (`--all` also live episodes).
 
 Every sandbox also has a host control folder (`mledojo-ctl-*` in the temp dir) with an
 `owner.json` of the same labels (and LocalSandbox's episode uid): a host killed with
@@ -85,7 +85,7 @@ def find_labelled(run_id: str | None = None, *, client: Any | None = None) -> li
     return list(_client(client).containers.list(all=True, filters={"label": label}))
 
 
-def _remove(containers: list[Any]) -> list[str]:
+def remove(containers: list[Any]) -> list[str]:
     import docker.errors
 
     removed = []
@@ -102,15 +102,16 @@ def _remove(containers: list[Any]) -> list[str]:
 
 def remove_labelled(run_id: str | None = None, *, client: Any | None = None) -> list[str]:
     """Remove every mledojo episode container (of `run_id` if given); return their names."""
-    return _remove(find_labelled(run_id, client=client))
+    return remove(find_labelled(run_id, client=client))
 
 
-def reap_orphans(*, client: Any | None = None) -> list[str]:
-    """Remove containers whose owner process on this host is gone; return their names."""
-    orphans = [c for c in find_labelled(client=client) if not owner_alive(dict(c.labels))]
+def reap_orphans(run_id: str | None = None, *, client: Any | None = None) -> list[str]:
+    """Remove containers (of `run_id` if given) whose owner process on this host is gone."""
+    found = find_labelled(run_id, client=client)
+    orphans = [c for c in found if not owner_alive(dict(c.labels))]
     if orphans:
         log.warning("removing %d orphaned mledojo container(s)", len(orphans))
-    return _remove(orphans)
+    return remove(orphans)
 
 
 CONTROL_PREFIX = "mledojo-ctl-"

@@ -183,7 +183,9 @@ class DockerSandbox(RunnerSandbox):
             "volumes": volumes,
             "network_mode": "none",
             "read_only": True,
-            "tmpfs": {"/tmp": f"size={min(limits.disk_mb, 1024)}m,mode=1777"},
+            "tmpfs": {
+                "/tmp": f"size={min(limits.disk_mb, 1024)}m,nr_inodes={limits.max_files},mode=1777"
+            },
             "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges"],
             "pids_limit": limits.pids,

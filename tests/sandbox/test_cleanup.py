@@ -79,7 +79,7 @@ def test_owner_alive_checks_host_pid_and_start_time() -> None:
 
 
 def test_cli_cleanup_reports_what_it_removed(runtime_image: str, tmp_path: Path) -> None:
-    """`mledojo cleanup --run R` removes an abandoned episode container and names it."""
+    """`mledojo cleanup` keeps a live episode; `--all --yes` removes it and names it."""
     from mledojo.sandbox.docker import DockerSandbox
 
     run_id = f"cli-{uuid.uuid4().hex[:8]}"
@@ -92,8 +92,17 @@ def test_cli_cleanup_reports_what_it_removed(runtime_image: str, tmp_path: Path)
         labels={"mledojo.run": run_id},
     )
     try:
-        res = subprocess.run(
+        kept = subprocess.run(
             [sys.executable, "-m", "mledojo.cli", "cleanup", "--run", run_id],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert kept.returncode == 0 and "removed 0 container(s)" in kept.stdout, kept
+        assert len(cleanup.find_labelled(run_id)) == 1  # a live episode is not an orphan
+        res = subprocess.run(
+            [sys.executable, "-m", "mledojo.cli", "cleanup", "--run", run_id, "--all", "--yes"],
             capture_output=True,
             text=True,
             timeout=60,
