@@ -24,10 +24,13 @@ from mledojo.sandbox.conformance import (
 )
 
 BACKENDS = [
-    pytest.param("local", id="local"),
+    pytest.param(
+        "local",
+        id="local",
+        marks=pytest.mark.skipif(os.geteuid() != 0, reason="LocalSandbox needs root"),
+    ),
     pytest.param("docker", id="docker", marks=pytest.mark.docker),
 ]
-NEEDS_ROOT_LOCALLY = {"answers_unreachable", "no_network"}
 
 
 def _factory(kind: str, request: pytest.FixtureRequest) -> Callable[[], Sandbox]:
@@ -55,8 +58,6 @@ def started(
 @pytest.mark.parametrize("check", [n for n in CHECK_NAMES if n != "cleanup"])
 def test_check(started: tuple[Sandbox, CheckContext], check: str) -> None:
     sb, ctx = started
-    if sb.name == "local" and os.geteuid() != 0 and check in NEEDS_ROOT_LOCALLY:
-        pytest.skip("LocalSandbox isolates files and the network only when run as root")
     result = run_check(check, sb, ctx)
     assert result.passed, result.detail
 
