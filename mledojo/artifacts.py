@@ -21,12 +21,16 @@ RESULT_SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
 
 
+EpisodeStatus = Literal["completed", "agent_error", "infra_error", "grading_error", "interrupted"]
+
+
 class FinalGrade(BaseModel):
     """The end-of-episode grade on the private part of the test set."""
 
     graded: bool
     reason: str = ""
-    submission: str | None = None
+    submission: str | None = None  # relative to the episode folder
+    submission_sha256: str | None = None
     private_score: float | None = None
     private_human_rank: float | None = None
     medal: Literal["gold", "silver", "bronze", "none"] | None = None
@@ -46,7 +50,7 @@ class EpisodeResult(BaseModel):
     data_seed: int
     agent: str
     seed: int | None
-    status: Literal["completed", "agent_error", "infra_error", "interrupted"]
+    status: EpisodeStatus
     end_reason: str
     steps: int
     wall_time_s: float

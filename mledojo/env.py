@@ -8,6 +8,7 @@ the end (`submit`, or when a budget runs out), and reported in `info["final"]`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -20,6 +21,7 @@ from gymnasium.envs.registration import EnvSpec
 from mledojo.artifacts import (
     EpisodeRecorder,
     EpisodeResult,
+    EpisodeStatus,
     FinalGrade,
     new_episode_folder,
     versions,
@@ -27,10 +29,12 @@ from mledojo.artifacts import (
 from mledojo.competition import Competition, Limits, get_competition
 from mledojo.data.prepare import PreparedData, prepare
 from mledojo.errors import (
+    GradingError,
     InvalidSubmissionError,
     ResetNeededError,
     SandboxError,
     SandboxFileError,
+    did_you_mean,
 )
 from mledojo.grading.scorer import Scorer
 from mledojo.grading.worker import GradingWorker
@@ -44,11 +48,14 @@ from mledojo.types import (
     Submit,
     ValidateCode,
     action_space,
+    clip_text,
     observation_space,
     parse_action,
 )
 
 RewardMode = Literal["human_rank_delta", "raw_delta", "position", "final_only"]
+REWARD_MODES: tuple[str, ...] = RewardMode.__args__  # type: ignore[attr-defined]
+RESET_OPTIONS: tuple[str, ...] = ()  # no reset option is defined yet
 SUBMISSION_NAME = "submission.csv"
 RUNS_ENV_VAR = "MLEDOJO_RUNS_DIR"
 
@@ -90,6 +97,11 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         )
         self.scorer = Scorer(self.competition, self.data)
         self.grader = GradingWorker(self.scorer)
+        if reward not in REWARD_MODES:
+            _, hint = did_you_mean(str(reward), REWARD_MODES)
+            raise ValueError(
+                f"unknown reward mode {reward!r}.{hint} Use one of: {', '.join(REWARD_MODES)}"
+            )
         self.reward_mode: RewardMode = reward
         self.agent_name = agent_name
         self._sandbox_choice = sandbox
@@ -120,6 +132,12 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Start a fresh episode in a fresh sandbox and describe the task."""
+        unknown = sorted(set(options or {}) - set(RESET_OPTIONS))
+        if unknown:
+            raise ValueError(
+                f"unknown reset option(s) {unknown}; "
+                + (f"known: {', '.join(RESET_OPTIONS)}" if RESET_OPTIONS else "none is defined")
+            )
         super().reset(seed=seed)
         if self.recorder is not None and not self._done:
             self._finish("reset before the episode ended", status="interrupted", grade=False)
@@ -270,7 +288,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         try:
             action = parse_action(raw)
         except (ValueError, TypeError) as e:
-            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            msg = _action_error(e)
             obs = self._observation(
                 "invalid",
                 "invalid_action",
@@ -357,6 +375,18 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             return obs, 0.0, False, {}
         except SandboxError as e:
             return self._sandbox_failure(action, e), 0.0, False, {}
+        except GradingError as e:
+            self._rec.log(f"grading error (public): {e}")
+            obs = self._observation(
+                action,
+                result.status,
+                submission="none",
+                error_type="GradingError",
+                error_message=f"the benchmark failed to grade this submission: {e}",
+                info="Not your submission's fault: the grader failed. It was not counted.",
+                **{k: v for k, v in fields.items() if k not in ("error_type", "error_message")},
+            )
+            return obs, 0.0, False, {}
         self._public_grades += 1
         old_score, old_hr = self._best_score, self._best_hr
         improved = old_score is None or self.scorer.better(report.score, old_score)
@@ -467,7 +497,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         self,
         reason: str,
         *,
-        status: Literal["completed", "agent_error", "infra_error", "interrupted"],
+        status: EpisodeStatus,
         grade: bool,
         chosen: Path | None = None,
         error: str | None = None,
@@ -482,20 +512,13 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         elif target is None:
             self._final = FinalGrade(graded=False, reason="no valid submission was made")
         else:
-            report = self.grader.score(target, part="private", display_name=SUBMISSION_NAME)
-            self._final = FinalGrade(
-                graded=True,
-                reason=reason,
-                submission=str(target),
-                private_score=report.score,
-                private_human_rank=report.human_rank,
-                medal=report.medal,
-                above_median=report.above_median,
-                leaderboard_kind=report.leaderboard_kind,
-                leaderboard_entries=report.n_entries,
-                implausible=report.implausible,
-                caveats=report.caveats,
-            )
+            try:
+                self._final = self._private_grade(target, reason)
+            except (GradingError, InvalidSubmissionError) as e:
+                # The submission was valid when chosen, so this is the benchmark's fault:
+                # say so in result.json instead of losing the episode.
+                status, error = "grading_error", f"{type(e).__name__}: {e}"
+                self._final = FinalGrade(graded=False, reason=f"grading failed: {error}")
         spec = self.competition.spec
         result = EpisodeResult(
             competition=spec.id,
@@ -521,6 +544,23 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         if self.reward_mode == "final_only" and self._final.private_human_rank is not None:
             return self._final.private_human_rank
         return 0.0
+
+    def _private_grade(self, target: Path, reason: str) -> FinalGrade:
+        report = self.grader.score(target, part="private", display_name=SUBMISSION_NAME)
+        return FinalGrade(
+            graded=True,
+            reason=reason,
+            submission=str(target.relative_to(self._rec.folder)),
+            submission_sha256=hashlib.sha256(target.read_bytes()).hexdigest(),
+            private_score=report.score,
+            private_human_rank=report.human_rank,
+            medal=report.medal,
+            above_median=report.above_median,
+            leaderboard_kind=report.leaderboard_kind,
+            leaderboard_entries=report.n_entries,
+            implausible=report.implausible,
+            caveats=report.caveats,
+        )
 
     def finish(
         self,
@@ -623,6 +663,19 @@ def _exec_fields(result: ExecResult) -> dict[str, Any]:
         fields["error_type"] = result.status
         fields["error_message"] = result.error_message or ""
     return fields
+
+
+def _action_error(e: Exception) -> str:
+    """What is wrong with an action, field by field (pydantic's title line says nothing)."""
+    from pydantic import ValidationError
+
+    if isinstance(e, ValidationError):
+        parts = []
+        for err in e.errors()[:5]:
+            where = ".".join(str(p) for p in err["loc"]) or "action"
+            parts.append(f"{where}: {err['msg']}")
+        return clip_text("; ".join(parts), 1000)
+    return clip_text(str(e) or type(e).__name__, 1000)
 
 
 def _registered_spec(versioned_id: str) -> EnvSpec | None:

@@ -199,3 +199,60 @@ def test_sample_submission_scores_half_auc() -> None:
     data = mledojo.prepare("pump-failure")
     sample = pd.read_csv(data.sample_submission_path)
     assert set(sample["failure_24h"]) == {0.5}
+
+
+def test_a_misspelt_reward_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="Did you mean `final_only`"):
+        mledojo.make("pump-failure", sandbox="local", reward="final-only")  # type: ignore[arg-type]
+
+
+def test_unknown_reset_options_are_refused(tmp_path: Path) -> None:
+    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+        with pytest.raises(ValueError, match="data_sed"):
+            e.reset(seed=0, options={"data_sed": 1})
+
+
+def test_an_invalid_action_says_which_field_is_wrong(tmp_path: Path) -> None:
+    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+        e.reset(seed=0)
+        obs, *_ = e.step({"action": "execute_code"})
+    assert obs["status"] == "invalid_action"
+    assert obs["error_message"] == "execute_code.code: Field required", obs
+
+
+def test_grading_faults_are_the_benchmarks_not_the_agents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mledojo.errors import GradingError
+
+    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+        e.reset(seed=0)
+        real = e.grader.score
+
+        def broken(path: Path, *, part: str, display_name: str | None = None) -> object:
+            raise GradingError("one class in the public part")
+
+        monkeypatch.setattr(e.grader, "score", broken)
+        obs, *_ = e.step({"action": "execute_code", "code": WRITE_SAMPLE})
+        assert obs["error_type"] == "GradingError" and obs["status"] == "ok", obs
+        monkeypatch.setattr(e.grader, "score", real)
+        obs, *_ = e.step({"action": "execute_code", "code": WRITE_SIGNAL})
+        assert obs["submission"] == "valid"
+        monkeypatch.setattr(e.grader, "score", broken)
+        _, _, terminated, _, info = e.step({"action": "submit"})
+    assert terminated and not info["final"]["graded"]
+    result = json.loads((tmp_path / "r" / "result.json").read_text())
+    assert result["status"] == "grading_error" and "one class" in result["error"], result
+
+
+def test_result_names_the_submission_by_relative_path_and_hash(tmp_path: Path) -> None:
+    import hashlib
+
+    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+        e.reset(seed=0)
+        e.step({"action": "execute_code", "code": WRITE_SIGNAL})
+        e.step({"action": "submit"})
+    final = json.loads((tmp_path / "r" / "result.json").read_text())["final"]
+    path = tmp_path / "r" / final["submission"]
+    assert not Path(final["submission"]).is_absolute() and path.is_file()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == final["submission_sha256"]
