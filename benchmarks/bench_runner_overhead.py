@@ -20,20 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mledojo.competition import Limits
+from bench_step_latency import LIMITS, PRINT_STEP, SKLEARN_STEP  # the same steps, same limits
+
 from mledojo.sandbox.docker import DockerSandbox
 from mledojo.sandbox.image import build_image
 
-PRINT_STEP = "print(1)"
-SKLEARN_STEP = """
-import numpy as np, pandas as pd
-from sklearn.linear_model import LogisticRegression
-rng = np.random.default_rng(0)
-df = pd.DataFrame(rng.normal(size=(1000, 10)), columns=[f"x{i}" for i in range(10)])
-y = (df.x0 + df.x1 > 0).astype(int)
-print(LogisticRegression().fit(df, y).score(df, y))
-"""
-LIMITS = Limits(memory_mb=2048, cpus=2)
 MOUNTED_RUNNER = "/run/mledojo-bench/runner.py"
 NEW_ONLY_FLAGS = ("--peer", "--tmp-dir", "--max-files", "--parent-pid")
 

@@ -500,11 +500,6 @@ def _try_chmod(path: str, mode: int) -> bool:
     return True
 
 
-def tree_bytes(root: str, max_entries: int = 500_000) -> int:
-    """Disk usage of a folder (allocated blocks), without following symlinks."""
-    return measure((root,), max_entries, repair=False).bytes
-
-
 def _kill_group(pgid: int) -> None:
     try:
         os.killpg(pgid, signal.SIGKILL)

@@ -254,8 +254,14 @@ class RunnerSandbox(Sandbox):
             if self._socket_path.exists():
                 try:
                     identity = _runner.socket_identity(str(self._socket_path))
-                    self.ping()
+                    protocol = self.ping().get("protocol")
                     self._socket_id = identity
+                    if protocol != _runner.PROTOCOL_VERSION:
+                        raise SandboxError(
+                            f"The sandbox runner speaks protocol {protocol}, this library "
+                            f"{_runner.PROTOCOL_VERSION}: rebuild the image "
+                            "(`mledojo image build`)."
+                        )
                     return
                 except _runner.RunnerLostError:
                     pass
