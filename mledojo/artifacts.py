@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
 import time
@@ -17,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+RUNS_ENV_VAR = "MLEDOJO_RUNS_DIR"
 RESULT_SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
 
@@ -119,6 +121,11 @@ class EpisodeRecorder:
         tmp.write_text(result.model_dump_json(indent=2))
         tmp.replace(path)
         return path
+
+
+def default_runs_dir() -> Path:
+    """`$MLEDOJO_RUNS_DIR`, else `runs`: the env, the runner and `mledojo run` agree."""
+    return Path(os.environ.get(RUNS_ENV_VAR, "runs"))
 
 
 def new_episode_folder(base: Path) -> Path:

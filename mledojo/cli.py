@@ -153,7 +153,9 @@ def run(
     seed: Annotated[int, typer.Option(help="episode seed")] = 0,
     sandbox: Annotated[str, typer.Option(help="docker | local | unsafe-local | auto")] = "auto",
     data_seed: SeedOpt = None,
-    runs_dir: Annotated[Path, typer.Option(help="where run folders go")] = Path("runs"),
+    runs_dir: Annotated[
+        Path | None, typer.Option(help="where run folders go (default: $MLEDOJO_RUNS_DIR or runs)")
+    ] = None,
     run_id: Annotated[str | None, typer.Option(help="reuse a run id to resume")] = None,
 ) -> None:
     """Run an agent on a competition in a sandbox and print its result.
@@ -167,6 +169,9 @@ def run(
         raise typer.BadParameter(f"--sandbox must be one of {', '.join(SANDBOX_KINDS)}")
     if sandbox in ("docker", "auto"):
         _ensure_image(required=sandbox == "docker")
+    from mledojo.artifacts import default_runs_dir
+
+    runs_dir = runs_dir or default_runs_dir()
     rid = run_id or new_run_id()
     with err.status(f"running {agent} on {competition} (seed {seed})"):
         result = run_episode(

@@ -23,6 +23,7 @@ from mledojo.artifacts import (
     EpisodeResult,
     EpisodeStatus,
     FinalGrade,
+    default_runs_dir,
     new_episode_folder,
     versions,
 )
@@ -57,7 +58,6 @@ RewardMode = Literal["human_rank_delta", "raw_delta", "position", "final_only"]
 REWARD_MODES: tuple[str, ...] = RewardMode.__args__  # type: ignore[attr-defined]
 RESET_OPTIONS: tuple[str, ...] = ()  # no reset option is defined yet
 SUBMISSION_NAME = "submission.csv"
-RUNS_ENV_VAR = "MLEDOJO_RUNS_DIR"
 
 
 class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
@@ -189,8 +189,10 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
     def _episode_base(self, seed: int | None) -> Path:
         if self._run_dir is not None:
             return self._run_dir
-        root = Path(os.environ.get(RUNS_ENV_VAR, "runs"))
-        run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+        root = default_runs_dir()
+        from mledojo.runner import new_run_id
+
+        run_id = new_run_id()
         label = f"seed-{seed}" if seed is not None else "seed-none"
         return root / run_id / self.competition.id / self.agent_name / label
 

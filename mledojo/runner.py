@@ -6,13 +6,15 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 from mledojo.agent import Agent, load_agent
-from mledojo.artifacts import RESULT_FILE, EpisodeResult
+from mledojo.artifacts import RESULT_FILE, EpisodeResult, default_runs_dir
 from mledojo.errors import DockerUnavailableError, SandboxError
 
 
@@ -24,8 +26,9 @@ def episode_dir(
 
 
 def new_run_id() -> str:
-    """A sortable, readable run id."""
-    return time.strftime("%Y%m%d-%H%M%S")
+    """A sortable, readable run id, unique per process and call (two runs started in the
+    same second never share one)."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
 def run_episode(
@@ -33,7 +36,7 @@ def run_episode(
     agent: str | Agent,
     *,
     seed: int | None = 0,
-    runs_dir: Path | str = "runs",
+    runs_dir: Path | str | None = None,
     run_id: str | None = None,
     env_kwargs: dict[str, Any] | None = None,
 ) -> EpisodeResult:
@@ -41,7 +44,8 @@ def run_episode(
     from mledojo.env import MLEDojoEnv
 
     agent_obj = load_agent(agent)() if isinstance(agent, str) else agent
-    folder = episode_dir(Path(runs_dir), run_id or new_run_id(), competition, agent_obj.name, seed)
+    root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+    folder = episode_dir(root, run_id or new_run_id(), competition, agent_obj.name, seed)
     done = folder / RESULT_FILE
     if done.is_file():
         return EpisodeResult.model_validate_json(done.read_text())

@@ -153,3 +153,20 @@ def test_ctrl_c_during_a_step_leaves_no_container(tmp_path: Path, docker_client:
     assert left == [], [c.name for c in left]
     result = json.loads((tmp_path / "run" / "result.json").read_text())
     assert result["status"] == "interrupted"
+
+
+def test_runs_dir_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLEDOJO_RUNS_DIR", str(tmp_path / "elsewhere"))
+    run_episode(
+        "pump-failure", CrashingAgent(), seed=0, run_id="r", env_kwargs={"sandbox": "local"}
+    )
+    assert (tmp_path / "elsewhere" / "r" / "pump-failure").is_dir()
+
+
+def test_run_ids_started_in_the_same_second_differ() -> None:
+    from mledojo.runner import new_run_id
+
+    ids = {new_run_id() for _ in range(50)}
+    assert len(ids) == 50
