@@ -29,7 +29,7 @@ from typing import Any
 
 from mledojo.errors import DockerUnavailableError, SandboxError
 from mledojo.sandbox import cleanup
-from mledojo.sandbox.local import RunnerSandbox, _chown_tree
+from mledojo.sandbox.local import RunnerSandbox, _chown_tree, give_back
 
 log = logging.getLogger(__name__)
 
@@ -246,10 +246,13 @@ class DockerSandbox(RunnerSandbox):
     def stop(self) -> None:
         workspace = self._workspace
         super().stop()
-        if os.geteuid() == 0 and workspace is not None and workspace.is_dir():
-            # The container is gone, so nothing races this walk; root-owned files also lose
-            # any setuid bit a step set (it would be setuid to a real host uid).
-            _chown_tree(workspace, 0, 0)
+        if os.geteuid() == 0 and self._episode:
+            # Root-owned files lose any setuid bit a step set (setuid to a real host uid).
+            try:
+                survivors = self.leftovers()
+            except Exception as exc:  # noqa: BLE001 - unsure is not "gone"
+                survivors = [f"unknown (Docker did not answer: {exc})"]
+            give_back(workspace, 0, 0, survivors=survivors)
         if self._episode:
             self._previous_episode = self._episode
         self._episode = ""

@@ -500,10 +500,9 @@ class LocalSandbox(RunnerSandbox):
             super().stop()
         finally:
             self._uid = None
-        if uid is not None and workspace is not None and workspace.is_dir():
-            # Every process of the uid is dead: nothing can race this walk. Giving the files
-            # back to root also clears any setuid bit a step set.
-            _chown_tree(workspace, os.getuid(), os.getgid())
+        if uid is not None:
+            survivors = [f"pid {p}" for p in pids_of_uid(uid)]
+            give_back(workspace, os.getuid(), os.getgid(), survivors=survivors)
 
     def _runner_alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -602,13 +601,32 @@ def kill_uid(uid: int) -> None:
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
-    os.chown(root, uid, gid)
-    for dirpath, dirnames, filenames in os.walk(root):
+    """Give `root` and everything beneath it to `uid:gid`, never following a symlink.
+
+    The tree is agent-written. The walk goes by directory descriptors (`os.fwalk`), so a
+    folder swapped for a symlink mid-walk is not followed out of the tree; callers still
+    run it only when no process of the sandbox is left.
+    """
+    os.chown(root, uid, gid, follow_symlinks=False)
+    for _, dirnames, filenames, dirfd in os.fwalk(root, follow_symlinks=False):
         for name in dirnames + filenames:
             try:
-                os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
+                os.chown(name, uid, gid, dir_fd=dirfd, follow_symlinks=False)
             except OSError:
                 pass
+
+
+def give_back(workspace: Path | None, uid: int, gid: int, *, survivors: list[str]) -> None:
+    """After `stop()`: return the workspace to the host user (which also clears setuid bits).
+
+    Skipped, with a warning, while anything of the sandbox still runs: it could race the walk.
+    """
+    if workspace is None or not workspace.is_dir():
+        return
+    if survivors:
+        log.warning("not re-owning %s: still running: %s", workspace, ", ".join(survivors))
+        return
+    _chown_tree(workspace, uid, gid)
 
 
 def _kill_quietly(pid: int) -> None:

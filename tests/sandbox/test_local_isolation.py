@@ -120,3 +120,58 @@ def test_a_killed_host_leaves_no_runner_and_cleanup_removes_its_folder(tmp_path:
     assert Path(control).exists()
     assert Path(control).name in cleanup.reap_control_dirs()
     assert not Path(control).exists()
+
+
+@needs_root
+@pytest.mark.timeout(60)
+def test_giving_the_workspace_back_follows_no_symlink(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim").write_text("x")
+    os.chown(outside / "victim", 4242, 4242)
+    sb, ws = _started(tmp_path / "ep")
+    try:
+        r = sb.exec(f"import os\nos.symlink({str(outside)!r}, 'dir')", timeout_s=20)
+        assert r.status == "ok", r
+    finally:
+        sb.stop()
+    assert os.stat(outside / "victim").st_uid == 4242
+    assert os.lstat(ws / "dir").st_uid == 0  # the link itself was given back
+
+
+@needs_root
+@pytest.mark.timeout(60)
+def test_the_workspace_is_not_walked_while_a_process_survives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mledojo.sandbox import local
+
+    sb, ws = _started(tmp_path)
+    r = sb.exec(
+        "import os, subprocess\nopen('mine', 'w')\n"
+        "subprocess.Popen(['sleep', '300'], start_new_session=True)\nprint(os.getuid())",
+        timeout_s=20,
+    )
+    uid = int(r.stdout)
+    real_kill = local.kill_uid
+    monkeypatch.setattr(local, "kill_uid", lambda uid: None)  # a kill that failed
+    monkeypatch.setattr(sb, "_proc", None)  # keep the runner too: it sweeps on exit
+    try:
+        sb.stop()
+        assert os.stat(ws / "mine").st_uid == uid  # not re-owned: a survivor could race it
+    finally:
+        real_kill(uid)
+    assert not pids_of_uid(uid)
+
+
+@needs_root
+def test_cleanup_ignores_a_control_folder_it_did_not_write(tmp_path: Path) -> None:
+    import json
+
+    fake = tmp_path / f"{cleanup.CONTROL_PREFIX}fake"
+    fake.mkdir()
+    owner = {**cleanup.owner_labels(), cleanup.LABEL_OWNER_PID: "999999999", "uid": 0}
+    (fake / cleanup.OWNER_FILE).write_text(json.dumps(owner))
+    os.chown(fake, 4242, 4242)  # made by an agent (any other uid), e.g. in a shared /tmp
+    assert cleanup.reap_control_dirs(tmp_path) == []
+    assert fake.exists()
