@@ -109,6 +109,7 @@ def test_the_run_folder_is_private(env: MLEDojoEnv) -> None:
         assert stat.S_IMODE(copy.stat().st_mode) == 0o600
 
 
+@pytest.mark.docker
 @pytest.mark.timeout(120)
 def test_public_scores_are_rounded_and_capped(tmp_path: Path) -> None:
     limits = {"max_public_grades": 1}
@@ -129,8 +130,3 @@ def test_public_scores_are_rounded_and_capped(tmp_path: Path) -> None:
         assert second["submission"] == "valid"
         _, _, terminated, _, info = e.step({"action": "submit"})
     assert terminated and info["final"]["graded"], info
-
-
-test_public_scores_are_rounded_and_capped = pytest.mark.docker(
-    test_public_scores_are_rounded_and_capped
-)

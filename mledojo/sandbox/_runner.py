@@ -709,7 +709,7 @@ class Supervisor:
                     deadline = float("inf")
                 if self.cfg.disk_mb and now >= next_disk_check:
                     next_disk_check = now + DISK_CHECK_INTERVAL_S
-                    if self._over_disk_limit():
+                    if over_disk_limit(self.cfg):
                         self.outcome.disk_exceeded = True
                         _kill_group(self.pid)
             wait = min(deadline, next_disk_check, drain_until or float("inf")) - now
@@ -748,9 +748,6 @@ class Supervisor:
             os.close(self.pidfd)
             self.pidfd = None
         return True
-
-    def _over_disk_limit(self) -> bool:
-        return over_disk_limit(self.cfg)
 
     def _close(self) -> None:
         for fd in list(self.sinks):

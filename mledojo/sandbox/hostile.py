@@ -4,7 +4,7 @@ Agents trained with reinforcement learning on our rewards find every hack that p
 every sandbox backend must hold against the attacks an attacker's review found (see
 docs/sandbox.md, "Threat model"). Shipped like the conformance suite, and run the same way:
 `run_hostile(factory, tmp_dir)`, or one check at a time with `start_for_checks` and
-`run_check(name, sb, ctx, checks=HOSTILE_CHECKS)` (tests/sandbox/test_hostile_suite.py).
+`run_check(name, sb, ctx, checks=HOSTILE_CHECKS)` (tests/sandbox/test_conformance.py).
 
 Each check attacks through the public `Sandbox` interface only (code cells and
 `read_file`), and fails when the attack works.

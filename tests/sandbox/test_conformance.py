@@ -1,4 +1,4 @@
-"""Both sandbox backends against the library's conformance suite.
+"""Both sandbox backends against the library's conformance and hostile-agent suites.
 
 One sandbox per backend is shared by the checks (module scope) to keep the suite fast;
 every check leaves it working. `cleanup` gets its own sandbox since it stops it.
@@ -22,6 +22,7 @@ from mledojo.sandbox.conformance import (
     run_check,
     start_for_checks,
 )
+from mledojo.sandbox.hostile import HOSTILE_CHECK_NAMES, HOSTILE_CHECKS, HOSTILE_LIMITS
 
 BACKENDS = [
     pytest.param(
@@ -59,6 +60,24 @@ def started(
 def test_check(started: tuple[Sandbox, CheckContext], check: str) -> None:
     sb, ctx = started
     result = run_check(check, sb, ctx)
+    assert result.passed, result.detail
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def attacked(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Sandbox, CheckContext]]:
+    ctx = make_context(tmp_path_factory.mktemp(f"hostile-{request.param}"), HOSTILE_LIMITS)
+    sb = start_for_checks(_factory(request.param, request), ctx)
+    yield sb, ctx
+    sb.stop()
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("check", HOSTILE_CHECK_NAMES)
+def test_hostile(attacked: tuple[Sandbox, CheckContext], check: str) -> None:
+    sb, ctx = attacked
+    result = run_check(check, sb, ctx, checks=HOSTILE_CHECKS)
     assert result.passed, result.detail
 
 
