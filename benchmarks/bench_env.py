@@ -43,7 +43,7 @@ def main() -> None:
             "pump-failure",
             sandbox="docker",
             run_dir=Path(tmp) / "run",
-            limits={"max_steps": 10_000},
+            budget={"max_steps": 10_000},
         )
         try:
             resets = []

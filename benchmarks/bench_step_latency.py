@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mledojo.competition import Limits
+from mledojo.competition import Resources
 from mledojo.sandbox.docker import DockerSandbox
 from mledojo.sandbox.image import build_image
 from mledojo.sandbox.local import LocalSandbox
@@ -35,7 +35,7 @@ df = pd.DataFrame(rng.normal(size=(1000, 10)), columns=[f"x{i}" for i in range(1
 y = (df.x0 + df.x1 > 0).astype(int)
 print(LogisticRegression().fit(df, y).score(df, y))
 """
-LIMITS = Limits(memory_mb=2048, cpus=2)
+RESOURCES = Resources(memory_mb=2048, cpus=2)
 
 
 def median_s(fn: Callable[[], object], repeat: int) -> float:
@@ -90,7 +90,7 @@ def main() -> None:
             sb.start(
                 data_dir=root / "data",
                 workspace=root / f"ws{i}",
-                limits=LIMITS,
+                resources=RESOURCES,
                 labels={"mledojo.run": "bench"},
             )
             starts.append(time.perf_counter() - started)
@@ -116,7 +116,7 @@ def main() -> None:
             for name, code in (("print", PRINT_STEP), ("sklearn", SKLEARN_STEP))
         }
         local = LocalSandbox()
-        local.start(data_dir=root / "data", workspace=root / "local-ws", limits=LIMITS, labels={})
+        local.start(data_dir=root / "data", workspace=root / "local-ws", resources=RESOURCES, labels={})
         try:
             local.exec("pass", timeout_s=60)
             local_print = median_s(lambda: local.exec(PRINT_STEP, timeout_s=60), args.repeat)

@@ -1,12 +1,15 @@
 """The agent interface and agent discovery.
 
 Built-in agents live in the repo's `agents/<name>/agent.py` (shipped in the wheel); third
-parties register classes in the entry-point group `mledojo.agents`. An agent module
-exposes a subclass of `Agent`; its `name` is the name users type.
+parties register classes in the entry-point group `mledojo.agents`. An agent can also be
+named by a file (`path/to/agent.py`, holding exactly one `Agent` subclass) or by
+`package.module:Class`. Agent arguments (`--agent-arg k=v`) go to the class's constructor.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from abc import ABC, abstractmethod
 from importlib import metadata
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel
 
 from mledojo._files import import_file
+from mledojo.artifacts import LLMUsage
 from mledojo.errors import AgentNotFoundError, MLEDojoError
 
 if TYPE_CHECKING:
@@ -28,7 +32,7 @@ class AgentOutcome(BaseModel):
     total_reward: float
     terminated: bool
     truncated: bool
-    llm_cost_usd: float = 0.0
+    llm: LLMUsage | None = None  # what the agent's model calls cost, if it used a model
     notes: str = ""
 
 
@@ -90,10 +94,17 @@ def available_agents() -> dict[str, str]:
 
 
 def load_agent(name: str) -> type[Agent]:
-    """The agent class registered under `name`."""
+    """The agent class named `name`: built-in, entry point, `file.py` or `module:Class`."""
     path = builtin_agents_root() / name / "agent.py"
-    if path.is_file():
+    if "/" not in name and path.is_file():
         return _load_file_agent(path)
+    if name.endswith(".py"):
+        file = Path(name).expanduser()
+        if not file.is_file():
+            raise MLEDojoError(f"agent file {name} does not exist")
+        return _load_file_agent(file.resolve())
+    if ":" in name:
+        return _load_qualified(name)
     for ep in metadata.entry_points(group="mledojo.agents"):
         if ep.name == name:
             cls = ep.load()
@@ -101,3 +112,37 @@ def load_agent(name: str) -> type[Agent]:
                 raise MLEDojoError(f"entry point {ep.value} is not an mledojo Agent subclass")
             return cls
     raise AgentNotFoundError(name, available_agents())
+
+
+def _load_qualified(name: str) -> type[Agent]:
+    module_name, _, attr = name.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise MLEDojoError(f"agent {name}: cannot import module `{module_name}`: {e}") from e
+    cls = getattr(module, attr, None)
+    if not (isinstance(cls, type) and issubclass(cls, Agent)):
+        raise MLEDojoError(f"agent {name}: `{attr}` in `{module_name}` is not an Agent subclass")
+    return cls
+
+
+def make_agent(name: str, args: dict[str, object] | None = None) -> Agent:
+    """An instance of the agent `name`, its constructor given `args` (checked by name)."""
+    cls = load_agent(name)
+    args = dict(args or {})
+    params = inspect.signature(cls.__init__).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    known = [k for k in params if k != "self"]
+    unknown = sorted(set(args) - set(known))
+    if unknown and not takes_any:
+        from mledojo.errors import did_you_mean
+
+        _, hint = did_you_mean(unknown[0], known)
+        raise MLEDojoError(
+            f"agent {name} takes no argument {unknown[0]!r}.{hint} "
+            f"It takes: {', '.join(known) or 'no arguments'}"
+        )
+    try:
+        return cls(**args)
+    except (TypeError, ValueError) as e:
+        raise MLEDojoError(f"agent {name}: bad arguments {args}: {e}") from e

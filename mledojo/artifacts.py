@@ -1,29 +1,35 @@
-"""Episode artifacts: one folder per episode with every input and output.
+"""Episode artifacts: one folder per episode with every input and output, and `result.json`.
 
-`<run folder>/trajectory.jsonl` (one line per step), `code/step-NNN-<action>.py`,
+`<episode folder>/trajectory.jsonl` (one line per step), `code/step-NNN-<action>.py`,
 `submissions/step-NNN.csv`, `workspace/` (the sandbox's `/workspace`), `result.json`,
 `episode.log`. A finished `result.json` is what makes a resumed batch skip the episode.
+Where the folder is comes from `mledojo.layout`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import platform
-import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-RUNS_ENV_VAR = "MLEDOJO_RUNS_DIR"
-RESULT_SCHEMA_VERSION = 1
+from mledojo.layout import EpisodeSpec
+
+RESULT_SCHEMA_VERSION = 2
 RESULT_FILE = "result.json"
 
-
-EpisodeStatus = Literal["completed", "agent_error", "infra_error", "grading_error", "interrupted"]
+# completed: submitted, or the step budget ran out; timeout: the time budget ran out;
+# agent_error: the agent crashed; infra_error: the sandbox or the machine failed;
+# grading_error: the benchmark failed to grade; interrupted: stopped from outside.
+# All but interrupted grade the best valid submission (docs/episode.md).
+EpisodeStatus = Literal[
+    "completed", "agent_error", "infra_error", "grading_error", "timeout", "interrupted"
+]
+EPISODE_STATUSES: tuple[str, ...] = EpisodeStatus.__args__  # type: ignore[attr-defined]
 
 
 class FinalGrade(BaseModel):
@@ -43,10 +49,53 @@ class FinalGrade(BaseModel):
     caveats: list[str] = Field(default_factory=list)
 
 
+class SandboxStats(BaseModel):
+    """What the sandbox went through: faults are the benchmark's, not the agent's."""
+
+    kind: str
+    errors: int = 0
+    restarts: int = 0
+
+
+class LLMUsage(BaseModel):
+    """Tokens and dollars an agent's model calls cost in one episode."""
+
+    calls: int = Field(default=0, ge=0)
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    cached_tokens: int = Field(default=0, ge=0)
+    reasoning_tokens: int = Field(default=0, ge=0)
+    usd: float = Field(default=0.0, ge=0)
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def plus(self, other: LLMUsage) -> LLMUsage:
+        return LLMUsage(**{k: getattr(self, k) + getattr(other, k) for k in LLMUsage.model_fields})
+
+    def at_least(self, other: LLMUsage) -> LLMUsage:
+        """Field by field the larger: merges two reports of the same calls."""
+        return LLMUsage(
+            **{k: max(getattr(self, k), getattr(other, k)) for k in LLMUsage.model_fields}
+        )
+
+
+class Feedback(BaseModel):
+    """One piece of score feedback the agent was shown (public part only, by construction)."""
+
+    step: int
+    submission: Literal["valid", "invalid", "ungraded"]
+    public_score: float | None = None
+    public_human_rank: float | None = None
+
+
 class EpisodeResult(BaseModel):
-    """`result.json`: what one episode achieved, schema-versioned."""
+    """`result.json`: what one episode achieved, schema-versioned (v1 files still load)."""
 
     schema_version: int = RESULT_SCHEMA_VERSION
+    key: str | None = None  # the spec's hash; None in v1 files
+    spec: EpisodeSpec | None = None
     competition: str
     competition_version: int
     data_seed: int
@@ -61,11 +110,34 @@ class EpisodeResult(BaseModel):
     final: FinalGrade
     metric: str
     higher_is_better: bool
-    llm_cost_usd: float = 0.0
+    sandbox: SandboxStats
+    llm: LLMUsage = Field(default_factory=LLMUsage)
+    feedback: list[Feedback] = Field(default_factory=list)
+    grading_errors: int = 0
     error: str | None = None
-    sandbox: str
     versions: dict[str, str] = Field(default_factory=dict)
     finished_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade_v1(cls, data: Any) -> Any:
+        """A v1 file: `sandbox` was its kind, `llm_cost_usd` the only LLM figure."""
+        if isinstance(data, dict) and data.get("schema_version", 1) == 1:
+            data = dict(data)
+            if isinstance(data.get("sandbox"), str):
+                data["sandbox"] = {"kind": data["sandbox"]}
+            data.setdefault("llm", {"usd": data.pop("llm_cost_usd", 0.0) or 0.0})
+            data.pop("llm_cost_usd", None)
+        return data
+
+    @property
+    def llm_cost_usd(self) -> float:
+        return self.llm.usd
+
+    @classmethod
+    def load(cls, path: Path) -> EpisodeResult:
+        """Read a `result.json` of any schema version."""
+        return cls.model_validate_json(path.read_text(encoding="utf-8"))
 
 
 def versions() -> dict[str, str]:
@@ -105,27 +177,23 @@ class EpisodeRecorder:
         path.write_text(code, encoding="utf-8")
         return path
 
-    def save_submission(self, step: int, source: Path) -> Path:
-        dest = self.folder / "submissions" / f"step-{step:03d}.csv"
-        shutil.copyfile(source, dest)
-        return dest
-
     def record_step(self, entry: dict[str, Any]) -> None:
         entry = {"time": time.time(), **entry}
         with self._trajectory.open("a", encoding="utf-8") as f:
             f.write(json.dumps(entry, default=str) + "\n")
 
     def write_result(self, result: EpisodeResult) -> Path:
-        path = self.folder / RESULT_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(result.model_dump_json(indent=2))
-        tmp.replace(path)
-        return path
+        return write_result(self.folder, result)
 
 
-def default_runs_dir() -> Path:
-    """`$MLEDOJO_RUNS_DIR`, else `runs`: the env, the runner and `mledojo run` agree."""
-    return Path(os.environ.get(RUNS_ENV_VAR, "runs"))
+def write_result(folder: Path, result: EpisodeResult) -> Path:
+    """Write `result.json` atomically (a crash never leaves half a file)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / RESULT_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(result.model_dump_json(indent=2))
+    tmp.replace(path)
+    return path
 
 
 def new_episode_folder(base: Path) -> Path:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -39,10 +41,28 @@ CacheOpt = Annotated[
 RawOpt = Annotated[
     Path | None, typer.Option("--raw-dir", help="folder with the raw Kaggle files (offline)")
 ]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from mledojo import __version__
+
+        out.print(f"mledojo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version")
+    ] = False,
+) -> None:
+    pass
 
 
 @app.command("list")
-def list_cmd(split: SplitOpt = "all") -> None:
+def list_cmd(split: SplitOpt = "all", as_json: JsonOpt = False) -> None:
     """List competitions (and broken competition folders, beside them).
 
     Example: `mledojo list --split tabular`
@@ -50,6 +70,15 @@ def list_cmd(split: SplitOpt = "all") -> None:
     from mledojo.competition import discover
 
     cat = discover()
+    if as_json:
+        rows = [
+            {**c.spec.model_dump(mode="json"), "versioned_id": c.spec.versioned_id}
+            for c in cat.latest()
+            if split == "all" or split in c.spec.tags
+        ]
+        problems = [str(b) for b in cat.broken]
+        out.print_json(json.dumps({"competitions": rows, "broken": problems}))
+        return
     table = Table("id", "version", "task", "metric", "leaderboard", "tags")
     for comp in cat.latest():
         s = comp.spec
@@ -66,7 +95,7 @@ def list_cmd(split: SplitOpt = "all") -> None:
 
 
 @app.command()
-def info(competition: str) -> None:
+def info(competition: str, as_json: JsonOpt = False) -> None:
     """Show one competition's spec and description.
 
     Example: `mledojo info pump-failure`
@@ -74,6 +103,10 @@ def info(competition: str) -> None:
     from mledojo.competition import get_competition
 
     comp = get_competition(competition)
+    if as_json:
+        payload = {**comp.spec.model_dump(mode="json"), "description_text": comp.description_text()}
+        out.print_json(json.dumps(payload))
+        return
     out.print(comp.spec.model_dump_json(indent=2))
     out.print(comp.description_text())
 
@@ -113,6 +146,7 @@ def grade(
     data_seed: SeedOpt = None,
     cache_dir: CacheOpt = None,
     raw_dir: RawOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Grade a submission CSV against the hidden answers; prints score, HumanRank, medal.
 
@@ -127,6 +161,9 @@ def grade(
     comp = get_competition(competition)
     data = prepare(comp, data_seed=data_seed, cache_dir=cache_dir, raw_dir=raw_dir)
     report = Scorer(comp, data).score(submission, part=part)  # type: ignore[arg-type]
+    if as_json:
+        out.print_json(report.model_dump_json())
+        return
     table = Table(title=f"{comp.id}: {submission}", show_header=False)
     table.add_row(
         "metric", f"{report.metric} ({'higher' if report.higher_is_better else 'lower'} is better)"
@@ -146,44 +183,143 @@ def grade(
         out.print(f"[yellow]note:[/yellow] {caveat}")
 
 
+AgentOpt = Annotated[
+    str, typer.Option(help="agent: a name (`mledojo agents`), path/to/agent.py or module:Class")
+]
+AgentArgOpt = Annotated[
+    list[str] | None,
+    typer.Option("--agent-arg", help="k=v given to the agent's constructor (repeatable)"),
+]
+
+
 @app.command()
 def run(
     competition: str,
-    agent: Annotated[str, typer.Option(help="agent name (mledojo agents)")] = "baseline",
+    agent: AgentOpt = "baseline",
+    agent_arg: AgentArgOpt = None,
     seed: Annotated[int, typer.Option(help="episode seed")] = 0,
     sandbox: Annotated[str, typer.Option(help="docker | local | unsafe-local | auto")] = "auto",
     data_seed: SeedOpt = None,
+    reward: Annotated[str, typer.Option(help="reward mode (see docs/usage.md)")] = "final_only",
+    max_steps: Annotated[int | None, typer.Option(help="budget: steps")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="budget: episode seconds")] = None,
+    step_timeout: Annotated[float | None, typer.Option(help="budget: seconds per step")] = None,
+    max_llm_usd: Annotated[float | None, typer.Option(help="budget: LLM dollars")] = None,
+    max_llm_tokens: Annotated[int | None, typer.Option(help="budget: LLM tokens")] = None,
     runs_dir: Annotated[
         Path | None, typer.Option(help="where run folders go (default: $MLEDOJO_RUNS_DIR or runs)")
     ] = None,
     run_id: Annotated[str | None, typer.Option(help="reuse a run id to resume")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Run an agent on a competition in a sandbox and print its result.
 
     Example: `mledojo run pump-failure --agent baseline --seed 0 --sandbox docker`
     """
-    from mledojo.runner import episode_dir, new_run_id, run_episode
-    from mledojo.sandbox import SANDBOX_KINDS
+    from mledojo.agent import make_agent
+    from mledojo.competition import get_competition
+    from mledojo.layout import default_runs_dir, episode_dir, new_run_id
+    from mledojo.runner import EpisodeRequest, run_episode
 
-    if sandbox not in SANDBOX_KINDS:
-        raise typer.BadParameter(f"--sandbox must be one of {', '.join(SANDBOX_KINDS)}")
+    budget = {
+        k: v
+        for k, v in {
+            "max_steps": max_steps,
+            "episode_time_s": time_limit,
+            "step_timeout_s": step_timeout,
+            "llm_usd": max_llm_usd,
+            "llm_tokens": max_llm_tokens,
+        }.items()
+        if v is not None
+    }
+    request = EpisodeRequest(
+        competition=competition,
+        agent=agent,
+        agent_args=parse_agent_args(agent_arg or []),
+        seed=seed,
+        data_seed=data_seed,
+        sandbox=sandbox,
+        reward=reward,
+        budget=budget,
+    )
+    comp = get_competition(competition)  # names first: no image build for a typo
+    agent_obj = make_agent(agent, request.agent_args)
     if sandbox in ("docker", "auto"):
         _ensure_image(required=sandbox == "docker")
-    from mledojo.artifacts import default_runs_dir
-
-    runs_dir = runs_dir or default_runs_dir()
+    try:
+        spec = request.resolve(comp)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from e
+    root = runs_dir or default_runs_dir()
     rid = run_id or new_run_id()
-    with err.status(f"running {agent} on {competition} (seed {seed})"):
+    with _LiveStatus(f"{agent} on {comp.spec.versioned_id} (seed {seed})", spec.budget) as live:
         result = run_episode(
-            competition,
-            agent,
-            seed=seed,
-            runs_dir=runs_dir,
+            request,
+            runs_dir=root,
             run_id=rid,
-            env_kwargs={"sandbox": sandbox, "data_seed": data_seed},
+            agent=agent_obj,
+            env_kwargs={"on_step": live.update},
         )
+    folder = episode_dir(root, rid, spec)
+    if as_json:
+        out.print_json(json.dumps({"run_dir": str(folder), **result.model_dump(mode="json")}))
+    else:
+        out.print(_result_table(result, f"{agent} on {competition}", folder))
+        for caveat in result.final.caveats:
+            out.print(f"[yellow]note:[/yellow] {caveat}")
+    if result.status not in ("completed", "timeout"):
+        raise typer.Exit(1)
+
+
+def parse_agent_args(items: list[str]) -> dict[str, str | int | float | bool | None]:
+    """`k=v` pairs; values read as JSON when they parse (`3`, `true`, `0.5`), else as text."""
+    args: dict[str, str | int | float | bool | None] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--agent-arg {item!r}: expected key=value")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        if not isinstance(parsed, str | int | float | bool | type(None)):
+            parsed = value
+        args[key.strip()] = parsed
+    return args
+
+
+class _LiveStatus:
+    """A one-line live counter on stderr: step, elapsed time, best public score."""
+
+    def __init__(self, title: str, budget: Any) -> None:
+        self.title, self.budget = title, budget
+        self.t0 = time.monotonic()
+        self._status: Any = None
+
+    def __enter__(self) -> _LiveStatus:
+        self._status = err.status(f"running {self.title}")
+        self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._status.__exit__(*exc)
+
+    def update(self, steps: int, obs: dict[str, Any]) -> None:
+        best = obs.get("best_public_score")
+        text = (
+            f"running {self.title}: step {steps}/{self.budget.max_steps}, "
+            f"{time.monotonic() - self.t0:.0f} s, best public "
+            + ("-" if best is None else f"{best:.5g}")
+        )
+        if sys.stderr.isatty():
+            self._status.update(text)
+        else:
+            err.print(text, highlight=False)
+
+
+def _result_table(result: Any, title: str, folder: Path) -> Table:
     f = result.final
-    table = Table(title=f"{agent} on {competition}", show_header=False)
+    table = Table(title=title, show_header=False)
     table.add_row("status", f"{result.status} ({result.end_reason})")
     table.add_row(f"private {result.metric}", _fmt(f.private_score))
     table.add_row("best public score", _fmt(result.best_public_score))
@@ -193,14 +329,38 @@ def run(
         table.add_row("medal", f.medal or "none")
     if f.implausible:
         table.add_row(*SUSPECT_ROW)
+    box = result.sandbox
+    kind = box.kind if box.kind == "docker" else f"[red]{box.kind} (weaker isolation)[/red]"
+    faults = (
+        f", {box.errors} error(s), {box.restarts} restart(s)" if box.errors or box.restarts else ""
+    )
+    table.add_row("sandbox", kind + faults)
+    if result.llm.calls:
+        table.add_row(
+            "LLM", f"{result.llm.calls} calls, {result.llm.tokens:,} tokens, ${result.llm.usd:.4f}"
+        )
     table.add_row("steps", str(result.steps))
     table.add_row("wall time", f"{result.wall_time_s:.1f} s")
-    table.add_row("run folder", str(episode_dir(runs_dir, rid, competition, agent, seed)))
+    table.add_row("run folder", str(folder))
+    return table
+
+
+@app.command()
+def agents(as_json: JsonOpt = False) -> None:
+    """List the agents `--agent` accepts by name (files and module:Class work too).
+
+    Example: `mledojo agents`
+    """
+    from mledojo.agent import available_agents
+
+    found = available_agents()
+    if as_json:
+        out.print_json(json.dumps(found))
+        return
+    table = Table("agent", "from")
+    for name, where in found.items():
+        table.add_row(name, where)
     out.print(table)
-    for caveat in f.caveats:
-        out.print(f"[yellow]note:[/yellow] {caveat}")
-    if result.status != "completed":
-        raise typer.Exit(1)
 
 
 def _fmt(v: float | None) -> str:

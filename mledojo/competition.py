@@ -117,19 +117,51 @@ class LeaderboardSpec(_Model):
     caveats: list[str] = Field(default_factory=list)
 
 
-class Limits(_Model):
-    """Budgets of one episode and resources of its container."""
+class Budget(_Model):
+    """What an episode may spend: steps, time, graded submissions and LLM usage.
 
-    step_timeout_s: float = Field(default=600, gt=0)
-    episode_time_s: float = Field(default=3600, gt=0)
+    The env enforces the budget; the sandbox never sees it (only `Resources`). A budget
+    runs out at a step boundary: the episode is truncated and its best submission graded.
+    """
+
     max_steps: int = Field(default=30, gt=0)
+    episode_time_s: float = Field(default=3600, gt=0)
+    step_timeout_s: float = Field(default=600, gt=0)
+    max_public_grades: int = Field(default=100, ge=1)
+    llm_usd: float | None = Field(default=None, ge=0)
+    llm_tokens: int | None = Field(default=None, ge=0)
+    max_sandbox_errors: int = Field(default=3, ge=1)
+
+
+class Resources(_Model):
+    """What the episode's sandbox may use: memory, CPUs, processes, disk and output."""
+
     memory_mb: int = Field(default=4096, ge=128)
     cpus: float = Field(default=2.0, gt=0)
     pids: int = Field(default=256, ge=16)
     disk_mb: int = Field(default=2048, ge=16)
     max_files: int = Field(default=100_000, ge=100)
-    max_public_grades: int = Field(default=100, ge=1)
     output_bytes: int = Field(default=64_000, ge=1000)
+
+
+BUDGET_FIELDS = tuple(Budget.model_fields)
+RESOURCE_FIELDS = tuple(Resources.model_fields)
+
+
+def split_limits(limits: dict[str, object], where: str = "limits") -> dict[str, dict[str, object]]:
+    """A flat `limits:` mapping (the v1 spelling) as `{"budget": ..., "resources": ...}`."""
+    budget = {k: v for k, v in limits.items() if k in BUDGET_FIELDS}
+    resources = {k: v for k, v in limits.items() if k in RESOURCE_FIELDS}
+    unknown = sorted(set(limits) - set(budget) - set(resources))
+    if unknown:
+        from mledojo.errors import did_you_mean
+
+        _, hint = did_you_mean(unknown[0], BUDGET_FIELDS + RESOURCE_FIELDS)
+        raise ValueError(
+            f"unknown {where} field(s) {unknown}.{hint} Budget fields: "
+            f"{', '.join(BUDGET_FIELDS)}; resource fields: {', '.join(RESOURCE_FIELDS)}"
+        )
+    return {"budget": budget, "resources": resources}
 
 
 class CompetitionSpec(_Model):
@@ -145,12 +177,24 @@ class CompetitionSpec(_Model):
     source: SourceSpec
     split: SplitSpec = Field(default_factory=SplitSpec)
     leaderboard: LeaderboardSpec | None = None
-    limits: Limits = Field(default_factory=Limits)
+    budget: Budget = Field(default_factory=Budget)
+    resources: Resources = Field(default_factory=Resources)
     description: str = "description.md"
     prepare: str | None = None
     tags: list[str] = Field(default_factory=list)
     classes: list[str] | None = None
     submission_columns: list[str] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_limits(cls, data: object) -> object:
+        """`limits:` (one flat mapping) is still read, as `budget:` plus `resources:`."""
+        if isinstance(data, dict) and isinstance(data.get("limits"), dict):
+            data = dict(data)
+            parts = split_limits(data.pop("limits"))
+            for key, part in parts.items():
+                data[key] = {**part, **(data.get(key) or {})}
+        return data
 
     @field_validator("id")
     @classmethod

@@ -1,13 +1,94 @@
-"""The texts an agent reads: task brief, file listing, sample submission, metric, budget."""
+"""What an agent reads: the task brief (`info_text`, by topic) and the task as data (`TaskInfo`)."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 
-from mledojo.competition import Competition, Limits
+from pydantic import BaseModel, ConfigDict
+
+from mledojo.competition import Budget, Competition, Resources
 from mledojo.data.prepare import PreparedData
 from mledojo.grading.scorer import Scorer
+
+STATE_NOTE = (
+    "Each execute_code / validate_code step runs in a fresh Python process: variables, "
+    "imports and models do NOT persist between steps. Keep state in files under /workspace "
+    "(they persist for the whole episode)."
+)
+
+
+class ToolInfo(BaseModel):
+    """One trusted tool `call_tool` offers."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str
+    parameters: dict[str, object] = {}
+
+
+class TaskInfo(BaseModel):
+    """The task as data, for agents that prefer fields to prose (in `reset`'s info)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    competition: str
+    title: str
+    task: str
+    metric: str
+    higher_is_better: bool
+    id_column: str
+    targets: list[str]
+    prediction_kind: str
+    submission_columns: list[str]
+    classes: list[str] | None
+    positive_label: str | None
+    log_target: bool
+    data_dir: str = "/data"
+    workspace: str = "/workspace"
+    state_persists_between_steps: bool = False
+    tools: list[ToolInfo]
+
+
+def task_info(comp: Competition, scorer: Scorer) -> TaskInfo:
+    """The `TaskInfo` of a competition (its answers decide the positive label's spelling)."""
+    from mledojo.grading.metrics import positive_label
+    from mledojo.grading.validate import submission_layout
+
+    spec = comp.spec
+    layout = submission_layout(spec)
+    positive = None
+    if layout.kind == "probability":
+        positive = positive_label(scorer.answers[spec.targets[0]].astype(str), spec.classes)
+    return TaskInfo(
+        competition=spec.id,
+        title=spec.title,
+        task=spec.task,
+        metric=spec.metric.name,
+        higher_is_better=spec.metric.higher_is_better,
+        id_column=spec.id_column,
+        targets=spec.targets,
+        prediction_kind=layout.kind,
+        submission_columns=layout.columns,
+        classes=layout.classes,
+        positive_label=positive,
+        log_target=spec.metric.name in ("rmsle", "mean_columnwise_rmsle"),
+        tools=available_tools(),
+    )
+
+
+def available_tools() -> list[ToolInfo]:
+    """The trusted tools of `call_tool`, with what their docstrings say of their arguments."""
+    from mledojo.tools.registry import TOOLS
+
+    out = []
+    for name, fn in sorted(TOOLS.items()):
+        doc = inspect.getdoc(fn) or ""
+        out.append(ToolInfo(name=name, description=doc))
+    return out
+
 
 _PREVIEW_LINES = 4
 
@@ -20,7 +101,8 @@ def info_text(
     *,
     steps_left: int,
     time_left_s: float,
-    limits: Limits,
+    budget: Budget,
+    resources: Resources,
 ) -> str:
     """One `request_info` answer; `all` concatenates every topic."""
     parts: dict[str, Callable[[], str]] = {
@@ -28,7 +110,8 @@ def info_text(
         "files": lambda: _files(data.public_dir),
         "sample_submission": lambda: _head(data.sample_submission_path, "sample_submission.csv"),
         "metric": lambda: _metric(comp, scorer),
-        "budget": lambda: _budget(steps_left, time_left_s, limits),
+        "budget": lambda: _budget(steps_left, time_left_s, budget, resources),
+        "tools": _tools,
     }
     if topic == "all":
         return "\n\n".join(f"## {name}\n{fn()}" for name, fn in parts.items())
@@ -76,8 +159,19 @@ def _metric(comp: Competition, scorer: Scorer) -> str:
     return "\n".join(lines)
 
 
-def _budget(steps_left: int, time_left_s: float, limits: Limits) -> str:
+def _budget(steps_left: int, time_left_s: float, budget: Budget, resources: Resources) -> str:
     return (
         f"Steps left: {steps_left}. Time left: {time_left_s:.0f} s. Per-step timeout: "
-        f"{limits.step_timeout_s:.0f} s. Memory: {limits.memory_mb} MB. CPUs: {limits.cpus:g}."
+        f"{budget.step_timeout_s:.0f} s. Public grades: at most {budget.max_public_grades}. "
+        f"Memory: {resources.memory_mb} MB. CPUs: {resources.cpus:g}.\n{STATE_NOTE}"
     )
+
+
+def _tools() -> str:
+    lines = [
+        "call_tool(tool, args) runs one trusted tool inside the sandbox: JSON in, JSON out. "
+        "A call costs one step, like a code cell."
+    ]
+    for tool in available_tools():
+        lines.append(f"- {tool.name}: {tool.description}")
+    return "\n".join(lines)

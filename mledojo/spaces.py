@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Sequence
 from typing import Any
@@ -99,3 +100,32 @@ class BoundedFloat(spaces.Space[float]):
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, BoundedFloat) and (other.low, other.high) == (self.low, self.high)
+
+
+class JSONObject(spaces.Space[dict[str, Any]]):
+    """A JSON object (a dict with string keys) of at most `max_chars` characters as JSON."""
+
+    def __init__(self, max_chars: int, *, seed: int | np.random.Generator | None = None) -> None:
+        super().__init__(shape=None, dtype=None, seed=seed)
+        self.max_chars = max_chars
+
+    @property
+    def is_np_flattenable(self) -> bool:
+        return False
+
+    def sample(self, mask: Any = None, probability: Any = None) -> dict[str, Any]:
+        return {}
+
+    def contains(self, x: Any) -> bool:
+        if not isinstance(x, dict) or not all(isinstance(k, str) for k in x):
+            return False
+        try:
+            return len(json.dumps(x)) <= self.max_chars
+        except (TypeError, ValueError):
+            return False
+
+    def __repr__(self) -> str:
+        return f"JSONObject(max_chars={self.max_chars})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JSONObject) and other.max_chars == self.max_chars

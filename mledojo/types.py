@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from gymnasium import spaces
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-from mledojo.spaces import AnyText, BoundedFloat, Choice, OptionalFloat
+from mledojo.spaces import AnyText, BoundedFloat, Choice, JSONObject, OptionalFloat
 
 MAX_CODE_CHARS = 200_000
 MAX_TEXT_CHARS = 200_000
@@ -27,7 +28,7 @@ def clip_text(text: str, limit: int) -> str:
     return text[:head] + marker + text[len(text) - (keep - head) :]
 
 
-InfoTopic = Literal["all", "description", "files", "sample_submission", "metric", "budget"]
+InfoTopic = Literal["all", "description", "files", "sample_submission", "metric", "budget", "tools"]
 
 
 class _Action(BaseModel):
@@ -169,32 +170,70 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "call_tool": ("tool", "args"),
     "submit": ("path",),
 }
-INFO_TOPICS = ("all", "description", "files", "sample_submission", "metric", "budget")
+INFO_TOPICS: tuple[str, ...] = InfoTopic.__args__  # type: ignore[attr-defined]
 
 
-def action_space() -> spaces.Dict:
-    """The gymnasium space of actions: every key of every action.
+class ActionSpace(spaces.Space[dict[str, Any]]):
+    """The space of actions, truthful: `contains(x)` exactly when `step(x)` accepts `x`.
 
-    A sample (all keys present) uses only the keys of its chosen action.
-
-    `step` also takes a partial dict (only the keys of the chosen action) or an action model;
-    keys that do not belong to the chosen action are ignored when empty. `args` is a JSON
-    object given as a dict or as JSON text; an empty `path` means "the best submission".
+    An action is a dict with `action` and the keys of that action only (`{"action":
+    "submit"}`), or an action model. `subspaces` describes each key. Samples are such
+    partial dicts. Vector envs batch it as a tuple of these spaces, so
+    `envs.step([{"action": "submit"}, {"action": "execute_code", "code": "..."}])` works
+    with `SyncVectorEnv` and with `AsyncVectorEnv(..., shared_memory=False)`.
     """
-    return spaces.Dict(
-        {
+
+    def __init__(self, seed: int | np.random.Generator | None = None) -> None:
+        super().__init__(shape=None, dtype=None, seed=seed)
+        self.subspaces: dict[str, spaces.Space[Any]] = {
             "action": Choice(ACTION_NAMES),
             "topic": Choice(INFO_TOPICS),
             "code": AnyText(MAX_CODE_CHARS),
             "tool": AnyText(MAX_TOOL_NAME_CHARS),
-            "args": AnyText(MAX_CODE_CHARS),
+            "args": JSONObject(MAX_CODE_CHARS),
             "path": AnyText(MAX_PATH_CHARS),
         }
-    )
+
+    @property
+    def is_np_flattenable(self) -> bool:
+        return False
+
+    def seed(self, seed: int | None = None) -> int | list[int] | dict[str, int]:
+        seeds = super().seed(seed)
+        for i, sub in enumerate(self.subspaces.values()):
+            sub.seed(int(self.np_random.integers(2**31)) + i)
+        return seeds
+
+    def sample(self, mask: Any = None, probability: Any = None) -> dict[str, Any]:
+        name = str(self.subspaces["action"].sample())
+        return {"action": name, **{k: self.subspaces[k].sample() for k in ACTION_FIELDS[name]}}
+
+    def contains(self, x: Any) -> bool:
+        try:
+            parse_action(x)
+        except (ValueError, TypeError):
+            return False
+        return True
+
+    def __repr__(self) -> str:
+        return f"ActionSpace({', '.join(ACTION_NAMES)})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ActionSpace)
+
+
+def action_space() -> ActionSpace:
+    """The gymnasium space of actions (see `ActionSpace`)."""
+    return ActionSpace()
 
 
 def parse_action(raw: object) -> Action:
-    """Turn a dict (full or partial) or an action model into a validated action."""
+    """Turn a dict (only the chosen action's keys) or an action model into a validated action.
+
+    `args` may also be JSON text; an empty `path` means "the best submission". Keys of
+    other actions are accepted only when empty, so a dict with every key (one per action,
+    as some tools produce) still works.
+    """
     if isinstance(raw, RequestInfo | ValidateCode | ExecuteCode | CallTool | Submit):
         return raw
     if not isinstance(raw, dict):
@@ -203,17 +242,32 @@ def parse_action(raw: object) -> Action:
     if name not in ACTION_FIELDS:
         raise ValueError(f"`action` must be one of {ACTION_NAMES}, got {name!r}")
     kept: dict[str, object] = {"action": name}
-    full = set(raw) == set(action_space().spaces)  # a sample of the whole space
     for key, value in raw.items():
         if key == "action":
             continue
         if key in ACTION_FIELDS[name]:
             kept[key] = value
-        elif not full and value not in ("", None, {}):
+        elif value not in ("", None, {}):
             raise ValueError(f"key `{key}` does not belong to action `{name}`")
     if name == "call_tool" and isinstance(kept.get("args"), str):
         text = str(kept["args"]).strip()
-        kept["args"] = json.loads(text) if text else {}
+        try:
+            kept["args"] = json.loads(text) if text else {}
+        except json.JSONDecodeError as e:
+            raise ValueError(f"args: not a JSON object ({e.msg} at character {e.pos})") from e
     if name == "submit" and kept.get("path") == "":
         kept["path"] = None
     return ACTION_ADAPTER.validate_python(kept)
+
+
+def action_error(e: Exception) -> str:
+    """What is wrong with an action, field by field (pydantic's title line says nothing)."""
+    from pydantic import ValidationError
+
+    if isinstance(e, ValidationError):
+        parts = []
+        for err in e.errors()[:5]:
+            where = ".".join(str(p) for p in err["loc"]) or "action"
+            parts.append(f"{where}: {err['msg']}")
+        return clip_text("; ".join(parts), 1000)
+    return clip_text(str(e) or type(e).__name__, 1000)

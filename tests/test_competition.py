@@ -44,7 +44,7 @@ def test_good_spec_loads_with_defaults(tmp_path: Path) -> None:
     assert comp.spec.versioned_id == "toy-v2"
     assert comp.spec.targets == ["y"]
     assert comp.spec.split.kind == "random"
-    assert comp.spec.limits.max_steps > 0
+    assert comp.spec.budget.max_steps > 0
     assert comp.description_text() == "# Toy\n"
 
 

@@ -15,6 +15,11 @@ from gymnasium.utils.env_checker import check_env
 
 import mledojo
 from mledojo.env import MLEDojoEnv
+from mledojo.layout import EpisodeSpec
+
+
+def result_key(spec: dict[str, Any]) -> str:
+    return EpisodeSpec.model_validate(spec).key
 
 SANDBOXES = [
     pytest.param("local", id="local"),
@@ -42,7 +47,7 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MLEDojoEnv]:
         "pump-failure",
         sandbox=request.param,
         run_dir=tmp_path / "run",
-        limits={"max_steps": 6},
+        budget={"max_steps": 6},
         reward="human_rank_delta",
     )
     yield e
@@ -88,9 +93,12 @@ def test_submit_grades_private_part_and_writes_artifacts(env: MLEDojoEnv) -> Non
     assert any("reference pool" in c for c in final["caveats"])
     folder = env.run_folder
     result = json.loads((folder / "result.json").read_text())
-    assert (
-        result["schema_version"] == 1 and result["final"]["private_score"] == final["private_score"]
-    )
+    assert result["schema_version"] == 2
+    assert result["final"]["private_score"] == final["private_score"]
+    assert result["key"] == result_key(result["spec"]) and result["spec"]["seed"] == 0
+    assert result["sandbox"] == {"kind": env.episode.sandbox.name, "errors": 0, "restarts": 0}
+    shown = [f for f in result["feedback"] if f["submission"] == "valid"]
+    assert [f["step"] for f in shown] == [1] and shown[0]["public_score"] > 0.5
     lines = (folder / "trajectory.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [0, 1, 2]
     assert (folder / "code" / "step-001-execute_code.py").read_text() == WRITE_SIGNAL

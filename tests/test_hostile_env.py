@@ -112,8 +112,8 @@ def test_the_run_folder_is_private(env: MLEDojoEnv) -> None:
 @pytest.mark.docker
 @pytest.mark.timeout(120)
 def test_public_scores_are_rounded_and_capped(tmp_path: Path) -> None:
-    limits = {"max_public_grades": 1}
-    with mledojo.make("pump-failure", sandbox="docker", run_dir=tmp_path, limits=limits) as e:
+    budget = {"max_public_grades": 1}
+    with mledojo.make("pump-failure", sandbox="docker", run_dir=tmp_path, budget=budget) as e:
         e.reset(seed=0)
         code = (
             "import pandas as pd, os\n"

@@ -14,25 +14,26 @@ from typing import Any, ClassVar
 import pytest
 
 from mledojo.agent import Agent
-from mledojo.runner import run_episode
+from mledojo.artifacts import EpisodeResult
+from mledojo.layout import episode_dir
+from mledojo.runner import EpisodeRequest, run_episode
+
+
+def local(agent: str = "crasher", **kw: Any) -> EpisodeRequest:
+    return EpisodeRequest(competition="pump-failure", agent=agent, sandbox="local", **kw)
 
 
 @pytest.mark.docker
 @pytest.mark.slow
 def test_baseline_on_pump_failure_in_docker(tmp_path: Path) -> None:
-    result = run_episode(
-        "pump-failure",
-        "baseline",
-        seed=0,
-        runs_dir=tmp_path,
-        run_id="r",
-        env_kwargs={"sandbox": "docker"},
-    )
-    assert result.status == "completed" and result.sandbox == "docker"
+    request = EpisodeRequest(competition="pump-failure", agent="baseline", sandbox="docker")
+    result = run_episode(request, runs_dir=tmp_path, run_id="r")
+    assert result.status == "completed" and result.sandbox.kind == "docker"
     assert result.best_public_score is not None and result.best_public_score >= 0.80
     assert result.final.graded and result.final.private_score is not None
     assert result.final.leaderboard_kind == "reference"
-    folder = tmp_path / "r" / "pump-failure" / "baseline" / "seed-0"
+    folder = episode_dir(tmp_path, "r", request.resolve())
+    assert folder.parent == tmp_path / "r" / "pump-failure-v1" / "baseline"
     assert json.loads((folder / "result.json").read_text())["final"]["graded"]
 
 
@@ -61,14 +62,7 @@ class CrashingAgent(Agent):
 
 
 def test_agent_crash_is_agent_error_and_keeps_the_work(tmp_path: Path) -> None:
-    result = run_episode(
-        "pump-failure",
-        CrashingAgent(),
-        seed=0,
-        runs_dir=tmp_path,
-        run_id="r",
-        env_kwargs={"sandbox": "local"},
-    )
+    result = run_episode(local(), agent=CrashingAgent(), runs_dir=tmp_path, run_id="r")
     assert result.status == "agent_error"
     assert "the agent's own bug" in (result.error or "")
     assert result.final.graded and result.final.private_score is not None
@@ -76,25 +70,119 @@ def test_agent_crash_is_agent_error_and_keeps_the_work(tmp_path: Path) -> None:
 
 def test_finished_episode_is_skipped_on_resume(tmp_path: Path) -> None:
     agent = CrashingAgent()
-    first = run_episode(
-        "pump-failure",
-        agent,
-        seed=0,
-        runs_dir=tmp_path,
-        run_id="r",
-        env_kwargs={"sandbox": "local"},
-    )
+    first = run_episode(local(), agent=agent, runs_dir=tmp_path, run_id="r")
     calls = agent.calls
-    again = run_episode(
-        "pump-failure",
-        agent,
-        seed=0,
-        runs_dir=tmp_path,
-        run_id="r",
-        env_kwargs={"sandbox": "local"},
-    )
+    again = run_episode(local(), agent=agent, runs_dir=tmp_path, run_id="r")
     assert agent.calls == calls  # nothing ran
     assert again == first
+    retried = run_episode(
+        local(), agent=agent, runs_dir=tmp_path, run_id="r", retry=("agent_error",)
+    )
+    assert agent.calls > calls and retried.finished_at != first.finished_at
+    aside = [p.name for p in episode_dir(tmp_path, "r", local().resolve()).parent.iterdir()]
+    assert any(".attempt-" in name for name in aside), aside
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"data_seed": 1}, {"agent_args": {"k": 1}}, {"budget": {"max_steps": 7}}, {"seed": 1}],
+    ids=["data-seed", "agent-arg", "budget", "seed"],
+)
+def test_a_changed_spec_never_reuses_a_result(tmp_path: Path, change: dict[str, Any]) -> None:
+    agent = CrashingAgent()
+    first = run_episode(local(), agent=agent, runs_dir=tmp_path, run_id="r")
+    calls = agent.calls
+    second = run_episode(local(**change), agent=agent, runs_dir=tmp_path, run_id="r")
+    assert agent.calls > calls, "the second spec was answered from the first one's folder"
+    assert second.key != first.key and second.spec is not None
+    for field, value in change.items():
+        got = getattr(second.spec, field if field != "agent_args" else "agent")
+        if field == "agent_args":
+            assert got.args == value
+        elif field == "budget":
+            assert got.max_steps == value["max_steps"]
+        else:
+            assert got == value
+
+
+AGENT_FILE = """
+from typing import Any, ClassVar
+from mledojo.agent import Agent
+
+class Same(Agent):
+    name: ClassVar[str] = "same"
+    def act(self, observation: dict[str, Any]) -> dict[str, Any]:
+        return {"action": "request_info", "topic": "{topic}"}
+"""
+
+
+def test_two_agent_files_with_one_class_name_keep_their_own_results(tmp_path: Path) -> None:
+    paths = []
+    for topic in ("metric", "budget"):
+        path = tmp_path / topic / "agent.py"
+        path.parent.mkdir()
+        path.write_text(AGENT_FILE.replace("{topic}", topic))
+        paths.append(str(path))
+    results = [
+        run_episode(local(p, budget={"max_steps": 1}), runs_dir=tmp_path / "runs", run_id="r")
+        for p in paths
+    ]
+    assert results[0].key != results[1].key
+    assert [r.agent for r in results] == paths
+    for p, r in zip(paths, results, strict=True):
+        folder = episode_dir(tmp_path / "runs", "r", local(p, budget={"max_steps": 1}).resolve())
+        assert EpisodeResult.load(folder / "result.json") == r
+
+
+def test_a_failed_preparation_still_writes_a_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mledojo.env
+    from mledojo.errors import DataError
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise DataError("generate.py raised: the disk is full")
+
+    monkeypatch.setattr(mledojo.env, "prepare", broken)
+    result = run_episode(local(), agent=CrashingAgent(), runs_dir=tmp_path, run_id="r")
+    assert result.status == "infra_error" and "disk is full" in result.end_reason
+    folder = episode_dir(tmp_path, "r", local().resolve())
+    assert EpisodeResult.load(folder / "result.json") == result
+
+
+def test_run_manifest_records_the_run(tmp_path: Path) -> None:
+    run_episode(local(), agent=CrashingAgent(), runs_dir=tmp_path, run_id="r")
+    run_episode(local(seed=1), agent=CrashingAgent(), runs_dir=tmp_path, run_id="r")
+    manifest = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert manifest["run_id"] == "r" and manifest["host"]["cpus"] == os.cpu_count()
+    assert manifest["versions"]["mledojo"] and len(manifest["invocations"]) == 1
+    assert manifest["git_sha"] is None or len(manifest["git_sha"]) == 40
+
+
+def test_a_v1_result_still_loads(tmp_path: Path) -> None:
+    v1 = {
+        "schema_version": 1,
+        "competition": "pump-failure",
+        "competition_version": 1,
+        "data_seed": 0,
+        "agent": "baseline",
+        "seed": 0,
+        "status": "completed",
+        "end_reason": "submitted",
+        "steps": 3,
+        "wall_time_s": 1.5,
+        "best_public_score": 0.88,
+        "best_public_human_rank": 0.9,
+        "final": {"graded": True, "private_score": 0.87},
+        "metric": "roc_auc",
+        "higher_is_better": True,
+        "llm_cost_usd": 0.25,
+        "sandbox": "docker",
+    }
+    (tmp_path / "result.json").write_text(json.dumps(v1))
+    result = EpisodeResult.load(tmp_path / "result.json")
+    assert result.sandbox.kind == "docker" and result.llm.usd == 0.25
+    assert result.spec is None and result.final.private_score == 0.87
 
 
 class NoDocker(Agent):
@@ -106,14 +194,8 @@ class NoDocker(Agent):
 
 def test_missing_sandbox_is_infra_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
-    result = run_episode(
-        "pump-failure",
-        NoDocker(),
-        seed=0,
-        runs_dir=tmp_path,
-        run_id="r",
-        env_kwargs={"sandbox": "docker"},
-    )
+    request = EpisodeRequest(competition="pump-failure", agent="nodocker", sandbox="docker")
+    result = run_episode(request, agent=NoDocker(), runs_dir=tmp_path, run_id="r")
     assert result.status == "infra_error"
     assert "Docker is not available" in result.end_reason
 
@@ -159,14 +241,12 @@ def test_runs_dir_comes_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLEDOJO_RUNS_DIR", str(tmp_path / "elsewhere"))
-    run_episode(
-        "pump-failure", CrashingAgent(), seed=0, run_id="r", env_kwargs={"sandbox": "local"}
-    )
-    assert (tmp_path / "elsewhere" / "r" / "pump-failure").is_dir()
+    run_episode(local(), agent=CrashingAgent(), run_id="r")
+    assert (tmp_path / "elsewhere" / "r" / "pump-failure-v1" / "crasher").is_dir()
 
 
 def test_run_ids_started_in_the_same_second_differ() -> None:
-    from mledojo.runner import new_run_id
+    from mledojo.layout import new_run_id
 
     ids = {new_run_id() for _ in range(50)}
     assert len(ids) == 50

@@ -36,6 +36,7 @@ __all__ = [
     "ToolResult",
     "docker_available",
     "make_sandbox",
+    "resolve_sandbox_kind",
 ]
 
 LOCAL_FALLBACK_WARNING = (
@@ -51,6 +52,26 @@ def docker_available() -> bool:
     from mledojo.sandbox.docker import docker_available as probe
 
     return probe()
+
+
+def resolve_sandbox_kind(kind: str) -> str:
+    """The backend `kind` stands for (`auto` decided now, as `make_sandbox` would)."""
+    if kind not in SANDBOX_KINDS:
+        from mledojo.errors import did_you_mean
+
+        _, hint = did_you_mean(kind, SANDBOX_KINDS)
+        raise ValueError(
+            f"unknown sandbox kind {kind!r}.{hint} Use one of {', '.join(SANDBOX_KINDS)}"
+        )
+    if kind != "auto":
+        return kind
+    if docker_available():
+        return "docker"
+    if os.geteuid() != 0:
+        from mledojo.sandbox.local import NEEDS_ROOT_MESSAGE
+
+        raise SandboxError(f"Docker is not available. {NEEDS_ROOT_MESSAGE}")
+    return "local"
 
 
 def make_sandbox(kind: SandboxKind = "auto", **kwargs: Any) -> Sandbox:

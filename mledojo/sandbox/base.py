@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from mledojo.competition import Limits
+from mledojo.competition import Resources
 
 ExecStatus = Literal["ok", "error", "timeout", "oom", "killed", "sandbox_error"]
 
@@ -68,13 +68,14 @@ class Sandbox(ABC):
     """
 
     name: str = "abstract"
+    restarts: int = 0  # how often a dead runner was replaced mid-episode (backends count)
 
     def prepare(self) -> None:  # noqa: B027 - optional hook
         """Once per process and competition: build or verify what `start` needs."""
 
     @abstractmethod
     def start(
-        self, *, data_dir: Path, workspace: Path, limits: Limits, labels: dict[str, str]
+        self, *, data_dir: Path, workspace: Path, resources: Resources, labels: dict[str, str]
     ) -> None:
         """Start the episode's sandbox with `data_dir` read-only and `workspace` writable."""
 

@@ -24,13 +24,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mledojo.competition import Limits
+from mledojo.competition import Resources
 from mledojo.sandbox.base import ExecResult, Sandbox
 
-CONFORMANCE_LIMITS = Limits(
-    step_timeout_s=30,
-    episode_time_s=600,
-    max_steps=1000,
+CONFORMANCE_RESOURCES = Resources(
     memory_mb=768,
     cpus=1,
     pids=128,
@@ -63,13 +60,13 @@ class CheckContext:
     workspace: Path
     secret_path: Path
     secret_text: str
-    limits: Limits
+    resources: Resources
 
 
 Check = Callable[[Sandbox, CheckContext], None]
 
 
-def make_context(tmp_dir: Path, limits: Limits = CONFORMANCE_LIMITS) -> CheckContext:
+def make_context(tmp_dir: Path, resources: Resources = CONFORMANCE_RESOURCES) -> CheckContext:
     """Create the data folder, an empty workspace, and a root-only secret outside both."""
     data = tmp_dir / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -83,7 +80,7 @@ def make_context(tmp_dir: Path, limits: Limits = CONFORMANCE_LIMITS) -> CheckCon
     secret.write_text(f"id,target\n0,{secret_text}\n")
     secret.chmod(0o600)
     secret.parent.chmod(0o700)
-    return CheckContext(tmp_dir, data, workspace, secret, secret_text, limits)
+    return CheckContext(tmp_dir, data, workspace, secret, secret_text, resources)
 
 
 def _fail(message: str, result: ExecResult | None = None) -> CheckFailedError:
@@ -178,7 +175,7 @@ def check_output_cap(sb: Sandbox, ctx: CheckContext) -> None:
         raise RuntimeError('final words')
     """
     r = _run(sb, code)
-    cap = ctx.limits.output_bytes
+    cap = ctx.resources.output_bytes
     if not r.stdout_truncated or "line 0\n" not in r.stdout or "line 199999" not in r.stdout:
         raise _fail("stdout must keep its head and tail and be flagged truncated", r)
     if len(r.stdout.encode()) > cap + 200:
@@ -189,7 +186,7 @@ def check_output_cap(sb: Sandbox, ctx: CheckContext) -> None:
 
 def check_memory_limit(sb: Sandbox, ctx: CheckContext) -> None:
     """Allocating far beyond the memory limit is reported as `oom`; the next step works."""
-    n_bytes = ctx.limits.memory_mb * 3 * 1024 * 1024
+    n_bytes = ctx.resources.memory_mb * 3 * 1024 * 1024
     r = _run(sb, f"import numpy as np\na = np.ones({n_bytes}, dtype=np.uint8)\nprint(a.sum())")
     if r.status != "oom":
         raise _fail("exceeding the memory limit was not reported as oom", r)
@@ -433,7 +430,7 @@ def start_for_checks(factory: Callable[[], Sandbox], ctx: CheckContext) -> Sandb
     sb.start(
         data_dir=ctx.data_dir,
         workspace=ctx.workspace,
-        limits=ctx.limits,
+        resources=ctx.resources,
         labels={"mledojo.run": "conformance"},
     )
     return sb
@@ -460,10 +457,10 @@ def run_check(
 
 
 def run_conformance(
-    factory: Callable[[], Sandbox], tmp_dir: Path, *, limits: Limits = CONFORMANCE_LIMITS
+    factory: Callable[[], Sandbox], tmp_dir: Path, *, resources: Resources = CONFORMANCE_RESOURCES
 ) -> list[CheckResult]:
     """Run every check against one sandbox from `factory`; `cleanup` last."""
-    ctx = make_context(tmp_dir, limits)
+    ctx = make_context(tmp_dir, resources)
     sb = start_for_checks(factory, ctx)
     try:
         return [run_check(name, sb, ctx) for name in CHECK_NAMES]

@@ -6,10 +6,10 @@ host folder bind-mounted at `/run/mledojo`. The host connects to that socket fil
 (same kernel), so a step costs one `connect()` and one `fork()` in the container: no
 `docker run` and no `docker exec` per step.
 
-Defaults, all from the episode's `Limits`: no network, public data read-only at `/data`,
+Defaults, all from the episode's `Resources`: no network, public data read-only at `/data`,
 the workspace read-write at `/workspace`, uid 1000 (or the caller's own uid when it is not
 root), every capability dropped, `no-new-privileges`, a read-only root file system with a
-size-limited `/tmp`, memory without swap, CPU and pids limits. Disk: a per-file size limit
+size-limited `/tmp`, memory without swap, CPU and pids resources. Disk: a per-file size limit
 (RLIMIT_FSIZE) plus a workspace size check (every second during a step and after it).
 
 Needs the Docker engine on the same kernel as the caller (Linux; not Docker Desktop's VM,
@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from mledojo.competition import Resources
 from mledojo.errors import DockerUnavailableError, SandboxError
 from mledojo.sandbox import cleanup
 from mledojo.sandbox.local import RunnerSandbox, _chown_tree, give_back
@@ -131,7 +132,7 @@ class DockerSandbox(RunnerSandbox):
         return f"{os.getuid()}:{os.getgid()}"
 
     def _container_kwargs(self, ctl: Path, ws: Path, data: Path, user: str) -> dict[str, Any]:
-        limits = self._require_limits()
+        resources = self._require_resources()
         runner, tools = RUNNER_IN_IMAGE, TOOLS_IN_IMAGE
         volumes: dict[str, dict[str, str]] = {
             str(data): {"bind": "/data", "mode": "ro"},
@@ -152,15 +153,15 @@ class DockerSandbox(RunnerSandbox):
             extra=[
                 "--sweep",
                 "--as-mb",
-                str(limits.memory_mb),
+                str(resources.memory_mb),
                 "--peer",
                 "outside-pidns",
                 "--tmp-dir",
                 "/tmp",
             ],
         )
-        threads = str(max(1, int(limits.cpus)))
-        memory = f"{limits.memory_mb}m"
+        threads = str(max(1, int(resources.cpus)))
+        memory = f"{resources.memory_mb}m"
         return {
             "image": self.image,
             "command": [PYTHON_IN_IMAGE, runner, *args],
@@ -183,15 +184,13 @@ class DockerSandbox(RunnerSandbox):
             "volumes": volumes,
             "network_mode": "none",
             "read_only": True,
-            "tmpfs": {
-                "/tmp": f"size={min(limits.disk_mb, 1024)}m,nr_inodes={limits.max_files},mode=1777"
-            },
+            "tmpfs": {"/tmp": _tmpfs_options(resources)},
             "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges"],
-            "pids_limit": limits.pids,
+            "pids_limit": resources.pids,
             "mem_limit": memory,
             "memswap_limit": memory,
-            "nano_cpus": int(limits.cpus * 1e9),
+            "nano_cpus": int(resources.cpus * 1e9),
             "init": True,
             "labels": self._container_labels(),
         }
@@ -316,3 +315,8 @@ def wait_gone(client: Any, name: str, timeout_s: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def _tmpfs_options(resources: Resources) -> str:
+    """`/tmp`: capped in bytes and in inodes, like the workspace."""
+    return f"size={min(resources.disk_mb, 1024)}m,nr_inodes={resources.max_files},mode=1777"

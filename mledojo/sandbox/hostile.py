@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mledojo.competition import Limits
+from mledojo.competition import Resources
 from mledojo.errors import SandboxError, SandboxFileError
 from mledojo.sandbox.base import Sandbox
 from mledojo.sandbox.conformance import (
-    CONFORMANCE_LIMITS,
+    CONFORMANCE_RESOURCES,
     Check,
     CheckContext,
     CheckResult,
@@ -35,7 +35,7 @@ from mledojo.sandbox.conformance import (
     start_for_checks,
 )
 
-HOSTILE_LIMITS: Limits = CONFORMANCE_LIMITS.model_copy(update={"max_files": 1000})
+HOSTILE_RESOURCES: Resources = CONFORMANCE_RESOURCES.model_copy(update={"max_files": 1000})
 
 # The runner's socket, as a step finds it: from the runner's command line.
 FIND_SOCKET = """
@@ -194,7 +194,7 @@ def check_read_file_refuses(sb: Sandbox, ctx: CheckContext) -> None:
         os.mkfifo("fifo.csv")
         os.mkdir("somedir")
         with open("sparse.csv", "wb") as f:
-            f.truncate({max(2, ctx.limits.disk_mb - 1)} * 1024 * 1024)  # sparse: no real disk
+            f.truncate({max(2, ctx.resources.disk_mb - 1)} * 1024 * 1024)  # sparse: no real disk
         open("ok.csv", "w").write("id,y\\n1,0\\n")
     """,
     )
@@ -231,7 +231,7 @@ def check_read_file_refuses(sb: Sandbox, ctx: CheckContext) -> None:
 
 def check_hidden_folder_counts(sb: Sandbox, ctx: CheckContext) -> None:
     """Files under a folder the runner cannot list still count against the disk limit."""
-    chunk = max(1, ctx.limits.disk_mb // 2)
+    chunk = max(1, ctx.resources.disk_mb // 2)
     r = _run(
         sb,
         f"""
@@ -250,10 +250,10 @@ def check_hidden_folder_counts(sb: Sandbox, ctx: CheckContext) -> None:
 
 def check_file_count_limit(sb: Sandbox, ctx: CheckContext) -> None:
     """Empty files count too: more entries than `max_files` is over the limit."""
-    n = ctx.limits.max_files + 50
+    n = ctx.resources.max_files + 50
     r = _run(sb, f"import os\nos.mkdir('many')\nfor i in range({n}): open(f'many/{{i}}', 'w')")
     if r.error_type != "DiskLimitExceeded":
-        raise _fail(f"{n} files went unnoticed under a {ctx.limits.max_files}-file limit", r)
+        raise _fail(f"{n} files went unnoticed under a {ctx.resources.max_files}-file limit", r)
     _expect_ok(sb, "import shutil\nshutil.rmtree('many')")
 
 
@@ -297,10 +297,10 @@ HOSTILE_CHECK_NAMES: tuple[str, ...] = tuple(name for name, _ in HOSTILE_CHECKS)
 
 
 def run_hostile(
-    factory: Callable[[], Sandbox], tmp_dir: Path, *, limits: Limits = HOSTILE_LIMITS
+    factory: Callable[[], Sandbox], tmp_dir: Path, *, resources: Resources = HOSTILE_RESOURCES
 ) -> list[CheckResult]:
     """Run every hostile check against one sandbox from `factory`."""
-    ctx = make_context(tmp_dir, limits)
+    ctx = make_context(tmp_dir, resources)
     sb = start_for_checks(factory, ctx)
     try:
         return [run_check(name, sb, ctx, checks=HOSTILE_CHECKS) for name in HOSTILE_CHECK_NAMES]

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mledojo.competition import Limits
+from mledojo.competition import Resources
 from mledojo.errors import SandboxError, SandboxFileError
 from mledojo.sandbox import _runner, cleanup
 from mledojo.sandbox.base import ExecResult, Sandbox, ToolResult
@@ -87,7 +87,7 @@ class RunnerSandbox(Sandbox):
     """
 
     def __init__(self) -> None:
-        self._limits: Limits | None = None
+        self._resources: Resources | None = None
         self._data_dir: Path | None = None
         self._workspace: Path | None = None
         self._labels: dict[str, str] = {}
@@ -127,7 +127,7 @@ class RunnerSandbox(Sandbox):
         return self._control_dir is not None
 
     def start(
-        self, *, data_dir: Path, workspace: Path, limits: Limits, labels: dict[str, str]
+        self, *, data_dir: Path, workspace: Path, resources: Resources, labels: dict[str, str]
     ) -> None:
         if self.started:
             raise SandboxError("The sandbox is already started; call stop() before start().")
@@ -135,7 +135,7 @@ class RunnerSandbox(Sandbox):
         if not data_dir.is_dir():
             raise SandboxError(f"The data folder {data_dir} does not exist; prepare the data.")
         workspace.mkdir(parents=True, exist_ok=True)
-        self._data_dir, self._workspace, self._limits = data_dir, workspace, limits
+        self._data_dir, self._workspace, self._resources = data_dir, workspace, resources
         self._labels = dict(labels)
         cleanup.reap_control_dirs()
         self._control_dir = Path(tempfile.mkdtemp(prefix=cleanup.CONTROL_PREFIX))
@@ -155,12 +155,12 @@ class RunnerSandbox(Sandbox):
             self._control_dir = None
 
     def exec(self, code: str, *, timeout_s: float) -> ExecResult:
-        limits = self._require_limits()
+        resources = self._require_resources()
         req = {
             "op": "exec",
             "code": code,
             "timeout_s": timeout_s,
-            "output_bytes": limits.output_bytes,
+            "output_bytes": resources.output_bytes,
         }
         started = time.monotonic()
         try:
@@ -176,13 +176,13 @@ class RunnerSandbox(Sandbox):
         return _exec_result(reply)
 
     def call_tool(self, name: str, args: dict[str, Any], *, timeout_s: float) -> ToolResult:
-        limits = self._require_limits()
+        resources = self._require_resources()
         req = {
             "op": "tool",
             "name": name,
             "args": args,
             "timeout_s": timeout_s,
-            "output_bytes": limits.output_bytes,
+            "output_bytes": resources.output_bytes,
         }
         started = time.monotonic()
         try:
@@ -227,14 +227,14 @@ class RunnerSandbox(Sandbox):
             raise SandboxError("The sandbox is not started; call start() first.")
         return self._control_dir / "run" / SOCKET_NAME
 
-    def _require_limits(self) -> Limits:
-        if self._limits is None or not self.started:
+    def _require_resources(self) -> Resources:
+        if self._resources is None or not self.started:
             raise SandboxError("The sandbox is not started; call start() first.")
-        return self._limits
+        return self._resources
 
     def _request(self, req: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        limits = self._require_limits()
-        max_reply = 8 * limits.output_bytes + _runner.MAX_TOOL_OUTPUT_BYTES + (1 << 20)
+        resources = self._require_resources()
+        max_reply = 8 * resources.output_bytes + _runner.MAX_TOOL_OUTPUT_BYTES + (1 << 20)
         return _runner.request(
             str(self._socket_path),
             req,
@@ -287,7 +287,7 @@ class RunnerSandbox(Sandbox):
     def _runner_args(
         self, *, socket_path: str, workspace: str, data: str, tools_dir: str, extra: list[str]
     ) -> list[str]:
-        limits = self._require_limits()
+        resources = self._require_resources()
         return [
             "serve",
             "--socket",
@@ -299,13 +299,13 @@ class RunnerSandbox(Sandbox):
             "--tools-dir",
             tools_dir,
             "--fsize-mb",
-            str(limits.disk_mb),
+            str(resources.disk_mb),
             "--disk-mb",
-            str(limits.disk_mb),
+            str(resources.disk_mb),
             "--max-files",
-            str(limits.max_files),
+            str(resources.max_files),
             "--preload",
-            ",".join(preload_for(limits)),
+            ",".join(preload_for(resources)),
             *extra,
         ]
 
@@ -324,11 +324,11 @@ def _shown(path: str) -> str:
     return text if len(text) <= 120 else text[:120] + "..."
 
 
-def preload_for(limits: Limits) -> tuple[str, ...]:
+def preload_for(resources: Resources) -> tuple[str, ...]:
     """What the runner imports up front: everything, unless memory is too tight for it."""
-    if limits.memory_mb >= 1024:
+    if resources.memory_mb >= 1024:
         return _runner.DEFAULT_PRELOAD
-    if limits.memory_mb >= 512:
+    if resources.memory_mb >= 512:
         return ("numpy", "pandas")
     return ("numpy",)
 
@@ -402,11 +402,11 @@ class LocalSandbox(RunnerSandbox):
                 os.chown(ctl / sub, iso.uid, iso.gid)
             if first_launch:  # a fresh workspace; after a restart it is already the uid's
                 _chown_tree(self._workspace, iso.uid, iso.gid)
-        limits = self._require_limits()
-        extra = ["--as-mb", str(limits.memory_mb), "--peer", f"pid:{os.getpid()}"]
+        resources = self._require_resources()
+        extra = ["--as-mb", str(resources.memory_mb), "--peer", f"pid:{os.getpid()}"]
         extra += ["--parent-pid", str(os.getpid())]
         if iso.as_root:
-            extra += ["--nproc", str(limits.pids), "--sweep"]
+            extra += ["--nproc", str(resources.pids), "--sweep"]
         args = self._runner_args(
             socket_path=str(self._socket_path),
             workspace=iso.ws_dst,
@@ -458,8 +458,8 @@ class LocalSandbox(RunnerSandbox):
         )
 
     def _env(self, iso: _Isolation, ctl: Path) -> dict[str, str]:
-        limits = self._require_limits()
-        threads = str(max(1, int(limits.cpus)))
+        resources = self._require_resources()
+        threads = str(max(1, int(resources.cpus)))
         keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
         return {
             **keep,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mledojo.competition import Limits
+from mledojo.competition import Resources
 from mledojo.sandbox import cleanup
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(60)]
@@ -30,7 +30,7 @@ def test_remove_labelled_removes_a_runs_containers(runtime_image: str, tmp_path:
     sb.start(
         data_dir=tmp_path / "data",
         workspace=tmp_path / "ws",
-        limits=Limits(memory_mb=512),
+        resources=Resources(memory_mb=512),
         labels={"mledojo.run": run_id},
     )
     try:
@@ -88,7 +88,7 @@ def test_cli_cleanup_reports_what_it_removed(runtime_image: str, tmp_path: Path)
     sb.start(
         data_dir=tmp_path / "data",
         workspace=tmp_path / "ws",
-        limits=Limits(memory_mb=512),
+        resources=Resources(memory_mb=512),
         labels={"mledojo.run": run_id},
     )
     try:

@@ -22,7 +22,7 @@ from mledojo.sandbox.conformance import (
     run_check,
     start_for_checks,
 )
-from mledojo.sandbox.hostile import HOSTILE_CHECK_NAMES, HOSTILE_CHECKS, HOSTILE_LIMITS
+from mledojo.sandbox.hostile import HOSTILE_CHECK_NAMES, HOSTILE_CHECKS, HOSTILE_RESOURCES
 
 BACKENDS = [
     pytest.param(
@@ -67,7 +67,7 @@ def test_check(started: tuple[Sandbox, CheckContext], check: str) -> None:
 def attacked(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Sandbox, CheckContext]]:
-    ctx = make_context(tmp_path_factory.mktemp(f"hostile-{request.param}"), HOSTILE_LIMITS)
+    ctx = make_context(tmp_path_factory.mktemp(f"hostile-{request.param}"), HOSTILE_RESOURCES)
     sb = start_for_checks(_factory(request.param, request), ctx)
     yield sb, ctx
     sb.stop()

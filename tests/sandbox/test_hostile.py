@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from mledojo.sandbox.base import ExecResult
-from mledojo.sandbox.conformance import CONFORMANCE_LIMITS, CheckContext, make_context
+from mledojo.sandbox.conformance import CONFORMANCE_RESOURCES, CheckContext, make_context
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(60)]
 
-LIMITS = CONFORMANCE_LIMITS  # the hostile checks run under the conformance budgets
+RESOURCES = CONFORMANCE_RESOURCES  # the hostile checks run under the conformance budgets
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +26,12 @@ def box(
 ) -> Iterator[tuple[object, CheckContext]]:
     from mledojo.sandbox.docker import DockerSandbox
 
-    ctx = make_context(tmp_path_factory.mktemp("hostile"), LIMITS)
+    ctx = make_context(tmp_path_factory.mktemp("hostile"), RESOURCES)
     sb = DockerSandbox(image=request.getfixturevalue("runtime_image"))
     sb.start(
         data_dir=ctx.data_dir,
         workspace=ctx.workspace,
-        limits=LIMITS,
+        resources=RESOURCES,
         labels={"mledojo.run": "hostile-tests"},
     )
     yield sb, ctx
@@ -151,7 +151,7 @@ def test_fill_the_disk(box: tuple[object, CheckContext]) -> None:
         )
         assert r.status == "error" and r.error_type == "DiskLimitExceeded", r
         used = sum(p.stat().st_size for p in ctx.workspace.rglob("*") if p.is_file())
-        assert used < 2 * LIMITS.disk_mb * 1024 * 1024, used
+        assert used < 2 * RESOURCES.disk_mb * 1024 * 1024, used
         r = run(sb, "print('still over the limit')")
         assert r.error_type == "DiskLimitExceeded", r
         r = run(sb, "import shutil\nshutil.rmtree('fill')")
@@ -216,7 +216,7 @@ def test_print_gigabytes(box: tuple[object, CheckContext]) -> None:
     )
     assert r.status == "ok", r.model_copy(update={"stdout": r.stdout[:100]})
     assert r.stdout_truncated and r.stdout.endswith("the end\n")
-    assert len(r.stdout) <= LIMITS.output_bytes + 200
+    assert len(r.stdout) <= RESOURCES.output_bytes + 200
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert rss_after - rss_before < 100 * 1024  # KiB: the host never held the gigabyte
     still_works(sb)

@@ -14,7 +14,7 @@ import pytest
 
 from mledojo.errors import SandboxError
 from mledojo.sandbox import cleanup, make_sandbox
-from mledojo.sandbox.conformance import CONFORMANCE_LIMITS, make_context
+from mledojo.sandbox.conformance import CONFORMANCE_RESOURCES, make_context
 from mledojo.sandbox.local import EPISODE_UID_BASE, LocalSandbox, pids_of_uid
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="LocalSandbox needs root")
@@ -23,7 +23,7 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="LocalSandbox needs ro
 def _started(tmp: Path) -> tuple[LocalSandbox, Path]:
     ctx = make_context(tmp)
     sb = LocalSandbox()
-    sb.start(data_dir=ctx.data_dir, workspace=ctx.workspace, limits=CONFORMANCE_LIMITS, labels={})
+    sb.start(data_dir=ctx.data_dir, workspace=ctx.workspace, resources=CONFORMANCE_RESOURCES, labels={})
     return sb, ctx.workspace
 
 
@@ -95,13 +95,13 @@ def test_a_killed_host_leaves_no_runner_and_cleanup_removes_its_folder(tmp_path:
     script = textwrap.dedent(
         f"""
         import sys, time
-        from mledojo.sandbox.conformance import CONFORMANCE_LIMITS, make_context
+        from mledojo.sandbox.conformance import CONFORMANCE_RESOURCES, make_context
         from mledojo.sandbox.local import LocalSandbox
         from pathlib import Path
         ctx = make_context(Path({str(tmp_path)!r}))
         sb = LocalSandbox()
         sb.start(data_dir=ctx.data_dir, workspace=ctx.workspace,
-                 limits=CONFORMANCE_LIMITS, labels={{}})
+                 resources=CONFORMANCE_RESOURCES, labels={{}})
         print(sb._uid, sb._control_dir, flush=True)
         time.sleep(300)
         """

@@ -1,0 +1,175 @@
+"""The run layout: what identifies an episode, where its folder is, and the run manifest.
+
+This module is the one authority on folders; the env, the runner, the CLI and batch runs
+all ask it. An episode is identified by its `EpisodeSpec` (competition version, agent as
+typed plus its arguments, episode seed, data seed, sandbox, reward, budget, resources),
+hashed into `EpisodeSpec.key`. Two specs that differ in anything that can change a result
+never share a folder, so a resumed run can never hand back another episode's result.
+
+    <runs>/<run-id>/run.json
+    <runs>/<run-id>/<competition>-v<N>/<agent label>/seed-<s>-data-<d>-<key>/result.json
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import secrets
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mledojo.competition import Budget, Resources
+
+RUNS_ENV_VAR = "MLEDOJO_RUNS_DIR"
+MANIFEST_FILE = "run.json"
+MANIFEST_SCHEMA_VERSION = 1
+KEY_CHARS = 12
+ArgValue = str | int | float | bool | None
+
+
+class AgentRef(BaseModel):
+    """An agent as the user named it (`baseline`, `path/to/agent.py`, `pkg.mod:Class`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=500)
+    args: dict[str, ArgValue] = Field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """A folder-safe, readable form of `name` (the key keeps apart what it merges)."""
+        stem = self.name.rsplit("/", 1)[-1].removesuffix(".py").replace(":", "-")
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._-")[:60] or "agent"
+
+
+class EpisodeSpec(BaseModel):
+    """Everything that defines one episode; its hash is the episode's key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    competition: str  # the versioned id, e.g. `pump-failure-v1`
+    agent: AgentRef
+    seed: int | None
+    data_seed: int
+    sandbox: str
+    reward: str
+    budget: Budget
+    resources: Resources
+
+    @property
+    def key(self) -> str:
+        """A stable hash of the spec: equal specs, equal keys, on any machine."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:KEY_CHARS]
+
+    @property
+    def folder_name(self) -> str:
+        seed = "none" if self.seed is None else str(self.seed)
+        return f"seed-{seed}-data-{self.data_seed}-{self.key}"
+
+
+def default_runs_dir() -> Path:
+    """`$MLEDOJO_RUNS_DIR`, else `./runs`."""
+    return Path(os.environ.get(RUNS_ENV_VAR) or "runs")
+
+
+def new_run_id() -> str:
+    """Sortable and readable, unique per process and call (time, pid, random)."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def episode_dir(runs_dir: Path, run_id: str, spec: EpisodeSpec) -> Path:
+    """The folder of the episode `spec` within run `run_id`."""
+    return runs_dir / run_id / spec.competition / spec.agent.label / spec.folder_name
+
+
+class Invocation(BaseModel):
+    """One process that worked on the run (a resumed run has several)."""
+
+    command: list[str]
+    pid: int
+    started_at: str
+
+
+class RunManifest(BaseModel):
+    """`run.json`: what a run ran on, so a result can be reproduced and certified."""
+
+    schema_version: int = MANIFEST_SCHEMA_VERSION
+    run_id: str
+    created_at: str
+    host: dict[str, Any]
+    versions: dict[str, str]
+    git_sha: str | None
+    image: str | None = None
+    invocations: list[Invocation] = Field(default_factory=list)
+
+
+def record_run(run_folder: Path, *, image: str | None = None) -> RunManifest:
+    """Create or extend `<run>/run.json` with this process; returns the manifest."""
+    from mledojo.artifacts import versions
+
+    run_folder.mkdir(parents=True, exist_ok=True)
+    path = run_folder / MANIFEST_FILE
+    now = datetime.now(UTC).isoformat()
+    if path.is_file():
+        manifest = RunManifest.model_validate_json(path.read_text())
+    else:
+        manifest = RunManifest(
+            run_id=run_folder.name,
+            created_at=now,
+            host=host_facts(),
+            versions=versions(),
+            git_sha=git_sha(),
+        )
+    if image and manifest.image is None:
+        manifest.image = image
+    here = Invocation(command=list(sys.argv), pid=os.getpid(), started_at=now)
+    if not any(i.pid == here.pid for i in manifest.invocations):
+        manifest.invocations.append(here)
+    tmp = path.with_name(f".{MANIFEST_FILE}.{os.getpid()}.tmp")
+    tmp.write_text(manifest.model_dump_json(indent=2))
+    tmp.replace(path)
+    return manifest
+
+
+def host_facts() -> dict[str, Any]:
+    """Hardware and OS facts that explain a wall time (no user or path names)."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        memory = None
+    return {
+        "system": platform.system(),
+        "release": platform.release(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "memory_bytes": memory,
+        "python": platform.python_version(),
+    }
+
+
+def git_sha() -> str | None:
+    """The commit of the mledojo source checkout, when it is one (else None)."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None

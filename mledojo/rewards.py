@@ -1,0 +1,49 @@
+"""Reward modes: how an episode's scores become Gymnasium rewards.
+
+`final_only` (the default) is zero until the end, then the private HumanRank: one number
+per episode, so the reward reveals nothing about single rows of the test set.
+`human_rank_delta` is the improvement of the best public HumanRank (an episode's return
+equals its best public HumanRank); `raw_delta` the improvement of the best public raw
+score (positive = better, whatever the direction); `position` the public HumanRank of each
+graded step (MLE-Dojo's reward).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, cast
+
+from mledojo.errors import did_you_mean
+from mledojo.grading.scoring import GradeReport
+
+RewardMode = Literal["final_only", "human_rank_delta", "raw_delta", "position"]
+REWARD_MODES: tuple[str, ...] = RewardMode.__args__  # type: ignore[attr-defined]
+
+
+def reward_mode(name: str) -> RewardMode:
+    """`name` checked against the known modes (a typo is an error with a suggestion)."""
+    if name not in REWARD_MODES:
+        _, hint = did_you_mean(str(name), REWARD_MODES)
+        raise ValueError(
+            f"unknown reward mode {name!r}.{hint} Use one of: {', '.join(REWARD_MODES)}"
+        )
+    return cast(RewardMode, name)
+
+
+def step_reward(
+    mode: RewardMode,
+    higher_is_better: bool,
+    report: GradeReport,
+    old_score: float | None,
+    old_hr: float | None,
+) -> float:
+    """The reward of one graded public submission, given the best so far."""
+    if mode == "human_rank_delta":
+        return max(0.0, (report.human_rank or 0.0) - (old_hr or 0.0))
+    if mode == "raw_delta":
+        if old_score is None:
+            return 0.0
+        gain = report.score - old_score if higher_is_better else old_score - report.score
+        return max(0.0, gain)
+    if mode == "position":
+        return report.human_rank or 0.0
+    return 0.0
