@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_step_latency import RESOURCES, PRINT_STEP, SKLEARN_STEP  # the same steps, same limits
+from bench_step_latency import PRINT_STEP, RESOURCES, SKLEARN_STEP  # the same steps, same limits
 
 from mledojo.sandbox.docker import DockerSandbox
 from mledojo.sandbox.image import build_image

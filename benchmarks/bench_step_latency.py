@@ -116,7 +116,9 @@ def main() -> None:
             for name, code in (("print", PRINT_STEP), ("sklearn", SKLEARN_STEP))
         }
         local = LocalSandbox()
-        local.start(data_dir=root / "data", workspace=root / "local-ws", resources=RESOURCES, labels={})
+        local.start(
+            data_dir=root / "data", workspace=root / "local-ws", resources=RESOURCES, labels={}
+        )
         try:
             local.exec("pass", timeout_s=60)
             local_print = median_s(lambda: local.exec(PRINT_STEP, timeout_s=60), args.repeat)

@@ -21,6 +21,7 @@ from mledojo.layout import EpisodeSpec
 def result_key(spec: dict[str, Any]) -> str:
     return EpisodeSpec.model_validate(spec).key
 
+
 SANDBOXES = [
     pytest.param("local", id="local"),
     pytest.param("docker", marks=pytest.mark.docker, id="docker"),

@@ -23,7 +23,9 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="LocalSandbox needs ro
 def _started(tmp: Path) -> tuple[LocalSandbox, Path]:
     ctx = make_context(tmp)
     sb = LocalSandbox()
-    sb.start(data_dir=ctx.data_dir, workspace=ctx.workspace, resources=CONFORMANCE_RESOURCES, labels={})
+    sb.start(
+        data_dir=ctx.data_dir, workspace=ctx.workspace, resources=CONFORMANCE_RESOURCES, labels={}
+    )
     return sb, ctx.workspace
 
 
