@@ -158,3 +158,20 @@ def attach(app: typer.Typer) -> typer.Typer:
     app.command("compare")(compare)
     app.command("export")(export)
     return leaderboard_app
+
+
+def main() -> None:
+    """`python -m mledojo.leaderboard.cli`: these commands alone, with the main CLI's errors."""
+    from mledojo.errors import MLEDojoError
+
+    app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
+    attach(app)
+    try:
+        app()
+    except MLEDojoError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
