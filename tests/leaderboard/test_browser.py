@@ -262,3 +262,20 @@ def test_the_policy_blocks_an_injected_script(
     _probe(folder, "ok.html", "document.body.setAttribute('data-probe', '1');")
     assert 'data-probe="1"' in _dump(chromium, tmp_path / "q", f"{base}/ok.html")
     assert SORT_SCRIPT in page
+
+
+def test_ensure_chromium_is_idempotent_and_explains_without_root(chromium: Path) -> None:
+    again = subprocess.run(["bash", str(ENSURE)], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and again.stderr == "", again.stderr  # nothing to do
+    if os.geteuid() != 0:
+        return
+    # as an unprivileged user, with the browser "missing": exit 1 and say what to do
+    proc = subprocess.run(
+        ["runuser", "-u", "nobody", "--", "bash", str(ENSURE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "MLEDOJO_CHROMIUM": "/nonexistent/chromium"},
+    )
+    assert proc.returncode == 1
+    assert "not running as root" in proc.stderr and "apt-get install chromium" in proc.stderr
