@@ -263,9 +263,14 @@ def load_episodes(sources: list[Path]) -> list[BoardEpisode]:
                     episodes.append(load_episode(path))
                 else:
                     episodes.extend(load_jsonl(path))
+        elif not (src.exists() or src.is_symlink()):
+            raise LeaderboardError(
+                f"{src}: no such file or folder (run from the repository root, submit entries "
+                "with `mledojo leaderboard submit`, or pass --source)"
+            )
         else:
             raise LeaderboardError(
                 f"{src}: give a run folder, a submissions folder, a result.json or a "
-                "*.board.jsonl file"
+                "*.board.jsonl file (symlinks are not followed)"
             )
     return episodes

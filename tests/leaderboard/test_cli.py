@@ -53,6 +53,9 @@ def test_build_with_a_spec_and_a_bad_spec(write_episode: WriteEpisode, tmp_path:
 
 
 def test_build_without_episodes_says_what_to_do(tmp_path: Path) -> None:
+    res = cli("leaderboard", "build", cwd=tmp_path)
+    assert res.returncode == 1
+    assert "leaderboard/submissions: no such file or folder" in res.stderr
     (tmp_path / "empty").mkdir()
     res = cli("leaderboard", "build", "--source", "empty", cwd=tmp_path)
     assert res.returncode == 1
