@@ -175,7 +175,7 @@ SORT_SCRIPT = """
   function sortBy(table, col, th) {
     var numeric = th.getAttribute('data-type') === 'num';
     var was = th.getAttribute('aria-sort');
-    var desc = was ? was === 'ascending' : numeric;
+    var desc = was ? was === 'ascending' : numeric && th.getAttribute('data-best') !== 'low';
     var body = table.tBodies[0];
     var rows = Array.prototype.slice.call(body.rows);
     rows.sort(function (a, b) {
@@ -220,10 +220,12 @@ def _script_hash(script: str) -> str:
     return "sha256-" + base64.b64encode(digest).decode("ascii")
 
 
-def _th(label: str, numeric: bool, name: bool = False) -> str:
+def _th(label: str, numeric: bool, name: bool = False, low_is_best: bool = False) -> str:
+    """A sortable header; a numeric column sorts best first on the first click."""
     cls = ' class="name"' if name else ""
     kind = "num" if numeric else "text"
-    return f'<th data-type="{kind}"{cls}>{h(label)}</th>'
+    best = ' data-best="low"' if low_is_best else ""
+    return f'<th data-type="{kind}"{best}{cls}>{h(label)}</th>'
 
 
 def _td(text: str, value: float | str | None = None, name: bool = False) -> str:
@@ -235,7 +237,7 @@ def _td(text: str, value: float | str | None = None, name: bool = False) -> str:
 def _html_overall(board: ClassBoard, index: int) -> str:
     numeric = (True, False, True, True, True, True, True, True, True, True, True, False)
     head = "".join(
-        _th(label, num, name=label == "agent")
+        _th(label, num, name=label == "agent", low_is_best=label == "#")
         for label, num in zip(OVERALL_COLUMNS, numeric, strict=True)
     )
     rows = []
@@ -263,7 +265,11 @@ def _html_overall(board: ClassBoard, index: int) -> str:
 
 def _html_competition(c: CompetitionBoard, index: str) -> str:
     labels = ("agent", "HumanRank", "raw score", "any medal", "gold", "above median", "graded")
-    head = "".join(_th(lab, lab != "agent", name=lab == "agent") for lab in labels)
+    lower = c.higher_is_better is False
+    head = "".join(
+        _th(lab, lab != "agent", name=lab == "agent", low_is_best=lab == "raw score" and lower)
+        for lab in labels
+    )
     rows = []
     for s in c.stats:
         raw = None if s.score is None else s.score.mean

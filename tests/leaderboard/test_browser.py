@@ -195,6 +195,7 @@ heads[1].click(); out.by_name = names();
 heads[1].click(); out.by_name_again = names();
 heads[2].click(); out.by_rank = names();
 heads[2].click(); out.by_rank_again = names();
+heads[0].click(); out.by_position = names();
 var pre = document.createElement('pre'); pre.id = 'probe';
 pre.textContent = JSON.stringify(out);
 document.body.appendChild(pre);
@@ -246,6 +247,7 @@ def test_clicking_a_header_sorts_the_rows(
     assert got["by_name_again"] == sorted(AGENTS, reverse=True)
     assert got["by_rank"] == ranked  # numbers: best (highest) first
     assert got["by_rank_again"] == list(reversed(ranked))
+    assert got["by_position"] == ranked  # "#": 1 first
 
 
 def test_the_policy_blocks_an_injected_script(

@@ -89,3 +89,14 @@ def test_rendering_is_deterministic(board: Board, tmp_path: Path) -> None:
     second = [p.read_bytes() for p in write_board(board, tmp_path / "b")]
     assert first == second
     assert Board.model_validate_json((tmp_path / "a" / "board.json").read_text()) == board
+
+
+def test_lower_is_better_scores_sort_best_first(make_episode: Make) -> None:
+    eps = [
+        make_episode(a, "rmse-comp", 0, hr, metric="rmse", higher_is_better=False)
+        for a, hr in (("a", 0.9), ("b", 0.2))
+    ]
+    page = render_html(build_board(eps, bootstrap=0))
+    assert '<th data-type="num" data-best="low">raw score</th>' in page
+    assert '<th data-type="num" data-best="low">#</th>' in page
+    assert "rmse (lower is better)" in page
