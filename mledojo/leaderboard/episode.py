@@ -249,6 +249,17 @@ def load_jsonl(path: Path) -> list[BoardEpisode]:
     return out
 
 
+def save_jsonl(episodes: list[BoardEpisode], path: Path) -> Path:
+    """Write episodes as a `*.board.jsonl` file (atomically), the form `load_episodes` finds."""
+    if not path.name.endswith(BOARD_SUFFIX):
+        raise LeaderboardError(f"{path}: a board entry file is named `*{BOARD_SUFFIX}`")
+    tmp = path.with_name(f".{path.name}.tmp")
+    lines = [ep.model_dump_json(exclude={"source"}) for ep in episodes]
+    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
 def load_episodes(sources: list[Path]) -> list[BoardEpisode]:
     """Every episode under the given folders (their `result.json` files) and `.jsonl` files."""
     episodes: list[BoardEpisode] = []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mledojo.leaderboard import LeaderboardError
-from mledojo.leaderboard.episode import BoardEpisode, load_episode, load_episodes
+from mledojo.leaderboard.episode import BoardEpisode, load_episode, load_episodes, save_jsonl
 
 WriteEpisode = Callable[..., Path]
 
@@ -146,3 +146,19 @@ def test_board_jsonl_records_load(tmp_path: Path) -> None:
     (loaded,) = load_episodes([tmp_path])
     assert loaded.model_dump(exclude={"source"}) == ep.model_dump(exclude={"source"})
     assert loaded.source.endswith("entry.board.jsonl:1")
+
+
+def test_entries_saved_as_board_jsonl_load_back(
+    write_episode: WriteEpisode, tmp_path: Path
+) -> None:
+    run = write_episode("run", "c1", "bot", 0, hr=0.4, public_hrs=[0.4]).parents[2]
+    eps = load_episodes([run])
+    target = tmp_path / "subs" / "bot.board.jsonl"
+    target.parent.mkdir()
+    save_jsonl(eps, target)
+    again = load_episodes([tmp_path / "subs"])
+    assert [e.model_dump(exclude={"source"}) for e in again] == [
+        e.model_dump(exclude={"source"}) for e in eps
+    ]
+    with pytest.raises(LeaderboardError, match="named"):
+        save_jsonl(eps, tmp_path / "x.jsonl")
