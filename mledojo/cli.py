@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mledojo.errors import MLEDojoError
+from mledojo.leaderboard.cli import attach as attach_leaderboard
 
 app = typer.Typer(
     help="mledojo: machine-learning engineering competitions as Gymnasium environments.\n\n"
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 image_app = typer.Typer(help="The runtime image the episode containers run.", no_args_is_help=True)
 app.add_typer(image_app, name="image")
+leaderboard_app = attach_leaderboard(app)
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
@@ -77,7 +79,7 @@ def list_cmd(split: SplitOpt = "all", as_json: JsonOpt = False) -> None:
             if split == "all" or split in c.spec.tags
         ]
         problems = [str(b) for b in cat.broken]
-        out.print_json(json.dumps({"competitions": rows, "broken": problems}))
+        _print_json({"competitions": rows, "broken": problems})
         return
     table = Table("id", "version", "task", "metric", "leaderboard", "tags")
     for comp in cat.latest():
@@ -105,7 +107,7 @@ def info(competition: str, as_json: JsonOpt = False) -> None:
     comp = get_competition(competition)
     if as_json:
         payload = {**comp.spec.model_dump(mode="json"), "description_text": comp.description_text()}
-        out.print_json(json.dumps(payload))
+        _print_json(payload)
         return
     out.print(comp.spec.model_dump_json(indent=2))
     out.print(comp.description_text())
@@ -162,7 +164,7 @@ def grade(
     data = prepare(comp, data_seed=data_seed, cache_dir=cache_dir, raw_dir=raw_dir)
     report = Scorer(comp, data).score(submission, part=part)  # type: ignore[arg-type]
     if as_json:
-        out.print_json(report.model_dump_json())
+        _print_json(report.model_dump(mode="json"))
         return
     table = Table(title=f"{comp.id}: {submission}", show_header=False)
     table.add_row(
@@ -244,12 +246,12 @@ def run(
     )
     comp = get_competition(competition)  # names first: no image build for a typo
     agent_obj = make_agent(agent, request.agent_args)
-    if sandbox in ("docker", "auto"):
-        _ensure_image(required=sandbox == "docker")
     try:
         spec = request.resolve(comp)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
+    if spec.sandbox == "docker":
+        _ensure_image(required=True)
     root = runs_dir or default_runs_dir()
     rid = run_id or new_run_id()
     with _LiveStatus(f"{agent} on {comp.spec.versioned_id} (seed {seed})", spec.budget) as live:
@@ -262,7 +264,7 @@ def run(
         )
     folder = episode_dir(root, rid, spec)
     if as_json:
-        out.print_json(json.dumps({"run_dir": str(folder), **result.model_dump(mode="json")}))
+        _print_json({"run_dir": str(folder), **result.model_dump(mode="json")})
     else:
         out.print(_result_table(result, f"{agent} on {competition}", folder))
         for caveat in result.final.caveats:
@@ -355,12 +357,17 @@ def agents(as_json: JsonOpt = False) -> None:
 
     found = available_agents()
     if as_json:
-        out.print_json(json.dumps(found))
+        _print_json(found)
         return
     table = Table("agent", "from")
     for name, where in found.items():
         table.add_row(name, where)
     out.print(table)
+
+
+def _print_json(payload: object) -> None:
+    """Machine-readable output: plain JSON on stdout, never wrapped or coloured."""
+    sys.stdout.write(json.dumps(payload, indent=2) + "\n")
 
 
 def _fmt(v: float | None) -> str:

@@ -263,8 +263,9 @@ class Episode:
                 error=_trace(e),
             )
             raise
-        if draft.status == "sandbox_error" and self.sandbox.restarts == restarts:
-            self._sandbox_fault(draft, str(draft.fields.get("error_message", "")))
+        else:  # a sandbox_error result that no restart explains is a fault too
+            if draft.status == "sandbox_error" and self.sandbox.restarts == restarts:
+                self._sandbox_fault(draft, str(draft.fields.get("error_message", "")))
         self._count_restarts()
         return draft
 

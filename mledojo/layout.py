@@ -72,9 +72,29 @@ class EpisodeSpec(BaseModel):
         return hashlib.sha256(canonical.encode()).hexdigest()[:KEY_CHARS]
 
     @property
+    def budget_class(self) -> str:
+        """A readable name of the budget, so a board compares only like with like."""
+        return budget_class(self.budget)
+
+    @property
     def folder_name(self) -> str:
         seed = "none" if self.seed is None else str(self.seed)
         return f"seed-{seed}-data-{self.data_seed}-{self.key}"
+
+
+def budget_class(budget: Budget) -> str:
+    """`steps=30,time=3600s,step=600s,grades=100[,usd=..]`: equal budgets, equal names."""
+    parts = [
+        f"steps={budget.max_steps}",
+        f"time={budget.episode_time_s:g}s",
+        f"step={budget.step_timeout_s:g}s",
+        f"grades={budget.max_public_grades}",
+    ]
+    if budget.llm_usd is not None:
+        parts.append(f"usd={budget.llm_usd:g}")
+    if budget.llm_tokens is not None:
+        parts.append(f"tokens={budget.llm_tokens}")
+    return ",".join(parts)
 
 
 def default_runs_dir() -> Path:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -78,3 +80,72 @@ def test_bad_options_exit_nonzero(args: list[str]) -> None:
     res = mledojo(*args)
     assert res.returncode != 0
     assert "Traceback" not in res.stderr
+
+
+def test_version_and_agents() -> None:
+    from mledojo import __version__
+
+    res = mledojo("--version")
+    assert res.returncode == 0 and res.stdout.strip() == f"mledojo {__version__}"
+    listed = mledojo("agents", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert "baseline" in json.loads(listed.stdout)
+
+
+def test_json_outputs_parse(tmp_path: Path) -> None:
+    rows = json.loads(mledojo("list", "--json").stdout)
+    assert "pump-failure" in {r["id"] for r in rows["competitions"]}
+    info = json.loads(mledojo("info", "pump-failure", "--json").stdout)
+    assert info["metric"]["name"] == "roc_auc" and info["description_text"]
+    env = {"MLEDOJO_CACHE_DIR": str(tmp_path / "cache")}
+    public = Path(mledojo("prepare", "pump-failure", env=env).stdout.split("public:")[1].split()[0])
+    graded = mledojo(
+        "grade", "pump-failure", str(public / "sample_submission.csv"), "--json", env=env
+    )
+    assert json.loads(graded.stdout)["score"] == pytest.approx(0.5)
+
+
+def test_names_are_checked_before_any_docker_work() -> None:
+    started = time.monotonic()
+    res = mledojo("run", "pump-failur", "--sandbox", "docker", env={"DOCKER_HOST": "unix:///no"})
+    assert res.returncode == 1 and "Did you mean `pump-failure" in res.stderr
+    bad_agent = mledojo("run", "pump-failure", "--agent", "basline", "--sandbox", "docker")
+    assert bad_agent.returncode == 1 and "baseline" in bad_agent.stderr
+    assert "Docker" not in res.stderr + bad_agent.stderr
+    assert time.monotonic() - started < 120
+
+
+TINY_AGENT = """
+from typing import Any, ClassVar
+from mledojo.agent import Agent
+
+class Tiny(Agent):
+    name: ClassVar[str] = "tiny"
+
+    def __init__(self, topic: str = "metric") -> None:
+        self.topic = topic
+
+    def act(self, observation: dict[str, Any]) -> dict[str, Any]:
+        return {"action": "request_info", "topic": self.topic}
+"""
+
+
+def test_run_an_agent_file_with_arguments_prints_a_real_folder(tmp_path: Path) -> None:
+    agent = tmp_path / "tiny.py"
+    agent.write_text(TINY_AGENT)
+    args = ["run", "pump-failure", "--agent", str(agent), "--agent-arg", "topic=budget"]
+    args += ["--sandbox", "local", "--max-steps", "2", "--json"]
+    res = mledojo(*args, env={"MLEDOJO_RUNS_DIR": str(tmp_path / "runs")})
+    assert res.returncode == 0, res.stderr
+    result = json.loads(res.stdout)
+    folder = Path(result["run_dir"])
+    assert folder.is_dir() and (folder / "result.json").is_file()
+    assert folder.is_relative_to(tmp_path / "runs")
+    assert result["spec"]["agent"] == {"name": str(agent), "args": {"topic": "budget"}}
+    assert result["spec"]["budget"]["max_steps"] == 2 and result["steps"] == 2
+    lines = (folder / "trajectory.jsonl").read_text().splitlines()
+    assert "Steps left" in json.loads(lines[1])["obs"]["info"]
+    table = mledojo(*args[:-1], env={"MLEDOJO_RUNS_DIR": str(tmp_path / "runs2")})
+    assert "local (weaker isolation)" in table.stdout and "sandbox" in table.stdout
+    bad = mledojo(*args[:4], "--agent-arg", "topik=x", "--sandbox", "local")
+    assert bad.returncode == 1 and "Did you mean `topic`" in bad.stderr

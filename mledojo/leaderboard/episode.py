@@ -25,7 +25,7 @@ from mledojo.leaderboard._io import (
 )
 
 BOARD_EPISODE_SCHEMA_VERSION = 1
-KNOWN_RESULT_SCHEMAS = (1,)
+KNOWN_RESULT_SCHEMAS = (1, 2)
 TRAJECTORY_FILE = "trajectory.jsonl"
 BOARD_SUFFIX = ".board.jsonl"
 DEFAULT_BUDGET_CLASS = "default"
@@ -165,9 +165,13 @@ def from_result_dict(
             leaderboard_kind=final.leaderboard_kind,
             metric=result.metric,
             higher_is_better=result.higher_is_better,
-            budget_class=_optional(data, "budget_class", DEFAULT_BUDGET_CLASS),
-            llm_tokens=_optional(data, "llm_tokens", 0),
-            llm_usd=_optional(data, "llm_usd", result.llm_cost_usd),
+            budget_class=(
+                result.spec.budget_class
+                if result.spec is not None
+                else _optional(data, "budget_class", DEFAULT_BUDGET_CLASS)
+            ),
+            llm_tokens=result.llm.tokens or _optional(data, "llm_tokens", 0),
+            llm_usd=result.llm.usd or _optional(data, "llm_usd", 0.0),
             wall_time_s=result.wall_time_s,
             hardware=_optional(data, "hardware", "unknown"),
             implausible=final.implausible,
