@@ -375,7 +375,7 @@ def _fmt(v: float | None) -> str:
 
 
 def _ensure_image(*, required: bool) -> None:
-    from mledojo.sandbox.docker import docker_available
+    from mledojo.sandbox.engine import docker_available
     from mledojo.sandbox.image import build_image, image_tag
 
     if not docker_available():

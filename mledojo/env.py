@@ -135,7 +135,11 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             agent=self.agent,
             seed=seed,
             data_seed=self._task.data.data_seed,
-            sandbox=sandbox.name,
+            sandbox=(
+                self._sandbox_choice
+                if isinstance(self._sandbox_choice, str) and self._sandbox_choice != "auto"
+                else sandbox.name
+            ),
             reward=self.reward_mode,
             budget=self.budget,
             resources=self.resources,

@@ -158,6 +158,7 @@ class Episode:
     def start(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Start the sandbox and describe the task; a failed start still writes a result."""
         try:
+            self.sandbox.prepare()  # the per-process hook: image present, host capable
             self.sandbox.start(
                 data_dir=self.data.public_dir,
                 workspace=self.recorder.workspace,

@@ -22,6 +22,16 @@ def competitions():
     return FOLDER
 
 
+def plugged_sandbox(**kwargs):
+    from mledojo.sandbox.local import LocalSandbox
+
+    return LocalSandbox(unsafe=True, **kwargs)
+
+
+def not_a_sandbox(**kwargs):
+    return object()
+
+
 class EchoAgent(Agent):
     name: ClassVar[str] = "echo"
 
@@ -58,7 +68,9 @@ def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )
     (dist / "entry_points.txt").write_text(
         "[mledojo.competitions]\nplug = mledojo_test_plugin:competitions\n\n"
-        "[mledojo.agents]\necho = mledojo_test_plugin:EchoAgent\n"
+        "[mledojo.agents]\necho = mledojo_test_plugin:EchoAgent\n\n"
+        "[mledojo.sandboxes]\nplugged = mledojo_test_plugin:plugged_sandbox\n"
+        "broken = mledojo_test_plugin:not_a_sandbox\n"
     )
     monkeypatch.syspath_prepend(str(site))
     return folder
@@ -76,3 +88,18 @@ def test_entry_point_agents_load(plugin: Path) -> None:
     assert load_agent("baseline").name == "baseline"
     with pytest.raises(AgentNotFoundError, match="Did you mean `echo`"):
         load_agent("ecco")
+
+
+def test_entry_point_sandboxes_are_backends(plugin: Path) -> None:
+    from mledojo.errors import SandboxError
+    from mledojo.sandbox import make_sandbox, resolve_sandbox_kind, sandbox_kinds
+    from mledojo.sandbox.base import Sandbox
+
+    assert {"docker", "local", "plugged", "auto"} <= set(sandbox_kinds())
+    box = make_sandbox("plugged")
+    assert isinstance(box, Sandbox) and box.name == "unsafe-local"
+    assert resolve_sandbox_kind("plugged") == "plugged"
+    with pytest.raises(ValueError, match="Did you mean `plugged`"):
+        make_sandbox("pluged")
+    with pytest.raises(SandboxError, match="did not return a Sandbox"):
+        make_sandbox("broken")

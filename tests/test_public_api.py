@@ -46,6 +46,20 @@ def test_import_is_cheap() -> None:
     assert loaded == [], f"`import mledojo` imported {loaded}; import them lazily"
 
 
+def test_cached_prepare_does_not_import_scikit_learn() -> None:
+    """A cached prepare only verifies checksums; scikit-learn costs seconds to import."""
+    mledojo.prepare("pump-failure")  # make sure the cache exists
+    loaded = _fresh_python(
+        """
+        import json, sys
+        import mledojo
+        data = mledojo.prepare("pump-failure")
+        print(json.dumps([data.reused, "sklearn" in sys.modules]))
+        """
+    )
+    assert loaded == [True, False]
+
+
 def test_all_names_resolve() -> None:
     assert mledojo.__all__, "mledojo.__all__ is empty"
     missing = [name for name in mledojo.__all__ if not hasattr(mledojo, name)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from mledojo.competition import SplitSpec
 from mledojo.errors import DataError
@@ -13,6 +12,8 @@ from mledojo.errors import DataError
 def split_frame(
     df: pd.DataFrame, split: SplitSpec, *, seed: int, target: str | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from sklearn.model_selection import train_test_split  # only when data is built
+
     """Split a labelled table into (train, test) as the spec says; no future rows in train."""
     if split.kind == "random":
         train, test = train_test_split(df, test_size=split.test_size, random_state=seed)
@@ -48,6 +49,8 @@ def _group_split(
     """Whole groups go to one side, so no group leaks across the split."""
     if column not in df.columns:
         raise DataError(f"group split needs column `{column}`, which the data lacks")
+    from sklearn.model_selection import GroupShuffleSplit
+
     splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
     train_idx, test_idx = next(splitter.split(df, groups=df[column]))
     return df.iloc[train_idx], df.iloc[test_idx]

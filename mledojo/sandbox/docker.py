@@ -22,15 +22,16 @@ import atexit
 import logging
 import os
 import re
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from mledojo.competition import Resources
-from mledojo.errors import DockerUnavailableError, SandboxError
+from mledojo.errors import SandboxError
 from mledojo.sandbox import cleanup
-from mledojo.sandbox.local import RunnerSandbox, _chown_tree, give_back
+from mledojo.sandbox.client import RunnerSandbox
+from mledojo.sandbox.engine import docker_client, image_exists
+from mledojo.sandbox.local import _chown_tree, give_back
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class DockerSandbox(RunnerSandbox):
             from mledojo.sandbox.image import build_image
 
             self._image = build_image().tag
-        elif not _image_exists(self.client, self._image):
+        elif not image_exists(self.client, self._image):
             raise SandboxError(f"The image {self._image} does not exist; build or pull it.")
 
     @property
@@ -104,7 +105,7 @@ class DockerSandbox(RunnerSandbox):
         if not self._episode:
             cleanup.reap_orphans(client=self.client)
             self._episode = uuid.uuid4().hex[:12]
-        if not _image_exists(self.client, self.image):
+        if not image_exists(self.client, self.image):
             raise SandboxError(
                 f"The runtime image {self.image} is missing. Build it with `mledojo image build` "
                 "(or `python -m mledojo.sandbox.image`)."
@@ -265,56 +266,6 @@ class DockerSandbox(RunnerSandbox):
             all=True, filters={"label": f"{cleanup.LABEL_EPISODE}={episode}"}
         )
         return [str(c.name) for c in found]
-
-
-def _image_exists(client: Any, tag: str) -> bool:
-    import docker.errors
-
-    try:
-        client.images.get(tag)
-    except docker.errors.ImageNotFound:
-        return False
-    return True
-
-
-def docker_client(timeout: int = 60) -> Any:
-    """A connected Docker SDK client, or `DockerUnavailableError`."""
-    try:
-        import docker
-        import docker.errors
-    except ImportError as exc:
-        raise DockerUnavailableError(
-            "the `docker` Python package is missing; reinstall mledojo to get it"
-        ) from exc
-    try:
-        client = docker.from_env(timeout=timeout)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        raise DockerUnavailableError(str(exc)) from exc
-    return client
-
-
-def docker_available() -> bool:
-    """Whether a Docker engine answers (quickly; never raises)."""
-    try:
-        docker_client(timeout=5).close()
-    except DockerUnavailableError:
-        return False
-    return True
-
-
-def wait_gone(client: Any, name: str, timeout_s: float = 10.0) -> bool:
-    """Wait until a container no longer exists (removal is asynchronous in some engines)."""
-    import docker.errors
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            client.containers.get(name)
-        except docker.errors.NotFound:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _tmpfs_options(resources: Resources) -> str:

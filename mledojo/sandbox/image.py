@@ -43,7 +43,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict
 
 from mledojo.errors import DockerUnavailableError, ImageBuildError
-from mledojo.sandbox.docker import docker_client
+from mledojo.sandbox.engine import docker_client
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import pytest
 
 from mledojo.errors import DockerUnavailableError
 from mledojo.sandbox import image as img
-from mledojo.sandbox.docker import docker_client as connect_docker
+from mledojo.sandbox.engine import docker_client as connect_docker
 
 TAG_PATTERN = re.compile(r"^mledojo-runtime:[0-9a-f]{12}$")
 

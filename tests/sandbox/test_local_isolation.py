@@ -80,12 +80,12 @@ def test_local_is_refused_without_root_unless_unsafe(monkeypatch: pytest.MonkeyP
 
 def test_auto_never_degrades_to_unsafe_local(monkeypatch: pytest.MonkeyPatch) -> None:
     from mledojo.errors import DockerUnavailableError
-    from mledojo.sandbox import docker as docker_backend
+    from mledojo.sandbox import engine
 
     def unavailable(timeout: int = 60) -> None:
         raise DockerUnavailableError("test")
 
-    monkeypatch.setattr(docker_backend, "docker_client", unavailable)
+    monkeypatch.setattr(engine, "docker_client", unavailable)
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(SandboxError, match="unsafe-local"):
         make_sandbox("auto")
