@@ -1,0 +1,321 @@
+"""`LLMClient` driving the real `openai` and `anthropic` SDKs against the scripted server."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, Field
+
+from mledojo.errors import MLEDojoError
+from mledojo.llm import (
+    RECORD_FILE,
+    LLMBudgetExceeded,
+    LLMCallError,
+    LLMCancelledError,
+    LLMOutputError,
+    LLMTimeoutError,
+    Message,
+    UsageMeter,
+)
+from mledojo.testing.llm_server import Reply, ScriptedLLMServer, ScriptedUsage
+
+from .conftest import MODELS, MakeClient
+
+pytest.importorskip("openai")
+pytest.importorskip("anthropic")
+
+
+class Experiment(BaseModel):
+    algorithm: str
+    n_estimators: int = Field(ge=1)
+    rationale: str
+
+
+class Design(BaseModel):
+    experiments: list[Experiment]
+
+
+GOOD = {"experiments": [{"algorithm": "lightgbm", "n_estimators": 300, "rationale": "fast"}]}
+MESSAGES = [
+    Message(role="system", content="You design ML experiments."),
+    Message(role="user", content="Profile: 1200 rows, binary target `failure_24h`."),
+]
+
+
+def _body(server: ScriptedLLMServer, i: int) -> dict[str, Any]:
+    body = server.requests[i].body
+    assert isinstance(body, dict)
+    return body
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_structured_output_uses_each_formats_schema_mechanism(
+    llm_server: ScriptedLLMServer, client_for: MakeClient, model: str
+) -> None:
+    llm_server.add_replies(Reply.structured(GOOD))
+    client = client_for(llm_server, model)
+    design, usage = client.structured(MESSAGES, Design, purpose="design")
+    assert design == Design.model_validate(GOOD)
+    assert (usage.input_tokens, usage.output_tokens, usage.calls) == (11, 7, 1)
+    body = _body(llm_server, 0)
+    assert body["model"] == model.split("/", 1)[1]
+    if model.startswith("openai/"):  # Responses API: text.format json_schema
+        assert llm_server.requests[0].path == "/v1/responses"
+        fmt = body["text"]["format"]
+        assert fmt["type"] == "json_schema" and fmt["name"] == "Design" and fmt["strict"]
+        assert body["input"][1] == {"role": "user", "content": MESSAGES[1].content}
+    elif model.startswith("anthropic/"):  # a forced tool whose input schema is the model's
+        assert llm_server.requests[0].path == "/v1/messages"
+        assert body["tool_choice"] == {"type": "tool", "name": "Design"}
+        assert body["tools"][0]["input_schema"]["required"] == ["experiments"]
+        assert body["system"] == MESSAGES[0].content
+        assert [m["role"] for m in body["messages"]] == ["user"]
+    else:  # Chat Completions: response_format json_schema
+        assert llm_server.requests[0].path == "/v1/chat/completions"
+        fmt = body["response_format"]
+        assert fmt["type"] == "json_schema" and fmt["json_schema"]["name"] == "Design"
+        assert body["messages"][0]["role"] == "system"
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_text_call(llm_server: ScriptedLLMServer, client_for: MakeClient, model: str) -> None:
+    llm_server.add_replies(Reply.say("Stop: the score plateaued."))
+    text, usage = client_for(llm_server, model).text(MESSAGES, purpose="review")
+    assert text == "Stop: the score plateaued."
+    assert usage.calls == 1
+    body = _body(llm_server, 0)
+    assert "tools" not in body and "response_format" not in body and "text" not in body
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_one_repair_round_fixes_malformed_json(
+    llm_server: ScriptedLLMServer, client_for: MakeClient, model: str
+) -> None:
+    bad = {"experiments": [{"algorithm": "xgboost", "n_estimators": 0}]}  # 0 < 1, no rationale
+    first = Reply.structured(bad) if model.startswith("anthropic/") else Reply.say("{not json")
+    llm_server.add_replies(first, Reply.structured(GOOD))
+    design, usage = client_for(llm_server, model).structured(MESSAGES, Design, purpose="design")
+    assert design == Design.model_validate(GOOD)
+    assert usage.calls == 2 and usage.input_tokens == 22
+    repair = json.dumps(_body(llm_server, 1))
+    assert "did not match the required JSON schema" in repair
+    said = json.dumps(json.dumps(bad))[1:-1] if model.startswith("anthropic/") else "{not json"
+    assert said in repair  # the bad reply goes back to the model
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_exactly_one_repair_round(
+    llm_server: ScriptedLLMServer, client_for: MakeClient, model: str
+) -> None:
+    llm_server.add_replies(Reply.say("no"), Reply.say("still no"), Reply.structured(GOOD))
+    client = client_for(llm_server, model)
+    with pytest.raises(LLMOutputError, match="after one repair round"):
+        client.structured(MESSAGES, Design, purpose="design")
+    assert len(llm_server.requests) == 2
+    assert client.meter.totals.calls == 2  # both rounds are paid for
+
+
+def test_fenced_json_is_accepted_without_repair(
+    llm_server: ScriptedLLMServer, client_for: MakeClient
+) -> None:
+    llm_server.add_replies(Reply.say("Here it is:\n```json\n" + json.dumps(GOOD) + "\n```"))
+    client = client_for(llm_server, "openai-compatible/qwen3")
+    design, _ = client.structured(MESSAGES, Design, purpose="design")
+    assert design.experiments[0].algorithm == "lightgbm"
+    assert len(llm_server.requests) == 1
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_retries_429_honouring_retry_after_and_500(
+    llm_server: ScriptedLLMServer, client_for: MakeClient, model: str, tmp_path: Path
+) -> None:
+    llm_server.add_replies(
+        Reply.error(429, "rate limited", retry_after="0.4"),
+        Reply.error(500, "boom"),
+        Reply.error(503, "overloaded"),
+        Reply.structured(GOOD),
+    )
+    client = client_for(llm_server, model)
+    start = time.monotonic()
+    design, usage = client.structured(MESSAGES, Design, purpose="design")
+    assert time.monotonic() - start >= 0.4  # Retry-After was honoured
+    assert design == Design.model_validate(GOOD) and usage.calls == 1
+    assert len(llm_server.requests) == 4
+    record = json.loads((tmp_path / "run" / RECORD_FILE).read_text().splitlines()[0])
+    assert [a["status"] for a in record["attempts"]] == [429, 500, 503]
+    assert record["attempts"][0]["waited_s"] == 0.4
+
+
+def test_malformed_reply_body_is_retried(
+    llm_server: ScriptedLLMServer, client_for: MakeClient
+) -> None:
+    llm_server.add_replies(Reply.raw(b'{"choices": [ {"message": '), Reply.structured(GOOD))
+    design, _ = client_for(llm_server, "openai-compatible/qwen3").structured(
+        MESSAGES, Design, purpose="design"
+    )
+    assert design == Design.model_validate(GOOD)
+    assert len(llm_server.requests) == 2
+
+
+def test_retries_are_bounded(llm_server: ScriptedLLMServer, client_for: MakeClient) -> None:
+    llm_server.add_replies(*[Reply.error(500, "down")] * 5)
+    client = client_for(llm_server, "openai/gpt-5-mini", max_retries=2)
+    with pytest.raises(LLMCallError, match="HTTP 500.*after 3 attempts") as info:
+        client.text(MESSAGES, purpose="review")
+    assert info.value.status == 500 and info.value.attempts == 3
+    assert len(llm_server.requests) == 3
+
+
+def test_a_retry_after_beyond_the_cap_ends_the_call(
+    llm_server: ScriptedLLMServer, client_for: MakeClient
+) -> None:
+    llm_server.add_replies(Reply.error(429, "quota", retry_after="3600"), Reply.say("late"))
+    start = time.monotonic()
+    with pytest.raises(LLMCallError, match="asks to wait 3600 s"):
+        client_for(llm_server, "anthropic/claude-sonnet-4-5").text(MESSAGES, purpose="review")
+    assert time.monotonic() - start < 2
+    assert len(llm_server.requests) == 1
+
+
+def test_client_errors_are_not_retried(
+    llm_server: ScriptedLLMServer, client_for: MakeClient
+) -> None:
+    llm_server.add_replies(Reply.error(400, "bad schema"), Reply.say("never"))
+    with pytest.raises(LLMCallError, match="HTTP 400") as info:
+        client_for(llm_server, "openai/gpt-5-mini").text(MESSAGES, purpose="review")
+    assert info.value.status == 400 and len(llm_server.requests) == 1
+
+
+def _wait_for(predicate: Any, timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_timeout_per_call_closes_the_connection(
+    llm_server: ScriptedLLMServer, client_for: MakeClient, model: str
+) -> None:
+    llm_server.add_replies(Reply.say("late").slow(30), Reply.say("late").slow(30))
+    client = client_for(llm_server, model, timeout_s=0.5, max_retries=1)
+    threads_before = threading.active_count()
+    start = time.monotonic()
+    with pytest.raises(LLMTimeoutError, match="within 0.5 s on 2 attempt"):
+        client.text(MESSAGES, purpose="review")
+    elapsed = time.monotonic() - start
+    assert 1.0 <= elapsed < 4.0
+    assert len(llm_server.requests) == 2
+    # the server saw both connections closed by the client: nothing is left running
+    assert _wait_for(lambda: llm_server.client_hangups == 2)
+    assert threading.active_count() <= threads_before + 2  # only the server's own handlers
+    assert _wait_for(lambda: threading.active_count() <= threads_before)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_cancel_from_another_thread_aborts_the_call(
+    llm_server: ScriptedLLMServer, client_for: MakeClient, model: str
+) -> None:
+    llm_server.add_replies(Reply.say("late").slow(30))
+    client = client_for(llm_server, model, timeout_s=60)
+    threading.Timer(0.5, client.cancel).start()
+    start = time.monotonic()
+    with pytest.raises(LLMCancelledError):
+        client.structured(MESSAGES, Design, purpose="design")
+    assert time.monotonic() - start < 3
+    assert _wait_for(lambda: llm_server.client_hangups == 1)
+    with pytest.raises(LLMCancelledError):  # refused without a request
+        client.text(MESSAGES, purpose="review")
+    assert len(llm_server.requests) == 1
+
+
+def test_budget_in_tokens_stops_calls_before_they_are_sent(
+    llm_server: ScriptedLLMServer, client_for: MakeClient
+) -> None:
+    llm_server.add_replies(
+        *[Reply.say("ok", usage=ScriptedUsage(input_tokens=10, output_tokens=10))] * 4
+    )
+    meter = UsageMeter(max_tokens=35)
+    client = client_for(llm_server, "openai/gpt-5-mini", meter=meter)
+    client.text(MESSAGES, purpose="a")
+    client.text(MESSAGES, purpose="b")  # 40 tokens now: the last call overshoots
+    with pytest.raises(LLMBudgetExceeded, match="40 of 35 tokens after 2 calls") as info:
+        client.text(MESSAGES, purpose="c")
+    assert isinstance(info.value, MLEDojoError)
+    assert len(llm_server.requests) == 2
+
+
+def test_budget_in_dollars_counts_cached_and_output_prices(
+    llm_server: ScriptedLLMServer, client_for: MakeClient
+) -> None:
+    usage = ScriptedUsage(
+        input_tokens=1_000_000,
+        output_tokens=100_000,
+        cached_tokens=400_000,
+        reasoning_tokens=60_000,
+    )
+    llm_server.add_replies(Reply.say("ok", usage=usage), Reply.say("ok", usage=usage))
+    meter = UsageMeter(max_usd=0.30)
+    client = client_for(llm_server, "anthropic/claude-sonnet-4-5", meter=meter)
+    _, first = client.text(MESSAGES, purpose="a")
+    # $3/M for 600k fresh input, $0.30/M for 400k cached, $15/M for 100k output
+    assert first.usd == pytest.approx(1.8 + 0.12 + 1.5)
+    assert (first.input_tokens, first.cached_tokens, first.output_tokens) == (
+        1_000_000,
+        400_000,
+        100_000,
+    )
+    with pytest.raises(LLMBudgetExceeded, match=r"\$3.4200 of \$0.3000"):
+        client.text(MESSAGES, purpose="b")
+    assert len(llm_server.requests) == 1
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-5-mini", "openai-compatible/qwen3"])
+def test_reasoning_and_cached_tokens_are_read_from_openai_formats(
+    llm_server: ScriptedLLMServer, client_for: MakeClient, model: str
+) -> None:
+    usage = ScriptedUsage(
+        input_tokens=2000, output_tokens=900, cached_tokens=1500, reasoning_tokens=600
+    )
+    llm_server.add_replies(Reply.say("ok", usage=usage))
+    _, got = client_for(llm_server, model).text(MESSAGES, purpose="a")
+    assert (got.input_tokens, got.output_tokens, got.cached_tokens, got.reasoning_tokens) == (
+        2000,
+        900,
+        1500,
+        600,
+    )
+    if model.startswith("openai/"):  # gpt-5-mini: $0.25/M, $0.025/M cached, $2/M out
+        assert got.usd == pytest.approx((500 * 0.25 + 1500 * 0.025 + 900 * 2.0) / 1e6)
+    else:
+        assert got.usd == 0.0  # self-hosted servers cost nothing unless priced
+
+
+def test_concurrent_calls_share_one_meter(
+    llm_server: ScriptedLLMServer, client_for: MakeClient, tmp_path: Path
+) -> None:
+    llm_server.set_script(lambda request: Reply.structured(GOOD).slow(0.2))
+    client = client_for(llm_server, "openai/gpt-5-mini")
+    results: list[Design] = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(client.structured(MESSAGES, Design, purpose="design")[0])
+        )
+        for _ in range(4)
+    ]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(results) == 4 and time.monotonic() - start < 0.75  # they ran at once
+    assert client.meter.totals.calls == 4
+    lines = (tmp_path / "run" / RECORD_FILE).read_text().splitlines()
+    assert sorted(json.loads(line)["call"] for line in lines) == [1, 2, 3, 4]
