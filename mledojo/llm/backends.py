@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from mledojo.llm.errors import SDKNotInstalledError
-from mledojo.llm.models import ModelRef
+from mledojo.llm.models import Api, ModelRef
 from mledojo.llm.prices import PriceTable
 from mledojo.llm.record import LLMRequest, WireReply
 
@@ -89,7 +89,7 @@ class OpenAIChat:
             "max_tokens": request.max_output_tokens,
             "timeout": timeout_s,
         }
-        if schema is not None:
+        if schema is not None and request.structured == "native":
             raw = await sdk.chat.completions.with_raw_response.parse(
                 response_format=schema, **kwargs
             )
@@ -139,7 +139,7 @@ class OpenAIResponses:
             "max_output_tokens": request.max_output_tokens,
             "timeout": timeout_s,
         }
-        if schema is not None:
+        if schema is not None and request.structured == "native":
             raw = await sdk.responses.with_raw_response.parse(text_format=schema, **kwargs)
         else:
             raw = await sdk.responses.with_raw_response.create(**kwargs)
@@ -201,7 +201,11 @@ class AnthropicMessages:
         }
         if system:
             kwargs["system"] = system
-        if schema is not None and request.schema_name and request.json_schema is not None:
+        if (
+            request.structured == "native"
+            and request.schema_name
+            and request.json_schema is not None
+        ):
             kwargs["tools"] = [
                 {
                     "name": request.schema_name,
@@ -245,6 +249,38 @@ class AnthropicMessages:
             ),
             body=body,
         )
+
+
+def native_structured_ok(api: Api, json_schema: dict[str, Any]) -> bool:
+    """Whether the API's native structured output can carry this schema.
+
+    Anthropic's tool input schemas take any JSON schema. OpenAI's strict json_schema mode
+    needs every object closed (`additionalProperties: false`), so a `dict[str, X]` field or an
+    untyped (`Any`) value cannot be expressed; such schemas go in the prompt instead.
+    """
+    if api == "anthropic-messages":
+        return True
+    return _strict_compatible(json_schema)
+
+
+def _strict_compatible(schema: Any) -> bool:
+    """Whether a (sub)schema is expressible in OpenAI's strict mode (see above)."""
+    if not isinstance(schema, dict):
+        return True
+    if not schema:
+        return False  # `Any`
+    extra = schema.get("additionalProperties")
+    if extra is not None and extra is not False:
+        return False  # an open mapping
+    subschemas: list[Any] = []
+    for key in ("properties", "$defs", "definitions"):
+        subschemas += list((schema.get(key) or {}).values())
+    for key in ("items", "not"):
+        if key in schema:
+            subschemas.append(schema[key])
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        subschemas += list(schema.get(key) or [])
+    return all(_strict_compatible(sub) for sub in subschemas)
 
 
 def backend_for(model: ModelRef, prices: PriceTable) -> Backend:

@@ -22,7 +22,13 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mledojo.llm.backends import Backend, MalformedReplyError, backend_for, import_sdk
+from mledojo.llm.backends import (
+    Backend,
+    MalformedReplyError,
+    backend_for,
+    import_sdk,
+    native_structured_ok,
+)
 from mledojo.llm.errors import (
     LLMCallError,
     LLMCancelledError,
@@ -54,6 +60,10 @@ DEFAULT_COMPATIBLE_KEY = "EMPTY"  # what vLLM and llama.cpp accept when they run
 REPAIR_PROMPT = (
     "Your previous reply did not match the required JSON schema `{name}`:\n{errors}\n"
     "Reply again with only one JSON object that matches the schema, and nothing else."
+)
+PROMPT_MODE_INSTRUCTION = (
+    "Answer with only one JSON object, no prose and no code fence, that matches this JSON "
+    "schema (`{name}`):\n{schema}"
 )
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
@@ -193,6 +203,7 @@ class LLMClient:
         self._cancelled = threading.Event()
         self._inflight: set[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = set()
         self._rng = random.Random()
+        self._native_refused = False
 
     def __repr__(self) -> str:  # never shows the key
         mode = "replay" if self.replaying else "live"
@@ -231,31 +242,68 @@ class LLMClient:
                 loop.call_soon_threadsafe(task.cancel)
 
     # flow ----------------------------------------------------------------------------
+    def _output_cap(self) -> int:
+        """Output tokens allowed for the next request: the configured cap, or less when a
+        token budget has less room left (so the budget is overshot by one prompt at most)."""
+        cap = self.max_output_tokens
+        if self.meter.max_tokens is not None:
+            room = self.meter.max_tokens - self.meter.totals.total_tokens
+            cap = max(1, min(cap, room))
+        return cap
+
     async def _text(self, messages: list[Message], purpose: str) -> tuple[str, CallUsage]:
         request = LLMRequest(
             api=self.model.api,
             model=self.model.name,
             messages=messages,
-            max_output_tokens=self.max_output_tokens,
+            max_output_tokens=self._output_cap(),
         )
         reply = await self._request(request, None, purpose, "first")
         if reply.refusal:
             raise LLMOutputError(f"The model refused ({purpose}): {reply.refusal[:300]}")
         return reply.text, reply.usage
 
-    async def _structured(
-        self, messages: list[Message], schema: type[T], purpose: str
-    ) -> tuple[T, CallUsage]:
-        name = re.sub(r"[^A-Za-z0-9_-]", "_", schema.__name__)[:64]
-        request = LLMRequest(
+    def _structured_request(
+        self, messages: list[Message], name: str, json_schema: dict[str, Any], mode: str
+    ) -> LLMRequest:
+        if mode == "prompt":  # the schema goes in the prompt; the reply is validated as JSON
+            lead = next((i for i, m in enumerate(messages) if m.role != "system"), len(messages))
+            instruction = Message(
+                role="system",
+                content=PROMPT_MODE_INSTRUCTION.format(
+                    name=name, schema=json.dumps(json_schema, sort_keys=True)
+                ),
+            )
+            messages = [*messages[:lead], instruction, *messages[lead:]]
+        return LLMRequest(
             api=self.model.api,
             model=self.model.name,
             messages=messages,
             schema_name=name,
-            json_schema=schema.model_json_schema(),
-            max_output_tokens=self.max_output_tokens,
+            json_schema=json_schema,
+            structured=mode,  # type: ignore[arg-type]
+            max_output_tokens=self._output_cap(),
         )
-        reply = await self._request(request, schema, purpose, "first")
+
+    async def _structured(
+        self, messages: list[Message], schema: type[T], purpose: str
+    ) -> tuple[T, CallUsage]:
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", schema.__name__)[:64]
+        json_schema = schema.model_json_schema()
+        native = native_structured_ok(self.model.api, json_schema) and not self._native_refused
+        request = self._structured_request(
+            messages, name, json_schema, "native" if native else "prompt"
+        )
+        try:
+            reply = await self._request(request, schema, purpose, "first")
+        except LLMCallError as exc:
+            if not native or exc.status not in (400, 422):
+                raise
+            # The server refuses native structured output (an older OpenAI-compatible server):
+            # ask for JSON in the prompt instead, for this and every later call of this client.
+            self._native_refused = True
+            request = self._structured_request(messages, name, json_schema, "prompt")
+            reply = await self._request(request, schema, purpose, "fallback")
         usage = reply.usage
         if reply.refusal:
             raise LLMOutputError(f"The model refused ({purpose}): {reply.refusal[:300]}")
@@ -266,10 +314,11 @@ class LLMClient:
         repair = request.model_copy(
             update={
                 "messages": [
-                    *messages,
+                    *request.messages,
                     Message(role="assistant", content=said),
                     Message(role="user", content=REPAIR_PROMPT.format(name=name, errors=errors)),
-                ]
+                ],
+                "max_output_tokens": self._output_cap(),
             }
         )
         second = await self._request(repair, schema, purpose, "repair")

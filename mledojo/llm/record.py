@@ -1,10 +1,10 @@
 """The record of an episode's LLM calls (`llm-calls.jsonl`) and its deterministic replay.
 
-One line per request sent to a model (a repair round is its own line): the request in the
-layer's own terms, the reply (text or tool input, usage, the provider's body as received),
-the failed attempts before it, or the final error. Lines are canonical JSON (sorted keys,
-no spaces), so replaying an episode that records again writes the same bytes. API keys are
-redacted from every line before it is written.
+One line per request sent to a model (a fallback or repair round is its own line): the
+request in the layer's own terms, the reply (text or tool input, usage, the provider's body
+as received), the failed attempts before it, or the final error. Lines are canonical JSON
+(sorted keys, no spaces), so replaying an episode that records again writes the same bytes.
+API keys are redacted from every line before it is written.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ class LLMRequest(BaseModel):
     messages: list[Message]
     schema_name: str | None = None
     json_schema: dict[str, Any] | None = None
+    # "native": the API's own structured output (OpenAI json_schema, Anthropic forced tool);
+    # "prompt": the schema is in the messages and the text reply is validated as JSON.
+    structured: Literal["native", "prompt"] | None = None
     max_output_tokens: int = Field(gt=0)
 
 
@@ -79,7 +82,7 @@ class CallRecord(BaseModel):
     v: int = RECORD_VERSION
     call: int = Field(ge=1)
     purpose: str
-    round: Literal["first", "repair"]
+    round: Literal["first", "fallback", "repair"]
     request: LLMRequest
     reply: WireReply | None = None
     error: RecordedError | None = None

@@ -205,13 +205,13 @@ def test_timeout_per_call_closes_the_connection(
     llm_server: ScriptedLLMServer, client_for: MakeClient, model: str
 ) -> None:
     llm_server.add_replies(Reply.say("late").slow(30), Reply.say("late").slow(30))
-    client = client_for(llm_server, model, timeout_s=0.5, max_retries=1)
+    client = client_for(llm_server, model, timeout_s=0.8, max_retries=1)
     threads_before = threading.active_count()
     start = time.monotonic()
-    with pytest.raises(LLMTimeoutError, match="within 0.5 s on 2 attempt"):
+    with pytest.raises(LLMTimeoutError, match="within 0.8 s on 2 attempt"):
         client.text(MESSAGES, purpose="review")
     elapsed = time.monotonic() - start
-    assert 1.0 <= elapsed < 4.0
+    assert 1.6 <= elapsed < 5.0
     assert len(llm_server.requests) == 2
     # the server saw both connections closed by the client: nothing is left running
     assert _wait_for(lambda: llm_server.client_hangups == 2)
@@ -225,7 +225,12 @@ def test_cancel_from_another_thread_aborts_the_call(
 ) -> None:
     llm_server.add_replies(Reply.say("late").slow(30))
     client = client_for(llm_server, model, timeout_s=60)
-    threading.Timer(0.5, client.cancel).start()
+
+    def cancel_once_sent() -> None:
+        if _wait_for(lambda: len(llm_server.requests) == 1, 20):
+            client.cancel()
+
+    threading.Thread(target=cancel_once_sent).start()
     start = time.monotonic()
     with pytest.raises(LLMCancelledError):
         client.structured(MESSAGES, Design, purpose="design")
@@ -319,3 +324,118 @@ def test_concurrent_calls_share_one_meter(
     assert client.meter.totals.calls == 4
     lines = (tmp_path / "run" / RECORD_FILE).read_text().splitlines()
     assert sorted(json.loads(line)["call"] for line in lines) == [1, 2, 3, 4]
+
+
+class Tuned(BaseModel):
+    algorithm: str
+    hyperparameters: dict[str, float]  # an open mapping: not expressible in OpenAI strict mode
+
+
+TUNED = {"algorithm": "xgboost", "hyperparameters": {"max_depth": 6.0, "eta": 0.1}}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_schemas_strict_mode_cannot_carry_go_in_the_prompt(
+    llm_server: ScriptedLLMServer, client_for: MakeClient, model: str
+) -> None:
+    llm_server.add_replies(Reply.structured(TUNED))
+    tuned, _ = client_for(llm_server, model).structured(MESSAGES, Tuned, purpose="tune")
+    assert tuned == Tuned.model_validate(TUNED)
+    body = _body(llm_server, 0)
+    if model.startswith("anthropic/"):  # tool input schemas take any JSON schema
+        assert body["tool_choice"]["name"] == "Tuned"
+        return
+    assert "response_format" not in body and "text" not in body
+    prompt = json.dumps(body)
+    assert "matches this JSON schema (`Tuned`)" in prompt and "hyperparameters" in prompt
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-5-mini", "openai-compatible/qwen3"])
+def test_a_server_refusing_native_structured_output_gets_the_prompt_form(
+    llm_server: ScriptedLLMServer, client_for: MakeClient, model: str, tmp_path: Path
+) -> None:
+    llm_server.add_replies(
+        Reply.error(400, "response_format json_schema is not supported"),
+        Reply.say(json.dumps(GOOD)),
+        Reply.say(json.dumps(GOOD)),
+    )
+    client = client_for(llm_server, model)
+    assert client.structured(MESSAGES, Design, purpose="a")[0] == Design.model_validate(GOOD)
+    assert client.structured(MESSAGES, Design, purpose="b")[0] == Design.model_validate(GOOD)
+    native = "response_format" if model.startswith("openai-compatible/") else "text"
+    assert [native in _body(llm_server, i) for i in range(3)] == [True, False, False]
+    rounds = [
+        (r["purpose"], r["round"], r["request"]["structured"])
+        for r in map(json.loads, (tmp_path / "run" / RECORD_FILE).read_text().splitlines())
+    ]
+    assert rounds == [
+        ("a", "first", "native"),
+        ("a", "fallback", "prompt"),
+        ("b", "first", "prompt"),
+    ]
+
+
+def test_a_token_budget_caps_the_output_of_the_next_call(
+    llm_server: ScriptedLLMServer, client_for: MakeClient
+) -> None:
+    used = ScriptedUsage(input_tokens=800, output_tokens=100)
+    llm_server.add_replies(Reply.say("a", usage=used), Reply.say("b"))
+    client = client_for(
+        llm_server,
+        "anthropic/claude-sonnet-4-5",
+        meter=UsageMeter(max_tokens=1000),
+        max_output_tokens=4000,
+    )
+    client.text(MESSAGES, purpose="a")
+    client.text(MESSAGES, purpose="b")
+    assert [_body(llm_server, i)["max_tokens"] for i in range(2)] == [1000, 100]
+
+
+def test_an_async_caller_cancelling_closes_the_connection(
+    llm_server: ScriptedLLMServer, client_for: MakeClient
+) -> None:
+    import asyncio
+
+    llm_server.add_replies(Reply.say("late").slow(30), Reply.say("next"))
+    client = client_for(llm_server, "openai/gpt-5-mini", timeout_s=60)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(client.atext(MESSAGES, purpose="a"))
+        while not llm_server.requests:
+            await asyncio.sleep(0.02)
+        task.cancel()
+        await task
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(main())
+    assert _wait_for(lambda: llm_server.client_hangups == 1)
+    assert client.text(MESSAGES, purpose="b")[0] == "next"  # only cancel() is terminal
+
+
+def test_ctrl_c_during_a_call_closes_the_connection(
+    llm_server: ScriptedLLMServer, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    llm_server.add_replies(Reply.say("late").slow(30))
+    code = (
+        "import sys\n"
+        "from mledojo.llm import Message, UsageMeter, make_client\n"
+        f"c = make_client('openai/gpt-5-mini', meter=UsageMeter(), timeout_s=60,"
+        f" base_url={llm_server.openai_base_url!r})\n"
+        "print('calling', flush=True)\n"
+        "try:\n"
+        "    c.text([Message(role='user', content='x')], purpose='a')\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n"
+        "    sys.exit(3)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "calling"
+    assert _wait_for(lambda: len(llm_server.requests) == 1, 20)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(10) == 3 and proc.stdout.read().strip() == "interrupted"
+    assert _wait_for(lambda: llm_server.client_hangups == 1)
