@@ -49,6 +49,8 @@ from mledojo.llm.record import (
     RecordedError,
     Recorder,
     Replayer,
+    Round,
+    StructuredMode,
     WireReply,
     redact,
 )
@@ -264,7 +266,11 @@ class LLMClient:
         return reply.text, reply.usage
 
     def _structured_request(
-        self, messages: list[Message], name: str, json_schema: dict[str, Any], mode: str
+        self,
+        messages: list[Message],
+        name: str,
+        json_schema: dict[str, Any],
+        mode: StructuredMode,
     ) -> LLMRequest:
         if mode == "prompt":  # the schema goes in the prompt; the reply is validated as JSON
             lead = next((i for i, m in enumerate(messages) if m.role != "system"), len(messages))
@@ -281,7 +287,7 @@ class LLMClient:
             messages=messages,
             schema_name=name,
             json_schema=json_schema,
-            structured=mode,  # type: ignore[arg-type]
+            structured=mode,
             max_output_tokens=self._output_cap(),
         )
 
@@ -332,7 +338,7 @@ class LLMClient:
         return value, usage
 
     async def _request(
-        self, request: LLMRequest, schema: type[BaseModel] | None, purpose: str, round_: str
+        self, request: LLMRequest, schema: type[BaseModel] | None, purpose: str, round_: Round
     ) -> WireReply:
         """One request: budget check, then replay or live send with retries; always recorded."""
         if self._cancelled.is_set():
@@ -341,7 +347,7 @@ class LLMClient:
         with self._lock:
             self._calls += 1
             call = self._calls
-        base = CallRecord(call=call, purpose=purpose, round=round_, request=request)  # type: ignore[arg-type]
+        base = CallRecord(call=call, purpose=purpose, round=round_, request=request)
         if self._replayer is not None:
             record = self._replayer.take(call, base)
             record = base.model_copy(
@@ -365,6 +371,7 @@ class LLMClient:
     async def _send_with_retries(
         self, base: CallRecord, schema: type[BaseModel] | None
     ) -> CallRecord:
+        """Send `base.request` until a reply, a final failure or the retry budget ends."""
         backend = self._backend
         if backend is None or self._api_key is None:
             raise LLMCallError("This client has no live backend (it was made for replay only).")
@@ -375,33 +382,43 @@ class LLMClient:
         attempts: list[Attempt] = []
         try:
             while True:
-                try:
-                    async with asyncio.timeout(self.timeout_s):
-                        reply = await backend.send(sdk, base.request, schema, self.timeout_s)
-                    return base.model_copy(update={"reply": reply, "attempts": attempts})
-                except Exception as exc:  # noqa: BLE001 - classified below, else re-raised
-                    failure = _classify(exc, sdk_module, self._secrets)
-                    if failure is None:
-                        raise
-                wait = self._wait_after(failure, len(attempts) + 1)
+                outcome = await self._attempt(backend, sdk, sdk_module, base.request, schema)
+                if isinstance(outcome, WireReply):
+                    return base.model_copy(update={"reply": outcome, "attempts": attempts})
+                tries = len(attempts) + 1
+                wait = self._wait_after(outcome, tries)
                 if wait is None:
-                    return base.model_copy(
-                        update={
-                            "attempts": attempts,
-                            "error": RecordedError(
-                                kind="timeout" if failure.kind == "timeout" else "call",
-                                message=self._final_message(failure, len(attempts) + 1),
-                                status=failure.status,
-                                attempts=len(attempts) + 1,
-                            ),
-                        }
+                    error = RecordedError(
+                        kind="timeout" if outcome.kind == "timeout" else "call",
+                        message=self._final_message(outcome, tries),
+                        status=outcome.status,
+                        attempts=tries,
                     )
+                    return base.model_copy(update={"attempts": attempts, "error": error})
                 attempts.append(
-                    Attempt(error=failure.message, status=failure.status, waited_s=round(wait, 3))
+                    Attempt(error=outcome.message, status=outcome.status, waited_s=round(wait, 3))
                 )
                 await asyncio.sleep(wait)
         finally:
             await sdk.close()
+
+    async def _attempt(
+        self,
+        backend: Backend,
+        sdk: Any,
+        sdk_module: Any,
+        request: LLMRequest,
+        schema: type[BaseModel] | None,
+    ) -> WireReply | _Failure:
+        """One attempt under the hard deadline: the reply, or the classified failure."""
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                return await backend.send(sdk, request, schema, self.timeout_s)
+        except Exception as exc:  # noqa: BLE001 - provider failures are classified, others raise
+            failure = _classify(exc, sdk_module, self._secrets)
+            if failure is None:
+                raise
+            return failure
 
     def _wait_after(self, failure: _Failure, failures: int) -> float | None:
         """Seconds to wait before the next attempt, or None to give up."""

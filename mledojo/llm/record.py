@@ -22,6 +22,8 @@ from mledojo.llm.models import Api, CallUsage, Message
 RECORD_FILE = "llm-calls.jsonl"
 RECORD_VERSION = 1
 REDACTED = "[redacted]"
+Round = Literal["first", "fallback", "repair"]
+StructuredMode = Literal["native", "prompt"]
 
 
 class LLMRequest(BaseModel):
@@ -36,7 +38,7 @@ class LLMRequest(BaseModel):
     json_schema: dict[str, Any] | None = None
     # "native": the API's own structured output (OpenAI json_schema, Anthropic forced tool);
     # "prompt": the schema is in the messages and the text reply is validated as JSON.
-    structured: Literal["native", "prompt"] | None = None
+    structured: StructuredMode | None = None
     max_output_tokens: int = Field(gt=0)
 
 
@@ -82,7 +84,7 @@ class CallRecord(BaseModel):
     v: int = RECORD_VERSION
     call: int = Field(ge=1)
     purpose: str
-    round: Literal["first", "fallback", "repair"]
+    round: Round
     request: LLMRequest
     reply: WireReply | None = None
     error: RecordedError | None = None
