@@ -104,6 +104,7 @@ class OpenAIChat:
             text=str(message.get("content") or ""),
             refusal=message.get("refusal") or None,
             finish_reason=_get(body, "choices", 0, "finish_reason"),
+            cut_at_limit=_get(body, "choices", 0, "finish_reason") == "length",
             usage=self.prices.usage(
                 self.model,
                 input_tokens=_int(usage.get("prompt_tokens")),
@@ -162,6 +163,7 @@ class OpenAIResponses:
             text="".join(texts),
             refusal="".join(refusals) or None,
             finish_reason=str(body.get("status")) if body.get("status") else None,
+            cut_at_limit=_get(body, "incomplete_details", "reason") == "max_output_tokens",
             usage=self.prices.usage(
                 self.model,
                 input_tokens=_int(usage.get("input_tokens")),
@@ -241,6 +243,7 @@ class AnthropicMessages:
             tool_input=tool_input if isinstance(tool_input, dict) else None,
             refusal="refused" if body.get("stop_reason") == "refusal" else None,
             finish_reason=body.get("stop_reason"),
+            cut_at_limit=body.get("stop_reason") == "max_tokens",
             usage=self.prices.usage(
                 self.model,
                 input_tokens=input_tokens,

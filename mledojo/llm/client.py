@@ -311,8 +311,7 @@ class LLMClient:
             request = self._structured_request(messages, name, json_schema, "prompt")
             reply = await self._request(request, schema, purpose, "fallback")
         usage = reply.usage
-        if reply.refusal:
-            raise LLMOutputError(f"The model refused ({purpose}): {reply.refusal[:300]}")
+        self._check_complete(reply, request, purpose)
         value, errors = _validate(schema, reply)
         if value is not None:
             return value, usage
@@ -329,6 +328,7 @@ class LLMClient:
         )
         second = await self._request(repair, schema, purpose, "repair")
         usage = usage + second.usage
+        self._check_complete(second, repair, purpose)
         value, errors = _validate(schema, second)
         if value is None:
             raise LLMOutputError(
@@ -336,6 +336,22 @@ class LLMClient:
                 f"round:\n{errors}"
             )
         return value, usage
+
+    def _check_complete(self, reply: WireReply, request: LLMRequest, purpose: str) -> None:
+        """A refused or cut structured answer cannot be repaired by asking again."""
+        if reply.refusal:
+            raise LLMOutputError(f"The model refused ({purpose}): {reply.refusal[:300]}")
+        if reply.cut_at_limit:
+            cap = request.max_output_tokens
+            why = (
+                " (lowered to the token budget's room left)"
+                if cap < self.max_output_tokens
+                else "; raise max_output_tokens"
+            )
+            raise LLMOutputError(
+                f"The model's answer for `{purpose}` was cut at the output limit of {cap} "
+                f"tokens{why}."
+            )
 
     async def _request(
         self, request: LLMRequest, schema: type[BaseModel] | None, purpose: str, round_: Round

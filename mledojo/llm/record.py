@@ -51,6 +51,7 @@ class WireReply(BaseModel):
     tool_input: dict[str, Any] | None = None
     refusal: str | None = None
     finish_reason: str | None = None
+    cut_at_limit: bool = False  # stopped by max_output_tokens: the answer is incomplete
     usage: CallUsage
     body: dict[str, Any] = Field(default_factory=dict)
 

@@ -62,6 +62,7 @@ class Reply(BaseModel):
     body: bytes = b""
     delay_s: float = Field(default=0.0, ge=0)
     truncate_stream: bool = False
+    cut: bool = False
     usage: ScriptedUsage = ScriptedUsage()
 
     @classmethod
@@ -97,6 +98,10 @@ class Reply(BaseModel):
     def slow(self, delay_s: float) -> Reply:
         """The same reply, sent after `delay_s` seconds (aborted if the client hangs up)."""
         return self.model_copy(update={"delay_s": delay_s})
+
+    def cut_at_limit(self) -> Reply:
+        """The same reply, marked as stopped by the request's output-token limit."""
+        return self.model_copy(update={"cut": True})
 
     def truncated(self) -> Reply:
         """The same reply, but a streamed one stops mid-body without its terminator."""
@@ -366,6 +371,8 @@ def _completion(api: Api, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
                 }
             ]
             finish = "tool_calls"
+        if reply.cut:
+            finish = "length"
         else:
             message["content"] = _content_text(reply)
         return {
@@ -385,7 +392,7 @@ def _completion(api: Api, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
             },
         }
     if api == "responses":
-        return _response_object(model, reply, status="completed")
+        return _response_object(model, reply, status="incomplete" if reply.cut else "completed")
     # Anthropic Messages
     tool = reply.tool_name if reply.kind == "tool_call" else None
     if reply.kind == "json" and (forced := _forced_tool(body)) is not None:
@@ -401,6 +408,8 @@ def _completion(api: Api, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
     else:
         block = {"type": "text", "text": _content_text(reply)}
         stop = "end_turn"
+    if reply.cut:
+        stop = "max_tokens"
     return {
         "id": "msg_scripted",
         "type": "message",
@@ -443,7 +452,8 @@ def _response_object(model: str, reply: Reply, *, status: str) -> dict[str, Any]
         "created_at": 1_700_000_000,
         "model": model,
         "status": status,
-        "output": [item] if status == "completed" else [],
+        "output": [] if status == "in_progress" else [item],
+        "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
         "parallel_tool_calls": True,
         "tool_choice": "auto",
         "tools": [],

@@ -439,3 +439,16 @@ def test_ctrl_c_during_a_call_closes_the_connection(
     proc.send_signal(signal.SIGINT)
     assert proc.wait(10) == 3 and proc.stdout.read().strip() == "interrupted"
     assert _wait_for(lambda: llm_server.client_hangups == 1)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_an_answer_cut_at_the_output_limit_is_not_repaired(
+    llm_server: ScriptedLLMServer, client_for: MakeClient, model: str
+) -> None:
+    llm_server.add_replies(Reply.say('{"experiments": [{"algo').cut_at_limit(), Reply.say("x"))
+    client = client_for(llm_server, model, max_output_tokens=64)
+    with pytest.raises(LLMOutputError, match="cut at the output limit of 64 tokens; raise"):
+        client.structured(MESSAGES, Design, purpose="design")
+    assert len(llm_server.requests) == 1
+    text, _ = client.text(MESSAGES, purpose="review")  # a text answer is returned as it is
+    assert text == "x"
