@@ -8,6 +8,7 @@ ends, so a finished, timed-out or cancelled call leaves no connection or thread 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import math
@@ -32,6 +33,7 @@ from mledojo.llm.backends import (
 from mledojo.llm.errors import (
     LLMCallError,
     LLMCancelledError,
+    LLMError,
     LLMOutputError,
     LLMTimeoutError,
     MissingAPIKeyError,
@@ -113,6 +115,8 @@ def _retry_after(headers: Any) -> float | None:
                 when = email.utils.parsedate_to_datetime(value)
             except (TypeError, ValueError):
                 continue
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
             seconds = (when - datetime.now(UTC)).total_seconds()
         if math.isfinite(seconds):
             return max(0.0, seconds)
@@ -240,7 +244,7 @@ class LLMClient:
         with self._lock:
             inflight = list(self._inflight)
         for loop, task in inflight:
-            if not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # that loop closed meanwhile: call ended
                 loop.call_soon_threadsafe(task.cancel)
 
     # flow ----------------------------------------------------------------------------
@@ -496,6 +500,15 @@ class LLMClient:
         async def main() -> R:
             return await make()
 
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass  # no loop in this thread: the normal case
+        else:
+            raise LLMError(
+                "LLMClient.structured/text were called inside a running event loop; "
+                "await astructured/atext there instead."
+            )
         with asyncio.Runner() as runner:
             return runner.run(main())
 

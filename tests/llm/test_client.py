@@ -452,3 +452,35 @@ def test_an_answer_cut_at_the_output_limit_is_not_repaired(
     assert len(llm_server.requests) == 1
     text, _ = client.text(MESSAGES, purpose="review")  # a text answer is returned as it is
     assert text == "x"
+
+
+def test_retry_after_forms() -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from mledojo.llm.client import _retry_after
+
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert _retry_after({"retry-after": "2"}) == 2.0
+    assert _retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+    assert 25 < (_retry_after({"retry-after": soon}) or 0) <= 30
+    assert _retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00"}) == 0.0  # past, no zone
+    assert _retry_after({"retry-after": "soon"}) is None
+    assert _retry_after({}) is None
+
+
+def test_sync_calls_inside_an_event_loop_point_to_the_async_form(
+    llm_server: ScriptedLLMServer, client_for: MakeClient
+) -> None:
+    import asyncio
+
+    from mledojo.llm import LLMError
+
+    client = client_for(llm_server, "openai/gpt-5-mini")
+
+    async def main() -> None:
+        client.text(MESSAGES, purpose="a")
+
+    with pytest.raises(LLMError, match="await astructured/atext"):
+        asyncio.run(main())
+    assert llm_server.requests == []
