@@ -10,6 +10,7 @@ available for the repair round. The SDKs' own retries are off: the client retrie
 from __future__ import annotations
 
 import importlib
+import threading
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -66,18 +67,39 @@ class MalformedReplyError(Exception):
     """The provider answered 2xx with a body that is not the format's JSON (retried)."""
 
 
-class OpenAIChat:
-    """OpenAI Chat Completions (any OpenAI-compatible server: vLLM, Ollama, llama.cpp)."""
+class _SDKBackend:
+    """What the three backends share: the model, the prices and one TLS context.
+
+    The SDK client is made per call (its connections die with the call's event loop), but
+    the TLS context, whose certificate loading costs ~60 ms, is made once per backend.
+    """
+
+    package: str
+    client_class: str
 
     def __init__(self, model: ModelRef, prices: PriceTable) -> None:
         self.model = model
         self.prices = prices
+        self._tls: Any = None
+        self._tls_lock = threading.Lock()
 
     def open_client(self, *, api_key: str, base_url: str | None, timeout_s: float) -> Any:
-        openai = import_sdk("openai")
-        return openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
+        sdk = import_sdk(self.package)
+        with self._tls_lock:
+            if self._tls is None:
+                self._tls = import_sdk("httpx2").create_ssl_context()
+        http = sdk.DefaultAsyncHttpxClient(verify=self._tls, timeout=timeout_s)
+        make = getattr(sdk, self.client_class)
+        return make(
+            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0, http_client=http
         )
+
+
+class OpenAIChat(_SDKBackend):
+    """OpenAI Chat Completions (any OpenAI-compatible server: vLLM, Ollama, llama.cpp)."""
+
+    package = "openai"
+    client_class = "AsyncOpenAI"
 
     async def send(
         self, sdk: Any, request: LLMRequest, schema: type[BaseModel] | None, timeout_s: float
@@ -116,18 +138,11 @@ class OpenAIChat:
         )
 
 
-class OpenAIResponses:
+class OpenAIResponses(_SDKBackend):
     """OpenAI's Responses API (the default for `openai/...` models)."""
 
-    def __init__(self, model: ModelRef, prices: PriceTable) -> None:
-        self.model = model
-        self.prices = prices
-
-    def open_client(self, *, api_key: str, base_url: str | None, timeout_s: float) -> Any:
-        openai = import_sdk("openai")
-        return openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
-        )
+    package = "openai"
+    client_class = "AsyncOpenAI"
 
     async def send(
         self, sdk: Any, request: LLMRequest, schema: type[BaseModel] | None, timeout_s: float
@@ -175,18 +190,11 @@ class OpenAIResponses:
         )
 
 
-class AnthropicMessages:
+class AnthropicMessages(_SDKBackend):
     """Anthropic's Messages API; structured output through one forced tool."""
 
-    def __init__(self, model: ModelRef, prices: PriceTable) -> None:
-        self.model = model
-        self.prices = prices
-
-    def open_client(self, *, api_key: str, base_url: str | None, timeout_s: float) -> Any:
-        anthropic = import_sdk("anthropic")
-        return anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
-        )
+    package = "anthropic"
+    client_class = "AsyncAnthropic"
 
     async def send(
         self, sdk: Any, request: LLMRequest, schema: type[BaseModel] | None, timeout_s: float
