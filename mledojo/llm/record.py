@@ -10,6 +10,7 @@ API keys are redacted from every line before it is written.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any, Literal
@@ -121,7 +122,8 @@ def canonical_line(record: CallRecord, secrets: list[str]) -> str:
 
 
 class Recorder:
-    """Appends call records to `<record_dir>/llm-calls.jsonl` (thread-safe, flushed per line)."""
+    """Appends call records to `<record_dir>/llm-calls.jsonl`: one write per line, under a lock,
+    to a file only its owner can read (prompts describe the competition's data)."""
 
     def __init__(self, record_dir: Path, secrets: list[str]) -> None:
         record_dir.mkdir(parents=True, exist_ok=True)
@@ -130,9 +132,13 @@ class Recorder:
         self._lock = threading.Lock()
 
     def append(self, record: CallRecord) -> None:
-        line = canonical_line(record, self._secrets)
-        with self._lock, self.path.open("a", encoding="utf-8") as fh:
-            fh.write(line)
+        data = canonical_line(record, self._secrets).encode("utf-8")
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
 
 
 def load_records(path: Path) -> list[CallRecord]:

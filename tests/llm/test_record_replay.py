@@ -97,6 +97,7 @@ def test_record_then_replay_is_byte_identical_without_server_or_key(
     assert lines[0]["attempts"][0]["status"] == 429
     assert lines[0]["request"]["messages"][1]["content"] == "go"
     assert lines[0]["reply"]["body"]  # the provider's answer as received
+    assert (tmp_path / "run1" / RECORD_FILE).stat().st_mode & 0o777 == 0o600
     llm_server.close()  # nothing to talk to during the replay
     for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "MY_VLLM_KEY"):
         monkeypatch.delenv(var)
