@@ -463,6 +463,11 @@ class LLMClient:
                 f"{failure.message}; the provider rejected the API key "
                 f"({KEY_VARIABLE[self.model.provider]} or the variable you named)."
             )
+        if failure.status == 404:
+            return (
+                f"{failure.message}; check the model name `{self.model.name}` and the base URL "
+                "(OpenAI-compatible servers usually serve under `/v1`)."
+            )
         if failure.kind == "timeout":
             return (
                 f"no complete reply within {self.timeout_s:g} s on {attempts} attempt(s); "

@@ -185,10 +185,14 @@ def test_a_retry_after_beyond_the_cap_ends_the_call(
 def test_client_errors_are_not_retried(
     llm_server: ScriptedLLMServer, client_for: MakeClient
 ) -> None:
-    llm_server.add_replies(Reply.error(400, "bad schema"), Reply.say("never"))
+    llm_server.add_replies(Reply.error(400, "bad schema"), Reply.error(404, "no such model"))
+    client = client_for(llm_server, "openai-compatible/qwen3")
     with pytest.raises(LLMCallError, match="HTTP 400") as info:
-        client_for(llm_server, "openai/gpt-5-mini").text(MESSAGES, purpose="review")
+        client.text(MESSAGES, purpose="review")
     assert info.value.status == 400 and len(llm_server.requests) == 1
+    with pytest.raises(LLMCallError, match="check the model name `qwen3` and the base URL"):
+        client.text(MESSAGES, purpose="review")
+    assert len(llm_server.requests) == 2
 
 
 def _wait_for(predicate: Any, timeout_s: float = 5.0) -> bool:
@@ -306,7 +310,7 @@ def test_reasoning_and_cached_tokens_are_read_from_openai_formats(
 def test_concurrent_calls_share_one_meter(
     llm_server: ScriptedLLMServer, client_for: MakeClient, tmp_path: Path
 ) -> None:
-    llm_server.set_script(lambda request: Reply.structured(GOOD).slow(0.2))
+    llm_server.set_script(lambda request: Reply.structured(GOOD).slow(0.5))
     client = client_for(llm_server, "openai/gpt-5-mini")
     results: list[Design] = []
     threads = [
@@ -320,7 +324,7 @@ def test_concurrent_calls_share_one_meter(
         t.start()
     for t in threads:
         t.join(10)
-    assert len(results) == 4 and time.monotonic() - start < 0.75  # they ran at once
+    assert len(results) == 4 and time.monotonic() - start < 1.5  # at once (serial: 2 s)
     assert client.meter.totals.calls == 4
     lines = (tmp_path / "run" / RECORD_FILE).read_text().splitlines()
     assert sorted(json.loads(line)["call"] for line in lines) == [1, 2, 3, 4]
