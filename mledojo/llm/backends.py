@@ -10,6 +10,7 @@ available for the repair round. The SDKs' own retries are off: the client retrie
 from __future__ import annotations
 
 import importlib
+import json
 import threading
 from typing import Any, Protocol
 
@@ -40,7 +41,8 @@ class Backend(Protocol):
 
 
 def _int(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) and value >= 0 else 0
+    """A token count from a reply: a non-negative integer, else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def _get(body: Any, *keys: str | int) -> Any:
@@ -55,12 +57,16 @@ def _get(body: Any, *keys: str | int) -> Any:
 def _raw_body(raw: Any) -> dict[str, Any]:
     """The reply's JSON body; a body that is not a JSON object raises `MalformedReplyError`."""
     try:
-        body = raw.http_response.json()
+        body = json.loads(raw.http_response.content, parse_constant=_refuse_constant)
     except ValueError:
         raise MalformedReplyError("the reply body is not valid JSON") from None
     if not isinstance(body, dict):
         raise MalformedReplyError("the reply body is not a JSON object")
     return body
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN / Infinity: Python accepts them, JSON does not
 
 
 class MalformedReplyError(Exception):

@@ -154,12 +154,20 @@ def test_retries_429_honouring_retry_after_and_500(
 def test_malformed_reply_body_is_retried(
     llm_server: ScriptedLLMServer, client_for: MakeClient
 ) -> None:
-    llm_server.add_replies(Reply.raw(b'{"choices": [ {"message": '), Reply.structured(GOOD))
+    nan_usage = json.dumps(
+        {"choices": [{"message": {"content": json.dumps(GOOD)}}], "usage": {"prompt_tokens": 1}}
+    ).replace('"prompt_tokens": 1', '"prompt_tokens": NaN')
+    llm_server.add_replies(
+        Reply.raw(b'{"choices": [ {"message": '),
+        Reply.raw(b"[1, 2]"),
+        Reply.raw(nan_usage.encode()),
+        Reply.structured(GOOD),
+    )
     design, _ = client_for(llm_server, "openai-compatible/qwen3").structured(
         MESSAGES, Design, purpose="design"
     )
     assert design == Design.model_validate(GOOD)
-    assert len(llm_server.requests) == 2
+    assert len(llm_server.requests) == 4
 
 
 def test_retries_are_bounded(llm_server: ScriptedLLMServer, client_for: MakeClient) -> None:
