@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import email.utils
 import json
+import logging
 import math
 import os
 import random
@@ -57,6 +58,7 @@ from mledojo.llm.record import (
     redact,
 )
 
+log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
 
@@ -417,6 +419,16 @@ class LLMClient:
                     return base.model_copy(update={"attempts": attempts, "error": error})
                 attempts.append(
                     Attempt(error=outcome.message, status=outcome.status, waited_s=round(wait, 3))
+                )
+                log.warning(
+                    "%s (%s, call %d): %s; retry %d of %d in %.1f s",
+                    self.model,
+                    base.purpose,
+                    base.call,
+                    outcome.message,
+                    tries,
+                    self.retry.max_retries,
+                    wait,
                 )
                 await asyncio.sleep(wait)
         finally:

@@ -93,12 +93,15 @@ def test_the_key_never_reaches_a_record_a_log_or_an_error(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A hostile server echoes the key back in a reply body and in an error body."""
-    replies = iter(["echo", "echo-error"])
+    replies = iter(["echo", "echo-retry", "echo-error"])
 
     def echo(request: RecordedRequest) -> Reply:
         key = _sent_key(request)
-        if next(replies) == "echo":
+        kind = next(replies)
+        if kind == "echo":
             return Reply.say(f"your key is {key}")
+        if kind == "echo-retry":  # logged as a retry warning
+            return Reply.error(503, f"busy, {key}")
         return Reply.error(401, f"Incorrect API key provided: {key}")
 
     llm_server.set_script(echo)
@@ -122,6 +125,7 @@ def test_the_key_never_reaches_a_record_a_log_or_an_error(
             assert sentinel not in text, f"the key leaked into the {where}"
     assert "[redacted]" in texts["record"] and "[redacted]" in texts["error"]
     assert "rejected the API key" in texts["error"]
+    assert "retry 1 of 3" in texts["log"] and "busy, [redacted]" in texts["log"]
 
 
 def test_a_missing_sdk_gives_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
