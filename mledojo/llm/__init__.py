@@ -10,7 +10,7 @@ and a record of every call that replays deterministically.
 The SDKs are imported on first use (`pip install 'mledojo[llm]'`); importing this package does not.
 """
 
-from mledojo.llm.client import LLMClient, RetryPolicy, make_client
+from mledojo.llm.client import LLMClient, make_client
 from mledojo.llm.errors import (
     LLMBudgetExceeded,
     LLMCallError,
@@ -28,6 +28,7 @@ from mledojo.llm.meter import UsageMeter, UsageTotals
 from mledojo.llm.models import CallUsage, Message, ModelRef, parse_model
 from mledojo.llm.prices import PriceTable
 from mledojo.llm.record import RECORD_FILE, CallRecord
+from mledojo.llm.retry import RetryPolicy
 
 __all__ = [
     "RECORD_FILE",

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from mledojo.llm.errors import SDKNotInstalledError
-from mledojo.llm.models import Api, ModelRef
+from mledojo.llm.models import ModelRef
 from mledojo.llm.prices import PriceTable
 from mledojo.llm.record import LLMRequest, WireReply
 
@@ -266,38 +266,6 @@ class AnthropicMessages(_SDKBackend):
             ),
             body=body,
         )
-
-
-def native_structured_ok(api: Api, json_schema: dict[str, Any]) -> bool:
-    """Whether the API's native structured output can carry this schema.
-
-    Anthropic's tool input schemas take any JSON schema. OpenAI's strict json_schema mode
-    needs every object closed (`additionalProperties: false`), so a `dict[str, X]` field or an
-    untyped (`Any`) value cannot be expressed; such schemas go in the prompt instead.
-    """
-    if api == "anthropic-messages":
-        return True
-    return _strict_compatible(json_schema)
-
-
-def _strict_compatible(schema: Any) -> bool:
-    """Whether a (sub)schema is expressible in OpenAI's strict mode (see above)."""
-    if not isinstance(schema, dict):
-        return True
-    if not schema:
-        return False  # `Any`
-    extra = schema.get("additionalProperties")
-    if extra is not None and extra is not False:
-        return False  # an open mapping
-    subschemas: list[Any] = []
-    for key in ("properties", "$defs", "definitions"):
-        subschemas += list((schema.get(key) or {}).values())
-    for key in ("items", "not"):
-        if key in schema:
-            subschemas.append(schema[key])
-    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
-        subschemas += list(schema.get(key) or [])
-    return all(_strict_compatible(sub) for sub in subschemas)
 
 
 def backend_for(model: ModelRef, prices: PriceTable) -> Backend:

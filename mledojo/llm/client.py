@@ -9,28 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import json
 import logging
-import math
 import os
 import random
 import re
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel
 
-from mledojo.llm.backends import (
-    Backend,
-    MalformedReplyError,
-    backend_for,
-    import_sdk,
-    native_structured_ok,
-)
+from mledojo.llm.backends import Backend, backend_for, import_sdk
 from mledojo.llm.errors import (
     LLMCallError,
     LLMCancelledError,
@@ -55,7 +46,13 @@ from mledojo.llm.record import (
     Round,
     StructuredMode,
     WireReply,
-    redact,
+)
+from mledojo.llm.retry import Failure, RetryPolicy, classify
+from mledojo.llm.structured import (
+    PROMPT_MODE_INSTRUCTION,
+    REPAIR_PROMPT,
+    native_structured_ok,
+    validate_reply,
 )
 
 log = logging.getLogger(__name__)
@@ -63,114 +60,6 @@ T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
 
 DEFAULT_COMPATIBLE_KEY = "EMPTY"  # what vLLM and llama.cpp accept when they run without a key
-REPAIR_PROMPT = (
-    "Your previous reply did not match the required JSON schema `{name}`:\n{errors}\n"
-    "Reply again with only one JSON object that matches the schema, and nothing else."
-)
-PROMPT_MODE_INSTRUCTION = (
-    "Answer with only one JSON object, no prose and no code fence, that matches this JSON "
-    "schema (`{name}`):\n{schema}"
-)
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
-
-
-class RetryPolicy(BaseModel):
-    """How failed attempts (429, 5xx, timeouts, broken replies) are retried.
-
-    Exponential backoff with full jitter, `base_s * 2**n` capped at `cap_s`. A `Retry-After`
-    header is honoured exactly when at most `max_retry_after_s`; longer asks end the call.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_retries: int = Field(default=4, ge=0, le=20)
-    base_s: float = Field(default=1.0, ge=0)
-    cap_s: float = Field(default=30.0, ge=0)
-    max_retry_after_s: float = Field(default=60.0, ge=0)
-
-    def backoff(self, failures: int, rng: random.Random) -> float:
-        return rng.uniform(0, min(self.cap_s, self.base_s * 2 ** (failures - 1)))
-
-
-class _Failure(BaseModel):
-    """A classified failed attempt."""
-
-    kind: str  # "timeout" | "status" | "connection" | "malformed"
-    message: str
-    status: int | None = None
-    retryable: bool
-    retry_after_s: float | None = None
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Seconds asked by `retry-after-ms` / `retry-after` (seconds or an HTTP date)."""
-    if headers is None:
-        return None
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value) / scale
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(value)
-            except (TypeError, ValueError):
-                continue
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            seconds = (when - datetime.now(UTC)).total_seconds()
-        if math.isfinite(seconds):
-            return max(0.0, seconds)
-    return None
-
-
-def _classify(exc: BaseException, sdk: Any, secrets: list[str]) -> _Failure | None:
-    """What went wrong in one attempt, or None when `exc` is not a provider failure."""
-    if isinstance(exc, MalformedReplyError):
-        return _Failure(kind="malformed", message=str(exc), retryable=True)
-    if isinstance(exc, sdk.APITimeoutError | TimeoutError):
-        return _Failure(kind="timeout", message="no reply within the timeout", retryable=True)
-    if isinstance(exc, sdk.APIStatusError):
-        status = int(exc.status_code)
-        detail = redact(str(getattr(exc, "message", "") or ""), secrets)
-        detail = detail if len(detail) <= 300 else detail[:297] + "..."
-        return _Failure(
-            kind="status",
-            status=status,
-            message=f"HTTP {status}: {detail}",
-            retryable=status in (408, 409, 429) or status >= 500,
-            retry_after_s=_retry_after(getattr(exc.response, "headers", None)),
-        )
-    if isinstance(exc, sdk.APIConnectionError):
-        return _Failure(kind="connection", message="connection failed or was cut", retryable=True)
-    return None
-
-
-def _extract_json(text: str) -> str:
-    """The JSON object in a reply: the whole text, a fenced block, or the outermost braces."""
-    stripped = text.strip()
-    if stripped.startswith("{"):
-        return stripped
-    fenced = _FENCE.search(stripped)
-    if fenced:
-        return fenced.group(1).strip()
-    start, end = stripped.find("{"), stripped.rfind("}")
-    return stripped[start : end + 1] if 0 <= start < end else stripped
-
-
-def _validate(schema: type[T], reply: WireReply) -> tuple[T | None, str]:
-    """The reply as a `schema` instance, or None and the validation errors in brief."""
-    try:
-        if reply.tool_input is not None:
-            return schema.model_validate(reply.tool_input), ""
-        return schema.model_validate_json(_extract_json(reply.text)), ""
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors()[:10]:
-            where = ".".join(str(p) for p in err["loc"]) or "(root)"
-            lines.append(f"- {where}: {err['msg']}")
-        return None, "\n".join(lines)
 
 
 class LLMClient:
@@ -318,7 +207,7 @@ class LLMClient:
             reply = await self._request(request, schema, purpose, "fallback")
         usage = reply.usage
         self._check_complete(reply, request, purpose)
-        value, errors = _validate(schema, reply)
+        value, errors = validate_reply(schema, reply)
         if value is not None:
             return value, usage
         said = json.dumps(reply.tool_input) if reply.tool_input is not None else reply.text
@@ -335,7 +224,7 @@ class LLMClient:
         second = await self._request(repair, schema, purpose, "repair")
         usage = usage + second.usage
         self._check_complete(second, repair, purpose)
-        value, errors = _validate(schema, second)
+        value, errors = validate_reply(schema, second)
         if value is None:
             raise LLMOutputError(
                 f"The model's reply for `{purpose}` does not match `{name}` after one repair "
@@ -441,18 +330,18 @@ class LLMClient:
         sdk_module: Any,
         request: LLMRequest,
         schema: type[BaseModel] | None,
-    ) -> WireReply | _Failure:
+    ) -> WireReply | Failure:
         """One attempt under the hard deadline: the reply, or the classified failure."""
         try:
             async with asyncio.timeout(self.timeout_s):
                 return await backend.send(sdk, request, schema, self.timeout_s)
         except Exception as exc:  # noqa: BLE001 - provider failures are classified, others raise
-            failure = _classify(exc, sdk_module, self._secrets)
+            failure = classify(exc, sdk_module, self._secrets)
             if failure is None:
                 raise
             return failure
 
-    def _wait_after(self, failure: _Failure, failures: int) -> float | None:
+    def _wait_after(self, failure: Failure, failures: int) -> float | None:
         """Seconds to wait before the next attempt, or None to give up."""
         if not failure.retryable or failures > self.retry.max_retries:
             return None
@@ -462,7 +351,7 @@ class LLMClient:
             return failure.retry_after_s
         return self.retry.backoff(failures, self._rng)
 
-    def _final_message(self, failure: _Failure, attempts: int) -> str:
+    def _final_message(self, failure: Failure, attempts: int) -> str:
         asked = failure.retry_after_s
         if asked is not None and asked > self.retry.max_retry_after_s:
             return (

@@ -470,7 +470,7 @@ def test_retry_after_forms() -> None:
     from datetime import UTC, datetime, timedelta
     from email.utils import format_datetime
 
-    from mledojo.llm.client import _retry_after
+    from mledojo.llm.retry import retry_after as _retry_after
 
     soon = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     assert _retry_after({"retry-after": "2"}) == 2.0
