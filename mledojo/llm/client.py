@@ -168,14 +168,15 @@ class LLMClient:
         mode: StructuredMode,
     ) -> LLMRequest:
         if mode == "prompt":  # the schema goes in the prompt; the reply is validated as JSON
-            lead = next((i for i, m in enumerate(messages) if m.role != "system"), len(messages))
-            instruction = Message(
-                role="system",
-                content=PROMPT_MODE_INSTRUCTION.format(
-                    name=name, schema=json.dumps(json_schema, sort_keys=True)
-                ),
+            instruction = PROMPT_MODE_INSTRUCTION.format(
+                name=name, schema=json.dumps(json_schema, sort_keys=True)
             )
-            messages = [*messages[:lead], instruction, *messages[lead:]]
+            # One leading system message only: some chat templates refuse a second one.
+            if messages and messages[0].role == "system":
+                first = Message(role="system", content=f"{messages[0].content}\n\n{instruction}")
+                messages = [first, *messages[1:]]
+            else:
+                messages = [Message(role="system", content=instruction), *messages]
         return LLMRequest(
             api=self.model.api,
             model=self.model.name,

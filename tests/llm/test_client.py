@@ -358,8 +358,11 @@ def test_schemas_strict_mode_cannot_carry_go_in_the_prompt(
         assert body["tool_choice"]["name"] == "Tuned"
         return
     assert "response_format" not in body and "text" not in body
-    prompt = json.dumps(body)
-    assert "matches this JSON schema (`Tuned`)" in prompt and "hyperparameters" in prompt
+    messages = body["messages"] if "messages" in body else body["input"]
+    assert [m["role"] for m in messages] == ["system", "user"]  # the schema joins the system
+    system = messages[0]["content"]
+    assert system.startswith(MESSAGES[0].content) and "matches this JSON schema (`Tuned`)" in system
+    assert "hyperparameters" in system
 
 
 @pytest.mark.parametrize("model", ["openai/gpt-5-mini", "openai-compatible/qwen3"])
