@@ -261,14 +261,11 @@ class LLMClient:
             call = self._calls
         base = CallRecord(call=call, purpose=purpose, round=round_, request=request)
         if self._replayer is not None:
-            record = self._replayer.take(call, base)
-            record = base.model_copy(
-                update={"reply": record.reply, "error": record.error, "attempts": record.attempts}
-            )
+            record = self._replayer.take(call, base, self._recorder)
         else:
             record = await self._send_with_retries(base, schema)
-        if self._recorder is not None:
-            self._recorder.append(record)
+            if self._recorder is not None:
+                self._recorder.append(record)
         if record.reply is not None:
             self.meter.charge(record.reply.usage)
             return record.reply

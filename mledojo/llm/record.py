@@ -194,7 +194,8 @@ class Replayer:
     """Serves recorded replies to requests equal to the recorded ones, each record once.
 
     A request is matched to the first unused record with the same purpose, round and
-    request, so experiments that ran concurrently replay in any order. A request that no
+    request, so experiments that ran concurrently replay in any order (and are re-recorded in
+    the recorded order). A request that no
     record matches is a divergence: the error names this run's call number and the first
     field that differs from the nearest unused record (same purpose first).
     """
@@ -203,14 +204,19 @@ class Replayer:
         self.path = path
         self.records = load_records(path)
         self._used = [False] * len(self.records)
+        self._written = 0
         self._lock = threading.Lock()
 
-    def take(self, call: int, candidate: CallRecord) -> CallRecord:
+    def take(self, call: int, candidate: CallRecord, recorder: Recorder | None) -> CallRecord:
+        """The recorded call equal to `candidate`; it is also written to `recorder`, in the
+        recording's own order (so concurrent calls re-record the very same bytes)."""
         want = candidate.key()
         with self._lock:
             for i, record in enumerate(self.records):
                 if not self._used[i] and record.key() == want:
                     self._used[i] = True
+                    if recorder is not None:
+                        self._write_in_order(recorder)
                     return record
             unused = [i for i, used in enumerate(self._used) if not used]
         if not unused:
@@ -229,6 +235,12 @@ class Replayer:
             f"recorded call {record.call} in {self.path}: recorded {_short(was)}, "
             f"now {_short(now)}."
         )
+
+    def _write_in_order(self, recorder: Recorder) -> None:
+        """Append every taken record not yet written whose predecessors are all written."""
+        while self._written < len(self.records) and self._used[self._written]:
+            recorder.append(self.records[self._written])
+            self._written += 1
 
     @property
     def unused(self) -> int:

@@ -19,7 +19,7 @@ from mledojo.llm import (
     UsageMeter,
     make_client,
 )
-from mledojo.testing.llm_server import Reply, ScriptedLLMServer, ScriptedUsage
+from mledojo.testing.llm_server import RecordedRequest, Reply, ScriptedLLMServer, ScriptedUsage
 
 from .conftest import MODELS, MakeClient
 
@@ -218,3 +218,51 @@ def test_a_damaged_recording_names_the_line(tmp_path: Path) -> None:
 def test_replay_and_record_folders_must_differ(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="must differ"):
         _replay_client(tmp_path, tmp_path, "openai/gpt-5-mini")
+
+
+def test_concurrent_calls_replay_in_any_order_and_re_record_the_same_bytes(
+    llm_server: ScriptedLLMServer, client_for: MakeClient, tmp_path: Path
+) -> None:
+    """Experiments of a batch ask concurrently; their replies finish in another order."""
+    import threading
+    import time
+
+    delays = {"exp-0": 0.8, "exp-1": 0.4, "exp-2": 0.6, "exp-3": 0.0}
+
+    def answer(request: RecordedRequest) -> Reply:
+        name = request.body["input"][-1]["content"]
+        return Reply.structured({"steps": [name], "stop": False}).slow(delays[name])
+
+    llm_server.set_script(answer)
+
+    def batch(client: LLMClient, order: list[str], pause_s: float) -> dict[str, Plan]:
+        out: dict[str, Plan] = {}
+
+        def one(name: str) -> None:
+            msgs = [Message(role="user", content=name)]
+            out[name] = client.structured(msgs, Plan, purpose="code")[0]
+
+        threads = []
+        for name in order:
+            threads.append(threading.Thread(target=one, args=(name,)))
+            threads[-1].start()
+            time.sleep(pause_s)
+        for t in threads:
+            t.join(10)
+        return out
+
+    live = batch(
+        client_for(llm_server, "openai/gpt-5-mini", record_dir=tmp_path / "r1"), list(delays), 0.05
+    )
+    original = (tmp_path / "r1" / RECORD_FILE).read_bytes()
+    finished = [
+        json.loads(line)["request"]["messages"][0]["content"] for line in original.splitlines()
+    ]
+    assert finished == ["exp-3", "exp-1", "exp-2", "exp-0"]  # completion order, not start order
+    replayed = batch(
+        _replay_client(tmp_path / "r1", tmp_path / "r2", "openai/gpt-5-mini"),
+        list(reversed(delays)),
+        0.0,
+    )
+    assert replayed == live
+    assert (tmp_path / "r2" / RECORD_FILE).read_bytes() == original
