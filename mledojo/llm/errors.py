@@ -1,0 +1,67 @@
+"""The errors of the model layer; each message says what to do next and never holds a key."""
+
+from __future__ import annotations
+
+from mledojo.errors import MLEDojoError
+
+INSTALL_HINT = "pip install 'mledojo[llm]'"
+
+
+class LLMError(MLEDojoError):
+    """Base class of every error raised on purpose by `mledojo.llm`."""
+
+
+class LLMBudgetExceeded(LLMError):
+    """A hard token or dollar budget is used up; no further call is sent."""
+
+
+class ModelNameError(LLMError, ValueError):
+    """A model name is not `provider/name` with a known provider."""
+
+
+class MissingAPIKeyError(LLMError):
+    """The environment variable that holds the provider's API key is not set on the host."""
+
+    def __init__(self, variable: str) -> None:
+        super().__init__(
+            f"{variable} is not set: export it in the host shell that runs mledojo "
+            "(it is never passed into a container)."
+        )
+        self.variable = variable
+
+
+class SDKNotInstalledError(LLMError, ImportError):
+    """The provider's SDK is missing; the message gives the install command."""
+
+    def __init__(self, package: str) -> None:
+        super().__init__(f"The `{package}` package is needed for this model: {INSTALL_HINT}")
+        self.package = package
+
+
+class LLMCallError(LLMError):
+    """The provider failed (after the allowed retries) or refused the request."""
+
+    def __init__(self, message: str, *, status: int | None = None, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+        self.attempts = attempts
+
+
+class LLMTimeoutError(LLMCallError):
+    """No complete reply within the per-call timeout (on every allowed attempt)."""
+
+
+class LLMCancelledError(LLMError):
+    """The client was cancelled; in-flight calls were aborted and their connections closed."""
+
+
+class LLMOutputError(LLMError):
+    """The reply did not match the requested schema, even after the one repair round."""
+
+
+class LLMReplayError(LLMError):
+    """A replayed episode asked for a call that the recording does not hold (divergence)."""
+
+
+class PriceTableError(LLMError):
+    """A price table file is unreadable or a budgeted model has no price."""
