@@ -115,6 +115,7 @@ class EpisodeResult(BaseModel):
     feedback: list[Feedback] = Field(default_factory=list)
     grading_errors: int = 0
     error: str | None = None
+    hardware: str = "unknown"
     versions: dict[str, str] = Field(default_factory=dict)
     finished_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
 

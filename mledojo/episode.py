@@ -48,7 +48,7 @@ from mledojo.errors import (
 )
 from mledojo.grading.scorer import Scorer
 from mledojo.grading.worker import GradingWorker
-from mledojo.layout import EpisodeSpec
+from mledojo.layout import EpisodeSpec, hardware_summary
 from mledojo.rewards import RewardMode, step_reward
 from mledojo.sandbox.base import ExecResult, Sandbox
 from mledojo.types import (
@@ -137,6 +137,7 @@ class Episode:
         self.final: FinalGrade | None = None
         self.result: EpisodeResult | None = None
         self._restarts_seen = 0
+        self._llm_logged = LLMUsage()
         self._t0 = time.monotonic()
         self._handlers: dict[type, Callable[[Any, _Draft], None]] = {
             RequestInfo: self._request_info,
@@ -210,17 +211,23 @@ class Episode:
             info["final"] = self.final.model_dump() if self.final else {}
         info["step_time_s"] = time.monotonic() - t0
         info["run_dir"] = str(self.folder)
-        self.recorder.record_step(
-            {
-                "step": self.steps,
-                "action": _loggable(raw),
-                "obs": obs,
-                "reward": draft.reward,
-                "terminated": draft.terminated,
-                "truncated": truncated,
-                "duration_s": info["step_time_s"],
+        entry: dict[str, Any] = {
+            "step": self.steps,
+            "action": _loggable(raw),
+            "obs": obs,
+            "reward": draft.reward,
+            "terminated": draft.terminated,
+            "truncated": truncated,
+            "duration_s": info["step_time_s"],
+        }
+        if self.llm != self._llm_logged:  # model calls since the last step
+            spent = {
+                k: getattr(self.llm, k) - getattr(self._llm_logged, k)
+                for k in LLMUsage.model_fields
             }
-        )
+            entry["llm"] = {**spent, "tokens": spent["input_tokens"] + spent["output_tokens"]}
+            self._llm_logged = self.llm
+        self.recorder.record_step(entry)
         return StepOutcome(obs, draft.reward, draft.terminated, truncated, info)
 
     def _apply(self, raw: Any) -> _Draft:
@@ -465,6 +472,7 @@ class Episode:
             feedback=self.feedback,
             grading_errors=self.grading_errors,
             error=error,
+            hardware=hardware_summary(),
             versions=versions(),
         )
 

@@ -177,6 +177,14 @@ def host_facts() -> dict[str, Any]:
     }
 
 
+def hardware_summary() -> str:
+    """`x86_64, 2 CPUs, 24 GiB`: what a board shows beside a wall time."""
+    facts = host_facts()
+    memory = facts["memory_bytes"]
+    gib = f", {memory / 2**30:.0f} GiB" if memory else ""
+    return f"{facts['machine']}, {facts['cpus']} CPUs{gib}"
+
+
 def git_sha() -> str | None:
     """The commit of the mledojo source checkout, when it is one (else None)."""
     root = Path(__file__).resolve().parent.parent

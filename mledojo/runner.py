@@ -30,6 +30,7 @@ from mledojo.layout import (
     EpisodeSpec,
     default_runs_dir,
     episode_dir,
+    hardware_summary,
     new_run_id,
     record_run,
 )
@@ -176,6 +177,7 @@ def _failed_before_start(
         higher_is_better=comp.spec.metric.higher_is_better,
         sandbox=SandboxStats(kind=spec.sandbox),
         error=_trace(exc) if exc is not None else None,
+        hardware=hardware_summary(),
         versions=versions(),
     )
     write_result(folder, result)

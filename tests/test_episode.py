@@ -123,6 +123,9 @@ def test_llm_budget_truncates_cleanly(tmp_path: Path) -> None:
         result = result_of(e)
     assert result.llm.calls == 2 and result.llm.usd == pytest.approx(0.06)
     assert result.llm.tokens == 2000 and result.final.graded
+    lines = [json.loads(x) for x in (tmp_path / "r" / "trajectory.jsonl").read_text().splitlines()]
+    per_step = [line["llm"]["usd"] for line in lines if "llm" in line]
+    assert per_step == [pytest.approx(0.03), pytest.approx(0.03)]
 
 
 def test_data_seed_per_reset_and_options_checked(tmp_path: Path) -> None:

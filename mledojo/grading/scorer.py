@@ -11,7 +11,7 @@ import pandas as pd
 from mledojo.competition import Competition
 from mledojo.data.prepare import PreparedData
 from mledojo.errors import GradingError
-from mledojo.grading.leaderboard import load_leaderboard
+from mledojo.grading.boards import load_leaderboard
 from mledojo.grading.scoring import (
     GradeReport,
     Part,
@@ -38,6 +38,7 @@ class Scorer:
     ) -> None:
         self.competition = competition
         self.spec = competition.spec
+        self.sample_path = data.sample_submission_path
         self.answers = load_answers(competition, data)
         self.max_bytes = (
             max_submission_bytes(self.spec, len(self.answers)) if max_bytes is None else max_bytes

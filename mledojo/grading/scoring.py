@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mledojo.competition import CompetitionSpec
 from mledojo.errors import GradingError
-from mledojo.grading.leaderboard import load_leaderboard
+from mledojo.grading.boards import load_leaderboard
 from mledojo.grading.metrics import positive_label
 from mledojo.grading.rank import Medal, MedalThresholds, rank_score
 from mledojo.grading.validate import (

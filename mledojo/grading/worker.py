@@ -161,7 +161,21 @@ def _vm_size_bytes() -> int:
     return 0
 
 
+def _warm_up(scorer: Scorer) -> None:
+    """Grade our own sample submission once, before privileges drop.
+
+    Grading imports modules lazily (scikit-learn, scipy, parts of the standard library);
+    once the child is `nobody` it may not be able to read the Python installation (under
+    a 0700 home, say). One trusted grade imports exactly what grading needs.
+    """
+    with contextlib.suppress(Exception):  # e.g. a one-class public part: reported later
+        scorer.score(scorer.sample_path, part="public")
+    with contextlib.suppress(Exception):
+        scorer.score(scorer.sample_path, part="private")
+
+
 def _serve(scorer: Scorer, conn: Connection) -> None:  # pragma: no cover - in the child
+    _warm_up(scorer)
     _drop_privileges(conn.fileno())
     scratch = Path(tempfile.mkdtemp(prefix="mledojo-grade-"))
     path = scratch / "submission.csv"

@@ -1,6 +1,6 @@
 """Our leaderboard: episodes in (`BoardEpisode`), statistics, rendering, compare, export.
 
-Not to be confused with `mledojo.grading.leaderboard`: the Kaggle and reference boards a
+Not to be confused with `mledojo.grading.boards`: the Kaggle and reference boards a
 score is ranked against ("boards"). Importing this package is cheap (the CLI attaches its
 commands at start-up); the names below load their module on first use.
 """

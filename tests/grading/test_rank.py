@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mledojo.errors import GradingError
-from mledojo.grading.leaderboard import load_leaderboard
+from mledojo.grading.boards import load_leaderboard
 from mledojo.grading.rank import (
     MedalThresholds,
     human_rank,

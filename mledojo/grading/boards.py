@@ -1,4 +1,4 @@
-"""Reading leaderboard CSVs into an array of scores.
+"""Reading the Kaggle and reference leaderboard CSVs of a competition into scores (boards).
 
 Two formats are understood, recognised by their header:
 
