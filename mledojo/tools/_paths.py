@@ -56,7 +56,8 @@ def resolve_input(path: str, *, argument: str) -> Path:
         raise ToolArgumentError(
             f"argument `{argument}`: no file {path!r}; list the files with request_info"
         ) from None
-    if not _inside(resolved, real_root.resolve()):
+    roots = (data_root().resolve(), workspace_root().resolve())
+    if not any(_inside(resolved, root) for root in roots):
         raise ToolArgumentError(
             f"argument `{argument}`: {path!r} leads outside {DATA_PREFIX} and "
             f"{WORKSPACE_PREFIX} (through a symlink); use a file inside them"

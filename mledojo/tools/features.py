@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -43,11 +43,14 @@ def _default_stats() -> list[Stat]:
     return ["mean"]
 
 
+Window = Annotated[int, Field(ge=1, le=MAX_WINDOW)]
+
+
 class Rolling(ToolArgs):
     """Rolling statistics of one column over the last `windows` rows of the same group."""
 
     column: Col = Field(max_length=MAX_COLUMN_NAME)
-    windows: list[int] = Field(min_length=1, max_length=10)
+    windows: list[Window] = Field(min_length=1, max_length=10)
     stats: list[Stat] = Field(default_factory=_default_stats, min_length=1, max_length=5)
 
 
@@ -55,7 +58,7 @@ class Lag(ToolArgs):
     """Values of one column `lags` rows earlier in the same group."""
 
     column: Col = Field(max_length=MAX_COLUMN_NAME)
-    lags: list[int] = Field(min_length=1, max_length=20)
+    lags: list[Window] = Field(min_length=1, max_length=20)
 
 
 class Encoding(ToolArgs):
@@ -194,14 +197,6 @@ def _spec(args: FeatureArgs, train: Table) -> dict[str, Any]:
         )
     if spec["time_features"] and not spec["time_column"]:
         raise ToolArgumentError("argument `time_features` needs `time_column`")
-    for r in spec["rolling"]:
-        if any(not 1 <= w <= MAX_WINDOW for w in r["windows"]):
-            raise ToolArgumentError(
-                f"argument `rolling.windows`: each window must be in [1, {MAX_WINDOW}]"
-            )
-    for lag in spec["lags"]:
-        if any(not 1 <= k <= MAX_WINDOW for k in lag["lags"]):
-            raise ToolArgumentError(f"argument `lags.lags`: each lag must be in [1, {MAX_WINDOW}]")
     n_new = sum(len(r["windows"]) * len(r["stats"]) for r in spec["rolling"])
     n_new += sum(len(lag["lags"]) for lag in spec["lags"]) + len(spec["diffs"])
     if n_new > MAX_NEW_FEATURES:
@@ -284,8 +279,9 @@ def _time_part(times: pd.Series, part: str) -> pd.Series:
     if part == "weekofyear":
         return dt.isocalendar().week.astype("float64")
     if part == "is_weekend":
-        return (dt.dayofweek >= 5).astype("float64")
-    return getattr(dt, part).astype("float64")
+        return (dt.day_of_week >= 5).astype("float64")
+    name = {"dayofweek": "day_of_week", "dayofyear": "day_of_year"}.get(part, part)
+    return getattr(dt, name).astype("float64")
 
 
 def _fit(df: pd.DataFrame, spec: dict[str, Any], fingerprint: str, seed: int) -> FittedState:
@@ -314,7 +310,8 @@ def _fit(df: pd.DataFrame, spec: dict[str, Any], fingerprint: str, seed: int) ->
             }
             state.target_prior[column] = prior
     encoded = _encode(df, state, train_rows=True, seed=seed)
-    features = _numeric_features(encoded, spec)
+    dummies = {f"{c}__{cat}" for c, cats in state.onehot.items() for cat in cats}
+    features = [c for c in _numeric_features(encoded, spec) if c not in dummies]  # 0/1 stay 0/1
     if spec["impute"] != "none":
         for c in features:
             value = encoded[c].median() if spec["impute"] == "median" else 0.0
@@ -375,10 +372,11 @@ def _out_of_fold(values: pd.Series, y: pd.Series, prior: float, seed: int) -> pd
     result = pd.Series(prior, index=values.index, dtype=float)
     for k in range(TARGET_FOLDS):
         fit = folds != k
+        fold_prior = float(y[fit].mean()) if fit.any() else prior  # also blind to fold k
         stats = y[fit].groupby(values[fit]).agg(["sum", "count"])
-        smooth = (stats["sum"] + TARGET_SMOOTHING * prior) / (stats["count"] + TARGET_SMOOTHING)
+        smooth = (stats["sum"] + TARGET_SMOOTHING * fold_prior) / (stats["count"] + TARGET_SMOOTHING)
         rows = ~fit
-        result[rows] = values[rows].map(smooth).fillna(prior).to_numpy()
+        result[rows] = values[rows].map(smooth).fillna(fold_prior).to_numpy()
     return result
 
 
