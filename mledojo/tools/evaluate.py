@@ -103,6 +103,8 @@ def _all_metrics(
         if task == "regression":
             if m.kind == "probability" or name in ("accuracy", "f1", "f1_micro", "f1_macro"):
                 continue
+            if m.kind == "label" and not np.all(np.mod(y, 1) == 0):
+                continue  # kappa is for integer ratings
             pred = np.rint(scores) if m.kind == "label" else scores
         else:
             if m.kind == "value" or (name in BINARY_ONLY and task != "binary"):
@@ -110,7 +112,7 @@ def _all_metrics(
             pred = labels if m.kind == "label" else scores
         try:
             out[name] = _round_metric(m.fn(y, pred))
-        except ToolError:
+        except (ToolError, ValueError):  # undefined here (e.g. one class): reported as null
             out[name] = None
     return out
 

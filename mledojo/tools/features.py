@@ -374,7 +374,9 @@ def _out_of_fold(values: pd.Series, y: pd.Series, prior: float, seed: int) -> pd
         fit = folds != k
         fold_prior = float(y[fit].mean()) if fit.any() else prior  # also blind to fold k
         stats = y[fit].groupby(values[fit]).agg(["sum", "count"])
-        smooth = (stats["sum"] + TARGET_SMOOTHING * fold_prior) / (stats["count"] + TARGET_SMOOTHING)
+        smooth = (stats["sum"] + TARGET_SMOOTHING * fold_prior) / (
+            stats["count"] + TARGET_SMOOTHING
+        )
         rows = ~fit
         result[rows] = values[rows].map(smooth).fillna(fold_prior).to_numpy()
     return result

@@ -136,6 +136,7 @@ def _correlations(df: pd.DataFrame, target: str, task: str) -> dict[str, float |
         if task == "multiclass":
             return {}
     numeric = df.drop(columns=[target]).select_dtypes(include="number")
+    numeric = numeric.loc[:, numeric.nunique() > 1]  # a constant column has no correlation
     if numeric.empty or y.nunique() < 2:
         return {}
     corr = numeric.corrwith(y.astype(float), method="spearman").dropna()

@@ -53,7 +53,9 @@ def write_submission(args: SubmissionArgs) -> dict[str, Any]:
     table = read_table(args.data, argument="data")
     id_column = args.id_column or table.meta.id_column or model.meta.id_column
     if id_column is None and args.sample_submission:
-        id_column = str(read_table(args.sample_submission, argument="sample_submission").frame.columns[0])
+        id_column = str(
+            read_table(args.sample_submission, argument="sample_submission").frame.columns[0]
+        )
     id_column = require_column(table, id_column, argument="id_column")
     ids = table.frame[id_column]
     if ids.duplicated().any():

@@ -80,7 +80,9 @@ def box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pump_table: pd.DataFram
 
 def kaggle_dir(competition: str) -> Path:
     """The real Kaggle download of `competition`, or a skip when it is not on this machine."""
-    base = Path(os.environ.get("MLEDOJO_KAGGLE_DIR", ROOT.parent / "shared" / "datasets" / "kaggle"))
+    base = Path(
+        os.environ.get("MLEDOJO_KAGGLE_DIR", ROOT.parent / "shared" / "datasets" / "kaggle")
+    )
     folder = base / competition
     if not (folder / "train.csv").is_file():
         pytest.skip(f"{folder} is missing (the real Kaggle files live in ../shared/datasets)")

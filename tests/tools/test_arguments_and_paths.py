@@ -49,7 +49,13 @@ def test_submission_output_stays_in_the_workspace(box: Box, tmp_path: Path) -> N
     model = _quick_model(box)
     for output in ("/data/submission.csv", "/tmp/submission.csv", "../submission.csv"):
         with pytest.raises(ToolArgumentError, match="argument `output`"):
-            box.call("write_submission", model=model, data="/data/test.csv", id_column="id", output=output)
+            box.call(
+                "write_submission",
+                model=model,
+                data="/data/test.csv",
+                id_column="id",
+                output=output,
+            )
     # a symlink planted where the submission goes is replaced, not written through
     victim = tmp_path / "victim.txt"
     victim.write_text("untouched")
@@ -84,7 +90,11 @@ def test_malformed_arguments_name_the_field(box: Box) -> None:
     with pytest.raises(ToolArgumentError, match="argument `path`"):
         box.call("profile_dataset", path=["/data/train.csv"])
     with pytest.raises(ToolArgumentError, match="argument `rolling.0.windows`"):
-        box.call("engineer_features", train="/data/train.csv", rolling=[{"column": "x", "windows": "big"}])
+        box.call(
+            "engineer_features",
+            train="/data/train.csv",
+            rolling=[{"column": "x", "windows": "big"}],
+        )
     with pytest.raises(ToolArgumentError, match="JSON object"):
         from mledojo.tools.registry import TOOLS
 
@@ -113,5 +123,12 @@ def test_a_missing_file_says_how_to_list_files(box: Box) -> None:
 
 
 def _quick_model(box: Box) -> str:
-    out = box.call("train_model", train="/data/train.csv", target="failure_24h", algorithm="lightgbm", params={"n_estimators": 5}, exclude=["id"])
+    out = box.call(
+        "train_model",
+        train="/data/train.csv",
+        target="failure_24h",
+        algorithm="lightgbm",
+        params={"n_estimators": 5},
+        exclude=["id"],
+    )
     return str(out["model"])

@@ -41,11 +41,20 @@ def test_window_features_see_only_earlier_rows_of_the_same_pump(box: Box) -> Non
     later = df.copy()
     future = (times > cut) & (df["pump_id"] == "P01")
     later.loc[future, ["vibration_mm_s", "bearing_temp_c", "motor_current_a"]] = 1e6
-    later.loc[df["pump_id"] == "P02", ["vibration_mm_s", "bearing_temp_c", "motor_current_a"]] = -1e6
+    later.loc[
+        df["pump_id"] == "P02", ["vibration_mm_s", "bearing_temp_c", "motor_current_a"]
+    ] = -1e6
     later.sample(frac=1.0, random_state=2).to_csv(box.workspace / "b.csv", index=False)
     outs = []
     for name in ("a", "b"):
-        box.call("engineer_features", train=f"{name}.csv", time_column="timestamp", group_column="pump_id", name=name, **WINDOWS)
+        box.call(
+            "engineer_features",
+            train=f"{name}.csv",
+            time_column="timestamp",
+            group_column="pump_id",
+            name=name,
+            **WINDOWS,
+        )
         outs.append(_read(box, f"{name}_raw").set_index("id").sort_index())
     a, b = outs
     new = [c for c in a.columns if "_roll" in c or "_lag" in c or "_diff" in c]
@@ -57,14 +66,22 @@ def test_window_features_see_only_earlier_rows_of_the_same_pump(box: Box) -> Non
     # and the values are the real causal ones: a lag of 1 is the previous hour of the pump
     p03 = df[df["pump_id"] == "P03"].sort_values("timestamp")
     expected = p03["bearing_temp_c"].shift(1).to_numpy()
-    np.testing.assert_allclose(a.loc[p03["id"], "bearing_temp_c_lag1"].to_numpy(), expected, equal_nan=True)
+    np.testing.assert_allclose(
+        a.loc[p03["id"], "bearing_temp_c_lag1"].to_numpy(), expected, equal_nan=True
+    )
     roll = p03["vibration_mm_s"].rolling(6, min_periods=1).max().to_numpy()
     np.testing.assert_allclose(a.loc[p03["id"], "vibration_mm_s_roll6_max"].to_numpy(), roll)
 
 
 def test_test_rows_use_training_history_but_never_the_reverse(box: Box) -> None:
     parts = _split(box)
-    out = box.call("engineer_features", train=parts["train"], apply_to=[parts["valid"], "/data/test.csv"], name="f", **WINDOWS)
+    out = box.call(
+        "engineer_features",
+        train=parts["train"],
+        apply_to=[parts["valid"], "/data/test.csv"],
+        name="f",
+        **WINDOWS,
+    )
     valid, train = _read(box, "f_valid"), _read(box, "f_train")
     # the first validation hour of each pump has a full lag from the training period
     first = valid.sort_values("timestamp").groupby("pump_id").head(1)
@@ -92,7 +109,9 @@ def test_scalers_and_encoders_are_fitted_on_train_only(box: Box) -> None:
     valid["load_pct"] = valid["load_pct"] * 1000 + 5e5
     valid["pump_size"] = "XL"
     valid.to_csv(box.workspace / "poisoned_valid.csv", index=False)
-    box.call("engineer_features", train=parts["train"], apply_to=["poisoned_valid.csv"], name="b", **spec)
+    box.call(
+        "engineer_features", train=parts["train"], apply_to=["poisoned_valid.csv"], name="b", **spec
+    )
     state_a = json.loads((box.workspace / "tools" / "a.pipeline.json").read_text())
     state_b = json.loads((box.workspace / "tools" / "b.pipeline.json").read_text())
     for key in ("center", "spread", "fill", "onehot", "target_mean"):
@@ -138,7 +157,9 @@ def test_target_encoding_of_a_training_row_ignores_its_own_target(box: Box) -> N
     flipped.to_csv(box.workspace / "b.csv", index=False)
     enc = [{"column": "cell", "method": "target"}]
     for name in ("a", "b"):
-        box.call("engineer_features", train=f"{name}.csv", target="failure_24h", encode=enc, name=name)
+        box.call(
+            "engineer_features", train=f"{name}.csv", target="failure_24h", encode=enc, name=name
+        )
     a, b = _read(box, "a_raw"), _read(box, "b_raw")
     assert a.loc[0, "cell"] == b.loc[0, "cell"]  # its own encoding did not move
     assert not np.allclose(a["cell"], b["cell"])  # the others' did: the target is used
@@ -146,8 +167,21 @@ def test_target_encoding_of_a_training_row_ignores_its_own_target(box: Box) -> N
 
 def test_a_saved_pipeline_reapplies_identically(box: Box) -> None:
     parts = _split(box)
-    spec = {"scale": "robust", "encode": [{"column": "pump_size", "method": "ordinal"}], "time_features": ["hour", "is_weekend"], **WINDOWS}
-    box.call("engineer_features", train=parts["train"], apply_to=[parts["valid"]], name="fit", **spec)
-    out = box.call("engineer_features", pipeline="/workspace/tools/fit.pipeline.json", train=parts["train"], apply_to=[parts["valid"]], name="again")
+    spec = {
+        "scale": "robust",
+        "encode": [{"column": "pump_size", "method": "ordinal"}],
+        "time_features": ["hour", "is_weekend"],
+        **WINDOWS,
+    }
+    box.call(
+        "engineer_features", train=parts["train"], apply_to=[parts["valid"]], name="fit", **spec
+    )
+    out = box.call(
+        "engineer_features",
+        pipeline="/workspace/tools/fit.pipeline.json",
+        train=parts["train"],
+        apply_to=[parts["valid"]],
+        name="again",
+    )
     assert out["fitted_on_train"] is False
     pd.testing.assert_frame_equal(_read(box, "fit_valid"), _read(box, "again_valid"))

@@ -38,7 +38,9 @@ def _leaks(reply: Any) -> list[str]:
 def test_profile_and_explore_never_show_a_planted_value(box: Box) -> None:
     _plant(box)
     replies = [
-        box.call("profile_dataset", path="/data/train.csv", target="failure_24h", top_categories=50),
+        box.call(
+            "profile_dataset", path="/data/train.csv", target="failure_24h", top_categories=50
+        ),
         box.call(
             "explore_dataset",
             path="/data/train.csv",
@@ -75,20 +77,37 @@ def test_the_whole_chain_never_returns_a_planted_value(box: Box) -> None:
         train=parts["train"]["path"],
         apply_to=[parts["valid"]["path"]],
         rolling=[{"column": "vibration_mm_s", "windows": [3], "stats": ["max"]}],
-        encode=[{"column": "pump_size", "method": "onehot"}, {"column": "note", "method": "ordinal"}],
+        encode=[
+            {"column": "pump_size", "method": "onehot"},
+            {"column": "note", "method": "ordinal"},
+        ],
     )
     replies.append(feats)
     train, valid = feats["outputs"]["train"]["path"], feats["outputs"]["valid"]["path"]
     replies.append(box.call("profile_dataset", path=train, target="failure_24h"))
-    model = box.call("train_model", train=train, algorithm="lightgbm", params={"n_estimators": 10}, exclude=["pump_id"])
+    model = box.call(
+        "train_model",
+        train=train,
+        algorithm="lightgbm",
+        params={"n_estimators": 10},
+        exclude=["pump_id"],
+    )
     replies.append(model)
     replies.append(box.call("evaluate_model", model="model", data=valid, metric="roc_auc"))
     replies.append(box.call("get_predictions", model="model", data=valid))
     replies.append(box.call("rank_experiments", metric="roc_auc"))
     # errors too: a text feature makes training fail, a bad class makes evaluation fail
     for bad in (
-        lambda: box.call("train_model", train="/data/train.csv", target="failure_24h", algorithm="xgboost", features=["note", "pump_size"]),
-        lambda: box.call("train_model", train="/data/train.csv", target="note", algorithm="xgboost"),
+        lambda: box.call(
+            "train_model",
+            train="/data/train.csv",
+            target="failure_24h",
+            algorithm="xgboost",
+            features=["note", "pump_size"],
+        ),
+        lambda: box.call(
+            "train_model", train="/data/train.csv", target="note", algorithm="xgboost"
+        ),
         lambda: box.call("explore_dataset", path="/data/train.csv", histograms=["note"]),
     ):
         with pytest.raises(ToolError) as err:
@@ -102,7 +121,9 @@ def test_groups_smaller_than_five_rows_are_not_shown(box: Box) -> None:
     df = pd.read_csv(box.data / "train.csv").head(200)
     df["rare"] = ["big"] * 196 + ["tiny"] * 4
     df.to_csv(box.data / "train.csv", index=False)
-    out = box.call("explore_dataset", path="/data/train.csv", target="failure_24h", target_by=["rare"])
+    out = box.call(
+        "explore_dataset", path="/data/train.csv", target="failure_24h", target_by=["rare"]
+    )
     groups = out["target_by"]["rare"]["groups"]
     assert "tiny" not in groups and groups["(other)"] == {"rows": 4}
     assert groups["big"]["rows"] == 196

@@ -11,7 +11,10 @@ from .conftest import Box, copy_kaggle
 
 
 def _parts(box: Box, out: dict) -> dict[str, pd.DataFrame]:  # type: ignore[type-arg]
-    return {role: pd.read_parquet(box.workspace / "tools" / f"{p['handle']}.parquet") for role, p in out["parts"].items()}
+    return {
+        role: pd.read_parquet(box.workspace / "tools" / f"{p['handle']}.parquet")
+        for role, p in out["parts"].items()
+    }
 
 
 def test_time_split_puts_every_later_row_after_every_training_row(box: Box) -> None:
@@ -31,7 +34,14 @@ def test_time_split_puts_every_later_row_after_every_training_row(box: Box) -> N
 
 
 def test_group_split_keeps_each_group_on_one_side(box: Box) -> None:
-    out = box.call("split_dataset", path="/data/train.csv", target="failure_24h", kind="group", group_column="pump_id", valid_fraction=0.3)
+    out = box.call(
+        "split_dataset",
+        path="/data/train.csv",
+        target="failure_24h",
+        kind="group",
+        group_column="pump_id",
+        valid_fraction=0.3,
+    )
     parts = _parts(box, out)
     assert not set(parts["train"]["pump_id"]) & set(parts["valid"]["pump_id"])
     assert len(set(parts["valid"]["pump_id"])) >= 1
@@ -39,7 +49,9 @@ def test_group_split_keeps_each_group_on_one_side(box: Box) -> None:
 
 def test_stratified_split_keeps_class_shares_on_a_kaggle_table(box: Box) -> None:
     copy_kaggle(box, "spaceship-titanic")
-    out = box.call("split_dataset", path="/data/train.csv", target="Transported", id_column="PassengerId")
+    out = box.call(
+        "split_dataset", path="/data/train.csv", target="Transported", id_column="PassengerId"
+    )
     assert out["kind"] == "stratified"
     parts = _parts(box, out)
     shares = [df["Transported"].mean() for df in parts.values()]
@@ -63,11 +75,15 @@ def test_resampling_refuses_everything_but_a_training_part(box: Box) -> None:
     for raw in ("/data/train.csv", "/data/test.csv"):  # before a split, copies would leak
         with pytest.raises(ToolArgumentError, match="only a training part"):
             box.call("resample_dataset", path=raw, method="oversample", target="failure_24h")
-    done = box.call("resample_dataset", path=out["parts"]["train"]["path"], method="undersample", ratio=0.5)
+    done = box.call(
+        "resample_dataset", path=out["parts"]["train"]["path"], method="undersample", ratio=0.5
+    )
     after = done["class_counts_after"]
     assert after["0"] == 2 * after["1"]
     assert done["role"] == "train"
-    over = box.call("resample_dataset", path=out["parts"]["train"]["path"], method="oversample", name="over")
+    over = box.call(
+        "resample_dataset", path=out["parts"]["train"]["path"], method="oversample", name="over"
+    )
     assert over["class_counts_after"]["0"] == over["class_counts_after"]["1"]
 
 
