@@ -40,6 +40,9 @@ class TableMeta(BaseModel):
     created_by: str = ""
     # sha256 of the file a split or feature table descends from: "trained on X" is checkable.
     lineage: str = ""
+    # which split part the rows are (source, split recipe, role); kept by derived tables, so
+    # a model trained on any table of a part is known to have seen that part's rows.
+    part: str = ""
 
 
 class Table(BaseModel):

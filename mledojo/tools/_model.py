@@ -38,6 +38,7 @@ class ModelMeta(BaseModel):
     params: dict[str, Any]
     trained_on: str  # sha256 of the training table
     lineage: str
+    part: str = ""
     train_rows: int
     id_column: str | None = None
     seed: int = 0

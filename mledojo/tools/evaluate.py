@@ -2,8 +2,9 @@
 
 Every metric that fits the task is computed (so any can rank later), plus a confusion
 matrix and, for binary tasks, precision / recall / F1 across thresholds and the threshold
-that maximises F1. Evaluating on the model's own training table is flagged `in_sample`
-and such records are never ranked.
+that maximises F1. A table that may hold rows the model trained on (its training table,
+the file that was split, or a table derived from its training part) is flagged
+`in_sample`, and such records are never ranked.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from ._base import ToolArgs, ToolArgumentError, ToolError
-from ._data import read_table, require_column, write_json
+from ._data import Table, read_table, require_column, write_json
 from ._metrics import BINARY_ONLY, METRICS, get_metric
 from ._model import LoadedModel, encode_target, load_model, predict_scores, to_labels
 from ._paths import sandbox_path, tools_dir
@@ -54,7 +55,7 @@ def evaluate_model(args: EvaluateArgs) -> dict[str, Any]:
         raise ToolArgumentError(
             f"argument `metric`: {primary} does not apply to a {model.meta.task} model"
         )
-    in_sample = table.fingerprint == model.meta.trained_on
+    in_sample = _overlaps(model, table)
     out: dict[str, Any] = {
         "model": model.meta.name,
         "algorithm": model.meta.algorithm,
@@ -68,7 +69,7 @@ def evaluate_model(args: EvaluateArgs) -> dict[str, Any]:
         "in_sample": in_sample,
     }
     if in_sample:
-        out["warning"] = "evaluated on its own training rows: optimistic, not ranked"
+        out["warning"] = "this table may hold rows the model trained on: optimistic, not ranked"
     if model.meta.task != "regression":
         out["confusion_matrix"] = _confusion(model, y, to_labels(model, scores, args.threshold))
     if model.meta.task == "binary" and args.thresholds:
@@ -85,6 +86,18 @@ def evaluate_model(args: EvaluateArgs) -> dict[str, Any]:
     write_json(target_file, record)
     out["record"] = sandbox_path(target_file)
     return out
+
+
+def _overlaps(model: LoadedModel, table: Table) -> bool:
+    """True when the table may hold rows the model trained on: the same file, the file its
+    training part was split from, a part of the file it trained on, or a table derived from
+    its training part (features, selection, resampling keep the part)."""
+    m, meta = model.meta, table.meta
+    return (
+        table.fingerprint in (m.trained_on, m.lineage)
+        or meta.lineage == m.trained_on
+        or bool(m.part and meta.part == m.part)
+    )
 
 
 def _default_metric(model: LoadedModel) -> str:

@@ -435,6 +435,7 @@ def _write_outputs(
             group_column=spec["group_column"],
             created_by="engineer_features",
             lineage=table.meta.lineage or table.fingerprint,
+            part=table.meta.part,
         )
         outputs[key] = write_table(frame, f"{name}_{key}", meta)
     first = frames[0][1]

@@ -127,7 +127,7 @@ def _important(df: pd.DataFrame, numeric: list[str], target: str, k: int, seed: 
     y = sample[target]
     regression = infer_task(df[target]) == "regression"
     cls = RandomForestRegressor if regression else RandomForestClassifier
-    forest = cls(n_estimators=100, max_depth=10, n_jobs=threads(), random_state=seed)
+    forest = cls(n_estimators=50, max_depth=8, n_jobs=threads(), random_state=seed)
     forest.fit(X, y.astype(float) if regression else y.astype(str))
     order = np.argsort(-forest.feature_importances_)
     return [numeric[i] for i in order[:k]]

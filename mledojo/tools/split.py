@@ -80,6 +80,8 @@ def split_dataset(args: SplitArgs) -> dict[str, Any]:
             group_column=args.group_column or meta.group_column,
             created_by="split_dataset",
             lineage=meta.lineage or table.fingerprint,
+            part=f"{table.fingerprint[:16]}/{kind}/{args.seed}/{args.valid_fraction}/"
+            f"{args.test_fraction}/{role}",
         )
         part = df.loc[mask]
         info = write_table(part.reset_index(drop=True), f"{args.name}_{role}", part_meta)

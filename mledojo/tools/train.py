@@ -94,6 +94,7 @@ def train_model(args: TrainArgs) -> dict[str, Any]:
         params=params,
         trained_on=table.fingerprint,
         lineage=table.meta.lineage or table.fingerprint,
+        part=table.meta.part,
         train_rows=int(len(df)),
         id_column=table.meta.id_column,
         seed=args.seed,

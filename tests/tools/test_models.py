@@ -73,6 +73,24 @@ def test_in_sample_evaluations_are_flagged_and_never_ranked(box: Box) -> None:
     assert ranked["ranking"] == [] and ranked["excluded"]["in_sample"] == 1
 
 
+def test_overlapping_rows_are_in_sample_however_the_tables_were_derived(box: Box) -> None:
+    split = box.call("split_dataset", path="/data/train.csv", target="failure_24h")
+    parts = {k: v["path"] for k, v in split["parts"].items()}
+    common = {"algorithm": "lightgbm", "params": {"n_estimators": 5}, "exclude": ["id"]}
+    # trained on the whole file, evaluated on a part of it
+    box.call("train_model", train="/data/train.csv", target="failure_24h", name="whole", **common)
+    assert box.call("evaluate_model", model="whole", data=parts["valid"])["in_sample"] is True
+    # trained on a resampled copy of the train part, evaluated on the train part
+    box.call("resample_dataset", path=parts["train"], method="undersample", name="rs")
+    box.call("train_model", train="/workspace/tools/rs.parquet", name="rs_model", **common)
+    assert box.call("evaluate_model", model="rs_model", data=parts["train"])["in_sample"] is True
+    # trained on the train part, evaluated on the file it was split from
+    box.call("train_model", train=parts["train"], name="part", **common)
+    assert box.call("evaluate_model", model="part", data="/data/train.csv")["in_sample"] is True
+    # the honest evaluation is not flagged
+    assert box.call("evaluate_model", model="part", data=parts["valid"])["in_sample"] is False
+
+
 def test_evaluations_on_different_tables_are_not_compared(box: Box) -> None:
     feats = _pump_features(box)
     box.call(
