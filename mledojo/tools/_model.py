@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ._base import ToolArgumentError, ToolError
 from ._columns import Task
 from ._paths import handle_path, resolve_input, write_atomic
+from ._safe import MIN_GROUP_ROWS, label
 
 MODEL_SUFFIX = ".model.pkl"
 MODEL_META_SUFFIX = ".model.json"
@@ -35,6 +36,7 @@ class ModelMeta(BaseModel):
     target: str
     features: list[str]
     classes: list[Any] = []  # original labels; binary: [negative, positive]
+    class_counts: list[int] = []  # training rows per class
     params: dict[str, Any]
     trained_on: str  # sha256 of the training table
     lineage: str
@@ -92,6 +94,16 @@ def load_model(path: str, *, argument: str = "model") -> LoadedModel:
     except Exception:  # noqa: BLE001
         raise ToolError(f"the model file {real.name} could not be loaded; retrain it") from None
     return LoadedModel(meta=meta, estimator=estimator)
+
+
+def class_names(meta: ModelMeta) -> list[str]:
+    """Class labels as replies show them: a class of fewer than 5 training rows is a row's
+    value, so it is shown by its index only."""
+    counts = meta.class_counts or [MIN_GROUP_ROWS] * len(meta.classes)
+    return [
+        label(c) if n >= MIN_GROUP_ROWS else f"(rare class {i})"
+        for i, (c, n) in enumerate(zip(meta.classes, counts, strict=True))
+    ]
 
 
 def threads() -> int:

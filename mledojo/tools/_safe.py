@@ -19,6 +19,17 @@ MAX_LABEL_CHARS = 40
 OTHER = "(other)"
 
 
+def require_rows(rows: int, path: str) -> None:
+    """A summary of fewer than 5 rows is those rows: refuse it."""
+    from ._base import ToolArgumentError
+
+    if rows < MIN_GROUP_ROWS:
+        raise ToolArgumentError(
+            f"{path} has {rows} row(s); summaries need at least {MIN_GROUP_ROWS} rows, so "
+            "that they cannot show a row"
+        )
+
+
 def num(x: Any) -> float | None:
     """`x` rounded to 4 significant digits; None for missing, NaN or infinite values."""
     try:

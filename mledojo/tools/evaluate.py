@@ -17,9 +17,16 @@ from pydantic import Field
 from ._base import ToolArgs, ToolArgumentError, ToolError
 from ._data import Table, read_table, require_column, write_json
 from ._metrics import BINARY_ONLY, METRICS, get_metric
-from ._model import LoadedModel, encode_target, load_model, predict_scores, to_labels
+from ._model import (
+    LoadedModel,
+    class_names,
+    encode_target,
+    load_model,
+    predict_scores,
+    to_labels,
+)
 from ._paths import sandbox_path, tools_dir
-from ._safe import label, num
+from ._safe import num
 
 EVAL_INFIX = ".eval-"
 MAX_THRESHOLDS = 99
@@ -139,7 +146,7 @@ def _confusion(model: LoadedModel, y: np.ndarray, pred: np.ndarray) -> dict[str,
     matrix = np.zeros((k, k), dtype=int)
     np.add.at(matrix, (y, pred), 1)
     return {
-        "labels": [label(c) for c in model.meta.classes],
+        "labels": class_names(model.meta),
         "rows_true_cols_pred": matrix.tolist(),
     }
 

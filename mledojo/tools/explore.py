@@ -20,7 +20,7 @@ from pydantic import Field
 from ._base import MAX_COLUMN_NAME, ToolArgs, ToolArgumentError
 from ._columns import infer_task, parse_time
 from ._data import MAX_ROWS, read_table, require_column
-from ._safe import MIN_GROUP_ROWS, OTHER, label, num
+from ._safe import MIN_GROUP_ROWS, OTHER, label, num, require_rows
 
 MAX_ITEMS = 30
 
@@ -46,6 +46,7 @@ def explore_dataset(args: ExploreArgs) -> dict[str, Any]:
     """Run the requested views; see the module docstring."""
     table = read_table(args.path, argument="path", max_rows=args.max_rows)
     df = table.frame
+    require_rows(len(df), table.path)
     out: dict[str, Any] = {"path": table.path, "rows": int(len(df))}
     target = require_column(table, args.target, argument="target") if args.target else None
     if args.target_by:

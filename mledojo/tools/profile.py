@@ -16,7 +16,7 @@ from pydantic import Field
 from ._base import ToolArgs
 from ._columns import MAX_CLASSES, column_kind, infer_task, parse_time
 from ._data import MAX_ROWS, read_table, require_column
-from ._safe import frequent_counts, num, time_bounds
+from ._safe import frequent_counts, num, require_rows, time_bounds
 
 MAX_COLUMNS_SHOWN = 300
 MAX_CORRELATIONS = 15
@@ -39,6 +39,7 @@ def profile_dataset(args: ProfileArgs) -> dict[str, Any]:
     """Profile one table; see the module docstring."""
     table = read_table(args.path, argument="path", max_rows=args.max_rows)
     df = table.frame
+    require_rows(len(df), table.path)
     target = require_column(table, args.target, argument="target") if args.target else None
     columns = list(df.columns[:MAX_COLUMNS_SHOWN])
     profiles = {c: _column(df[c], args.top_categories) for c in columns}

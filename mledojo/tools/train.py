@@ -19,8 +19,8 @@ from ._base import HANDLE_PATTERN, MAX_COLUMN_NAME, MAX_LIST, ToolArgs, ToolArgu
 from ._columns import MAX_CLASSES, Task, infer_task
 from ._data import read_table, require_column
 from ._hyper import Algorithm, ParamValue, describe_params, validate_params
-from ._model import ModelMeta, feature_matrix, save_model, threads
-from ._safe import label, num
+from ._model import ModelMeta, class_names, feature_matrix, save_model, threads
+from ._safe import num
 
 TaskArg = Literal["auto", "binary", "multiclass", "regression"]
 MAX_IMPORTANCES = 20
@@ -91,6 +91,9 @@ def train_model(args: TrainArgs) -> dict[str, Any]:
         target=target,
         features=features,
         classes=[_plain(c) for c in classes],
+        class_counts=[int(n) for n in np.bincount(y.astype(np.int64), minlength=len(classes))]
+        if classes
+        else [],
         params=params,
         trained_on=table.fingerprint,
         lineage=table.meta.lineage or table.fingerprint,
@@ -109,7 +112,7 @@ def train_model(args: TrainArgs) -> dict[str, Any]:
         "n_features": len(features),
         "skipped_columns": skipped[:50],
         "train_rows": int(len(df)),
-        "classes": [label(c) for c in classes][:MAX_CLASSES],
+        "classes": class_names(meta)[:MAX_CLASSES],
         "fit_seconds": num(seconds),
         "top_importances": _importances(estimator, features),
     }

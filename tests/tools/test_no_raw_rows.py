@@ -127,3 +127,29 @@ def test_groups_smaller_than_five_rows_are_not_shown(box: Box) -> None:
     groups = out["target_by"]["rare"]["groups"]
     assert "tiny" not in groups and groups["(other)"] == {"rows": 4}
     assert groups["big"]["rows"] == 196
+
+
+def test_a_table_of_fewer_than_five_rows_is_not_summarised(box: Box) -> None:
+    pd.read_csv(box.data / "train.csv").head(4).to_csv(box.workspace / "four.csv", index=False)
+    for tool in ("profile_dataset", "explore_dataset"):
+        with pytest.raises(ToolError, match="at least 5 rows"):
+            box.call(tool, path="four.csv")
+
+
+def test_a_class_of_one_row_is_shown_by_index_only(box: Box) -> None:
+    df = pd.read_csv(box.data / "train.csv").head(600)
+    df["kind"] = ["common"] * 300 + ["usual"] * 299 + [SENTINEL_TEXT]
+    df.to_csv(box.workspace / "rare.csv", index=False)
+    trained = box.call(
+        "train_model",
+        train="rare.csv",
+        target="kind",
+        algorithm="random_forest",
+        params={"n_estimators": 5},
+        features=["load_pct", "flow_m3_h"],
+    )
+    evaluated = box.call("evaluate_model", model="model", data="rare.csv")
+    for reply in (trained, evaluated):
+        assert _leaks(reply) == []
+    assert "(rare class 0)" in trained["classes"] and "common" in trained["classes"]
+    assert evaluated["confusion_matrix"]["labels"] == trained["classes"]
