@@ -84,6 +84,9 @@ class FeatureArgs(ToolArgs):
         default=None, description="re-apply a saved <name>.pipeline.json instead of fitting"
     )
     target: Col | None = Field(default=None, max_length=MAX_COLUMN_NAME)
+    id_column: Col | None = Field(
+        default=None, max_length=MAX_COLUMN_NAME, description="never scaled; default: the table's"
+    )
     time_column: Col | None = Field(default=None, max_length=MAX_COLUMN_NAME)
     group_column: Col | None = Field(default=None, max_length=MAX_COLUMN_NAME)
     rolling: list[Rolling] = Field(default_factory=list, max_length=50)
@@ -117,7 +120,6 @@ class FittedState(BaseModel):
     center: dict[str, float] = {}
     spread: dict[str, float] = {}
     fill: dict[str, float] = {}
-    output_columns: list[str] = []
 
 
 def engineer_features(args: FeatureArgs) -> dict[str, Any]:
@@ -174,10 +176,10 @@ def _reapply(args: FeatureArgs) -> dict[str, Any]:
 def _spec(args: FeatureArgs, train: Table) -> dict[str, Any]:
     meta = train.meta
     spec = args.model_dump(exclude={"train", "apply_to", "name", "pipeline", "seed"})
+    spec["id_column"] = args.id_column or meta.id_column
     spec["target"] = args.target or meta.target
     spec["time_column"] = args.time_column or meta.time_column
     spec["group_column"] = args.group_column or meta.group_column
-    spec["id_column"] = meta.id_column
     target = spec["target"]
     rolled = (
         [r["column"] for r in spec["rolling"]]
@@ -209,7 +211,7 @@ def _spec(args: FeatureArgs, train: Table) -> dict[str, Any]:
 def _check_columns(spec: dict[str, Any], tables: list[Table]) -> None:
     needed = [r["column"] for r in spec["rolling"]] + [lag["column"] for lag in spec["lags"]]
     needed += spec["diffs"] + [e["column"] for e in spec["encode"]]
-    for key in ("time_column", "group_column"):
+    for key in ("time_column", "group_column", "id_column"):
         if spec[key]:
             needed.append(spec[key])
     for table in tables:
@@ -430,7 +432,7 @@ def _write_outputs(
         meta = TableMeta(
             role=role,
             target=spec["target"] if spec["target"] in frame.columns else None,
-            id_column=table.meta.id_column,
+            id_column=spec["id_column"] or table.meta.id_column,
             time_column=spec["time_column"],
             group_column=spec["group_column"],
             created_by="engineer_features",

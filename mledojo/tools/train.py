@@ -43,6 +43,11 @@ class TrainArgs(ToolArgs):
         description="default: every numeric column but target, id, time",
     )
     exclude: list[str] = Field(default_factory=list, max_length=MAX_LIST)
+    id_column: str | None = Field(
+        default=None,
+        max_length=MAX_COLUMN_NAME,
+        description="never a feature; default: the table's",
+    )
     task: TaskArg = "auto"
     name: str = Field(
         default="model", pattern=HANDLE_PATTERN, max_length=64, description="model handle"
@@ -99,7 +104,7 @@ def train_model(args: TrainArgs) -> dict[str, Any]:
         lineage=table.meta.lineage or table.fingerprint,
         part=table.meta.part,
         train_rows=int(len(df)),
-        id_column=table.meta.id_column,
+        id_column=args.id_column or table.meta.id_column,
         seed=args.seed,
     )
     path = save_model(estimator, meta)
@@ -134,7 +139,7 @@ def _features(
         if len(set(args.features)) != len(args.features):
             raise ToolArgumentError("argument `features`: a column is listed twice")
         return [c for c in args.features if c not in args.exclude], []
-    reserved = {target, meta.id_column, meta.time_column, *args.exclude}
+    reserved = {target, args.id_column or meta.id_column, meta.time_column, *args.exclude}
     numeric, skipped = [], []
     for c in df.columns:
         if c in reserved:

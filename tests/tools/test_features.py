@@ -185,3 +185,18 @@ def test_a_saved_pipeline_reapplies_identically(box: Box) -> None:
     )
     assert out["fitted_on_train"] is False
     pd.testing.assert_frame_equal(_read(box, "fit_valid"), _read(box, "again_valid"))
+
+
+def test_the_id_column_is_never_scaled_nor_a_feature(box: Box) -> None:
+    box.call("engineer_features", train="/data/train.csv", id_column="id", scale="minmax", name="s")
+    raw = pd.read_csv(box.data / "train.csv")
+    scaled = _read(box, "s_raw")
+    assert (scaled["id"] == raw["id"]).all() and scaled["load_pct"].max() == pytest.approx(1.0)
+    out = box.call(
+        "train_model",
+        train="/workspace/tools/s_raw.parquet",
+        target="failure_24h",
+        algorithm="lightgbm",
+        params={"n_estimators": 5},
+    )
+    assert out["n_features"] == len(scaled.select_dtypes("number").columns) - 2  # id, target
