@@ -50,12 +50,37 @@ class ToolSpec:
         return {
             "name": self.name,
             "description": self.description,
-            "parameters": self.args_model.model_json_schema(),
+            "parameters": inline_refs(self.args_model.model_json_schema()),
         }
 
     def __call__(self, raw: dict[str, Any]) -> dict[str, Any]:
         """The runner's contract: JSON object in, JSON object out."""
         return run_tool(self, raw)
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with every `$ref` to `$defs` replaced by the definition itself.
+
+    Some tool-calling back ends (local servers, older SDK paths) do not resolve `$ref`; a
+    self-contained schema works everywhere. The argument models are not recursive.
+    """
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                merged = {
+                    **defs[ref.removeprefix("#/$defs/")],
+                    **{k: v for k, v in node.items() if k != "$ref"},
+                }
+                return walk(merged)
+            return {k: walk(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)  # type: ignore[no-any-return]
 
 
 def run_tool(spec: ToolSpec, raw: Any) -> dict[str, Any]:

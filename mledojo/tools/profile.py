@@ -53,7 +53,7 @@ def profile_dataset(args: ProfileArgs) -> dict[str, Any]:
         "candidates": _candidates(df, profiles, target),
     }
     if target is not None:
-        out["target"] = _target(df, target)
+        out["target"] = _target(df[list(dict.fromkeys([*columns, target]))], target)
     return out
 
 

@@ -30,11 +30,27 @@ def test_definitions_list_every_tool_with_a_json_schema() -> None:
         schema = d["parameters"]
         assert schema["type"] == "object" and schema["additionalProperties"] is False
         assert len(d["description"]) > 40
-        json.dumps(d)  # plain JSON
+        assert "$ref" not in json.dumps(d) and "$defs" not in schema  # self-contained
     train = next(d for d in defs if d["name"] == "train_model")["parameters"]
     assert "xgboost" in json.dumps(train["properties"]["algorithm"])
     assert "max_depth: an integer in [1, 16]" in train["properties"]["params"]["description"]
     assert set(train["required"]) == {"train", "algorithm"}
+    rolling = next(d for d in defs if d["name"] == "engineer_features")["parameters"]["properties"]
+    window = rolling["rolling"]["items"]["properties"]["windows"]["items"]
+    assert window == {"maximum": 1000, "minimum": 1, "type": "integer"}
+
+
+def test_a_reply_stays_small_for_a_very_wide_table(box: Box) -> None:
+    import numpy as np
+    import pandas as pd
+
+    wide = pd.DataFrame(
+        np.random.default_rng(0).random((50, 3000)), columns=[f"c{i}" for i in range(3000)]
+    )
+    wide["y"] = [0, 1] * 25
+    wide.to_csv(box.workspace / "wide.csv", index=False)
+    reply = box.call("profile_dataset", path="wide.csv", target="y")
+    assert reply["columns_shown"] == 300 and len(json.dumps(reply)) < 200_000
 
 
 def test_the_package_imports_nothing_from_mledojo() -> None:
