@@ -66,6 +66,13 @@ def split_dataset(args: SplitArgs) -> dict[str, Any]:
     parts = _assign(df, args, kind, target)
     meta = table.meta
     out: dict[str, Any] = {"kind": kind, "parts": {}}
+    if kind in ("random", "stratified"):
+        dated = [c for c in df.columns[:200] if c != target and parse_time(df[c]) is not None]
+        if dated:
+            out["warning"] = (
+                f"{dated[0]!r} holds dates: a {kind} split puts later rows in training; for "
+                "time-ordered data use kind=time"
+            )
     for role in ("train", "valid", "test"):
         mask = parts == role
         if not mask.any():

@@ -51,6 +51,11 @@ def write_submission(args: SubmissionArgs) -> dict[str, Any]:
     """Write the CSV; see the module docstring."""
     model = load_model(args.model)
     table = read_table(args.data, argument="data")
+    if table.meta.role in ("train", "valid"):
+        raise ToolArgumentError(
+            f"argument `data`: {table.path} is a {table.meta.role} part; a submission predicts "
+            "the competition's test rows: pass /data/test.csv transformed like the training table"
+        )
     id_column = args.id_column or table.meta.id_column or model.meta.id_column
     if id_column is None and args.sample_submission:
         id_column = str(

@@ -3,6 +3,8 @@ data: binary (pump-failure), multiclass and regression (Kaggle playground CSVs).
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from mledojo.grading.metrics import METRICS as GRADING_METRICS
 from mledojo.tools._base import ToolArgumentError
 from mledojo.tools._metrics import METRICS
 
-from .conftest import Box, copy_kaggle
+from .conftest import Box, copy_kaggle, kaggle_dir
 
 ALGORITHMS = {
     "xgboost": {"n_estimators": 30, "max_depth": 3},
@@ -286,18 +288,24 @@ def test_submission_follows_the_sample_and_the_metric(box: Box) -> None:
         "write_submission", model="m", data=feats["test"], metric="accuracy", output="labels.csv"
     )
     assert set(pd.read_csv(box.workspace / "labels.csv")["failure_24h"]) <= {0, 1}
-    # the validation part is not the test set: its ids do not match the sample
+    # the validation part is not the test set
+    with pytest.raises(ToolArgumentError, match="valid part; a submission predicts"):
+        box.call("write_submission", model="m", data=feats["valid"])
+    # nor is any other table whose ids differ from the sample's
+    part = pd.read_parquet(box.workspace / feats["test"].removeprefix("/workspace/")).iloc[5:]
+    part.to_parquet(box.workspace / "fewer.parquet")
     with pytest.raises(ToolArgumentError, match="ids are not the .* ids of the sample"):
         box.call(
             "write_submission",
             model="m",
-            data=feats["valid"],
+            data="fewer.parquet",
             sample_submission="/data/sample_submission.csv",
         )
 
 
 def test_submission_of_boolean_labels_on_spaceship_titanic(box: Box) -> None:
     copy_kaggle(box, "spaceship-titanic")
+    shutil.copy(kaggle_dir("spaceship-titanic") / "test.csv", box.data / "test.csv")
     split = box.call(
         "split_dataset", path="/data/train.csv", target="Transported", id_column="PassengerId"
     )
@@ -308,7 +316,7 @@ def test_submission_of_boolean_labels_on_spaceship_titanic(box: Box) -> None:
     feats = box.call(
         "engineer_features",
         train=parts["train"],
-        apply_to=[parts["valid"]],
+        apply_to=[parts["valid"], "/data/test.csv"],
         encode=enc,
         drop=["Name", "Cabin"],
     )
@@ -318,8 +326,11 @@ def test_submission_of_boolean_labels_on_spaceship_titanic(box: Box) -> None:
     )
     ev = box.call("evaluate_model", model="st", data=f["valid"], metric="accuracy")
     assert ev["score"] > 0.7
-    box.call("write_submission", model="st", data=f["valid"], metric="accuracy")
+    with pytest.raises(ToolArgumentError, match="valid part; a submission predicts"):
+        box.call("write_submission", model="st", data=f["valid"], metric="accuracy")
+    box.call("write_submission", model="st", data=f["test"], metric="accuracy")
     sub = pd.read_csv(box.workspace / "submission.csv")
+    assert len(sub) == len(pd.read_csv(box.data / "test.csv"))
     assert list(sub.columns) == ["PassengerId", "Transported"] and set(sub["Transported"]) <= {
         True,
         False,

@@ -52,11 +52,24 @@ def test_stratified_split_keeps_class_shares_on_a_kaggle_table(box: Box) -> None
     out = box.call(
         "split_dataset", path="/data/train.csv", target="Transported", id_column="PassengerId"
     )
-    assert out["kind"] == "stratified"
+    assert out["kind"] == "stratified" and "warning" not in out
     parts = _parts(box, out)
     shares = [df["Transported"].mean() for df in parts.values()]
     assert abs(shares[0] - shares[1]) < 0.01
     assert not set(parts["train"]["PassengerId"]) & set(parts["valid"]["PassengerId"])
+
+
+def test_a_random_split_of_dated_rows_warns(box: Box) -> None:
+    out = box.call("split_dataset", path="/data/train.csv", target="failure_24h", kind="random")
+    assert "use kind=time" in out["warning"]
+    timed = box.call(
+        "split_dataset",
+        path="/data/train.csv",
+        target="failure_24h",
+        kind="time",
+        time_column="timestamp",
+    )
+    assert "warning" not in timed
 
 
 def test_a_validation_or_unlabelled_table_cannot_be_split_again(box: Box) -> None:
