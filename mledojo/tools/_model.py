@@ -23,6 +23,7 @@ from ._safe import MIN_GROUP_ROWS, label
 
 MODEL_SUFFIX = ".model.pkl"
 MODEL_META_SUFFIX = ".model.json"
+EVAL_INFIX = ".eval-"  # <model>.eval-<data hash>.json, written by evaluate_model
 
 
 class ModelMeta(BaseModel):
@@ -68,6 +69,9 @@ def save_model(estimator: Any, meta: ModelMeta) -> str:
 
     write_atomic(pkl, dump)
     write_json(handle_path(meta.name, MODEL_META_SUFFIX), meta.model_dump())
+    # evaluations of an earlier model of this name describe another model: drop them
+    for stale in pkl.parent.glob(f"{meta.name}{EVAL_INFIX}*.json"):
+        stale.unlink(missing_ok=True)
     return sandbox_path(pkl)
 
 

@@ -18,6 +18,7 @@ from ._base import ToolArgs, ToolArgumentError, ToolError
 from ._data import Table, read_table, require_column, write_json
 from ._metrics import BINARY_ONLY, METRICS, get_metric
 from ._model import (
+    EVAL_INFIX,
     LoadedModel,
     class_names,
     encode_target,
@@ -28,7 +29,6 @@ from ._model import (
 from ._paths import sandbox_path, tools_dir
 from ._safe import num
 
-EVAL_INFIX = ".eval-"
 MAX_THRESHOLDS = 99
 
 

@@ -15,8 +15,8 @@ from pydantic import Field
 from ._base import ToolArgs, ToolArgumentError
 from ._data import sha256
 from ._metrics import METRICS, get_metric
+from ._model import EVAL_INFIX
 from ._paths import resolve_input, tools_dir
-from .evaluate import EVAL_INFIX
 
 MAX_RECORDS = 1000
 

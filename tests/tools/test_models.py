@@ -112,6 +112,19 @@ def test_evaluations_on_different_tables_are_not_compared(box: Box) -> None:
     assert len(only["ranking"]) == 1 and only["excluded"]["other_data"] == 1
 
 
+def test_retraining_a_model_name_drops_its_old_evaluations(box: Box) -> None:
+    feats = _pump_features(box)
+    common = {"train": feats["train"], "algorithm": "lightgbm", "name": "m"}
+    box.call("train_model", params={"n_estimators": 50}, **common)
+    box.call("evaluate_model", model="m", data=feats["valid"])
+    box.call("train_model", params={"n_estimators": 2}, **common)
+    with pytest.raises(ToolArgumentError, match="no evaluations recorded yet"):
+        box.call("rank_experiments", metric="roc_auc")
+    box.call("evaluate_model", model="m", data=feats["valid"])
+    (entry,) = box.call("rank_experiments", metric="roc_auc")["ranking"]
+    assert entry["params"]["n_estimators"] == 2
+
+
 def test_training_on_a_validation_or_test_part_is_refused(box: Box) -> None:
     feats = _pump_features(box)
     for part in ("valid", "test"):
