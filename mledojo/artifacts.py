@@ -103,7 +103,8 @@ class EpisodeResult(BaseModel):
     seed: int | None
     status: EpisodeStatus
     end_reason: str
-    steps: int
+    steps: int  # every action, tool calls included
+    tool_calls: int = 0
     wall_time_s: float
     best_public_score: float | None
     best_public_human_rank: float | None

@@ -118,7 +118,11 @@ class LeaderboardSpec(_Model):
 
 
 class Budget(_Model):
-    """What an episode may spend: steps, time, graded submissions and LLM usage.
+    """What an episode may spend: steps, time, graded submissions, tool calls and LLM usage.
+
+    `max_steps` counts every action but `call_tool`; tool calls have their own count
+    (`max_tool_calls`), so a tool-driven agent and a code-writing agent get the same number
+    of code steps (docs/episode.md). Both draw on the same wall-clock budget.
 
     The env enforces the budget; the sandbox never sees it (only `Resources`). A budget
     runs out at a step boundary: the episode is truncated and its best submission graded.
@@ -128,6 +132,7 @@ class Budget(_Model):
     episode_time_s: float = Field(default=3600, gt=0)
     step_timeout_s: float = Field(default=600, gt=0)
     max_public_grades: int = Field(default=100, ge=1)
+    max_tool_calls: int = Field(default=120, ge=0)
     llm_usd: float | None = Field(default=None, ge=0)
     llm_tokens: int | None = Field(default=None, ge=0)
     max_sandbox_errors: int = Field(default=3, ge=1)

@@ -125,7 +125,8 @@ class Episode:
         self.sandbox = sandbox
         self.recorder = EpisodeRecorder(folder)
         self._info_text, self._task_info = info_text, task_info
-        self.steps = 0
+        self.steps = 0  # every env.step, for numbering
+        self.tool_calls = 0
         self.public_grades = 0
         self.sandbox_errors = 0
         self.grading_errors = 0
@@ -386,6 +387,14 @@ class Episode:
         draft.note("submission.csv has a valid format")
 
     def _call_tool(self, action: CallTool, draft: _Draft) -> None:
+        if self.tool_calls >= self.budget.max_tool_calls:
+            draft.status = "error"
+            draft.error(
+                "ToolBudget",
+                f"the {self.budget.max_tool_calls} tool calls of this episode are used up",
+            )
+            return
+        self.tool_calls += 1
         res = self.sandbox.call_tool(action.tool, action.args, timeout_s=self._step_timeout())
         if not res.ok:
             draft.status = "error"
@@ -459,6 +468,7 @@ class Episode:
             status=status,
             end_reason=reason,
             steps=self.steps,
+            tool_calls=self.tool_calls,
             wall_time_s=time.monotonic() - self._t0,
             best_public_score=self.best_score,
             best_public_human_rank=self.best_hr,
@@ -537,7 +547,8 @@ class Episode:
     # ----------------------------------------------------------- observation
     @property
     def steps_left(self) -> int:
-        return max(0, self.budget.max_steps - self.steps)
+        """Code steps left: tool calls are counted apart (`Budget.max_tool_calls`)."""
+        return max(0, self.budget.max_steps - (self.steps - self.tool_calls))
 
     @property
     def time_left_s(self) -> float:

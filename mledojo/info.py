@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import inspect
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from mledojo.competition import Budget, Competition, Resources
 from mledojo.data.prepare import PreparedData
 from mledojo.grading.scorer import Scorer
 
+_PREVIEW_LINES = 4
 STATE_NOTE = (
     "Each execute_code / validate_code step runs in a fresh Python process: variables, "
     "imports and models do NOT persist between steps. Keep state in files under /workspace "
@@ -80,17 +81,10 @@ def task_info(comp: Competition, scorer: Scorer) -> TaskInfo:
 
 
 def available_tools() -> list[ToolInfo]:
-    """The trusted tools of `call_tool`, with what their docstrings say of their arguments."""
-    from mledojo.tools.registry import TOOLS
+    """The trusted tools of `call_tool`, with the JSON schema of their arguments."""
+    from mledojo.tools.registry import tool_definitions
 
-    out = []
-    for name, fn in sorted(TOOLS.items()):
-        doc = inspect.getdoc(fn) or ""
-        out.append(ToolInfo(name=name, description=doc))
-    return out
-
-
-_PREVIEW_LINES = 4
+    return [ToolInfo.model_validate(d) for d in tool_definitions()]
 
 
 def info_text(
@@ -111,10 +105,12 @@ def info_text(
         "sample_submission": lambda: _head(data.sample_submission_path, "sample_submission.csv"),
         "metric": lambda: _metric(comp, scorer),
         "budget": lambda: _budget(steps_left, time_left_s, budget, resources),
-        "tools": _tools,
+        "tools": lambda: _tools(budget),
     }
-    if topic == "all":
-        return "\n\n".join(f"## {name}\n{fn()}" for name, fn in parts.items())
+    if topic == "all":  # the tool schemas are long: named here, given by topic `tools`
+        text = "\n\n".join(f"## {name}\n{fn()}" for name, fn in parts.items() if name != "tools")
+        names = ", ".join(t.name for t in available_tools())
+        return text + f"\n\n## tools\nrequest_info(topic='tools') gives the arguments of: {names}"
     return parts[topic]()
 
 
@@ -167,11 +163,14 @@ def _budget(steps_left: int, time_left_s: float, budget: Budget, resources: Reso
     )
 
 
-def _tools() -> str:
+def _tools(budget: Budget) -> str:
     lines = [
         "call_tool(tool, args) runs one trusted tool inside the sandbox: JSON in, JSON out. "
-        "A call costs one step, like a code cell."
+        f"Tool calls do not use code steps; an episode has {budget.max_tool_calls} of them. "
+        "Tables, models and predictions stay in files under /workspace/tools; pass their paths.",
     ]
     for tool in available_tools():
-        lines.append(f"- {tool.name}: {tool.description}")
+        lines.append(
+            f"- {tool.name}: {tool.description}\n  args schema: {json.dumps(tool.parameters)}"
+        )
     return "\n".join(lines)

@@ -194,3 +194,23 @@ def test_vector_envs_step_with_partial_actions(vector: str) -> None:
         assert list(terminated) == [False, True]
     finally:
         envs.close()
+
+
+def test_tool_calls_have_their_own_budget_and_are_discoverable(tmp_path: Path) -> None:
+    budget = {"max_steps": 3, "max_tool_calls": 2}
+    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r", budget=budget) as e:
+        _, info = e.reset(seed=0)
+        names = {t["name"] for t in info["task"]["tools"]}
+        assert {"profile_dataset", "train_model", "write_submission"} <= names
+        obs, *_ = e.step({"action": "request_info", "topic": "tools"})
+        assert '"properties"' in obs["info"] and obs["steps_left"] == 2
+        call = {"action": "call_tool", "tool": "profile_dataset", "args": {"path": "/data/train.csv"}}
+        for _ in range(2):
+            obs, _, _, truncated, _ = e.step(call)
+            assert obs["status"] == "ok" and obs["steps_left"] == 2 and not truncated
+        obs, *_ = e.step(call)
+        # past its budget a tool call is refused and costs a code step (no free spinning)
+        assert obs["error_type"] == "ToolBudget" and obs["steps_left"] == 1
+        e.step({"action": "submit"})
+        result = result_of(e)
+    assert result.tool_calls == 2 and result.steps == 5
