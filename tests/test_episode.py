@@ -204,7 +204,8 @@ def test_tool_calls_have_their_own_budget_and_are_discoverable(tmp_path: Path) -
         assert {"profile_dataset", "train_model", "write_submission"} <= names
         obs, *_ = e.step({"action": "request_info", "topic": "tools"})
         assert '"properties"' in obs["info"] and obs["steps_left"] == 2
-        call = {"action": "call_tool", "tool": "profile_dataset", "args": {"path": "/data/train.csv"}}
+        args = {"path": "/data/train.csv"}
+        call = {"action": "call_tool", "tool": "profile_dataset", "args": args}
         for _ in range(2):
             obs, _, _, truncated, _ = e.step(call)
             assert obs["status"] == "ok" and obs["steps_left"] == 2 and not truncated
