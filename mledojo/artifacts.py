@@ -9,7 +9,6 @@ Where the folder is comes from `mledojo.layout`.
 from __future__ import annotations
 
 import json
-import platform
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from mledojo.layout import EpisodeSpec
+from mledojo.layout import EpisodeSpec, versions
+
+__all__ = ["versions"]  # re-exported: where results have always found it
 
 RESULT_SCHEMA_VERSION = 2
 RESULT_FILE = "result.json"
@@ -140,19 +141,6 @@ class EpisodeResult(BaseModel):
     def load(cls, path: Path) -> EpisodeResult:
         """Read a `result.json` of any schema version."""
         return cls.model_validate_json(path.read_text(encoding="utf-8"))
-
-
-def versions() -> dict[str, str]:
-    """Versions that matter for reproducing a result."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for pkg in ("mledojo", "scikit-learn", "pandas", "numpy", "gymnasium"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
 
 
 class EpisodeRecorder:

@@ -135,8 +135,6 @@ class RunManifest(BaseModel):
 
 def record_run(run_folder: Path, *, image: str | None = None) -> RunManifest:
     """Create or extend `<run>/run.json` with this process; returns the manifest."""
-    from mledojo.artifacts import versions
-
     run_folder.mkdir(parents=True, exist_ok=True)
     path = run_folder / MANIFEST_FILE
     now = datetime.now(UTC).isoformat()
@@ -159,6 +157,19 @@ def record_run(run_folder: Path, *, image: str | None = None) -> RunManifest:
     tmp.write_text(manifest.model_dump_json(indent=2))
     tmp.replace(path)
     return manifest
+
+
+def versions() -> dict[str, str]:
+    """Versions that matter for reproducing a result."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("mledojo", "scikit-learn", "pandas", "numpy", "gymnasium"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
 
 
 def host_facts() -> dict[str, Any]:

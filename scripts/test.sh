@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The test command: set up, make Docker available (install + start it as root when missing),
-# build or reuse the runtime image, run the whole suite. Docker tests fail instead of skipping.
+# lint, build or reuse the runtime image, run the whole suite. Docker tests fail instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/ensure_docker.sh
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/lint-imports  # the import-layer contracts of pyproject.toml
 .venv/bin/mledojo image build
 export MLEDOJO_REQUIRE_DOCKER=1
 export MLEDOJO_KAGGLE_DIR="${MLEDOJO_KAGGLE_DIR:-$(cd .. && pwd)/shared/datasets/kaggle}"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from mledojo.competition import Competition
-from mledojo.data.prepare import PreparedData
 from mledojo.errors import GradingError
 from mledojo.grading.boards import load_leaderboard
 from mledojo.grading.scoring import (
@@ -24,6 +24,9 @@ from mledojo.grading.validate import (
     submission_layout,
     validate_submission,
 )
+
+if TYPE_CHECKING:
+    from mledojo.data.prepare import PreparedData
 
 
 class Scorer:
