@@ -30,7 +30,8 @@ SPEC = """\
     id_column: id
     source: {kind: local, path: data, files: [tumours.csv]}
     split: {kind: stratified, test_size: 0.25, public_fraction: 0.4, seed: 0}
-    limits: {step_timeout_s: 300, episode_time_s: 900, max_steps: 5}
+    budget: {step_timeout_s: 300, episode_time_s: 900, max_steps: 5}
+    resources: {memory_mb: 4096, cpus: 2}
     tags: [tabular, mine]
 """
 
