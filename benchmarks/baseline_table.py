@@ -15,7 +15,8 @@ from pathlib import Path
 
 import mledojo
 from mledojo.artifacts import EpisodeResult
-from mledojo.runner import new_run_id, run_episode
+from mledojo.layout import new_run_id
+from mledojo.runner import EpisodeRequest, run_episode
 
 HEADER = (
     "| competition | metric | baseline score (private part) | HumanRank | medal | board teams "
@@ -49,14 +50,10 @@ def main() -> None:
     lines = [HEADER]
     t0 = time.monotonic()
     for cid in mledojo.list_competitions(args.split):
-        result = run_episode(
-            cid,
-            "baseline",
-            seed=args.seed,
-            runs_dir=args.runs_dir,
-            run_id=run_id,
-            env_kwargs={"sandbox": args.sandbox},
+        request = EpisodeRequest(
+            competition=cid, agent="baseline", seed=args.seed, sandbox=args.sandbox
         )
+        result = run_episode(request, runs_dir=args.runs_dir, run_id=run_id)
         lines.append(row(cid, result))
         print(lines[-1], flush=True)
     print(

@@ -84,16 +84,11 @@ def test_user_folder_is_listed_prepared_and_graded(user_root: Path) -> None:
 
 @pytest.mark.slow
 def test_baseline_plays_the_user_competition(user_root: Path, tmp_path: Path) -> None:
-    from mledojo.runner import run_episode
+    from mledojo.runner import EpisodeRequest, run_episode
 
     write_competition(user_root)
-    result = run_episode(
-        "tumour-malignancy",
-        "baseline",
-        seed=0,
-        runs_dir=tmp_path / "runs",
-        env_kwargs={"sandbox": "local"},
-    )
+    request = EpisodeRequest(competition="tumour-malignancy", agent="baseline", sandbox="local")
+    result = run_episode(request, runs_dir=tmp_path / "runs")
     assert result.final.graded, result.end_reason
     assert result.final.private_score is not None
     assert result.final.private_score > 0.9  # gradient boosting separates these well

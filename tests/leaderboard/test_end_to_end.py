@@ -18,7 +18,7 @@ from mledojo.leaderboard.episode import load_episodes
 from mledojo.leaderboard.export import StepRecord, export_run
 from mledojo.leaderboard.render import write_board
 from mledojo.leaderboard.stats import build_board
-from mledojo.runner import run_episode
+from mledojo.runner import EpisodeRequest, run_episode
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 COMPETITION = "playground-series-s3e12"
@@ -72,14 +72,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("runs")
     for agent, run_id in ((ConstantAgent(), "run-const"), (LogisticAgent(), "run-logit")):
         for seed in (0, 1):
-            result = run_episode(
-                COMPETITION,
-                agent,
-                seed=seed,
-                runs_dir=root,
-                run_id=run_id,
-                env_kwargs={"sandbox": "docker"},
+            request = EpisodeRequest(
+                competition=COMPETITION, agent=agent.name, seed=seed, sandbox="docker"
             )
+            result = run_episode(request, agent=agent, runs_dir=root, run_id=run_id)
             assert result.status == "completed", result.error
             assert result.final.graded, result.final.reason
     return root
