@@ -215,3 +215,19 @@ def test_tool_calls_have_their_own_budget_and_are_discoverable(tmp_path: Path) -
         e.step({"action": "submit"})
         result = result_of(e)
     assert result.tool_calls == 2 and result.steps == 5
+
+
+def test_a_wrong_format_submission_says_why_without_host_paths(tmp_path: Path) -> None:
+    short = (
+        "import pandas as pd, os\n"
+        "sub = pd.read_csv(os.environ['MLEDOJO_DATA'] + '/sample_submission.csv')\n"
+        "sub.iloc[:-3].to_csv('submission.csv', index=False)\n"
+    )
+    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+        e.reset(seed=0)
+        obs, *_ = e.step({"action": "execute_code", "code": short})
+        hidden = [str(tmp_path), str(e.data.root)]
+    assert obs["submission"] == "invalid" and obs["error_type"] == "InvalidSubmission"
+    assert "missing" in obs["error_message"].lower()
+    text = json.dumps(obs)
+    assert not any(h in text for h in hidden), "a host path reached the agent"

@@ -250,3 +250,33 @@ def test_run_ids_started_in_the_same_second_differ() -> None:
 
     ids = {new_run_id() for _ in range(50)}
     assert len(ids) == 50
+
+
+class ReportsItsModel(Agent):
+    """Charges one model call to the env and reports two in its outcome (the same calls
+    plus one it forgot to charge): the result keeps the larger, field by field."""
+
+    name: ClassVar[str] = "reporter"
+
+    def act(self, observation: dict[str, Any]) -> dict[str, Any]:
+        return {"action": "submit"}
+
+    def run(self, env: Any, *, seed: int | None = None) -> Any:
+        from mledojo.agent import AgentOutcome
+        from mledojo.artifacts import LLMUsage
+
+        env.reset(seed=seed)
+        env.charge_llm(LLMUsage(calls=1, input_tokens=100, output_tokens=10, usd=0.01))
+        env.step({"action": "submit"})
+        reported = LLMUsage(calls=2, input_tokens=250, output_tokens=20, usd=0.03)
+        return AgentOutcome(steps=1, total_reward=0, terminated=True, truncated=False, llm=reported)
+
+
+def test_the_agents_reported_llm_usage_reaches_the_result(tmp_path: Path) -> None:
+    result = run_episode(local("reporter"), agent=ReportsItsModel(), runs_dir=tmp_path, run_id="r")
+    assert result.llm.calls == 2 and result.llm.usd == pytest.approx(0.03)
+    assert result.llm.input_tokens == 250
+    on_disk = EpisodeResult.load(
+        episode_dir(tmp_path, "r", local("reporter").resolve()) / "result.json"
+    )
+    assert on_disk.llm == result.llm
