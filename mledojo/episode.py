@@ -269,7 +269,7 @@ class Episode:
             self.finish(
                 f"internal error: {type(e).__name__}: {e}",
                 status="infra_error",
-                error=_trace(e),
+                error=trace_tail(e),
             )
             raise
         else:  # a sandbox_error result that no restart explains is a fault too
@@ -581,7 +581,8 @@ def _exec_fields(result: ExecResult) -> dict[str, Any]:
     return fields
 
 
-def _trace(e: BaseException) -> str:
+def trace_tail(e: BaseException) -> str:
+    """The end of a traceback, for `result.json` (bounded)."""
     return "".join(traceback.format_exception(e))[-8000:]
 
 

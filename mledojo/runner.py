@@ -8,7 +8,6 @@ changed spec (another data seed, agent argument or budget) never reuses a result
 from __future__ import annotations
 
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from mledojo.artifacts import (
     write_result,
 )
 from mledojo.competition import Budget, Competition, Resources, get_competition
+from mledojo.episode import trace_tail
 from mledojo.errors import DockerUnavailableError, MLEDojoError, SandboxError
 from mledojo.layout import (
     AgentRef,
@@ -140,7 +140,7 @@ def _play(
         failure = ("agent_error", f"agent crashed: {type(e).__name__}: {e}", e)
     finally:
         if failure is not None:
-            env.finish(failure[1], status=failure[0], error=_trace(failure[2]))
+            env.finish(failure[1], status=failure[0], error=trace_tail(failure[2]))
         env.close()
     result = env.result()
     if result is None:  # no episode started: the sandbox failed first, or no reset
@@ -176,13 +176,9 @@ def _failed_before_start(
         metric=comp.spec.metric.name,
         higher_is_better=comp.spec.metric.higher_is_better,
         sandbox=SandboxStats(kind=spec.sandbox),
-        error=_trace(exc) if exc is not None else None,
+        error=trace_tail(exc) if exc is not None else None,
         hardware=hardware_summary(),
         versions=versions(),
     )
     write_result(folder, result)
     return result
-
-
-def _trace(e: BaseException) -> str:
-    return "".join(traceback.format_exception(e))[-8000:]
