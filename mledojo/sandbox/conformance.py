@@ -154,15 +154,17 @@ def check_timeout(sb: Sandbox, ctx: CheckContext) -> None:
         raise _fail("the timed-out step's child process survived", leftover)
 
 
+# Only this sandbox's processes count (same uid): a host's /proc also shows other users'.
 _COUNT_SLEEPERS = """
     import os
     n = 0
     for p in os.listdir('/proc'):
         try:
             cmd = open(f'/proc/{p}/cmdline', 'rb').read()
+            mine = os.stat(f'/proc/{p}').st_uid == os.getuid()
         except OSError:
             continue
-        n += cmd.startswith(b'sleep\\x0060')
+        n += mine and cmd.startswith(b'sleep\\x0060')
     print(n)
 """
 

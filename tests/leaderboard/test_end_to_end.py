@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from mledojo.agent import Agent
+from mledojo.layout import episode_dir
 from mledojo.leaderboard.compare import compare_runs
 from mledojo.leaderboard.episode import load_episodes
 from mledojo.leaderboard.export import StepRecord, export_run
@@ -96,7 +97,14 @@ def test_board_from_real_runs(runs: Path, tmp_path: Path) -> None:
     assert logit.human_rank.mean > const.human_rank.mean
     # the stored numbers are the ones result.json recorded, untouched
     stored = json.loads(
-        (runs / "run-logit" / COMPETITION / "logistic" / "seed-0" / "result.json").read_text()
+        (
+            episode_dir(
+                runs,
+                "run-logit",
+                EpisodeRequest(COMPETITION, "logistic", sandbox="docker").resolve(),
+            )
+            / "result.json"
+        ).read_text()
     )
     ep0 = next(e for e in episodes if e.agent == "logistic" and e.seed == 0)
     assert ep0.private_human_rank == stored["final"]["private_human_rank"]

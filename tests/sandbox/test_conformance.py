@@ -94,12 +94,12 @@ def test_cleanup(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> N
 
 
 def test_auto_falls_back_to_local_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mledojo.sandbox import docker as docker_backend
+    from mledojo.sandbox import engine
 
     def unavailable(timeout: int = 60) -> None:
         raise DockerUnavailableError("test")
 
-    monkeypatch.setattr(docker_backend, "docker_client", unavailable)
+    monkeypatch.setattr(engine, "docker_client", unavailable)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sb = make_sandbox("auto")
