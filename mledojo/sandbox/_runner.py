@@ -94,7 +94,9 @@ DEFAULT_PRELOAD = (
     "sklearn.metrics",
     "sklearn.preprocessing",
     "sklearn.ensemble",
+    ":tools",
 )
+TOOLS_PRELOAD = ":tools"
 
 
 # --------------------------------------------------------------------------- framing
@@ -798,10 +800,18 @@ class Server:
         return listener
 
     def preload_step(self) -> None:
-        """Import one pending module (done while idle, so start-up answers pings quickly)."""
+        """Import one pending module (done while idle, so start-up answers pings quickly).
+
+        `TOOLS_PRELOAD` stands for the trusted tool package, so a tool call's child does not
+        import it again each time.
+        """
         name = self.pending_preload.pop(0)
         try:
-            importlib.import_module(name)
+            if name == TOOLS_PRELOAD:
+                if self.cfg.tools_dir:
+                    _load_tools(self.cfg.tools_dir)
+            else:
+                importlib.import_module(name)
         except BaseException as exc:  # noqa: BLE001 - a missing library must not stop us
             self.preload_errors[name] = f"{type(exc).__name__}: {exc}"
         if not self.pending_preload:
