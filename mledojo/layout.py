@@ -83,12 +83,13 @@ class EpisodeSpec(BaseModel):
 
 
 def budget_class(budget: Budget) -> str:
-    """`steps=30,time=3600s,step=600s,grades=100[,usd=..]`: equal budgets, equal names."""
+    """`steps=30,time=3600s,step=600s,grades=100,tools=120[,usd=..]`: equal budgets, equal names."""
     parts = [
         f"steps={budget.max_steps}",
         f"time={budget.episode_time_s:g}s",
         f"step={budget.step_timeout_s:g}s",
         f"grades={budget.max_public_grades}",
+        f"tools={budget.max_tool_calls}",
     ]
     if budget.llm_usd is not None:
         parts.append(f"usd={budget.llm_usd:g}")
