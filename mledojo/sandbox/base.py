@@ -101,6 +101,13 @@ class Sandbox(ABC):
     def stop(self) -> None:
         """Stop and remove everything started; safe to call twice."""
 
+    def leftovers(self) -> list[str]:
+        """What of this sandbox still runs (containers, processes); empty after `stop`.
+
+        Backends report what they can see, so the conformance suite can check `stop`.
+        """
+        return []
+
     @property
     @abstractmethod
     def workspace_host_path(self) -> Path:

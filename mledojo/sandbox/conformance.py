@@ -145,9 +145,9 @@ def check_timeout(sb: Sandbox, ctx: CheckContext) -> None:
         raise _fail("a sleeping step was not reported as a timeout with its output", r)
     if elapsed > 10:
         raise _fail(f"the timeout took {elapsed:.1f} s to act (limit 1 s)")
-    restarts = getattr(sb, "restarts", 0)
+    restarts = sb.restarts
     after = _expect_ok(sb, "print('after')")
-    if after.stdout != "after\n" or getattr(sb, "restarts", 0) != restarts:
+    if after.stdout != "after\n" or sb.restarts != restarts:
         raise _fail("the step after a timeout needed a restart or failed", after)
     leftover = _expect_ok(sb, _COUNT_SLEEPERS)
     if leftover.stdout.strip() != "0":
@@ -396,13 +396,11 @@ def check_cleanup(sb: Sandbox, ctx: CheckContext) -> None:
     )
     sb.stop()
     sb.stop()
-    leftovers: Callable[[], list[str]] | None = getattr(sb, "leftovers", None)
-    if leftovers is not None:
-        deadline = time.monotonic() + 10
-        while (left := leftovers()) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if left:
-            raise _fail(f"still running after stop(): {left}")
+    deadline = time.monotonic() + 10
+    while (left := sb.leftovers()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if left:
+        raise _fail(f"still running after stop(): {left}")
     if not (ctx.workspace / "survivor.txt").exists():
         raise _fail("stop() removed the workspace files")
 
