@@ -208,6 +208,17 @@ def run(
     step_timeout: Annotated[float | None, typer.Option(help="budget: seconds per step")] = None,
     max_llm_usd: Annotated[float | None, typer.Option(help="budget: LLM dollars")] = None,
     max_llm_tokens: Annotated[int | None, typer.Option(help="budget: LLM tokens")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="LLM agents: openai/..., anthropic/..., openai-compatible/..., rules"),
+    ] = None,
+    model_base_url: Annotated[
+        str | None, typer.Option(help="LLM agents: an OpenAI-compatible server's URL")
+    ] = None,
+    max_iterations: Annotated[int | None, typer.Option(help="LLM agents: design rounds")] = None,
+    llm_replay: Annotated[
+        Path | None, typer.Option(help="LLM agents: replay the model calls of an episode folder")
+    ] = None,
     runs_dir: Annotated[
         Path | None, typer.Option(help="where run folders go (default: $MLEDOJO_RUNS_DIR or runs)")
     ] = None,
@@ -215,6 +226,9 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Run an agent on a competition in a sandbox and print its result.
+
+    LLM options (`--model`, `--model-base-url`, `--max-iterations`, `--llm-replay`) are the
+    agent's arguments, like `--agent-arg model=...`; an agent that takes none says so.
 
     Example: `mledojo run pump-failure --agent baseline --seed 0 --sandbox docker`
     """
@@ -234,10 +248,18 @@ def run(
         }.items()
         if v is not None
     }
+    agent_args = parse_agent_args(agent_arg or [])
+    llm_args = {
+        "model": model,
+        "model_base_url": model_base_url,
+        "max_iterations": max_iterations,
+        "llm_replay": str(llm_replay) if llm_replay else None,
+    }
+    agent_args.update({k: v for k, v in llm_args.items() if v is not None})
     request = EpisodeRequest(
         competition=competition,
         agent=agent,
-        agent_args=parse_agent_args(agent_arg or []),
+        agent_args=agent_args,
         seed=seed,
         data_seed=data_seed,
         sandbox=sandbox,
@@ -337,6 +359,9 @@ def _result_table(result: Any, title: str, folder: Path) -> Table:
         f", {box.errors} error(s), {box.restarts} restart(s)" if box.errors or box.restarts else ""
     )
     table.add_row("sandbox", kind + faults)
+    model = result.spec.agent.args.get("model") if result.spec is not None else None
+    if model is not None:
+        table.add_row("model", "rules (no LLM)" if model == "rules" else str(model))
     if result.llm.calls:
         table.add_row(
             "LLM", f"{result.llm.calls} calls, {result.llm.tokens:,} tokens, ${result.llm.usd:.4f}"

@@ -149,3 +149,11 @@ def test_run_an_agent_file_with_arguments_prints_a_real_folder(tmp_path: Path) -
     assert "local (weaker isolation)" in table.stdout and "sandbox" in table.stdout
     bad = mledojo(*args[:4], "--agent-arg", "topik=x", "--sandbox", "local")
     assert bad.returncode == 1 and "Did you mean `topic`" in bad.stderr
+
+
+def test_llm_options_are_agent_arguments(tmp_path: Path) -> None:
+    agent = tmp_path / "tiny.py"
+    agent.write_text(TINY_AGENT)
+    res = mledojo("run", "pump-failure", "--agent", str(agent), "--model", "rules")
+    assert res.returncode == 1 and "takes no argument 'model'" in res.stderr
+    assert "Traceback" not in res.stderr
