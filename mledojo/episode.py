@@ -178,9 +178,9 @@ class Episode:
             raise
         self._t0 = time.monotonic()
         self.recorder.log(f"start key={self.spec.key} sandbox={self.sandbox.name}")
+        brief = self._info_text("all", self.steps_left, self.budget.episode_time_s)
         obs = self._observation(
-            _Draft("reset", "ready", {"info": self._info_text("all", self.steps_left, 0.0)}),
-            time_left_s=self.budget.episode_time_s,
+            _Draft("reset", "ready", {"info": brief}), time_left_s=self.budget.episode_time_s
         )
         self.recorder.record_step({"step": 0, "action": {"action": "reset"}, "obs": obs})
         return obs, {"run_dir": str(self.folder), "key": self.spec.key, "task": self._task_info}

@@ -199,7 +199,8 @@ def test_vector_envs_step_with_partial_actions(vector: str) -> None:
 def test_tool_calls_have_their_own_budget_and_are_discoverable(tmp_path: Path) -> None:
     budget = {"max_steps": 3, "max_tool_calls": 2}
     with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r", budget=budget) as e:
-        _, info = e.reset(seed=0)
+        obs, info = e.reset(seed=0)
+        assert "Time left: 3600 s" in obs["info"] and "do NOT persist" in obs["info"]
         names = {t["name"] for t in info["task"]["tools"]}
         assert {"profile_dataset", "train_model", "write_submission"} <= names
         obs, *_ = e.step({"action": "request_info", "topic": "tools"})
