@@ -203,9 +203,6 @@ class Episode:
                 draft.reward += self.finish(why, status=status)
                 draft.status = "truncated"
                 draft.note(f"[{why}]")
-        elif self.done and not draft.terminated:
-            truncated = True  # finished by the catch boundary (repeated sandbox faults)
-            draft.status = "truncated"
         obs = self._observation(draft)
         info = dict(draft.info)
         if self.done:
