@@ -126,5 +126,8 @@ def verify_manifest(run_folder: Path, manifest: BundleManifest) -> list[str]:
         elif st.st_size != entry.bytes or sha256_file(path) != entry.sha256:
             problems.append(f"{rel}: its sha256 does not match bundle.json (the file was changed)")
     for rel in sorted(set(present) - set(manifest.files)):
-        problems.append(f"{rel}: in the run folder but not in bundle.json")
+        if os.path.islink(present[rel]):
+            problems.append(f"{rel}: a symlink (refused: evidence must be regular files)")
+        else:
+            problems.append(f"{rel}: in the run folder but not in bundle.json")
     return problems

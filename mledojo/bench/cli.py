@@ -113,8 +113,7 @@ def bench(
         resources=_given(cpus=cpus, memory_mb=memory_mb),
     )
     statuses = retry_statuses(retry or [])
-    if any(j.spec.sandbox == "docker" for j in plan.jobs):
-        _ensure_image()
+    image = _ensure_image() if any(j.spec.sandbox == "docker" for j in plan.jobs) else None
     root = (runs_dir or default_runs_dir()).resolve()
     rid = run_id or plan.default_run_id()
     chosen = make_backend(backend, runs_dir=root, run_id=rid, address=address)
@@ -129,6 +128,7 @@ def bench(
             workers=workers,
             retry=statuses,
             start_interval_s=start_interval,
+            image=image,
         )
     except KeyboardInterrupt:
         err.print(
@@ -171,16 +171,18 @@ def _summary(report: Any) -> None:
         out.print("[yellow]rerun with --retry infra to play the infrastructure failures[/yellow]")
 
 
-def _ensure_image() -> None:
+def _ensure_image() -> str | None:
+    """Build the runtime image once, before any episode (not in every worker at once)."""
     from mledojo.sandbox.engine import docker_available
     from mledojo.sandbox.image import build_image, image_tag
 
     if not docker_available():
-        return  # each episode then records an infra_error naming the problem
+        return None  # each episode then records an infra_error naming the problem
     with err.status(f"checking the runtime image {image_tag()}") as status:
         report = build_image(progress=lambda m: status.update(str(m)))
     if not report.reused:
         err.print(report.summary())
+    return image_tag()
 
 
 def submit(

@@ -153,6 +153,7 @@ def run_bench(
     workers: int = 1,
     retry: tuple[EpisodeStatus, ...] = ALWAYS_RERUN,
     start_interval_s: float = 1.0,
+    image: str | None = None,
 ) -> BenchReport:
     """Run every planned episode not finished yet; Ctrl-C stops cleanly (re-raised after)."""
     from mledojo.layout import record_run
@@ -160,7 +161,7 @@ def run_bench(
     t0 = time.monotonic()
     folder = runs_dir / run_id
     write_plan(folder, plan)
-    record_run(folder)
+    record_run(folder, image=image)  # host, versions, git sha and the runtime image
     log = _Log(folder / LOG_FILE, backend.name)
     report = BenchReport(run_id=run_id, run_folder=str(folder), backend=backend.name)
     pending: list[Job] = []

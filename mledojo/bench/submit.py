@@ -196,6 +196,15 @@ def _check_episode(
     from mledojo.runner import EpisodeRequest
 
     where = f"{job.label} ({job.key})"
+    try:
+        fresh = EpisodeRequest(**job.request_fields()).resolve()
+    except (ValueError, BenchError) as e:
+        return [f"{where}: the spec no longer resolves: {e}"], None
+    if fresh != job.spec:
+        return [
+            f"{where}: the planned spec differs from what this mledojo resolves for the same "
+            "request (an edited plan, another competition version or edited defaults)"
+        ], None
     folder = job.folder(run_folder.parent, run_folder.name)
     result_path = folder / RESULT_FILE
     why = _regular(result_path, run_folder)
@@ -209,21 +218,13 @@ def _check_episode(
     reasons: list[str] = []
     if result.key != job.key or result.spec != job.spec:
         reasons.append(f"{where}: result.json's spec is not the planned spec")
-    try:
-        fresh = EpisodeRequest(**job.request_fields()).resolve()
-    except (ValueError, BenchError) as e:
-        fresh = None
-        reasons.append(f"{where}: the spec no longer resolves: {e}")
-    if fresh is not None and fresh != job.spec:
-        reasons.append(
-            f"{where}: the planned spec differs from what this mledojo resolves for the same "
-            "request (another competition version or edited defaults)"
-        )
     if job.spec.sandbox != "docker":
         reasons.append(f"{where}: ran in sandbox {job.spec.sandbox!r}; the board takes docker only")
     if result.status == "interrupted":
         reasons.append(f"{where}: unfinished (interrupted); run the bench again to finish it")
-    reasons += _check_feedback(raw, result, job, folder, grader, where)
+    reasons += _check_final_file(result, folder, where)
+    if not reasons:
+        reasons += _check_feedback(raw, result, job, folder, grader, where)
     if reasons:
         return reasons, None
     regraded = _regrade_final(result, job, folder, grader, where)
@@ -298,6 +299,23 @@ def _trajectory_private_keys(path: Path, where: str) -> list[str]:
     return []
 
 
+def _check_final_file(result: EpisodeResult, folder: Path, where: str) -> list[str]:
+    """The graded submission: a regular file under `submissions/` with its recorded hash."""
+    f = result.final
+    if not f.graded:
+        return []
+    if not f.submission:
+        return [f"{where}: graded, but no submission file is named"]
+    sub = folder / f.submission
+    why = _regular(sub, folder)
+    if why is not None or Path(f.submission).parts[:1] != ("submissions",):
+        why = why or "is not under submissions/"
+        return [f"{where}: the final submission {f.submission!r} {why}"]
+    if hashlib.sha256(sub.read_bytes()).hexdigest() != f.submission_sha256:
+        return [f"{where}: {f.submission} does not match its recorded sha256 (the file was edited)"]
+    return []
+
+
 def _regrade_final(
     result: EpisodeResult, job: Job, folder: Path, grader: _Grader, where: str
 ) -> list[str] | dict[str, Any]:
@@ -312,16 +330,7 @@ def _regrade_final(
             "caveats": f.caveats,
             "leaderboard_kind": f.leaderboard_kind,
         }
-    if not f.submission:
-        return [f"{where}: graded, but no submission file is named"]
-    sub = folder / f.submission
-    why = _regular(sub, folder)
-    if why is not None or Path(f.submission).parts[:1] != ("submissions",):
-        why = why or "is not under submissions/"
-        return [f"{where}: the final submission {f.submission!r} {why}"]
-    digest = hashlib.sha256(sub.read_bytes()).hexdigest()
-    if digest != f.submission_sha256:
-        return [f"{where}: {f.submission} does not match its recorded sha256 (the file was edited)"]
+    sub = folder / str(f.submission)  # checked by _check_final_file
     scorer = grader.scorer(job.spec.competition, job.spec.data_seed)
     try:
         report = scorer.score(sub, part="private")
