@@ -58,7 +58,8 @@ class BenchReport(BaseModel):
     skipped: list[str] = Field(default_factory=list)  # finished before this invocation
     interrupted: bool = False
     wall_time_s: float = 0.0
-    scheduler_overhead_s: float = 0.0  # per episode run: wall spent outside the workers
+    scheduler_overhead_s: float = 0.0  # per episode run: the scheduler's own busy time
+    worker_overhead_s: float = 0.0  # per episode run: worker round trip beyond the episode
 
     def count(self, pred: Callable[[Outcome], bool]) -> int:
         return sum(1 for o in self.outcomes.values() if pred(o))
@@ -176,8 +177,9 @@ def run_bench(
             pending.append(job)
     gate = _Gate(backend, workers, start_interval_s)
     running: dict[Future[Outcome], tuple[Job, float]] = {}
-    worker_time = 0.0
+    worker_time = waited = 0.0
     display.start(len(plan.jobs), done_before)
+    loop_start = time.monotonic()
     try:
         while pending or running:
             now = time.monotonic()
@@ -189,9 +191,11 @@ def run_bench(
                 display.started(job, attempt)
                 running[backend.submit(job, retry)] = (job, now)
             wait_s = gate.interval if pending and gate.running < gate.slots else 1.0
+            t_wait = time.monotonic()
             finished, _ = wait(
                 list(running), timeout=max(0.05, wait_s), return_when=FIRST_COMPLETED
             )
+            waited += time.monotonic() - t_wait
             for fut in finished:
                 job, started = running.pop(fut)
                 gate.give_back(job)
@@ -209,7 +213,9 @@ def run_bench(
         _reap(run_id)
         ran = len(report.outcomes) - len(report.skipped)
         if ran:
-            report.scheduler_overhead_s = _overhead(report, worker_time, ran)
+            busy = time.monotonic() - loop_start - waited
+            report.scheduler_overhead_s = busy / ran
+            report.worker_overhead_s = _overhead(report, worker_time, ran)
     return report
 
 
