@@ -196,6 +196,9 @@ def submit(
         "leaderboard/submissions"
     ),
     cache_dir: Annotated[Path | None, Opt(help="data cache root")] = None,
+    new_budget_class: Annotated[
+        bool, Opt(help="without --board-spec: accept a budget class the board has not seen")
+    ] = False,
     as_json: Annotated[bool, Opt("--json", help="print the verdict as JSON")] = False,
 ) -> None:
     """Verify a run's bundle, re-grade every submission on the host, store the entry.
@@ -213,7 +216,12 @@ def submit(
         raise typer.BadParameter(f"--board-spec {board_spec}: no such file")
     try:
         entry = submit_run(
-            run_dir, name=name, board_spec=spec_file, out_dir=out_dir, cache_dir=cache_dir
+            run_dir,
+            name=name,
+            board_spec=spec_file,
+            out_dir=out_dir,
+            cache_dir=cache_dir,
+            new_budget_class=new_budget_class,
         )
     except SubmissionRejected as e:
         if as_json:

@@ -189,6 +189,20 @@ def _check_plan_against_board(plan: BenchPlan, specs: list[Any] | None) -> list[
     return reasons
 
 
+def _check_known_classes(plan: BenchPlan, out_dir: Path) -> list[str]:
+    """Without a board spec, the board's budget classes are those already accepted."""
+    from mledojo.leaderboard.episode import load_episodes
+
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return []  # the first entry of a board sets its class
+    known = {e.budget_class for e in load_episodes([out_dir])}
+    return [
+        f"budget class {cls!r} is not one of the board's ({', '.join(sorted(known))}); "
+        "pass --board-spec, or --new-budget-class to open a new class on purpose"
+        for cls in sorted({j.spec.budget_class for j in plan.jobs} - known)
+    ]
+
+
 def _check_episode(
     job: Job, run_folder: Path, grader: _Grader
 ) -> tuple[list[str], dict[str, Any] | None]:
@@ -367,6 +381,7 @@ def submit_run(
     board_spec: Path | None = None,
     out_dir: Path = Path("leaderboard/submissions"),
     cache_dir: Path | None = None,
+    new_budget_class: bool = False,
 ) -> SubmissionRecord:
     """Verify and re-grade `run_folder`; write the accepted entry or raise `SubmissionRejected`."""
     from mledojo.competition import get_competition
@@ -389,6 +404,8 @@ def submit_run(
     except BenchError as e:
         raise SubmissionRejected([*reasons, str(e)]) from e
     reasons += _check_plan_against_board(plan, _board_specs(board_spec))
+    if board_spec is None and not new_budget_class:
+        reasons += _check_known_classes(plan, out_dir)
     grader = _Grader(cache_dir)
     graded: list[tuple[Job, dict[str, Any], EpisodeResult]] = []
     if not reasons:  # re-grading a bundle that already failed would only add noise

@@ -171,6 +171,23 @@ def test_a_bundle_from_another_budget_class_is_rejected(honest_run: Path, tmp_pa
     assert any("budget class" in r and "steps=3" in r for r in reasons), reasons
 
 
+def test_without_a_spec_the_board_keeps_its_budget_classes(
+    honest_run: Path, tmp_path: Path
+) -> None:
+    run = _copy(honest_run, tmp_path)
+    out = tmp_path / "board"
+    out.mkdir()
+    (out / "other.board.jsonl").write_text(
+        '{"agent": "x", "competition": "titanic", "seed": 0, "status": "completed", '
+        '"budget_class": "steps=20,time=3600s,step=600s,grades=100"}\n'
+    )
+    with pytest.raises(SubmissionRejected) as info:
+        submit_run(run, name="small-budget", out_dir=out)
+    assert any("--new-budget-class" in r for r in info.value.reasons), info.value.reasons
+    record = submit_run(run, name="small-budget", out_dir=out, new_budget_class=True)
+    assert record.budget_classes == [load_plan(run).jobs[0].spec.budget_class]
+
+
 def test_an_edited_budget_in_the_plan_is_rejected(honest_run: Path, tmp_path: Path) -> None:
     """Claiming the board's budget class for a run made with a smaller budget fails too."""
     run = _copy(honest_run, tmp_path)
