@@ -20,10 +20,11 @@ from typing import Any, Protocol
 
 from mledojo.artifacts import EpisodeStatus
 from mledojo.bench.plan import BenchError, Job
-from mledojo.bench.worker import Outcome, attempts_before, read_outcome
+from mledojo.bench.worker import PARENT_ENV, Outcome, attempts_before, read_outcome
 
 HARD_CAP = 32  # episodes at once on one backend, whatever --workers says
 INTERRUPT_GRACE_S = 30.0  # how long a child may take to close its episode after Ctrl-C
+WORKER_DIR = ".workers"  # per-episode worker logs and outcomes (hidden: not a result)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,11 @@ class LocalBackend:
         return self._pool.submit(self._run, job, retry)
 
     def _run(self, job: Job, retry: tuple[EpisodeStatus, ...]) -> Outcome:
+        logs = self.runs_dir / self.run_id / WORKER_DIR
+        logs.mkdir(parents=True, exist_ok=True)
+        outcome_path = logs / f"{job.key}.outcome.json"
+        outcome_path.unlink(missing_ok=True)
+        log_path = logs / f"{job.key}.log"
         cmd = [
             sys.executable,
             "-m",
@@ -95,36 +101,37 @@ class LocalBackend:
             str(self.runs_dir),
             self.run_id,
             ",".join(retry),
+            str(outcome_path),
         ]
         with self._lock:
             if self._stopping:
                 return _unfinished(job, self.runs_dir, self.run_id, "not started: interrupted")
-            child = subprocess.Popen(
-                cmd,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                start_new_session=True,  # Ctrl-C on the terminal reaches it once, from us
-            )
+            with log_path.open("a", encoding="utf-8") as log:
+                child = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.PIPE,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    start_new_session=True,  # Ctrl-C on the terminal reaches it once, from us
+                    env={**os.environ, PARENT_ENV: str(os.getpid())},
+                )
             self._children[child.pid] = child
         try:
-            stdout, stderr = child.communicate(job.model_dump_json())
+            child.communicate(job.model_dump_json())
         finally:
             with self._lock:
                 self._children.pop(child.pid, None)
-        lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
-        if child.returncode == 0 and lines:
-            return Outcome.model_validate_json(lines[-1])
+        if child.returncode == 0 and outcome_path.is_file():
+            return Outcome.model_validate_json(outcome_path.read_text(encoding="utf-8"))
         recorded = read_outcome(job, self.runs_dir, self.run_id, host="local")
         if recorded is not None:  # written atomically: the episode's truth, whatever the exit
             return recorded
-        tail = stderr.strip().splitlines()[-3:]
         return _unfinished(
             job,
             self.runs_dir,
             self.run_id,
-            f"worker exited with code {child.returncode}: " + " | ".join(tail)[-500:],
+            f"worker exited with code {child.returncode}: {_tail(log_path)} (log: {log_path})",
         )
 
     def interrupt(self) -> None:
@@ -150,6 +157,14 @@ class LocalBackend:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return " | ".join(text.strip().splitlines()[-lines:])[-500:]
 
 
 def _unfinished(job: Job, runs_dir: Path, run_id: str, reason: str) -> Outcome:

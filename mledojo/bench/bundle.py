@@ -62,7 +62,9 @@ def _is_episode_dir(path: Path) -> bool:
 def bundle_paths(run_folder: Path) -> list[Path]:
     """Every path the bundle covers (symlinks included, so verification can refuse them)."""
     out = [run_folder / name for name in RUN_FILES if (run_folder / name).exists()]
-    for comp in sorted(p for p in run_folder.iterdir() if p.is_dir() and not p.is_symlink()):
+    for comp in sorted(
+        p for p in run_folder.iterdir() if p.is_dir() and not p.is_symlink() and p.name[0] != "."
+    ):
         for agent in sorted(p for p in comp.iterdir() if p.is_dir() and not p.is_symlink()):
             for ep in sorted(p for p in agent.iterdir() if p.is_dir() and not p.is_symlink()):
                 if not _is_episode_dir(ep):

@@ -1,14 +1,17 @@
 """One bench episode, run where the backend puts it: a child process or a Ray task.
 
-`python -m mledojo.bench.worker RUNS_DIR RUN_ID RETRY` reads a `Job` (JSON) on stdin, plays
-it with `mledojo.runner.run_episode` and prints its `Outcome` as the last stdout line. A
-SIGINT (Ctrl-C forwarded by the scheduler, or the parent's death) stops the episode
-through the runner's own interrupt path, which removes its container.
+`python -m mledojo.bench.worker RUNS_DIR RUN_ID RETRY OUTCOME` reads a `Job` (JSON) on
+stdin, plays it with `mledojo.runner.run_episode` and writes its `Outcome` to the file
+OUTCOME. A SIGINT (Ctrl-C forwarded by the scheduler, or the scheduler's death) stops the
+episode through the runner's own interrupt path, which removes its container. The
+scheduler gives the child a log file, never a pipe, for stdout and stderr: a pipe to a dead
+scheduler would make the first warning during that clean-up fail it.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import time
@@ -23,6 +26,8 @@ from mledojo.bench.plan import Job
 #: Statuses of the benchmark's own making (not the agent's): what `--retry infra` reruns.
 INFRA_STATUSES: tuple[EpisodeStatus, ...] = ("infra_error",)
 OutcomeStatus = EpisodeStatus | Literal["worker_died"]
+PARENT_ENV = "MLEDOJO_BENCH_PARENT"
+PR_SET_PDEATHSIG = 1
 
 
 class Outcome(BaseModel):
@@ -94,19 +99,39 @@ def run_job(job: Job, runs_dir: Path, run_id: str, retry: tuple[EpisodeStatus, .
     return out
 
 
+def die_with_parent() -> bool:
+    """Get SIGINT when the scheduler dies (crash, SIGKILL), so the episode closes cleanly.
+
+    Without it, a killed scheduler would leave children playing on, and a rerun would set
+    their folders aside under them. Returns False when the parent is already gone.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGINT), 0, 0, 0)
+    expected = os.environ.get(PARENT_ENV)
+    return not expected or os.getppid() == int(expected)
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 3:
-        sys.stderr.write("usage: python -m mledojo.bench.worker RUNS_DIR RUN_ID RETRY < job.json\n")
+    if not die_with_parent():
+        return 130
+    if len(argv) != 4:
+        sys.stderr.write(
+            "usage: python -m mledojo.bench.worker RUNS_DIR RUN_ID RETRY OUTCOME < job.json\n"
+        )
         return 2
-    runs_dir, run_id, retry_text = Path(argv[0]), argv[1], argv[2]
+    runs_dir, run_id, retry_text, outcome_path = Path(argv[0]), argv[1], argv[2], Path(argv[3])
     retry = tuple(s for s in retry_text.split(",") if s)
     job = Job.model_validate_json(sys.stdin.read())
     try:
         out = run_job(job, runs_dir, run_id, retry)  # type: ignore[arg-type]
     except KeyboardInterrupt:
         return 130
-    sys.stdout.write("\n" + out.model_dump_json() + "\n")
-    sys.stdout.flush()
+    tmp = outcome_path.with_name(outcome_path.name + ".tmp")
+    tmp.write_text(out.model_dump_json(), encoding="utf-8")
+    tmp.replace(outcome_path)
     return 0
 
 

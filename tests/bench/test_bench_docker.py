@@ -93,3 +93,36 @@ def test_killed_bench_resumes_and_runs_every_episode_exactly_once(
     assert third.returncode == 0
     assert "6 finished earlier (skipped)" in third.stderr
     assert "start " not in third.stderr
+
+
+def test_a_crashed_scheduler_leaves_no_container_and_loses_no_finished_episode(
+    tmp_path: Path, docker_client: Any, bh: Any
+) -> None:
+    args = ["--agents", "baseline", "--competitions", "titanic", "--seeds", "2"]
+    args += ["--workers", "2", *bh.small, "--start-interval", "4"]
+    proc = subprocess.Popen(
+        bh.bench_cmd(tmp_path, *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:  # the first episode done, the second one mid-way: SIGKILL
+        if line.startswith("[1/2]"):
+            break
+    proc.kill()
+    proc.wait(timeout=30)
+    run = bh.only_run(tmp_path)
+    deadline = time.monotonic() + 90
+    while _run_containers(docker_client, run.name) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert _run_containers(docker_client, run.name) == [], "the crash left a container"
+    kept = [EpisodeResult.load(p) for p in bh.results(run)]
+    assert [r.status for r in kept].count("completed") == 1, kept
+    again = bh.run_bench(tmp_path, *args)
+    assert again.returncode == 0, again.stderr
+    assert "1 finished earlier (skipped)" in again.stderr
+    final = [EpisodeResult.load(p) for p in bh.results(run)]
+    assert sorted(r.key for r in final) == sorted(load_plan(run).keys)
+    assert {r.status for r in final} == {"completed"}
