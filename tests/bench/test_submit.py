@@ -102,6 +102,11 @@ def test_the_honest_run_is_accepted_with_re_graded_numbers(
         assert ep.agent == "baseline-ref" and ep.attempts == 1
         assert ep.private_score == pytest.approx(stored.final.private_score)
         assert ep.budget_class == load_plan(run).jobs[0].spec.budget_class
+    from mledojo.leaderboard.board import build_from_sources
+
+    _, board = build_from_sources([out], tmp_path / "board", bootstrap=20)
+    (cls,) = board.classes  # the accepted entry builds a board as it is
+    assert [a.agent for a in cls.agents] == ["baseline-ref"]
     saved = json.loads((out / f"baseline-ref--{run.name}.submission.json").read_text())
     assert saved["schema_version"] == 1 and saved["episodes"] == 2
     with pytest.raises(Exception, match="submitted under this name already"):
@@ -239,3 +244,33 @@ def test_a_symlinked_submission_is_refused(honest_run: Path, tmp_path: Path) -> 
     write_manifest(run)
     reasons = _rejected(run, tmp_path)
     assert any("symlink" in r for r in reasons), reasons
+
+
+def test_the_submit_command_lists_every_reason_and_exits_non_zero(
+    honest_run: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    run = _copy(honest_run, tmp_path)
+    shutil.rmtree(_result(run, "titanic").parent)
+    _edit_result(
+        _result(run, "playground-series-s3e12"),
+        lambda d: d["final"].update(private_score=0.999),
+    )
+    write_manifest(run)
+    spec = _spec_file(tmp_path, run)
+    cmd = [sys.executable, "-m", "mledojo.bench.cli", "submit", str(run), "--name", "x"]
+    cmd += ["--board-spec", str(spec), "--out", str(tmp_path / "out")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert "rejected" in done.stderr
+    assert "missing episode" in done.stderr and "tampered" in done.stderr, done.stderr
+    ok = subprocess.run(
+        [*cmd[:4], str(_copy(honest_run, tmp_path / "b")), *cmd[5:]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "accepted: 2 episode(s) re-graded" in ok.stdout
