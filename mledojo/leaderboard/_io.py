@@ -75,14 +75,20 @@ def find_files(root: Path, match: Callable[[str], bool]) -> list[Path]:
     """Files under `root` whose name matches (sorted), never following symlinked folders.
 
     Skipped: `workspace/` (the agent's own folder: a `result.json` the agent wrote there is
-    not a result), hidden folders, and `*.failed-*` folders (an attempt the runner set aside).
+    not a result), hidden folders, `*.failed-*` and `*.attempt-*` folders (attempts the
+    runner set aside).
     """
     if root.is_symlink() or not root.is_dir():
         raise LeaderboardError(f"{root}: not a folder (give a run folder or a submissions folder)")
     found: list[Path] = []
     for folder, dirs, files in os.walk(root, followlinks=False):
         dirs[:] = sorted(
-            d for d in dirs if d != "workspace" and not d.startswith(".") and ".failed-" not in d
+            d
+            for d in dirs
+            if d != "workspace"
+            and not d.startswith(".")
+            and ".failed-" not in d
+            and ".attempt-" not in d
         )
         found.extend(Path(folder) / f for f in files if match(f))
     return sorted(found)

@@ -74,6 +74,7 @@ class BoardEpisode(BaseModel):
     implausible: bool = False
     caveats: list[str] = Field(default_factory=list)
     anytime: list[AnytimePoint] = Field(default_factory=list)
+    attempts: int = Field(default=1, ge=1, description="plays of this episode (re-rolls shown)")
     source: str = Field(default="", description="where it was loaded from (for messages)")
 
     @field_validator("medal", mode="before")

@@ -1,0 +1,185 @@
+"""Where bench episodes run: `LocalBackend` (a child process each) and `RayBackend`.
+
+A backend turns a `Job` into a `Future[Outcome]`, says how many CPUs and how much memory
+it has (the scheduler's admission limits) and can stop what runs. The local backend puts
+every episode in its own child process, in a session of its own, so a crash in one
+episode cannot take the bench down and Ctrl-C reaches each child exactly once (forwarded).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from mledojo.artifacts import EpisodeStatus
+from mledojo.bench.plan import BenchError, Job
+from mledojo.bench.worker import PARENT_ENV, Outcome, attempts_before, read_outcome
+
+HARD_CAP = 32  # episodes at once on one backend, whatever --workers says
+INTERRUPT_GRACE_S = 30.0  # how long a child may take to close its episode after Ctrl-C
+WORKER_DIR = ".workers"  # per-episode worker logs and outcomes (hidden: not a result)
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """What the backend can give episodes at once."""
+
+    cpus: float
+    memory_mb: int
+
+
+class Backend(Protocol):
+    name: str
+
+    def capacity(self) -> Capacity: ...
+
+    def submit(self, job: Job, retry: tuple[EpisodeStatus, ...]) -> Future[Outcome]: ...
+
+    def interrupt(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def machine_capacity() -> Capacity:
+    """This machine's usable CPUs (affinity) and available memory (MemAvailable)."""
+    try:
+        cpus = float(len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        cpus = float(os.cpu_count() or 1)
+    memory_mb = 0
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    memory_mb = int(line.split()[1]) // 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if memory_mb <= 0:
+        try:
+            memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+        except (ValueError, OSError):
+            memory_mb = 4096
+    return Capacity(cpus=cpus, memory_mb=memory_mb)
+
+
+class LocalBackend:
+    """Each episode in a child process (`python -m mledojo.bench.worker`) on this machine."""
+
+    name = "local"
+
+    def __init__(self, runs_dir: Path, run_id: str) -> None:
+        self.runs_dir, self.run_id = runs_dir, run_id
+        self._pool = ThreadPoolExecutor(max_workers=HARD_CAP, thread_name_prefix="bench")
+        self._children: dict[int, subprocess.Popen[str]] = {}
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    def capacity(self) -> Capacity:
+        return machine_capacity()
+
+    def submit(self, job: Job, retry: tuple[EpisodeStatus, ...]) -> Future[Outcome]:
+        return self._pool.submit(self._run, job, retry)
+
+    def _run(self, job: Job, retry: tuple[EpisodeStatus, ...]) -> Outcome:
+        logs = self.runs_dir / self.run_id / WORKER_DIR
+        logs.mkdir(parents=True, exist_ok=True)
+        outcome_path = logs / f"{job.key}.outcome.json"
+        outcome_path.unlink(missing_ok=True)
+        log_path = logs / f"{job.key}.log"
+        cmd = [
+            sys.executable,
+            "-m",
+            "mledojo.bench.worker",
+            str(self.runs_dir),
+            self.run_id,
+            ",".join(retry),
+            str(outcome_path),
+        ]
+        with self._lock:
+            if self._stopping:
+                return _unfinished(job, self.runs_dir, self.run_id, "not started: interrupted")
+            with log_path.open("a", encoding="utf-8") as log:
+                child = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.PIPE,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    start_new_session=True,  # Ctrl-C on the terminal reaches it once, from us
+                    env={**os.environ, PARENT_ENV: str(os.getpid())},
+                )
+            self._children[child.pid] = child
+        try:
+            child.communicate(job.model_dump_json())
+        finally:
+            with self._lock:
+                self._children.pop(child.pid, None)
+        if child.returncode == 0 and outcome_path.is_file():
+            return Outcome.model_validate_json(outcome_path.read_text(encoding="utf-8"))
+        recorded = read_outcome(job, self.runs_dir, self.run_id, host="local")
+        if recorded is not None:  # written atomically: the episode's truth, whatever the exit
+            return recorded
+        return _unfinished(
+            job,
+            self.runs_dir,
+            self.run_id,
+            f"worker exited with code {child.returncode}: {_tail(log_path)} (log: {log_path})",
+        )
+
+    def interrupt(self) -> None:
+        """Forward SIGINT once to every running child (each closes its episode)."""
+        with self._lock:
+            self._stopping = True
+            children = list(self._children.values())
+        for child in children:
+            try:
+                os.killpg(child.pid, signal.SIGINT)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def kill(self) -> None:
+        """SIGKILL children that ignored the interrupt (their containers are then reaped)."""
+        with self._lock:
+            children = list(self._children.values())
+        for child in children:
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return " | ".join(text.strip().splitlines()[-lines:])[-500:]
+
+
+def _unfinished(job: Job, runs_dir: Path, run_id: str, reason: str) -> Outcome:
+    folder = job.folder(runs_dir, run_id)
+    return Outcome(
+        key=job.key, status="worker_died", reason=reason, attempt=attempts_before(folder) + 1
+    )
+
+
+def make_backend(name: str, *, runs_dir: Path, run_id: str, address: str | None = None) -> Any:
+    """The backend called `name` (`local` or `ray`)."""
+    if name == "local":
+        return LocalBackend(runs_dir, run_id)
+    if name == "ray":
+        from mledojo.bench.ray_backend import RayBackend
+
+        return RayBackend(runs_dir, run_id, address=address)
+    raise BenchError(f"--backend {name!r}: choose local or ray")

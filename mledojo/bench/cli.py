@@ -1,0 +1,285 @@
+"""`mledojo bench` and `mledojo leaderboard submit`, as a typer sub-app attached in one line.
+
+    from mledojo.bench.cli import attach as attach_bench
+    attach_bench(app, leaderboard_app)
+
+`prepare_split_command` is the body of `mledojo prepare --split NAME` for the main CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mledojo.errors import MLEDojoError
+
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+Opt = typer.Option
+
+
+def _split_list(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def parse_seeds(text: str) -> list[int]:
+    """`3` means seeds 0, 1, 2; `0,4,7` are those seeds; `2-5` is 2, 3, 4, 5."""
+    from mledojo.bench.plan import BenchError
+
+    try:
+        if "," not in text and "-" not in text:
+            n = int(text)
+            if n < 1:
+                raise BenchError("--seeds N needs N >= 1")
+            return list(range(n))
+        if "-" in text and "," not in text:
+            lo, hi = (int(p) for p in text.split("-", 1))
+            return list(range(lo, hi + 1))
+        return sorted({int(p) for p in _split_list(text)})
+    except ValueError as e:
+        raise BenchError(
+            f"--seeds {text!r}: give a count (3), a list (0,1,4) or a range (0-2)"
+        ) from e
+
+
+def bench(
+    agents: Annotated[str, Opt(help="comma list of agents (`mledojo agents`)")] = "baseline",
+    competitions: Annotated[
+        str, Opt(help="comma list of competitions and splits (lite, tabular, ...)")
+    ] = "lite",
+    seeds: Annotated[str, Opt(help="a count (3 = seeds 0..2), a list (0,4) or a range")] = "1",
+    workers: Annotated[int, Opt(help="episodes at once (also bounded by CPUs and memory)")] = 1,
+    backend: Annotated[str, Opt(help="local | ray")] = "local",
+    address: Annotated[str | None, Opt(help="Ray cluster address (--backend ray)")] = None,
+    agent_arg: Annotated[
+        list[str] | None, Opt("--agent-arg", help="AGENT:key=value for an agent (repeatable)")
+    ] = None,
+    sandbox: Annotated[str, Opt(help="docker | local | unsafe-local | auto")] = "auto",
+    data_seed: Annotated[int | None, Opt(help="data variant (default: each spec's)")] = None,
+    reward: Annotated[str, Opt(help="reward mode")] = "final_only",
+    max_steps: Annotated[int | None, Opt(help="budget: steps")] = None,
+    time_limit: Annotated[float | None, Opt(help="budget: episode seconds")] = None,
+    step_timeout: Annotated[float | None, Opt(help="budget: seconds per step")] = None,
+    max_llm_usd: Annotated[float | None, Opt(help="budget: LLM dollars")] = None,
+    max_llm_tokens: Annotated[int | None, Opt(help="budget: LLM tokens")] = None,
+    cpus: Annotated[float | None, Opt(help="resources: CPUs per episode")] = None,
+    memory_mb: Annotated[int | None, Opt(help="resources: memory per episode (MB)")] = None,
+    retry: Annotated[
+        list[str] | None, Opt(help="also rerun finished episodes that failed so: infra, grading")
+    ] = None,
+    start_interval: Annotated[float, Opt(help="seconds between two episode starts")] = 1.0,
+    runs_dir: Annotated[Path | None, Opt(help="default: $MLEDOJO_RUNS_DIR or runs")] = None,
+    run_id: Annotated[str | None, Opt(help="default: derived from the bench (resumes it)")] = None,
+    live: Annotated[
+        bool | None, Opt("--live/--plain", help="display (default: live on a terminal)")
+    ] = None,
+    bundle: Annotated[bool, Opt(help="write the sha256 bundle manifest at the end")] = True,
+    as_json: Annotated[bool, Opt("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Run every (agent, competition, seed) episode; a rerun skips what finished.
+
+    Example: `mledojo bench --agents baseline --competitions lite --seeds 3 --workers 2`
+    """
+    from mledojo.bench.backends import make_backend
+    from mledojo.bench.display import make_display
+    from mledojo.bench.plan import make_plan, parse_agent_args
+    from mledojo.bench.scheduler import retry_statuses, run_bench
+    from mledojo.layout import default_runs_dir
+
+    agent_list = _split_list(agents)
+    budget = _given(
+        max_steps=max_steps,
+        episode_time_s=time_limit,
+        step_timeout_s=step_timeout,
+        llm_usd=max_llm_usd,
+        llm_tokens=max_llm_tokens,
+    )
+    plan = make_plan(
+        agents=agent_list,
+        competitions=_split_list(competitions),
+        seeds=parse_seeds(seeds),
+        agent_args=parse_agent_args(agent_arg or [], agent_list),
+        data_seed=data_seed,
+        sandbox=sandbox,
+        reward=reward,
+        budget=budget,
+        resources=_given(cpus=cpus, memory_mb=memory_mb),
+    )
+    statuses = retry_statuses(retry or [])
+    image = _ensure_image() if any(j.spec.sandbox == "docker" for j in plan.jobs) else None
+    root = (runs_dir or default_runs_dir()).resolve()
+    rid = run_id or plan.default_run_id()
+    chosen = make_backend(backend, runs_dir=root, run_id=rid, address=address)
+    display = make_display(err, live=live)
+    try:
+        report = run_bench(
+            plan,
+            runs_dir=root,
+            run_id=rid,
+            backend=chosen,
+            display=display,
+            workers=workers,
+            retry=statuses,
+            start_interval_s=start_interval,
+            image=image,
+        )
+    except KeyboardInterrupt:
+        err.print(
+            f"[red]interrupted[/red]: finished episodes are kept in {root / rid}; "
+            "run the same command again to resume"
+        )
+        raise typer.Exit(130) from None
+    finally:
+        chosen.close()
+    if bundle:
+        from mledojo.bench.bundle import write_manifest
+
+        write_manifest(root / rid)
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        _summary(report)
+    if report.infra_failures or report.unfinished:
+        raise typer.Exit(1)
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _summary(report: Any) -> None:
+    counts: dict[str, int] = {}
+    for o in report.outcomes.values():
+        counts[o.status] = counts.get(o.status, 0) + 1
+    table = Table(title=f"bench {report.run_id}", show_header=False)
+    table.add_row("run folder", report.run_folder)
+    table.add_row("episodes", f"{len(report.outcomes)} ({len(report.skipped)} finished earlier)")
+    for status, n in sorted(counts.items()):
+        table.add_row(status, str(n))
+    table.add_row("infrastructure failures", str(report.infra_failures))
+    table.add_row("agent failures", str(report.agent_failures))
+    table.add_row("wall time", f"{report.wall_time_s:.1f} s")
+    out.print(table)
+    if report.infra_failures:
+        out.print("[yellow]rerun with --retry infra to play the infrastructure failures[/yellow]")
+
+
+def _ensure_image() -> str | None:
+    """Build the runtime image once, before any episode (not in every worker at once)."""
+    from mledojo.sandbox.engine import docker_available
+    from mledojo.sandbox.image import build_image, image_tag
+
+    if not docker_available():
+        return None  # each episode then records an infra_error naming the problem
+    with err.status(f"checking the runtime image {image_tag()}") as status:
+        report = build_image(progress=lambda m: status.update(str(m)))
+    if not report.reused:
+        err.print(report.summary())
+    return image_tag()
+
+
+def submit(
+    run_dir: Annotated[Path, typer.Argument(help="a bench run folder (<runs>/<run-id>)")],
+    name: Annotated[str, Opt(help="the entry's name on the board")],
+    board_spec: Annotated[
+        Path | None,
+        Opt(help="the board's spec (JSON list of budget class, competitions, seeds)"),
+    ] = Path("leaderboard/board-spec.json"),
+    out_dir: Annotated[Path, Opt("--out", help="where accepted entries go")] = Path(
+        "leaderboard/submissions"
+    ),
+    cache_dir: Annotated[Path | None, Opt(help="data cache root")] = None,
+    new_budget_class: Annotated[
+        bool, Opt(help="without --board-spec: accept a budget class the board has not seen")
+    ] = False,
+    as_json: Annotated[bool, Opt("--json", help="print the verdict as JSON")] = False,
+) -> None:
+    """Verify a run's bundle, re-grade every submission on the host, store the entry.
+
+    Example: `mledojo leaderboard submit runs/bench-1a2b3c4d5e6f --name my-agent`
+    """
+    from mledojo.bench.submit import SubmissionRejected, submit_run
+
+    spec_file = board_spec if board_spec is not None and board_spec.is_file() else None
+    if (
+        board_spec is not None
+        and spec_file is None
+        and board_spec != Path("leaderboard/board-spec.json")
+    ):
+        raise typer.BadParameter(f"--board-spec {board_spec}: no such file")
+    try:
+        entry = submit_run(
+            run_dir,
+            name=name,
+            board_spec=spec_file,
+            out_dir=out_dir,
+            cache_dir=cache_dir,
+            new_budget_class=new_budget_class,
+        )
+    except SubmissionRejected as e:
+        if as_json:
+            sys.stdout.write(json.dumps({"accepted": False, "reasons": e.reasons}, indent=2) + "\n")
+        else:
+            err.print(f"[red]rejected[/red] {run_dir}:")
+            for reason in e.reasons:
+                err.print(f"  - {reason}", highlight=False)
+        raise typer.Exit(1) from None
+    if as_json:
+        sys.stdout.write(entry.model_dump_json(indent=2) + "\n")
+    else:
+        out.print(
+            f"accepted: {entry.episodes} episode(s) re-graded, written to {entry.path}",
+            highlight=False,
+        )
+
+
+def prepare_split_command(
+    split: str, *, data_seed: int | None, cache_dir: Path | None, raw_dir: Path | None, force: bool
+) -> int:
+    """Body of `mledojo prepare --split NAME`: a table of what was built; 1 if any failed."""
+    from mledojo.bench.prepare import prepare_split
+
+    rows = prepare_split(
+        split,
+        data_seeds=[data_seed],
+        cache_dir=cache_dir,
+        raw_dir=raw_dir,
+        force=force,
+        progress=lambda m: err.print(f"[dim]{m}[/dim]"),
+    )
+    table = Table("competition", "data seed", "state", "detail")
+    for r in rows:
+        style = "red" if r.state == "failed" else "green"
+        table.add_row(r.competition, str(r.data_seed), f"[{style}]{r.state}[/{style}]", r.detail)
+    out.print(table)
+    return 1 if any(r.state == "failed" for r in rows) else 0
+
+
+def attach(app: typer.Typer, leaderboard_group: typer.Typer | None = None) -> None:
+    """Add `bench` to `app` and `submit` to the `leaderboard` group (when given)."""
+    app.command("bench")(bench)
+    if leaderboard_group is not None:
+        leaderboard_group.command("submit")(submit)
+
+
+def main() -> None:
+    """`python -m mledojo.bench.cli bench ...` / `... submit ...` on their own."""
+    standalone = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
+    standalone.command("bench")(bench)
+    standalone.command("submit")(submit)
+    try:
+        standalone()
+    except MLEDojoError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,461 @@
+"""`leaderboard submit`: verify a run's bundle and re-grade it on the host, never trusting it.
+
+Checks, each a reason in the rejection (all are collected, not just the first):
+
+- the bundle: `bundle.json` present and every hash matching, no unlisted or non-regular file;
+- the plan: every planned episode has a `result.json` whose key and spec are the plan's,
+  each spec resolves today to the same spec (competition version, defaults), the sandbox
+  is `docker`, and the budget class, competitions and seeds are the board's (`--board-spec`);
+- no episode unfinished (`interrupted`);
+- the final submission: a regular file under `submissions/`, its sha256 the recorded one,
+  **re-graded on the private part**; the recorded score and HumanRank must equal the
+  re-grade (a tampered score is rejected, not silently corrected: it is evidence);
+- feedback: every recorded feedback entry has only the public-part fields, and each
+  `valid` one equals the public re-grade of that step's submission; a value that matches
+  the private part instead, or any `private` key in the trajectory's observations, is a
+  private-part signal and the run is rejected.
+
+The accepted entry is the re-graded numbers as `BoardEpisode`s in
+`<out>/<name>--<run-id>.board.jsonl` (via `mledojo.leaderboard.episode.save_jsonl`), with
+`<name>--<run-id>.submission.json` beside it (schema-versioned: who, when, bundle hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from mledojo.artifacts import RESULT_FILE, EpisodeResult, Feedback
+from mledojo.bench.bundle import BUNDLE_FILE, load_manifest, verify_manifest
+from mledojo.bench.plan import BenchError, BenchPlan, Job, load_plan
+from mledojo.bench.worker import attempts_before
+
+SUBMISSION_SCHEMA_VERSION = 1
+MAX_RESULT_BYTES = 1 << 20
+MAX_TRAJECTORY_BYTES = 512 << 20
+SCORE_RTOL = 1e-9
+FEEDBACK_KEYS = frozenset(Feedback.model_fields)
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{0,79}$")
+
+
+class SubmissionRejected(BenchError):
+    """The bundle failed verification; `reasons` lists every problem found."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        self.reasons = reasons
+        super().__init__("submission rejected:\n" + "\n".join(f"- {r}" for r in reasons))
+
+
+class SubmissionRecord(BaseModel):
+    """`<name>--<run-id>.submission.json`: the accepted entry's provenance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SUBMISSION_SCHEMA_VERSION
+    name: str
+    run_id: str
+    accepted_at: str
+    bundle_sha256: str
+    episodes: int
+    budget_classes: list[str]
+    re_graded: int
+    path: str
+
+
+class _Grader:
+    """One Scorer per (competition, data seed), built on first use."""
+
+    def __init__(self, cache_dir: Path | None) -> None:
+        self.cache_dir = cache_dir
+        self._scorers: dict[tuple[str, int], Any] = {}
+
+    def scorer(self, competition: str, data_seed: int) -> Any:
+        key = (competition, data_seed)
+        if key not in self._scorers:
+            from mledojo.competition import get_competition
+            from mledojo.data.prepare import prepare
+            from mledojo.grading.scorer import Scorer
+
+            comp = get_competition(competition)
+            data = prepare(comp, data_seed=data_seed, cache_dir=self.cache_dir)
+            self._scorers[key] = Scorer(comp, data)
+        return self._scorers[key]
+
+
+def _close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=SCORE_RTOL, abs_tol=1e-12)
+
+
+def _regular(path: Path, inside: Path) -> str | None:
+    """Why `path` may not be read as evidence (None when it is a regular file inside)."""
+    try:
+        rel = path.relative_to(inside)
+    except ValueError:
+        return "points outside the episode folder"
+    if ".." in rel.parts:
+        return "points outside the episode folder"
+    for part in [inside, *[inside.joinpath(*rel.parts[: i + 1]) for i in range(len(rel.parts))]]:
+        if os.path.islink(part):
+            return "is or passes through a symlink"
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return "is missing"
+    return None if stat.S_ISREG(st.st_mode) else "is not a regular file"
+
+
+def _read_json(path: Path, max_bytes: int) -> Any:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"larger than {max_bytes} bytes")
+    return json.loads(data)
+
+
+def _hardware(run_folder: Path) -> str:
+    try:
+        host = _read_json(run_folder / "run.json", MAX_RESULT_BYTES).get("host", {})
+        mem = host.get("memory_bytes")
+        gb = f", {mem / 2**30:.0f} GB" if isinstance(mem, int | float) else ""
+        return f"{host.get('machine', '?')}, {host.get('cpus', '?')} CPUs{gb}"[:200]
+    except (OSError, ValueError, AttributeError):
+        return "unknown"
+
+
+def _board_specs(path: Path | None) -> list[Any] | None:
+    if path is None:
+        return None
+    from mledojo.leaderboard.stats import BoardSpec
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return [BoardSpec.model_validate(item) for item in raw]
+    except (OSError, ValueError, TypeError) as e:
+        raise BenchError(
+            f"{path}: not a board spec (a JSON list of budget_class, competitions, seeds): {e}"
+        ) from e
+
+
+def _check_plan_against_board(plan: BenchPlan, specs: list[Any] | None) -> list[str]:
+    """The bench must be exactly what the board expects in its budget class."""
+    if specs is None:
+        return []
+    from mledojo.competition import get_competition
+
+    reasons: list[str] = []
+    by_class = {s.budget_class: s for s in specs}
+    classes = sorted({j.spec.budget_class for j in plan.jobs})
+    for cls in classes:
+        spec = by_class.get(cls)
+        if spec is None:
+            reasons.append(
+                f"budget class {cls!r} is not one of the board's ({', '.join(sorted(by_class))}); "
+                "rerun the bench without budget overrides, or with the board's"
+            )
+            continue
+        agents = sorted({j.agent for j in plan.jobs if j.spec.budget_class == cls})
+        have = {
+            (j.agent, get_competition(j.spec.competition).id, j.spec.seed)
+            for j in plan.jobs
+            if j.spec.budget_class == cls
+        }
+        for agent in agents:
+            for comp in spec.competitions:
+                for seed in spec.seeds:
+                    if (agent, comp, seed) not in have:
+                        reasons.append(
+                            f"missing episode: {agent} on {comp} seed {seed} (the board expects "
+                            f"competitions {spec.competitions} x seeds {spec.seeds})"
+                        )
+        extra = sorted(
+            f"{c} seed {s}"
+            for (_, c, s) in have
+            if c not in spec.competitions or s not in spec.seeds
+        )
+        if extra:
+            reasons.append(f"episodes outside the board's spec: {', '.join(extra[:10])}")
+    return reasons
+
+
+def _check_known_classes(plan: BenchPlan, out_dir: Path) -> list[str]:
+    """Without a board spec, the board's budget classes are those already accepted."""
+    from mledojo.leaderboard.episode import load_episodes
+
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return []  # the first entry of a board sets its class
+    known = {e.budget_class for e in load_episodes([out_dir])}
+    return [
+        f"budget class {cls!r} is not one of the board's ({', '.join(sorted(known))}); "
+        "pass --board-spec, or --new-budget-class to open a new class on purpose"
+        for cls in sorted({j.spec.budget_class for j in plan.jobs} - known)
+    ]
+
+
+def _check_episode(
+    job: Job, run_folder: Path, grader: _Grader
+) -> tuple[list[str], dict[str, Any] | None]:
+    """Reasons to reject one episode, and its re-graded numbers when there are none."""
+    from mledojo.runner import EpisodeRequest
+
+    where = f"{job.label} ({job.key})"
+    try:
+        fresh = EpisodeRequest(**job.request_fields()).resolve()
+    except (ValueError, BenchError) as e:
+        return [f"{where}: the spec no longer resolves: {e}"], None
+    if fresh != job.spec:
+        return [
+            f"{where}: the planned spec differs from what this mledojo resolves for the same "
+            "request (an edited plan, another competition version or edited defaults)"
+        ], None
+    folder = job.folder(run_folder.parent, run_folder.name)
+    result_path = folder / RESULT_FILE
+    why = _regular(result_path, run_folder)
+    if why is not None:
+        return [f"missing episode: {where}: result.json {why}"], None
+    try:
+        raw = _read_json(result_path, MAX_RESULT_BYTES)
+        result = EpisodeResult.model_validate(raw)
+    except (OSError, ValueError, ValidationError) as e:
+        return [f"{where}: result.json is not a valid result: {str(e)[:300]}"], None
+    reasons: list[str] = []
+    if result.key != job.key or result.spec != job.spec:
+        reasons.append(f"{where}: result.json's spec is not the planned spec")
+    if job.spec.sandbox != "docker":
+        reasons.append(f"{where}: ran in sandbox {job.spec.sandbox!r}; the board takes docker only")
+    if result.status == "interrupted":
+        reasons.append(f"{where}: unfinished (interrupted); run the bench again to finish it")
+    reasons += _check_final_file(result, folder, where)
+    if not reasons:
+        reasons += _check_feedback(raw, result, job, folder, grader, where)
+    if reasons:
+        return reasons, None
+    regraded = _regrade_final(result, job, folder, grader, where)
+    if isinstance(regraded, list):
+        return regraded, None
+    return [], regraded
+
+
+def _check_feedback(
+    raw: dict[str, Any], result: EpisodeResult, job: Job, folder: Path, grader: _Grader, where: str
+) -> list[str]:
+    reasons: list[str] = []
+    for i, entry in enumerate(raw.get("feedback") or []):
+        extra = sorted(set(entry) - FEEDBACK_KEYS) if isinstance(entry, dict) else []
+        if extra:
+            reasons.append(f"{where}: feedback[{i}] has fields {extra} beyond the public part's")
+    scorer = None
+    for fb in result.feedback:
+        if fb.submission != "valid":
+            continue
+        sub = folder / "submissions" / f"step-{fb.step:03d}.csv"
+        why = _regular(sub, folder)
+        if why is not None:
+            reasons.append(f"{where}: feedback at step {fb.step}: its submission {why}")
+            continue
+        scorer = scorer or grader.scorer(job.spec.competition, job.spec.data_seed)
+        try:
+            public = scorer.score(sub, part="public")
+            private = scorer.score(sub, part="private")
+        except Exception as e:
+            reasons.append(f"{where}: step {fb.step}'s submission no longer grades: {e}")
+            continue
+        if _close(fb.public_score, public.score):
+            continue
+        if (
+            _close(fb.public_score, private.score)
+            or _close(fb.public_human_rank, private.human_rank)
+            and not _close(fb.public_human_rank, public.human_rank)
+        ):
+            reasons.append(
+                f"{where}: feedback at step {fb.step} shows the private-part score "
+                f"({fb.public_score}), not the public one ({public.score}): a private-part signal"
+            )
+        else:
+            reasons.append(
+                f"{where}: feedback at step {fb.step} says public score {fb.public_score}; "
+                f"the public re-grade is {public.score}"
+            )
+    reasons += _trajectory_private_keys(folder / "trajectory.jsonl", where)
+    return reasons
+
+
+def _trajectory_private_keys(path: Path, where: str) -> list[str]:
+    """Any `private` key in an observation the agent was shown is a private-part signal."""
+    if not os.path.lexists(path):
+        return []
+    if _regular(path, path.parent) is not None:
+        return [f"{where}: trajectory.jsonl is not a regular file"]
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(MAX_TRAJECTORY_BYTES + 1)
+    if len(data) > MAX_TRAJECTORY_BYTES:
+        return [f"{where}: trajectory.jsonl is larger than {MAX_TRAJECTORY_BYTES} bytes"]
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            return [f"{where}: trajectory.jsonl line {number} is not JSON"]
+        obs = entry.get("obs") if isinstance(entry, dict) else None
+        if isinstance(obs, dict) and any("private" in str(k).lower() for k in obs):
+            return [f"{where}: trajectory.jsonl line {number}: an observation field is `private`"]
+    return []
+
+
+def _check_final_file(result: EpisodeResult, folder: Path, where: str) -> list[str]:
+    """The graded submission: a regular file under `submissions/` with its recorded hash."""
+    f = result.final
+    if not f.graded:
+        return []
+    if not f.submission:
+        return [f"{where}: graded, but no submission file is named"]
+    sub = folder / f.submission
+    why = _regular(sub, folder)
+    if why is not None or Path(f.submission).parts[:1] != ("submissions",):
+        why = why or "is not under submissions/"
+        return [f"{where}: the final submission {f.submission!r} {why}"]
+    if hashlib.sha256(sub.read_bytes()).hexdigest() != f.submission_sha256:
+        return [f"{where}: {f.submission} does not match its recorded sha256 (the file was edited)"]
+    return []
+
+
+def _regrade_final(
+    result: EpisodeResult, job: Job, folder: Path, grader: _Grader, where: str
+) -> list[str] | dict[str, Any]:
+    f = result.final
+    if not f.graded:
+        return {
+            "private_score": None,
+            "private_human_rank": None,
+            "medal": None,
+            "above_median": None,
+            "implausible": False,
+            "caveats": f.caveats,
+            "leaderboard_kind": f.leaderboard_kind,
+        }
+    sub = folder / str(f.submission)  # checked by _check_final_file
+    scorer = grader.scorer(job.spec.competition, job.spec.data_seed)
+    try:
+        report = scorer.score(sub, part="private")
+    except Exception as e:
+        return [f"{where}: {f.submission} does not grade: {e}"]
+    reasons = []
+    if not _close(f.private_score, report.score):
+        reasons.append(
+            f"{where}: recorded private score {f.private_score} but the re-grade is "
+            f"{report.score} (a tampered score)"
+        )
+    if not _close(f.private_human_rank, report.human_rank):
+        reasons.append(
+            f"{where}: recorded HumanRank {f.private_human_rank} but the re-grade gives "
+            f"{report.human_rank}"
+        )
+    if reasons:
+        return reasons
+    return {
+        "private_score": report.score,
+        "private_human_rank": report.human_rank,
+        "medal": report.medal,
+        "above_median": report.above_median,
+        "implausible": report.implausible or f.implausible,
+        "caveats": list(report.caveats),
+        "leaderboard_kind": report.leaderboard_kind,
+    }
+
+
+def submit_run(
+    run_folder: Path,
+    *,
+    name: str,
+    board_spec: Path | None = None,
+    out_dir: Path = Path("leaderboard/submissions"),
+    cache_dir: Path | None = None,
+    new_budget_class: bool = False,
+) -> SubmissionRecord:
+    """Verify and re-grade `run_folder`; write the accepted entry or raise `SubmissionRejected`."""
+    from mledojo.competition import get_competition
+    from mledojo.leaderboard.episode import BoardEpisode, save_jsonl
+
+    if not NAME_RE.match(name):
+        raise BenchError(f"--name {name!r}: letters, digits and ._+@- only (at most 80)")
+    run_folder = run_folder.resolve()
+    if not (run_folder / BUNDLE_FILE).is_file():
+        raise SubmissionRejected(
+            [f"{run_folder}: no {BUNDLE_FILE}; a run made by `mledojo bench` has one"]
+        )
+    try:
+        manifest = load_manifest(run_folder)
+    except (OSError, ValueError) as e:
+        raise SubmissionRejected([f"{BUNDLE_FILE} is not a valid bundle manifest: {e}"]) from e
+    reasons = verify_manifest(run_folder, manifest)
+    try:
+        plan = load_plan(run_folder)
+    except BenchError as e:
+        raise SubmissionRejected([*reasons, str(e)]) from e
+    reasons += _check_plan_against_board(plan, _board_specs(board_spec))
+    if board_spec is None and not new_budget_class:
+        reasons += _check_known_classes(plan, out_dir)
+    grader = _Grader(cache_dir)
+    graded: list[tuple[Job, dict[str, Any], EpisodeResult]] = []
+    if not reasons:  # re-grading a bundle that already failed would only add noise
+        for job in plan.jobs:
+            problems, numbers = _check_episode(job, run_folder, grader)
+            reasons += problems
+            if numbers is not None:
+                path = job.folder(run_folder.parent, run_folder.name) / RESULT_FILE
+                graded.append((job, numbers, EpisodeResult.load(path)))
+    if reasons:
+        raise SubmissionRejected(reasons)
+    agents = sorted({j.agent for j in plan.jobs})
+    hardware = _hardware(run_folder)
+    episodes = []
+    for job, numbers, result in graded:
+        label = name if len(agents) == 1 else f"{name}/{job.spec.agent.label}"
+        folder = job.folder(run_folder.parent, run_folder.name)
+        episodes.append(
+            BoardEpisode(
+                agent=label,
+                competition=get_competition(job.spec.competition).id,
+                competition_version=get_competition(job.spec.competition).spec.version,
+                seed=job.spec.seed,
+                status=result.status,
+                metric=result.metric,
+                higher_is_better=result.higher_is_better,
+                budget_class=job.spec.budget_class,
+                llm_tokens=result.llm.tokens,
+                llm_usd=result.llm.usd,
+                wall_time_s=result.wall_time_s,
+                hardware=result.hardware if result.hardware != "unknown" else hardware,
+                attempts=attempts_before(folder) + 1,
+                **numbers,
+            )
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{name}--{run_folder.name}"
+    board_path = out_dir / f"{stem}.board.jsonl"
+    if board_path.exists():
+        raise BenchError(f"{board_path} exists: this run was submitted under this name already")
+    save_jsonl(episodes, board_path)
+    record = SubmissionRecord(
+        name=name,
+        run_id=run_folder.name,
+        accepted_at=datetime.now(UTC).isoformat(),
+        bundle_sha256=hashlib.sha256((run_folder / BUNDLE_FILE).read_bytes()).hexdigest(),
+        episodes=len(episodes),
+        budget_classes=sorted({e.budget_class for e in episodes}),
+        re_graded=sum(1 for e in episodes if e.private_score is not None),
+        path=str(board_path),
+    )
+    (out_dir / f"{stem}.submission.json").write_text(record.model_dump_json(indent=2), "utf-8")
+    return record
