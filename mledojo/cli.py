@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mledojo.bench.cli import attach as attach_bench
 from mledojo.errors import MLEDojoError
 from mledojo.leaderboard.cli import attach as attach_leaderboard
 
@@ -29,6 +30,7 @@ app = typer.Typer(
 image_app = typer.Typer(help="The runtime image the episode containers run.", no_args_is_help=True)
 app.add_typer(image_app, name="image")
 leaderboard_app = attach_leaderboard(app)
+attach_bench(app, leaderboard_app)  # `bench`, and `leaderboard submit`
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
@@ -115,7 +117,10 @@ def info(competition: str, as_json: JsonOpt = False) -> None:
 
 @app.command("prepare")
 def prepare_cmd(
-    competition: str,
+    competition: Annotated[str | None, typer.Argument(help="one competition id")] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", help="prepare a whole split (lite, kaggle, ...)")
+    ] = None,
     data_seed: SeedOpt = None,
     cache_dir: CacheOpt = None,
     raw_dir: RawOpt = None,
@@ -123,9 +128,21 @@ def prepare_cmd(
 ) -> None:
     """Prepare a competition's data (cached and checksummed; a second call is instant).
 
-    Example: `mledojo prepare spaceship-titanic --raw-dir ~/downloads/spaceship-titanic`
+    Example: `mledojo prepare spaceship-titanic --raw-dir ~/downloads/spaceship-titanic`,
+    `mledojo prepare --split lite`
     """
     from mledojo.data.prepare import prepare
+
+    if split is not None:
+        from mledojo.bench.cli import prepare_split_command
+
+        raise typer.Exit(
+            prepare_split_command(
+                split, data_seed=data_seed, cache_dir=cache_dir, raw_dir=raw_dir, force=force
+            )
+        )
+    if competition is None:
+        raise typer.BadParameter("name a competition, or a split with --split")
 
     data = prepare(
         competition,
