@@ -352,10 +352,13 @@ class _LiveStatus:
             f"{time.monotonic() - self.t0:.0f} s, best public "
             + ("-" if best is None else f"{best:.5g}")
         )
-        if sys.stderr.isatty():
-            self._status.update(text)
-        else:
-            err.print(text, highlight=False)
+        try:
+            if sys.stderr.isatty():
+                self._status.update(text)
+            else:
+                err.print(text, highlight=False)
+        except OSError:  # a closed terminal or pipe must not end the episode
+            pass
 
 
 def _result_table(result: Any, title: str, folder: Path) -> Table:
