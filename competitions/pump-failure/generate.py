@@ -34,6 +34,7 @@ it (see "Known issue" in docs/pump-failure.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -181,12 +182,13 @@ def generate(seed: int = 0, world: int = 0) -> pd.DataFrame:
     return simulate(seed, world).frame
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(NamedTuple):
     """The simulated (pump, hour) arrays of hours [start, start + T), before any table.
 
     `rows(pump, hour)` turns chosen (pump, local hour) pairs into the table's columns
     (rounded as in the table): cheaper than the whole table when only a few rows are needed.
+    A NamedTuple, not a dataclass: this file is imported by path, without a module entry,
+    and dataclasses look plain annotations such as `int` up in that entry.
     """
 
     start: int
