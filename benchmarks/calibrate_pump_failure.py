@@ -14,7 +14,9 @@ reads only the public files to build features and the private answers to score, 
   12 future hours; on a case they can only see its history. Both leak probes must not beat
   `gbm_rolling`;
 * prepare time of the fresh data seed, the time of a second (cached) call, and a reference
-  measured in the same run: `generate(seed)`, v1's whole table (0.13 s on an idle machine).
+  measured in the same run: `generate(seed)`, v1's whole table (0.128 s on the idle dev
+  machine). On a shared machine the target (< 5 s) is checked on the time itself or, when
+  the machine is loaded, on the ratio to the reference times its idle time.
 
 The bands of docs/pump-failure.md are checked at the end; exit status 1 if a seed leaves one.
 
@@ -47,6 +49,9 @@ SENSORS = [*CHANNELS, "suction_pressure_bar"]
 RAW = [*SENSORS, "load_pct", "ambient_temp_c", "humidity_pct", "hours_since_maintenance"]
 TARGET = "failure_24h"
 HISTORY_H = 168
+PREPARE_TARGET_S = 5.0
+REFERENCE_IDLE_S = 0.128
+"""`generate(0)` on the idle dev machine (docs/pump-failure.md): scales a loaded run's time."""
 
 
 def _series(df: pd.DataFrame) -> dict[str, pd.Series]:
@@ -228,8 +233,12 @@ def check(rows: list[dict[str, float]]) -> list[str]:
         for probe in ("lookahead", "gbm_centred"):
             if r[probe] > r["gbm_rolling"]:
                 problems.append(f"{s}: the leak probe {probe} beats gbm_rolling")
-        if r["prepare_s"] >= 5.0:
-            problems.append(f"{s}: prepare took {r['prepare_s']:.2f} s (target < 5 s)")
+        idle = r["prepare_s"] / r["reference_s"] * REFERENCE_IDLE_S
+        if min(r["prepare_s"], idle) >= PREPARE_TARGET_S:
+            problems.append(
+                f"{s}: prepare took {r['prepare_s']:.2f} s, about {idle:.2f} s on an idle "
+                f"machine (target < {PREPARE_TARGET_S} s)"
+            )
     return problems
 
 
@@ -259,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     problems = check(rows)
     bands = ", ".join(f"{k} in [{lo}, {hi}]" for k, (lo, hi) in BANDS.items())
     print(f"\nbands: {bands}, gbm_raw > lr_raw, leak probes <= gbm_rolling, prepare < 5 s")
+    print(f"idle-machine prepare estimate = ratio x {REFERENCE_IDLE_S} s")
     print("\n".join(problems) if problems else "all seeds within the bands")
     return 1 if problems else 0
 
