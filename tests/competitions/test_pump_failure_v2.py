@@ -1,0 +1,227 @@
+"""pump-failure v2: prediction cases, and the proof that no public file holds a case's future.
+
+The future search re-runs the simulation of every case's world (the hidden `cases.csv`
+says which) and looks for each of the pump's later rows, by content, in every public file.
+A positive control (the case's own past rows are found) shows the search can find rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import gymnasium
+import numpy as np
+import pandas as pd
+import pytest
+
+import mledojo
+from mledojo.competition import CompetitionDeprecatedWarning, get_competition
+from mledojo.data.prepare import PreparedData, prepare
+from mledojo.grading.scorer import Scorer
+
+CID = "pump-failure"
+FOLDER = Path(__file__).resolve().parents[2] / "competitions" / "pump-failure-v2"
+FINGERPRINT = [
+    "timestamp",
+    "pump_id",
+    "load_pct",
+    "vibration_mm_s",
+    "bearing_temp_c",
+    "discharge_pressure_bar",
+    "flow_m3_h",
+    "motor_current_a",
+    "suction_pressure_bar",
+    "hours_since_maintenance",
+]
+
+
+def _module(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> PreparedData:
+    return prepare(CID, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def public(data: PreparedData) -> dict[str, pd.DataFrame]:
+    return {p.name: pd.read_csv(p) for p in sorted(data.public_dir.glob("*.csv"))}
+
+
+@pytest.fixture(scope="module")
+def cases(data: PreparedData) -> pd.DataFrame:
+    return pd.read_csv(data.private_dir / "cases.csv")
+
+
+def keys(frame: pd.DataFrame) -> pd.Series:
+    """One text key per row, from the columns a row of any public file carries."""
+    text = [frame[c].astype(str).fillna("").astype(str) for c in FINGERPRINT]
+    key = text[0]
+    for col in text[1:]:
+        key = key + "|" + col
+    return key
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def test_the_name_resolves_to_v2_and_v1_warns_naming_v2() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # v2 must load without any warning
+        latest = get_competition(CID)
+    assert latest.spec.version == 2 and latest.spec.deprecated is None
+    assert "mledojo/pump-failure-v2" in gymnasium.registry
+    assert CID in mledojo.list_competitions("lite")
+    with pytest.warns(CompetitionDeprecatedWarning, match="pump-failure-v2"):
+        old = get_competition("pump-failure-v1")
+    assert old.spec.version == 1
+
+
+def test_description_states_the_layout_with_the_real_example(
+    data: PreparedData, public: dict[str, pd.DataFrame]
+) -> None:
+    text = (data.public_dir / "description.md").read_text()
+    for words in ("history.csv", "168 rows", "up to and including", "Worked example"):
+        assert words in text
+    first = public["test.csv"].iloc[0]
+    assert f"Case `{first['id']}` is pump `{first['pump_id']}` at {first['timestamp'][:16]}" in text
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def test_files_and_case_layout(data: PreparedData, public: dict[str, pd.DataFrame]) -> None:
+    assert set(public) == {"train.csv", "test.csv", "history.csv", "sample_submission.csv"}
+    train, test, history = public["train.csv"], public["test.csv"], public["history.csv"]
+    assert len(train) == 140_160 and train["timestamp"].max() < "2025-10-20"
+    assert 1_900 <= len(test) <= 2_000 and test["id"].is_unique
+    assert not set(test["id"]) & set(train["id"])
+    assert "failure_24h" not in test.columns and "failure_24h" not in history.columns
+    sizes = history.groupby("id").size()
+    assert set(sizes) == {168} and set(sizes.index) == set(test["id"])
+    last = history.groupby("id").tail(1).set_index("id").loc[test["id"]].reset_index()
+    pd.testing.assert_frame_equal(last[test.columns], test)  # a case ends at its own row
+    first = history.groupby("id")["timestamp"].transform("min")
+    span = pd.to_datetime(history["timestamp"]) - pd.to_datetime(first)
+    assert span.max() == pd.Timedelta(hours=167)
+    assert (test["load_pct"] > 0).all()  # cases are asked while the pump runs
+    assert test["timestamp"].min() >= "2025-10-20" and test["timestamp"].max() < "2026-01-01"
+
+
+def test_train_is_v1_train_byte_for_byte(data: PreparedData, tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CompetitionDeprecatedWarning)
+        v1 = prepare("pump-failure-v1", cache_dir=tmp_path)
+    assert (v1.public_dir / "train.csv").read_bytes() == (data.public_dir / "train.csv").read_bytes()
+
+
+def test_one_case_per_pump_and_world_and_balanced_parts(
+    data: PreparedData, cases: pd.DataFrame
+) -> None:
+    assert not cases.duplicated(["world", "pump_id"]).any()
+    assert cases["world"].nunique() == 100
+    answers = pd.read_csv(data.answers_path).merge(pd.read_csv(data.parts_path), on="id")
+    rates = answers.groupby("usage")["failure_24h"].agg(["mean", "size"])
+    assert rates.loc["public", "size"] == pytest.approx(0.3 * len(answers), abs=2)
+    assert 0.10 <= rates["mean"].min() <= rates["mean"].max() <= 0.25
+    assert rates["mean"].max() - rates["mean"].min() < 0.01  # stratified by label
+
+
+# --------------------------------------------------------------------------- no future
+
+
+def test_no_public_file_holds_any_row_of_a_cases_future(
+    public: dict[str, pd.DataFrame], cases: pd.DataFrame
+) -> None:
+    gen = _module(FOLDER.parent / "pump-failure" / "generate.py", "pump_v2_test_generate")
+    seen = set(pd.concat([keys(public[f]) for f in ("train.csv", "test.csv", "history.csv")]))
+    future_rows = past_found = past_rows = 0
+    for (world, start, hours), group in cases.groupby(["world", "window_start", "window_hours"]):
+        frame = gen.simulate(0, int(world), start=int(start), hours=int(hours)).frame
+        hour = pd.to_datetime(frame["timestamp"]).sub(pd.Timestamp("2025-01-01"))
+        frame = frame.assign(_hour=(hour / pd.Timedelta(hours=1)).astype(int))
+        for case in group.itertuples():
+            rows = frame[frame["pump_id"] == case.pump_id]
+            later = keys(rows[rows["_hour"] > case.hour])
+            earlier = keys(rows[(rows["_hour"] <= case.hour) & (rows["_hour"] > case.hour - 168)])
+            leaked = later[later.isin(seen)]
+            assert leaked.empty, f"case {case.id}: a future row is public: {leaked.iloc[0]}"
+            future_rows += len(later)
+            past_found += int(earlier.isin(seen).sum())
+            past_rows += len(earlier)
+    assert future_rows > 100_000  # the search covered the weeks after every case
+    assert past_found == past_rows == 168 * len(cases)  # and finds rows that are there
+
+
+def test_v1_look_ahead_rule_is_no_better_than_a_coin_on_v2(
+    data: PreparedData, public: dict[str, pd.DataFrame]
+) -> None:
+    """v1's leak, applied to all public rows of a pump in time order, as a cheater would."""
+    hist_last = public["history.csv"].groupby("id").cumcount(ascending=False) == 0
+    history = public["history.csv"].assign(_last=hist_last.to_numpy())
+    both = pd.concat([public["train.csv"].assign(_last=False), history], ignore_index=True)
+    both = both.sort_values(["pump_id", "timestamp"], kind="stable").reset_index(drop=True)
+    stop = (both["load_pct"] == 0).astype(float)
+    ahead = stop.groupby(both["pump_id"]).transform(
+        lambda s: s[::-1].rolling(24, min_periods=1).max()[::-1].shift(-1)
+    )
+    sub = pd.DataFrame({"id": both.loc[both["_last"], "id"], "failure_24h": ahead[both["_last"]]})
+    path = data.root.parent / "lookahead.csv"
+    sub.fillna(0.0).to_csv(path, index=False)
+    report = Scorer(get_competition(CID), data).score(path, part="private")
+    assert report.score is not None and report.score < 0.6
+
+
+# --------------------------------------------------------------------------- grading
+
+
+def test_sample_perfect_and_inverted_submissions(data: PreparedData, tmp_path: Path) -> None:
+    scorer = Scorer(get_competition(CID), data)
+    sample = scorer.score(data.sample_submission_path, part="private")
+    assert sample.score == pytest.approx(0.5) and sample.medal is None
+    answers = pd.read_csv(data.answers_path)
+    perfect = tmp_path / "perfect.csv"
+    answers.astype({"failure_24h": float}).to_csv(perfect, index=False)
+    best = scorer.score(perfect, part="private")
+    assert best.score == 1.0 and best.medal == "gold" and best.leaderboard_kind == "reference"
+    inverted = tmp_path / "inverted.csv"
+    answers.assign(failure_24h=1.0 - answers["failure_24h"]).to_csv(inverted, index=False)
+    assert scorer.score(inverted, part="public").score == 0.0
+
+
+def test_reference_board_is_labelled_and_spans_quality() -> None:
+    comp = get_competition(CID)
+    board = comp.spec.leaderboard
+    assert board is not None and board.kind == "reference"
+    assert comp.spec.metric.implausible_beyond is None  # no honest ceiling needs a flag
+    scores = pd.read_csv(comp.path(board.private))["score"].to_numpy()
+    assert scores.min() <= 0.51 and 0.85 <= scores.max() <= 0.97
+    assert np.all(np.diff(scores) <= 0)
+
+
+@pytest.mark.slow
+def test_same_seed_is_byte_identical_and_other_seeds_differ(
+    data: PreparedData, tmp_path: Path
+) -> None:
+    def digests(root: Path) -> dict[str, str]:
+        return {
+            str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*.csv"))
+        }
+
+    again = prepare(CID, cache_dir=tmp_path / "a", force=True)
+    other = prepare(CID, cache_dir=tmp_path / "b", data_seed=1)
+    assert digests(again.root) == digests(data.root)
+    mine, theirs = digests(data.root), digests(other.root)
+    assert all(mine[f] != theirs[f] for f in ("public/train.csv", "public/history.csv"))
