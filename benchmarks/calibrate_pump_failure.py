@@ -21,6 +21,7 @@ reads only the public files to build features and the private answers to score, 
 The bands of docs/pump-failure.md are checked at the end; exit status 1 if a seed leaves one.
 
     .venv/bin/python benchmarks/calibrate_pump_failure.py --seeds 0 1 2 3 4 5 6 7 8 9
+    .venv/bin/python benchmarks/calibrate_pump_failure.py --prepare-only --seeds 10 11 12 13 14
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def calibrate(seed: int, cache: Path) -> dict[str, float]:
+def calibrate(seed: int, cache: Path, *, prepare_only: bool = False) -> dict[str, float]:
     """Prepare one data seed, then score the models and the leak probes on its cases."""
     from sklearn.metrics import roc_auc_score
 
@@ -185,10 +186,12 @@ def calibrate(seed: int, cache: Path) -> dict[str, float]:
     from mledojo._files import import_file
 
     gen = import_file(generator, "calibrate_generate")
-    reference = timed(lambda: gen.generate(seed))
+    reference = float(np.median([timed(lambda: gen.generate(seed)) for _ in range(3)]))
     fresh = timed(lambda: prepare(comp, data_seed=seed, cache_dir=cache))
     data = prepare(comp, data_seed=seed, cache_dir=cache)
     cached = timed(lambda: prepare(comp, data_seed=seed, cache_dir=cache))
+    if prepare_only:
+        return {"seed": seed, "prepare_s": fresh, "cached_s": cached, "reference_s": reference}
     started = time.perf_counter()
     train = pd.read_csv(data.public_dir / "train.csv")
     history = pd.read_csv(data.public_dir / "history.csv")
@@ -242,11 +245,35 @@ def check(rows: list[dict[str, float]]) -> list[str]:
     return problems
 
 
+def time_prepare(seeds: list[int]) -> int:
+    """Print the preparation time of fresh data seeds; exit 1 if one misses the target."""
+    print("| seed | prepare s | cached s | reference s | ratio | idle estimate s |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    worst = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in seeds:
+            r = calibrate(seed, Path(tmp), prepare_only=True)
+            ratio = r["prepare_s"] / r["reference_s"]
+            worst = max(worst, min(r["prepare_s"], ratio * REFERENCE_IDLE_S))
+            print(
+                f"| {seed} | {r['prepare_s']:.2f} | {r['cached_s']:.2f} | {r['reference_s']:.3f} "
+                f"| {ratio:.1f} | {ratio * REFERENCE_IDLE_S:.2f} |",
+                flush=True,
+            )
+    print(f"idle estimate = ratio x {REFERENCE_IDLE_S} s (generate(0) on the idle dev machine)")
+    return 0 if worst < PREPARE_TARGET_S else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print a Markdown table per seed; exit 1 if a seed leaves a band."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
+    parser.add_argument(
+        "--prepare-only", action="store_true", help="time the preparation only (no models)"
+    )
     args = parser.parse_args(argv)
+    if args.prepare_only:
+        return time_prepare(args.seeds)
     print(
         "| seed | cases | positives train | positives cases | LR raw | GBM raw | GBM rolling "
         "| look-ahead | GBM centred | prepare s | cached s | reference s | ratio |"
