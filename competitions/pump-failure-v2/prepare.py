@@ -1,8 +1,8 @@
 """pump-failure v2: the test set as prediction cases, so that no public file holds a future.
 
 Train is v1's: the flat first 80 % of world 0 (the hours before 2025-10-20 00:00). The test
-set is `N_WORLDS` x 20 cases. Each case is one (pump, hour t) of an independent replay of the
-fleet's year (`simulate(seed, world=w)`, w = 1..N_WORLDS, the same pumps with other
+set is `N_CASES` cases. Each case is one (pump, hour t) of an independent replay of the
+fleet's year (`simulate(seed, world=w)`, w = 1, 2, ..., the same pumps with other
 services, failures, weather and noise), taken while the pump runs, at an hour of the test
 period. It comes with that pump's own readings of the last `HISTORY_H` hours up to and
 including t (`history.csv`) and one row in `test.csv` (the readings of hour t). One case
@@ -36,17 +36,22 @@ from mledojo.data.split import split_frame
 GENERATOR = Path(__file__).resolve().parent.parent / "pump-failure" / "generate.py"
 ID = "id"
 TARGET = "failure_24h"
-N_WORLDS = 100
-"""Worlds replayed for the test set; one case per pump and world (2,000 cases)."""
+N_CASES = 2000
+"""Cases of the test set; worlds are replayed until there are this many."""
+MAX_WORLDS = 1000
 HISTORY_H = 168
 """Hours of readings per case, the case hour included."""
-WARMUP_H = 168
+WARMUP_H = 48
 """Burn-in hours simulated before a case's history starts (services settle into cycles)."""
 SEGMENT_H = 168
 """Case hours of one world: a random week of the test period."""
 TEST_FRACTION = 0.2
-POSITIVE_SHARE = 0.7
-"""Chance that a case is drawn from its pump's positive hours (when it has any)."""
+POSITIVE_SHARE = 0.4
+"""Chance that a pump's case is sought among its positive hours of the week. A pump without
+any then gives no case, so every negative hour has the same chance to be drawn, whether or
+not its pump fails that week: the selection depends on the label only, which ROC AUC
+ignores (drawing a random hour instead would under-sample the hard negatives of failing
+pumps: just after a repair, or degraded but more than 24 h before the failure)."""
 PUBLIC_FRACTION = 0.3
 CASE_ID_BASE = 200_000
 """Case ids start here: above every row id of world 0, so no case id is also a train id."""
@@ -77,7 +82,7 @@ def load_generator() -> ModuleType:
     return module
 
 
-def build(seed: int, worlds: int = N_WORLDS) -> Cases:
+def build(seed: int, n_cases: int = N_CASES) -> Cases:
     """Make the train table and the prediction cases of data seed `seed`."""
     gen = load_generator()
     full = gen.generate(seed)
@@ -85,8 +90,17 @@ def build(seed: int, worlds: int = N_WORLDS) -> Cases:
     train, _ = split_frame(full, split, seed=seed, target=TARGET)
     test_start = int(gen.N_HOURS * (1 - TEST_FRACTION))
     logs, parts = [], []
-    for world in range(1, worlds + 1):
+    found, world = 0, 0
+    while found < n_cases:
+        world += 1
+        if world > MAX_WORLDS:
+            raise RuntimeError(f"{MAX_WORLDS} worlds gave only {found} of {n_cases} cases")
         log, rows = _world_cases(gen, seed, world, test_start)
+        log, rows = (
+            log.iloc[: n_cases - found],
+            {k: v[: (n_cases - found) * HISTORY_H] for k, v in rows.items()},
+        )
+        found += len(log)
         logs.append(log)
         parts.append(rows)
     log = pd.concat(logs, ignore_index=True)
@@ -129,8 +143,11 @@ def _world_cases(
         running = first + np.flatnonzero(window.load[p, first:] > 0)
         if len(running) == 0:
             continue  # offline for the whole week (never seen, but not an error)
-        positive = running[window.label[p, running] == 1]
-        pool = positive if len(positive) and rng.random() < POSITIVE_SHARE else running
+        pool = running
+        if rng.random() < POSITIVE_SHARE:
+            pool = running[window.label[p, running] == 1]
+            if len(pool) == 0:
+                continue  # no positive hour this week: no case (see POSITIVE_SHARE)
         t = int(pool[rng.integers(len(pool))])
         picked.append((world, f"P{p + 1:02d}", start + t, start, hours, int(window.label[p, t])))
         pumps.append(p)
