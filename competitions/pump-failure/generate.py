@@ -48,6 +48,11 @@ HORIZON_H = 24
 WEIBULL_SCALE = 950.0
 """Median (over pumps) Weibull scale of the wear-out lifetime, in running hours."""
 
+LEAD_IN_H = 2000
+"""A window's service history starts this many hours before it (cheap: events only), so the
+hours since maintenance at its start follow the fleet's steady state, as they do late in a
+full year, rather than the start-up state of hour 0."""
+
 MIN_UPTIME_H = 48
 """A pump runs at least this long after a service before it can fail (keeps windows whole)."""
 
@@ -257,7 +262,10 @@ def _run(seed: int, world: int, start: int, hours: int) -> tuple[Window, Service
     events = np.random.SeedSequence([int(seed), int(world)]).spawn(8) if world else roots
     streams = [np.random.default_rng(s) for s in (roots[0], *events[1:])]
     fleet = _draw_fleet(streams[0])
-    services = _simulate_services(streams[1], fleet, hours)
+    if start == 0:
+        services = _simulate_services(streams[1], fleet, hours)
+    else:  # a window: its services continue a history that began LEAD_IN_H earlier
+        services = _lead_in(_simulate_services(streams[1], fleet, LEAD_IN_H + hours), LEAD_IN_H)
     episodes = _concat_episodes(
         _failure_episodes(streams[2], services, hours), _transient_episodes(streams[3], hours)
     )
@@ -320,6 +328,18 @@ def _weibull_after(rng: np.random.Generator, scale: float, shape: float, lower: 
     """Draw a Weibull lifetime conditional on exceeding `lower` (inverse-CDF sampling)."""
     u = rng.uniform(1e-12, 1.0)
     return float(scale * ((lower / scale) ** shape - np.log(u)) ** (1.0 / shape))
+
+
+def _lead_in(services: Services, lead: int) -> Services:
+    """The services moved `lead` hours earlier: hour `lead` of the history becomes hour 0."""
+    return Services(
+        pump=services.pump,
+        start=services.start - lead,
+        end=services.end - lead,
+        failure=services.failure,
+        up_since=services.up_since - lead,
+        initial_age=services.initial_age + lead,
+    )
 
 
 def _simulate_services(rng: np.random.Generator, fleet: Fleet, hours: int) -> Services:
