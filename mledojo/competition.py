@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -189,6 +190,8 @@ class CompetitionSpec(_Model):
     tags: list[str] = Field(default_factory=list)
     classes: list[str] | None = None
     submission_columns: list[str] | None = None
+    deprecated: str | None = None
+    """Set on a superseded version: why, and which version to use instead (shown as a warning)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -387,9 +390,20 @@ def discover(extra_roots: Iterable[Path] = ()) -> Catalogue:
     return Catalogue(competitions=found, broken=broken)
 
 
+class CompetitionDeprecatedWarning(UserWarning):
+    """A deprecated competition version was loaded; its message names the replacement."""
+
+
 def get_competition(competition_id: str) -> Competition:
-    """Resolve one id (`name`, `name-vN` or `mledojo/name-vN`)."""
-    return discover().get(competition_id)
+    """Resolve one id (`name`, `name-vN` or `mledojo/name-vN`); warn if it is deprecated."""
+    comp = discover().get(competition_id)
+    if comp.spec.deprecated:
+        warnings.warn(
+            f"{comp.spec.versioned_id} is deprecated: {comp.spec.deprecated}",
+            CompetitionDeprecatedWarning,
+            stacklevel=2,
+        )
+    return comp
 
 
 def list_competitions(split: str = "all") -> list[str]:

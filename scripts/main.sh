@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job: set up, make Docker available, then run the baseline agent on pump-failure.
+# The main job: set up, make Docker available, then run the baseline agent on pump-failure
+# (its latest version, v2: prediction cases).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -19,6 +19,13 @@ idc, targets, kind = task["id_column"], task["targets"], task["prediction_kind"]
 train = pd.read_csv(f"{DATA}/train.csv")
 test = pd.read_csv(f"{DATA}/test.csv")
 features = [c for c in test.columns if c != idc and c in train.columns and c not in targets]
+# Prediction cases: `history.csv` holds, per test id, the rows up to the case's own row (its
+# last). Features are then computed within each case's history, never across cases.
+history = None
+if os.path.exists(f"{DATA}/history.csv") and not task["simple"]:
+    history = pd.read_csv(f"{DATA}/history.csv")
+    if idc not in history.columns or not set(history[idc]) <= set(test[idc]):
+        history = None
 
 
 def find_time_column(df):
@@ -47,36 +54,76 @@ def find_group_column(df, time_col):
     return best
 
 
-both = pd.concat([train.assign(_test=0), test.assign(_test=1)], ignore_index=True)
-time_col = None if task["simple"] else find_time_column(both[[idc, *features]])
-group_col = find_group_column(both[[idc, *features]], time_col) if time_col else None
+def window_stats(x, pos, w, min_periods):
+    """Mean and std over the last `w` rows of each group (rows sorted by group, then time).
+
+    `pos` is each row's position in its group. Cumulative sums make it one vectorised pass
+    for any number of groups (pandas' groupby-rolling is slow with thousands of them).
+    """
+    ok = ~np.isnan(x)
+    v = np.where(ok, x, 0.0)
+    sums = [np.concatenate([[0.0], np.cumsum(a)]) for a in (v, v * v, ok.astype(float))]
+    i = np.arange(len(x))
+    lo = i - np.minimum(pos, w - 1)
+    s, s2, n = (c[i + 1] - c[lo] for c in sums)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n >= min_periods, s / n, np.nan)
+        var = np.where(n >= max(2, min_periods), (s2 - s * s / n) / (n - 1), np.nan)
+    return mean, np.sqrt(np.clip(var, 0.0, None))
+
+
+def shift_in_group(x, pos, k):
+    """The value `k` rows earlier in the same group (NaN for the group's first `k` rows)."""
+    out = np.full(len(x), np.nan)
+    out[k:] = x[:-k]
+    out[pos < k] = np.nan
+    return out
+
+
+probe = train if history is not None else pd.concat([train, test], ignore_index=True)
+time_col = None if task["simple"] else find_time_column(probe[[idc, *features]])
+group_col = find_group_column(probe[[idc, *features]], time_col) if time_col else None
+if history is not None and group_col:
+    # train rows are grouped by entity, case rows by case; test rows are the cases' last rows
+    both = pd.concat(
+        [train.assign(_test=0, _key=train[group_col].astype(str)), history.assign(_test=1)],
+        ignore_index=True,
+    )
+    both.loc[both["_test"] == 1, "_key"] = "case:" + both.loc[both["_test"] == 1, idc].astype(str)
+    long_w = min(336, int(history.groupby(idc).size().min()))  # what every case can fill
+else:
+    history = None
+    both = pd.concat([train.assign(_test=0), test.assign(_test=1)], ignore_index=True)
+    if group_col:
+        both["_key"] = both[group_col]
+    long_w = 336
 if time_col:
     both["_t"] = pd.to_datetime(both[time_col], errors="coerce")
     for part in ("year", "hour", "dayofweek", "month"):
         both[f"{time_col}_{part}"] = getattr(both["_t"].dt, part)
-    both = both.sort_values([group_col, "_t"] if group_col else ["_t"], kind="stable")
+    both = both.sort_values(["_key", "_t"] if group_col else ["_t"], kind="stable")
     numeric = [c for c in features if pd.api.types.is_numeric_dtype(both[c])]
     if group_col:
-        g = both.groupby(group_col, sort=False)
+        # rows are sorted by key then time; windows never cross into another key's rows
+        pos = both.groupby("_key", sort=False).cumcount().to_numpy()
+        new = {}
         for c in numeric:
-            filled = g[c].ffill()
-            both[f"{c}_lag1"] = filled.groupby(both[group_col]).shift(1)
+            filled = both.groupby("_key", sort=False)[c].ffill().to_numpy(dtype=float)
+            new[f"{c}_lag1"] = shift_in_group(filled, pos, 1)
             for w in (6, 24, 72):
-                roll = filled.groupby(both[group_col]).rolling(w, min_periods=1)
-                mean = roll.mean().reset_index(level=0, drop=True)
-                both[f"{c}_mean{w}"] = mean
-                both[f"{c}_dev{w}"] = filled - mean
-            long = filled.groupby(both[group_col]).rolling(336, min_periods=24).mean()
-            both[f"{c}_rel336"] = filled - long.reset_index(level=0, drop=True)
-            both[f"{c}_std24"] = (
-                filled.groupby(both[group_col])
-                .rolling(24, min_periods=2)
-                .std()
-                .reset_index(level=0, drop=True)
-            )
-            both[f"{c}_slope24"] = filled - filled.groupby(both[group_col]).shift(24)
+                mean, _ = window_stats(filled, pos, w, 1)
+                new[f"{c}_mean{w}"] = mean
+                new[f"{c}_dev{w}"] = filled - mean
+            long, _ = window_stats(filled, pos, long_w, 24)
+            new[f"{c}_rel{long_w}"] = filled - long
+            new[f"{c}_std24"] = window_stats(filled, pos, 24, 2)[1]
+            new[f"{c}_slope24"] = filled - shift_in_group(filled, pos, 24)
+        both = pd.concat([both, pd.DataFrame(new, index=both.index)], axis=1)
+    if history is not None:  # keep each case's own row only (its last history row)
+        last = both.groupby("_key", sort=False)["_t"].transform("max") == both["_t"]
+        both = both[(both["_test"] == 0) | last]
     both = both.sort_index()
-    added = [c for c in both.columns if c not in train.columns and c not in ("_test", "_t")]
+    added = [c for c in both.columns if c not in train.columns and c not in ("_test", "_t", "_key")]
     features = [c for c in features if c != time_col] + added
 
 for c in list(features):

@@ -34,6 +34,7 @@ it (see "Known issue" in docs/pump-failure.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,11 @@ HORIZON_H = 24
 
 WEIBULL_SCALE = 950.0
 """Median (over pumps) Weibull scale of the wear-out lifetime, in running hours."""
+
+LEAD_IN_H = 2000
+"""A window's service history starts this many hours before it (cheap: events only), so the
+hours since maintenance at its start follow the fleet's steady state, as they do late in a
+full year, rather than the start-up state of hour 0."""
 
 MIN_UPTIME_H = 48
 """A pump runs at least this long after a service before it can fail (keeps windows whole)."""
@@ -181,24 +187,92 @@ def generate(seed: int = 0, world: int = 0) -> pd.DataFrame:
     return simulate(seed, world).frame
 
 
-def simulate(seed: int = 0, world: int = 0) -> Simulation:
-    """Run the whole simulation for `seed` (and `world`); return the table and the event log."""
-    for name, value in (("seed", seed), ("world", world)):
+class Window(NamedTuple):
+    """The simulated (pump, hour) arrays of hours [start, start + T), before any table.
+
+    `rows(pump, hour)` turns chosen (pump, local hour) pairs into the table's columns
+    (rounded as in the table): cheaper than the whole table when only a few rows are needed.
+    A NamedTuple, not a dataclass: this file is imported by path, without a module entry,
+    and dataclasses look plain annotations such as `int` up in that entry.
+    """
+
+    start: int
+    fleet: Fleet
+    load: np.ndarray  # (P, T)
+    channels: list[np.ndarray]  # SENSORS then DISTRACTOR_SENSOR, (P, T) each
+    ambient: np.ndarray  # (T,)
+    humidity: np.ndarray  # (T,)
+    age: np.ndarray  # (P, T) hours since maintenance
+    label: np.ndarray  # (P, T) target
+
+    @property
+    def hours(self) -> int:
+        return int(self.age.shape[1])
+
+    def rows(self, pump: np.ndarray, hour: np.ndarray) -> dict[str, np.ndarray]:
+        """Every column but `id`, for the pairs (pump[i], hour[i]) in that order."""
+        first = pd.Timestamp(START) + pd.Timedelta(hours=self.start)
+        times = pd.date_range(first, periods=self.hours, freq="h").to_numpy()
+        pump_ids = np.array([f"P{i + 1:02d}" for i in range(N_PUMPS)])
+        data: dict[str, np.ndarray] = {
+            "timestamp": times[hour],
+            "pump_id": pump_ids[pump],
+            "pump_size": self.fleet.size[pump],
+            "load_pct": np.round(self.load[pump, hour], 1),
+        }
+        decimals = (3, 2, 3, 2, 2, 3)
+        names = (*SENSORS, DISTRACTOR_SENSOR)
+        for name, x, d in zip(names, self.channels, decimals, strict=True):
+            data[name] = np.round(x[pump, hour], d)
+        data["ambient_temp_c"] = np.round(self.ambient, 1)[hour]
+        data["humidity_pct"] = np.round(self.humidity, 1)[hour]
+        data["hours_since_maintenance"] = self.age[pump, hour]
+        data[TARGET] = self.label[pump, hour]
+        return data
+
+
+def simulate(seed: int = 0, world: int = 0, start: int = 0, hours: int = N_HOURS) -> Simulation:
+    """Run the whole simulation for `seed` (and `world`); return the table and the event log.
+
+    `start` and `hours` simulate only the hours [start, start + hours) of the year, as if
+    the fleet had been switched on at `start` with each pump part-way through its service
+    interval (as at hour 0 of a full year). Such a window is a cheap independent replay:
+    the season follows the absolute hour, and event rates are scaled to its length. The
+    defaults give the full year; other windows only make sense for worlds >= 1.
+    """
+    window, services, episodes = _run(seed, world, start, hours)
+    return Simulation(frame=_assemble(window), events=_event_log(services, episodes))
+
+
+def simulate_window(seed: int, world: int, start: int, hours: int) -> Window:
+    """The arrays of `simulate(seed, world, start, hours)`, without building its table."""
+    return _run(seed, world, start, hours)[0]
+
+
+def _run(seed: int, world: int, start: int, hours: int) -> tuple[Window, Services, Episodes]:
+    """The simulation itself (see `simulate`)."""
+    for name, value in (("seed", seed), ("world", world), ("start", start)):
         if int(value) != value or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if int(hours) != hours or not 0 < hours <= N_HOURS - start:
+        raise ValueError(f"hours must be an integer in [1, {N_HOURS - start}], got {hours!r}")
+    start, hours = int(start), int(hours)
     roots = np.random.SeedSequence(int(seed)).spawn(8)
     # the fleet is always that of `seed`; in another world all that happens to it is new
     events = np.random.SeedSequence([int(seed), int(world)]).spawn(8) if world else roots
     streams = [np.random.default_rng(s) for s in (roots[0], *events[1:])]
     fleet = _draw_fleet(streams[0])
-    services = _simulate_services(streams[1], fleet)
+    if start == 0:
+        services = _simulate_services(streams[1], fleet, hours)
+    else:  # a window: its services continue a history that began LEAD_IN_H earlier
+        services = _lead_in(_simulate_services(streams[1], fleet, LEAD_IN_H + hours), LEAD_IN_H)
     episodes = _concat_episodes(
-        _failure_episodes(streams[2], services), _transient_episodes(streams[3])
+        _failure_episodes(streams[2], services, hours), _transient_episodes(streams[3], hours)
     )
-    ambient, humidity, reservoir = _environment(streams[4])
-    offline = _span_mask(services.pump, services.start, services.end)
+    ambient, humidity, reservoir = _environment(streams[4], start, hours)
+    offline = _span_mask(services.pump, services.start, services.end, hours)
     load = _load(streams[5], offline)
-    level, noise_mult = _degradation(episodes, fleet.sigma)
+    level, noise_mult = _degradation(episodes, fleet.sigma, hours)
     cycle, age = _cycles(services, offline)
     channels = _sensors(streams[6], fleet, load, ambient, cycle, age)
     channels = _apply_degradation(
@@ -206,8 +280,9 @@ def simulate(seed: int = 0, world: int = 0) -> Simulation:
     )
     suction = _suction(streams[6], fleet, reservoir)
     channels = _dropouts(streams[7], [*channels, suction])
-    frame = _assemble(fleet, services, load, channels, ambient, humidity, age)
-    return Simulation(frame=frame, events=_event_log(services, episodes))
+    label = _labels(services, hours)
+    window = Window(start, fleet, load, channels, ambient, humidity, age, label)
+    return window, services, episodes
 
 
 # --------------------------------------------------------------------------- fleet & events
@@ -255,11 +330,23 @@ def _weibull_after(rng: np.random.Generator, scale: float, shape: float, lower: 
     return float(scale * ((lower / scale) ** shape - np.log(u)) ** (1.0 / shape))
 
 
-def _simulate_services(rng: np.random.Generator, fleet: Fleet) -> Services:
+def _lead_in(services: Services, lead: int) -> Services:
+    """The services moved `lead` hours earlier: hour `lead` of the history becomes hour 0."""
+    return Services(
+        pump=services.pump,
+        start=services.start - lead,
+        end=services.end - lead,
+        failure=services.failure,
+        up_since=services.up_since - lead,
+        initial_age=services.initial_age + lead,
+    )
+
+
+def _simulate_services(rng: np.random.Generator, fleet: Fleet, hours: int) -> Services:
     """Walk each pump's life event by event: fail first, or get serviced on schedule first."""
     rows: list[tuple[int, int, int, bool, int]] = []
     ages = rng.uniform(0.0, fleet.service_interval)
-    limit = N_HOURS + HORIZON_H
+    limit = hours + HORIZON_H
     for p in range(N_PUMPS):
         t, age, up_since = 0, float(ages[p]), -(10**6)
         while t < limit:
@@ -298,7 +385,7 @@ def _mode_mix(rng: np.random.Generator, modes: np.ndarray) -> tuple[np.ndarray, 
     return level, noise
 
 
-def _failure_episodes(rng: np.random.Generator, services: Services) -> Episodes:
+def _failure_episodes(rng: np.random.Generator, services: Services, hours: int) -> Episodes:
     """A ramp before each failure: tens of hours long, mode and strength drawn per failure."""
     f = services.failure
     pump, hour, up = services.pump[f], services.start[f], services.up_since[f]
@@ -313,8 +400,8 @@ def _failure_episodes(rng: np.random.Generator, services: Services) -> Episodes:
     level, noise = _mode_mix(rng, modes)
     return Episodes(
         pump=pump,
-        first=np.clip(np.maximum(origin, up), 0, N_HOURS),
-        stop=np.clip(hour, 0, N_HOURS),
+        first=np.clip(np.maximum(origin, up), 0, hours),
+        stop=np.clip(hour, 0, hours),
         origin=origin,
         length=length,
         power=rng.uniform(1.0, 2.5, n),
@@ -326,19 +413,19 @@ def _failure_episodes(rng: np.random.Generator, services: Services) -> Episodes:
     )
 
 
-def _transient_episodes(rng: np.random.Generator) -> Episodes:
+def _transient_episodes(rng: np.random.Generator, hours: int) -> Episodes:
     """Harmless anomalies that rise and recover without a failure (false-alarm bait)."""
-    counts = rng.poisson(7.0, N_PUMPS)
+    counts = rng.poisson(7.0 * hours / N_HOURS, N_PUMPS)
     n = int(counts.sum())
     pump = np.repeat(np.arange(N_PUMPS), counts)
     length = rng.uniform(12.0, 72.0, n).round()
-    origin = rng.integers(0, N_HOURS, n)
+    origin = rng.integers(0, hours, n)
     modes = rng.choice(len(FAILURE_MODES), size=n, p=MODE_PROBS)
     level, noise = _mode_mix(rng, modes)
     return Episodes(
         pump=pump,
         first=origin,
-        stop=np.minimum(origin + length.astype(np.int64), N_HOURS),
+        stop=np.minimum(origin + length.astype(np.int64), hours),
         origin=origin,
         length=length,
         power=np.ones(n),
@@ -367,51 +454,57 @@ def _expand(first: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return which, first[which] + offsets
 
 
-def _span_mask(pump: np.ndarray, first: np.ndarray, stop: np.ndarray) -> np.ndarray:
+def _span_mask(pump: np.ndarray, first: np.ndarray, stop: np.ndarray, hours: int) -> np.ndarray:
     """(P, T) boolean mask of the hours covered by per-pump spans [first, stop)."""
-    mask = np.zeros((N_PUMPS, N_HOURS), dtype=bool)
-    lo, hi = np.clip(first, 0, N_HOURS), np.clip(stop, 0, N_HOURS)
+    mask = np.zeros((N_PUMPS, hours), dtype=bool)
+    lo, hi = np.clip(first, 0, hours), np.clip(stop, 0, hours)
     which, hour = _expand(lo, hi)
     mask[pump[which], hour] = True
     return mask
 
 
-def _smooth_noise(rng: np.random.Generator, rows: int, width: int) -> np.ndarray:
+def _smooth_noise(rng: np.random.Generator, rows: int, width: int, hours: int) -> np.ndarray:
     """(rows, T) unit-variance noise, correlated over about `width` hours (box filter)."""
-    white = rng.standard_normal((rows, N_HOURS + width))
+    white = rng.standard_normal((rows, hours + width))
     csum = np.cumsum(white, axis=1)
     box: np.ndarray = (csum[:, width:] - csum[:, :-width]) / np.sqrt(width)
     return box
 
 
-def _environment(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _environment(
+    rng: np.random.Generator, start: int, n_hours: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Plant-wide ambient temperature, humidity and reservoir level, each of shape (T,)."""
-    hours = np.arange(N_HOURS)
+    hours = start + np.arange(n_hours)
     day = hours / 24.0
     ambient = (
         12.0
         + 10.0 * np.sin(2 * np.pi * (day - 110.0) / 365.0)
         + 4.0 * np.sin(2 * np.pi * ((hours % 24) - 9.0) / 24.0)
-        + 2.5 * _smooth_noise(rng, 1, 24)[0]
+        + 2.5 * _smooth_noise(rng, 1, 24, n_hours)[0]
     )
     humidity = np.clip(
-        65.0 - 0.8 * (ambient - 12.0) + 8.0 * _smooth_noise(rng, 1, 12)[0], 15.0, 100.0
+        65.0 - 0.8 * (ambient - 12.0) + 8.0 * _smooth_noise(rng, 1, 12, n_hours)[0], 15.0, 100.0
     )
-    reservoir = 0.3 * np.sin(2 * np.pi * (day - 60.0) / 365.0) + 0.15 * _smooth_noise(rng, 1, 48)[0]
+    reservoir = (
+        0.3 * np.sin(2 * np.pi * (day - 60.0) / 365.0)
+        + 0.15 * _smooth_noise(rng, 1, 48, n_hours)[0]
+    )
     return ambient, humidity, reservoir
 
 
 def _load(rng: np.random.Generator, offline: np.ndarray) -> np.ndarray:
     """(P, T) load setpoint in %: regimes of a day or two, a daily swing, 0 when offline."""
-    load = np.empty((N_PUMPS, N_HOURS))
-    hours = np.arange(N_HOURS)
+    n_hours = offline.shape[1]
+    load = np.empty((N_PUMPS, n_hours))
+    hours = np.arange(n_hours)
     for p in range(N_PUMPS):
-        dwell = rng.geometric(1.0 / 36.0, N_HOURS // 4)
+        dwell = rng.geometric(1.0 / 36.0, n_hours // 4)
         starts = np.cumsum(dwell) - dwell
         levels = rng.uniform(55.0, 100.0, len(dwell))
         regime = levels[np.searchsorted(starts, hours, side="right") - 1]
         swing = rng.uniform(0.0, 8.0) * np.sin(2 * np.pi * (hours - rng.uniform(0, 24)) / 24.0)
-        load[p] = regime + swing + rng.normal(0.0, 1.0, N_HOURS)
+        load[p] = regime + swing + rng.normal(0.0, 1.0, n_hours)
     load = np.clip(load, 40.0, 100.0)
     load[offline] = 0.0
     return load
@@ -423,9 +516,9 @@ def _cycles(services: Services, offline: np.ndarray) -> tuple[np.ndarray, np.nda
     The cycle number counts the services finished so far; the age is 0 while offline and
     at the restart hour, then grows by one per hour.
     """
-    hours = np.arange(N_HOURS)
-    cycle = np.empty((N_PUMPS, N_HOURS), dtype=np.int64)
-    age = np.empty((N_PUMPS, N_HOURS), dtype=np.int64)
+    hours = np.arange(offline.shape[1])
+    cycle = np.empty(offline.shape, dtype=np.int64)
+    age = np.empty(offline.shape, dtype=np.int64)
     for p in range(N_PUMPS):
         ends = np.sort(services.end[services.pump == p])
         cycle[p] = np.searchsorted(ends, hours, side="right")
@@ -462,9 +555,9 @@ def _sensors(
     out: list[np.ndarray] = []
     for c, mean in enumerate(healthy):
         shift = SERVICE_SHIFT_SIGMA * rng.standard_normal((N_PUMPS, int(cycle.max()) + 1))
-        drift = DRIFT_SIGMA * _smooth_noise(rng, N_PUMPS, DRIFT_HOURS)
+        drift = DRIFT_SIGMA * _smooth_noise(rng, N_PUMPS, DRIFT_HOURS, age.shape[1])
         wear = fleet.wear[:, [c]] * age / 1000.0
-        process = PROCESS_SIGMA * _smooth_noise(rng, N_PUMPS, 8)
+        process = PROCESS_SIGMA * _smooth_noise(rng, N_PUMPS, 8, age.shape[1])
         out.append(mean + fleet.sigma[:, [c]] * (shift[pumps, cycle] + drift + wear + process))
     return out
 
@@ -479,13 +572,15 @@ def _shape(episodes: Episodes, which: np.ndarray, hour: np.ndarray) -> np.ndarra
     return strength
 
 
-def _degradation(episodes: Episodes, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _degradation(
+    episodes: Episodes, sigma: np.ndarray, hours: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(5, P, T) level shift in physical units and (2, P, T) noise multipliers."""
     which, hour = _expand(episodes.first, episodes.stop)
     strength = _shape(episodes, which, hour) * episodes.severity[which]
     pump = episodes.pump[which]
-    level = np.zeros((5, N_PUMPS, N_HOURS))
-    noise = np.ones((2, N_PUMPS, N_HOURS))
+    level = np.zeros((5, N_PUMPS, hours))
+    noise = np.ones((2, N_PUMPS, hours))
     for c in range(5):
         np.add.at(level[c], (pump, hour), strength * episodes.level[which, c] * sigma[pump, c])
     for k in range(2):
@@ -513,10 +608,10 @@ def _apply_degradation(
     extra = {0: noise_mult[0] - 1.0, 2: noise_mult[1] - 1.0}
     for c, x in enumerate(channels):
         spread = sigma[:, [c]] * (1.0 + amp * extra.get(c, 0.0))
-        white = rng.standard_normal((N_PUMPS, N_HOURS)) * spread
+        white = rng.standard_normal(x.shape) * spread
         y = x + amp * level[c] + white
         out.append(y)
-    idle = rng.standard_normal((5, N_PUMPS, N_HOURS))
+    idle = rng.standard_normal((5, *offline.shape))
     vib, temp, pres, flow, curr = out
     vib[offline] = np.abs(0.05 + 0.02 * idle[0][offline])
     cooled = np.broadcast_to(ambient[None, :] + 4.0, offline.shape)
@@ -531,75 +626,52 @@ def _apply_degradation(
 
 def _suction(rng: np.random.Generator, fleet: Fleet, reservoir: np.ndarray) -> np.ndarray:
     """(P, T) suction pressure: reservoir level plus pump offset and noise; no failure signal."""
-    noise = 0.03 * rng.standard_normal((N_PUMPS, N_HOURS))
+    noise = 0.03 * rng.standard_normal((N_PUMPS, len(reservoir)))
     suction: np.ndarray = fleet.suction[:, None] + reservoir[None, :] + noise
     return suction
 
 
 def _dropouts(rng: np.random.Generator, channels: list[np.ndarray]) -> list[np.ndarray]:
     """Blank readings: isolated gaps, per-sensor bursts and whole-pump telemetry outages."""
-    outage_counts = rng.poisson(2.0, N_PUMPS)
-    outage = _random_spans(rng, outage_counts, 1, 7)
+    hours = channels[0].shape[1]
+    share = hours / N_HOURS  # span counts are per year
+    outage_counts = rng.poisson(2.0 * share, N_PUMPS)
+    outage = _random_spans(rng, outage_counts, 1, 7, hours)
     out: list[np.ndarray] = []
     for x in channels:
-        burst = _random_spans(rng, rng.poisson(8.0, N_PUMPS), 2, 25)
-        isolated = rng.uniform(size=(N_PUMPS, N_HOURS)) < 0.01
+        burst = _random_spans(rng, rng.poisson(8.0 * share, N_PUMPS), 2, 25, hours)
+        isolated = rng.uniform(size=x.shape) < 0.01
         y = x.copy()
         y[outage | burst | isolated] = np.nan
         out.append(y)
     return out
 
 
-def _random_spans(rng: np.random.Generator, counts: np.ndarray, lo: int, hi: int) -> np.ndarray:
+def _random_spans(
+    rng: np.random.Generator, counts: np.ndarray, lo: int, hi: int, hours: int
+) -> np.ndarray:
     """(P, T) mask of `counts[p]` spans per pump with uniform lengths in [lo, hi)."""
     n = int(counts.sum())
     pump = np.repeat(np.arange(N_PUMPS), counts)
-    first = rng.integers(0, N_HOURS, n)
-    return _span_mask(pump, first, first + rng.integers(lo, hi, n))
+    first = rng.integers(0, hours, n)
+    return _span_mask(pump, first, first + rng.integers(lo, hi, n), hours)
 
 
 # --------------------------------------------------------------------------- output
 
 
-def _labels(services: Services) -> np.ndarray:
+def _labels(services: Services, hours: int) -> np.ndarray:
     """(P, T) target: 1 in the HORIZON_H hours before each failure, else 0."""
     f = services.failure
-    mask = _span_mask(services.pump[f], services.start[f] - HORIZON_H, services.start[f])
+    mask = _span_mask(services.pump[f], services.start[f] - HORIZON_H, services.start[f], hours)
     return mask.astype(np.int64)
 
 
-def _assemble(
-    fleet: Fleet,
-    services: Services,
-    load: np.ndarray,
-    channels: list[np.ndarray],
-    ambient: np.ndarray,
-    humidity: np.ndarray,
-    age: np.ndarray,
-) -> pd.DataFrame:
-    """Flatten (P, T) arrays time-major, so rows sort by timestamp then pump."""
-
-    def flat(a: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(a.T).ravel()
-
-    n = N_PUMPS * N_HOURS
-    times = pd.date_range(START, periods=N_HOURS, freq="h")
-    pump_ids = np.array([f"P{i + 1:02d}" for i in range(N_PUMPS)])
-    decimals = (3, 2, 3, 2, 2, 3)
-    sensor_cols = [*SENSORS, DISTRACTOR_SENSOR]
-    data: dict[str, object] = {
-        "id": np.arange(n, dtype=np.int64),
-        "timestamp": np.repeat(times.to_numpy(), N_PUMPS),
-        "pump_id": np.tile(pump_ids, N_HOURS),
-        "pump_size": np.tile(fleet.size, N_HOURS),
-        "load_pct": flat(np.round(load, 1)),
-    }
-    for name, x, d in zip(sensor_cols, channels, decimals, strict=True):
-        data[name] = flat(np.round(x, d))
-    data["ambient_temp_c"] = np.repeat(np.round(ambient, 1), N_PUMPS)
-    data["humidity_pct"] = np.repeat(np.round(humidity, 1), N_PUMPS)
-    data["hours_since_maintenance"] = flat(age)
-    data[TARGET] = flat(_labels(services))
+def _assemble(window: Window) -> pd.DataFrame:
+    """The table of a window: rows sorted by timestamp then pump, ids from 0."""
+    n = N_PUMPS * window.hours
+    hour, pump = np.divmod(np.arange(n), N_PUMPS)  # time-major
+    data = {"id": np.arange(n, dtype=np.int64), **window.rows(pump, hour)}
     return pd.DataFrame(data, columns=list(COLUMNS))
 
 

@@ -1,0 +1,187 @@
+"""The fixed pool of reference solutions that makes pump-failure v2's reference leaderboard.
+
+Each entry reads only the public files (train.csv, test.csv, history.csv) and returns one
+probability per case of test.csv. Quality varies on purpose, from uninformed to strong, so a
+HumanRank against this pool says where an agent stands among simple, decent and good
+approaches. Per-pump features are computed per pump on train and within each case's own
+168 history hours on the test side, the same way, so no entry sees any case's future.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+TARGET = "failure_24h"
+KEYS = ("id", "pump_id", "timestamp")
+LONG = 168
+"""The longest window: a case's whole history."""
+
+Grids = Callable[[pd.DataFrame, str], dict[str, pd.DataFrame]]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One reference solution: a name, a function and its parameters."""
+
+    name: str
+    fn: Callable[..., np.ndarray]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def predict(self, train: pd.DataFrame, test: pd.DataFrame, history: pd.DataFrame) -> np.ndarray:
+        return self.fn(train, test, history, **self.params)
+
+
+def _raw(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=[c for c in (*KEYS, TARGET) if c in df.columns]).select_dtypes("number")
+
+
+def _sensors(df: pd.DataFrame, exclude: tuple[str, ...]) -> list[str]:
+    return [c for c in _raw(df).columns if c not in exclude]
+
+
+def _wide(df: pd.DataFrame, key: str, order: str, columns: list[str], grids: Grids) -> pd.DataFrame:
+    """Features of every row: `grids(wide frame, column)` on (order x key) frames of each column."""
+    index = pd.MultiIndex.from_arrays([df[order], df[key]])
+    out: dict[str, np.ndarray] = {}
+    for col in columns:
+        grid = df.pivot(index=order, columns=key, values=col).ffill()
+        for name, frame in grids(grid, col).items():
+            out[name] = frame.stack(future_stack=True).reindex(index).to_numpy()
+    return pd.DataFrame(out, index=df.index)
+
+
+def _panel(
+    train: pd.DataFrame, test: pd.DataFrame, history: pd.DataFrame, columns: list[str], grids: Grids
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Raw columns plus per-pump features: on train per pump, on each case within its history."""
+    x_train = pd.concat([_raw(train), _wide(train, "pump_id", "timestamp", columns, grids)], axis=1)
+    hist = history.assign(_pos=history.groupby("id").cumcount())
+    feats = _wide(hist, "id", "_pos", columns, grids)
+    last = hist["_pos"] == hist.groupby("id")["_pos"].transform("max")
+    by_case = feats[last].set_index(hist.loc[last, "id"]).reindex(test["id"])
+    x_test = pd.concat([_raw(test).reset_index(drop=True), by_case.reset_index(drop=True)], axis=1)
+    return x_train, x_test[x_train.columns]
+
+
+def _rolling_grids(windows: tuple[int, ...]) -> Grids:
+    def grids(grid: pd.DataFrame, col: str) -> dict[str, pd.DataFrame]:
+        out = {f"{col}_dev{w}": grid - grid.rolling(w, min_periods=1).mean() for w in windows}
+        out[f"{col}_rel"] = grid - grid.rolling(LONG, min_periods=24).mean()
+        out[f"{col}_slope"] = grid - grid.shift(max(windows))
+        return out
+
+    return grids
+
+
+def _rich_grids(grid: pd.DataFrame, col: str) -> dict[str, pd.DataFrame]:
+    """Z-scores against the pump's own week, multi-window means, spreads, slopes."""
+    base = grid.rolling(LONG, min_periods=24).mean()
+    spread = grid.rolling(LONG, min_periods=24).std()
+    out: dict[str, pd.DataFrame] = {}
+    for w in (6, 24, 72):
+        out[f"{col}_z{w}"] = (grid.rolling(w, min_periods=1).mean() - base) / spread
+        out[f"{col}_sd{w}"] = grid.rolling(w, min_periods=2).std()
+    out[f"{col}_slope24"] = grid - grid.shift(24)
+    out[f"{col}_slope72"] = grid - grid.shift(72)
+    return out
+
+
+def constant(train: pd.DataFrame, test: pd.DataFrame, history: pd.DataFrame) -> np.ndarray:
+    return np.full(len(test), 0.5)
+
+
+def random_guess(
+    train: pd.DataFrame, test: pd.DataFrame, history: pd.DataFrame, seed: int
+) -> np.ndarray:
+    return np.random.default_rng(seed).random(len(test))
+
+
+def one_column(
+    train: pd.DataFrame, test: pd.DataFrame, history: pd.DataFrame, column: str
+) -> np.ndarray:
+    values = test[column].fillna(test[column].median()).rank(pct=True)
+    return values.to_numpy(dtype=float)  # a percentile rank: a valid probability, same AUC
+
+
+def logistic(
+    train: pd.DataFrame, test: pd.DataFrame, history: pd.DataFrame, c: float
+) -> np.ndarray:
+    model = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(C=c, max_iter=500))
+    model.fit(_raw(train), train[TARGET])
+    return np.asarray(model.predict_proba(_raw(test)))[:, 1]
+
+
+def forest(
+    train: pd.DataFrame, test: pd.DataFrame, history: pd.DataFrame, depth: int
+) -> np.ndarray:
+    model = make_pipeline(
+        SimpleImputer(),
+        RandomForestClassifier(n_estimators=100, max_depth=depth, n_jobs=2, random_state=0),
+    )
+    model.fit(_raw(train), train[TARGET])
+    return np.asarray(model.predict_proba(_raw(test)))[:, 1]
+
+
+def boosting(
+    train: pd.DataFrame, test: pd.DataFrame, history: pd.DataFrame, iters: int, lr: float
+) -> np.ndarray:
+    model = HistGradientBoostingClassifier(max_iter=iters, learning_rate=lr, random_state=0)
+    model.fit(_raw(train), train[TARGET])
+    return np.asarray(model.predict_proba(_raw(test)))[:, 1]
+
+
+def boosting_rolling(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    history: pd.DataFrame,
+    windows: tuple[int, ...],
+    iters: int,
+) -> np.ndarray:
+    cols = _sensors(test, ("hours_since_maintenance",))
+    x_train, x_test = _panel(train, test, history, cols, _rolling_grids(windows))
+    model = HistGradientBoostingClassifier(max_iter=iters, learning_rate=0.05, random_state=0)
+    model.fit(x_train, train[TARGET])
+    return np.asarray(model.predict_proba(x_test))[:, 1]
+
+
+def boosting_rich(
+    train: pd.DataFrame, test: pd.DataFrame, history: pd.DataFrame, iters: int
+) -> np.ndarray:
+    cols = _sensors(test, ("hours_since_maintenance", "load_pct"))
+    x_train, x_test = _panel(train, test, history, cols, _rich_grids)
+    model = HistGradientBoostingClassifier(
+        max_iter=iters,
+        learning_rate=0.04,
+        max_leaf_nodes=31,
+        l2_regularization=1.0,
+        random_state=0,
+    )
+    model.fit(x_train, train[TARGET])
+    return np.asarray(model.predict_proba(x_test))[:, 1]
+
+
+POOL: tuple[Entry, ...] = (
+    Entry("constant-0.5", constant),
+    *(Entry(f"random-{s}", random_guess, {"seed": s}) for s in range(3)),
+    Entry("hours-since-maintenance", one_column, {"column": "hours_since_maintenance"}),
+    Entry("vibration-only", one_column, {"column": "vibration_mm_s"}),
+    Entry("temperature-only", one_column, {"column": "bearing_temp_c"}),
+    *(Entry(f"logreg-C{c}", logistic, {"c": c}) for c in (0.01, 1.0)),
+    *(Entry(f"forest-depth{d}", forest, {"depth": d}) for d in (4, 10)),
+    Entry("gbm-raw-50", boosting, {"iters": 50, "lr": 0.1}),
+    Entry("gbm-raw-300", boosting, {"iters": 300, "lr": 0.05}),
+    Entry("gbm-rolling-24", boosting_rolling, {"windows": (24,), "iters": 200}),
+    Entry("gbm-rolling-6-24-72", boosting_rolling, {"windows": (6, 24, 72), "iters": 300}),
+    Entry("gbm-pump-zscores-200", boosting_rich, {"iters": 200}),
+    Entry("gbm-pump-zscores-500", boosting_rich, {"iters": 500}),
+)
