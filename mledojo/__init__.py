@@ -1,7 +1,7 @@
 """mledojo: machine-learning engineering as a Gymnasium benchmark for AI agents.
 
     import mledojo
-    env = mledojo.make("pump-failure")      # or gymnasium.make("mledojo/pump-failure-v1")
+    env = mledojo.make("pump-failure")      # or gymnasium.make("mledojo/pump-failure-v2")
 
 Importing stays cheap: Docker, scikit-learn, pandas and the LLM SDKs load on first use.
 """
@@ -77,7 +77,7 @@ def register_envs() -> list[str]:
     """Register every competition with Gymnasium as `mledojo/<id>-v<version>`.
 
     Runs once at `import mledojo` (Gymnasium 1.x has no plug-in autoload), so that
-    `gymnasium.make("mledojo/pump-failure-v1")` works after the import; safe to call again.
+    `gymnasium.make("mledojo/pump-failure-v2")` works after the import; safe to call again.
     """
     import gymnasium
 

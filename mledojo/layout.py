@@ -56,7 +56,7 @@ class EpisodeSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    competition: str  # the versioned id, e.g. `pump-failure-v1`
+    competition: str  # the versioned id, e.g. `pump-failure-v2`
     agent: AgentRef
     seed: int | None
     data_seed: int

@@ -186,8 +186,8 @@ def test_reward_modes(tmp_path: Path, mode: str) -> None:
 
 
 def test_gymnasium_make_uses_registered_id(tmp_path: Path) -> None:
-    assert "mledojo/pump-failure-v1" in gymnasium.registry
-    e = gymnasium.make("mledojo/pump-failure-v1", sandbox="local", run_dir=tmp_path / "g")
+    assert "mledojo/pump-failure-v2" in gymnasium.registry
+    e = gymnasium.make("mledojo/pump-failure-v2", sandbox="local", run_dir=tmp_path / "g")
     try:
         obs, _ = e.reset(seed=0)
         assert obs["status"] == "ready"

@@ -33,7 +33,7 @@ def test_baseline_on_pump_failure_in_docker(tmp_path: Path) -> None:
     assert result.final.graded and result.final.private_score is not None
     assert result.final.leaderboard_kind == "reference"
     folder = episode_dir(tmp_path, "r", request.resolve())
-    assert folder.parent == tmp_path / "r" / "pump-failure-v1" / "baseline"
+    assert folder.parent == tmp_path / "r" / "pump-failure-v2" / "baseline"
     assert json.loads((folder / "result.json").read_text())["final"]["graded"]
 
 
@@ -242,7 +242,7 @@ def test_runs_dir_comes_from_the_environment(
 ) -> None:
     monkeypatch.setenv("MLEDOJO_RUNS_DIR", str(tmp_path / "elsewhere"))
     run_episode(local(), agent=CrashingAgent(), run_id="r")
-    assert (tmp_path / "elsewhere" / "r" / "pump-failure-v1" / "crasher").is_dir()
+    assert (tmp_path / "elsewhere" / "r" / "pump-failure-v2" / "crasher").is_dir()
 
 
 def test_run_ids_started_in_the_same_second_differ() -> None:

@@ -27,7 +27,7 @@ def test_every_agent_competition_seed_once_keyed_by_spec() -> None:
     assert len(plan.jobs) == 6
     assert len(set(plan.keys)) == 6
     assert {(j.spec.competition, j.spec.seed) for j in plan.jobs} == {
-        (c, s) for c in ("pump-failure-v1", "titanic-v1") for s in (0, 1, 2)
+        (c, s) for c in ("pump-failure-v2", "titanic-v1") for s in (0, 1, 2)
     }
 
 
