@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -33,9 +33,11 @@ from pydantic import BaseModel, ConfigDict
 from sklearn.metrics import roc_auc_score
 
 from mledojo.competition import Competition
-from mledojo.data.prepare import PreparedData
 from mledojo.grading.scorer import Scorer
 from mledojo.grading.validate import submission_layout
+
+if TYPE_CHECKING:
+    from mledojo.data.prepare import PreparedData
 
 NEAR_PERFECT = 0.99
 """A single column whose AUC, R² or mapping accuracy reaches this is a near-copy (a real
