@@ -1,102 +1,145 @@
-"""`profile_dataset`: a quick, JSON-friendly summary of a CSV table.
+"""`profile_dataset`: what an LLM may know about a table, as aggregates only.
 
-Inside the sandbox paths such as `/data/train.csv` are used as given; a relative path is
-resolved against the workspace. The output only holds plain Python types.
+Shape, per-column kind, missing share, unique counts, rounded numeric statistics, the
+frequent categories, the date range, candidate id/time/group columns, and the target's
+distribution with the features most correlated with it. Never a row: numbers are rounded
+to 4 significant digits and a category is named only when at least 5 rows share it.
 """
 
 from __future__ import annotations
 
-import math
-import os
 from typing import Any
 
 import pandas as pd
+from pydantic import Field
 
-MAX_CLASSES = 50
-MAX_COLUMNS = 500
+from ._base import ToolArgs
+from ._columns import MAX_CLASSES, column_kind, infer_task, parse_time
+from ._data import MAX_ROWS, read_table, require_column
+from ._safe import frequent_counts, num, require_rows, time_bounds
+
+MAX_COLUMNS_SHOWN = 300
+MAX_CORRELATIONS = 15
 
 
-def profile_dataset(args: dict[str, Any]) -> dict[str, Any]:
-    """Shape, dtypes, missing %, numeric stats and the target's distribution of a CSV file.
+class ProfileArgs(ToolArgs):
+    """Arguments of `profile_dataset`."""
 
-    Args (JSON): `path` (required), `target` (optional column name), `max_rows`
-    (optional, read at most this many rows).
-    """
-    path = _resolve(str(args["path"]))
-    target = args.get("target")
-    max_rows = args.get("max_rows")
-    df = pd.read_csv(path, nrows=int(max_rows) if max_rows else None)
-    columns = list(df.columns[:MAX_COLUMNS])
+    path: str = Field(description="table to profile: /data/train.csv, a tool handle's path, ...")
+    target: str | None = Field(default=None, description="target column, for its distribution")
+    max_rows: int | None = Field(
+        default=None, ge=1, le=MAX_ROWS, description="read at most this many rows"
+    )
+    top_categories: int = Field(
+        default=10, ge=1, le=MAX_CLASSES, description="categories shown per column"
+    )
+
+
+def profile_dataset(args: ProfileArgs) -> dict[str, Any]:
+    """Profile one table; see the module docstring."""
+    table = read_table(args.path, argument="path", max_rows=args.max_rows)
+    df = table.frame
+    require_rows(len(df), table.path)
+    target = require_column(table, args.target, argument="target") if args.target else None
+    columns = list(df.columns[:MAX_COLUMNS_SHOWN])
+    profiles = {c: _column(df[c], args.top_categories) for c in columns}
     out: dict[str, Any] = {
-        "path": path,
-        "shape": [int(df.shape[0]), int(df.shape[1])],
+        "path": table.path,
+        "role": table.meta.role,
+        "shape": [int(len(df)), int(df.shape[1])],
         "columns_shown": len(columns),
-        "dtypes": {str(c): str(df[c].dtype) for c in columns},
-        "missing_pct": {str(c): _round(df[c].isna().mean() * 100) for c in columns},
-        "n_unique": {str(c): int(df[c].nunique(dropna=True)) for c in columns},
-        "numeric": _numeric_stats(df[columns]),
+        "duplicate_rows": int(df.duplicated().sum()),
+        "column_profiles": profiles,
+        "candidates": _candidates(df, profiles, target),
     }
     if target is not None:
-        out["target"] = _target_summary(df, str(target))
+        out["target"] = _target(df[list(dict.fromkeys([*columns, target]))], target)
     return out
 
 
-def _resolve(path: str) -> str:
-    """Relative paths are the workspace's; `/data/...` and `/workspace/...` follow the
-    sandbox's `MLEDOJO_DATA` / `MLEDOJO_WORKSPACE`, so the same call works in every backend."""
-    for prefix, var in (("/data/", "MLEDOJO_DATA"), ("/workspace/", "MLEDOJO_WORKSPACE")):
-        root = os.environ.get(var)
-        if path.startswith(prefix) and root and not os.path.exists(path):
-            return os.path.join(root, path[len(prefix) :])
-    if os.path.isabs(path):
-        return path
-    return os.path.join(os.environ.get("MLEDOJO_WORKSPACE", os.getcwd()), path)
-
-
-def _numeric_stats(df: pd.DataFrame) -> dict[str, dict[str, float | None]]:
-    numeric = df.select_dtypes(include="number")
-    stats: dict[str, dict[str, float | None]] = {}
-    for col in numeric.columns:
-        s = numeric[col].dropna()
-        stats[str(col)] = {
-            "mean": _round(s.mean()) if len(s) else None,
-            "std": _round(s.std()) if len(s) > 1 else None,
-            "min": _round(s.min()) if len(s) else None,
-            "p50": _round(s.median()) if len(s) else None,
-            "max": _round(s.max()) if len(s) else None,
-        }
-    return stats
-
-
-def _target_summary(df: pd.DataFrame, target: str) -> dict[str, Any]:
-    if target not in df.columns:
-        raise KeyError(f"target column {target!r} not in {list(df.columns)[:20]}")
-    s = df[target]
-    summary: dict[str, Any] = {
-        "name": target,
+def _column(s: pd.Series, top: int) -> dict[str, Any]:
+    kind = column_kind(s)
+    info: dict[str, Any] = {
         "dtype": str(s.dtype),
-        "missing_pct": _round(s.isna().mean() * 100),
+        "kind": kind,
+        "missing_pct": num(s.isna().mean() * 100),
+        "n_unique": int(s.nunique(dropna=True)),
     }
-    n_unique = int(s.nunique(dropna=True))
-    if n_unique <= MAX_CLASSES or not pd.api.types.is_numeric_dtype(s):
-        counts = s.value_counts(dropna=True).head(MAX_CLASSES)
-        summary["kind"] = "categorical"
-        summary["n_classes"] = n_unique
-        summary["distribution"] = {str(k): _round(v / max(1, len(s))) for k, v in counts.items()}
+    if kind == "numeric":
+        v = s.dropna()
+        q = v.quantile([0.0, 0.25, 0.5, 0.75, 1.0]) if len(v) else None
+        info.update(
+            mean=num(v.mean()) if len(v) else None,
+            std=num(v.std()) if len(v) > 1 else None,
+            min=num(q.iloc[0]) if q is not None else None,
+            p25=num(q.iloc[1]) if q is not None else None,
+            p50=num(q.iloc[2]) if q is not None else None,
+            p75=num(q.iloc[3]) if q is not None else None,
+            max=num(q.iloc[4]) if q is not None else None,
+            zeros_pct=num((v == 0).mean() * 100) if len(v) else None,
+        )
+    elif kind == "datetime":
+        parsed = parse_time(s)
+        if parsed is not None:
+            info.update(time_bounds(parsed))
+    elif kind in ("categorical", "boolean"):
+        info["top_values"] = frequent_counts(s, top)
     else:
-        summary["kind"] = "numeric"
-        q = s.quantile([0.0, 0.25, 0.5, 0.75, 1.0])
-        summary["quantiles"] = {str(k): _round(v) for k, v in q.items()}
-        summary["mean"] = _round(s.mean())
-        summary["std"] = _round(s.std())
-    return summary
+        lengths = s.dropna().astype(str).str.len()
+        info["mean_length"] = num(lengths.mean()) if len(lengths) else None
+    return info
 
 
-def _round(x: Any, digits: int = 6) -> float | None:
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        return None
-    if math.isnan(value) or math.isinf(value):
-        return None
-    return round(value, digits)
+def _candidates(
+    df: pd.DataFrame, profiles: dict[str, dict[str, Any]], target: str | None
+) -> dict[str, list[str]]:
+    rows = max(1, len(df))
+    ids, times, groups = [], [], []
+    for c, p in profiles.items():
+        if c == target:
+            continue
+        if p["n_unique"] == rows and p["kind"] in ("numeric", "text", "categorical"):
+            if p["kind"] != "numeric" or "id" in c.lower():
+                ids.append(c)
+        if p["kind"] == "datetime":
+            times.append(c)
+        if p["kind"] == "categorical" and 2 <= p["n_unique"] <= 1000 and p["n_unique"] < rows / 5:
+            groups.append(c)
+    return {"id_columns": ids, "time_columns": times, "group_columns": groups}
+
+
+def _target(df: pd.DataFrame, target: str) -> dict[str, Any]:
+    s = df[target]
+    task = infer_task(s)
+    out: dict[str, Any] = {"name": target, "task": task, "missing_pct": num(s.isna().mean() * 100)}
+    if task == "regression":
+        v = s.dropna()
+        out.update(mean=num(v.mean()), std=num(v.std()), skew=num(v.skew()))
+        out["quantiles"] = {
+            str(k): num(x) for k, x in v.quantile([0.05, 0.25, 0.5, 0.75, 0.95]).items()
+        }
+    else:
+        counts = frequent_counts(s, MAX_CLASSES)
+        total = max(1, int(s.notna().sum()))
+        out["n_classes"] = int(s.nunique(dropna=True))
+        out["distribution"] = {k: num(v / total) for k, v in counts.items()}
+        shares = list(counts.values())
+        out["imbalance_ratio"] = num(max(shares) / max(1, min(shares))) if shares else None
+    out["correlations"] = _correlations(df, target, task)
+    return out
+
+
+def _correlations(df: pd.DataFrame, target: str, task: str) -> dict[str, float | None]:
+    """Spearman correlation of each numeric column with the target (codes for classes)."""
+    y = df[target]
+    if task != "regression":
+        y = pd.Series(pd.factorize(y, sort=True)[0], index=df.index).where(y.notna())
+        if task == "multiclass":
+            return {}
+    numeric = df.drop(columns=[target]).select_dtypes(include="number")
+    numeric = numeric.loc[:, numeric.nunique() > 1]  # a constant column has no correlation
+    if numeric.empty or y.nunique() < 2:
+        return {}
+    corr = numeric.corrwith(y.astype(float), method="spearman").dropna()
+    top = corr.reindex(corr.abs().sort_values(ascending=False).index).head(MAX_CORRELATIONS)
+    return {str(k): num(v) for k, v in top.items()}

@@ -1,0 +1,131 @@
+"""The competition metrics by name, with their direction, computed inside the sandbox.
+
+The names and definitions follow mledojo's grading registry (which cannot be imported
+here): accuracy, roc_auc, log_loss, f1, f1_micro, f1_macro, quadratic_weighted_kappa,
+rmse, rmsle, mae, mean_columnwise_rmsle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from ._base import ToolArgumentError, ToolError
+
+Kind = Literal["label", "probability", "value"]
+Arr = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    """A metric: what it needs (labels, probabilities or values) and which way is better."""
+
+    name: str
+    higher_is_better: bool
+    kind: Kind
+    fn: Callable[[npt.NDArray[np.int64] | Arr, Arr], float]
+
+
+def _skm() -> Any:
+    import sklearn.metrics as skm
+
+    return skm
+
+
+def _accuracy(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
+    return float(np.mean(np.asarray(y) == np.asarray(p)))
+
+
+def _roc_auc(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
+    y = np.asarray(y, dtype=np.int64)
+    if len(np.unique(y)) < 2:
+        raise ToolError("roc_auc needs both classes among the scored rows")
+    if p.ndim == 2 and p.shape[1] > 2:
+        present = np.unique(y).astype(int)
+        truth = np.eye(p.shape[1])[y.astype(int)]
+        return float(_skm().roc_auc_score(truth[:, present], p[:, present], average="macro"))
+    score = p[:, 1] if p.ndim == 2 else p
+    return float(_skm().roc_auc_score(y, score))
+
+
+def _log_loss(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
+    probs = np.column_stack([1 - p, p]) if p.ndim == 1 else p
+    probs = np.clip(probs, 1e-15, 1 - 1e-15)
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    rows = np.arange(len(probs))
+    return float(-np.mean(np.log(probs[rows, np.asarray(y).astype(int)])))
+
+
+def _f1(average: str) -> Callable[[npt.NDArray[np.int64] | Arr, Arr], float]:
+    def f(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
+        kwargs: dict[str, object] = {"average": average, "zero_division": 0.0}
+        if average == "binary":
+            kwargs["pos_label"] = 1
+        return float(_skm().f1_score(y, p, **kwargs))
+
+    return f
+
+
+def _qwk(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
+    a = np.asarray(y, dtype=float)
+    b = np.asarray(p, dtype=float)
+    both = np.concatenate([a, b])
+    labels = np.arange(both.min(), both.max() + 1) if np.all(np.mod(both, 1) == 0) else None
+    return float(_skm().cohen_kappa_score(a, b, labels=labels, weights="quadratic"))
+
+
+def _nonneg(name: str, y: npt.NDArray[np.int64] | Arr, p: Arr) -> None:
+    if np.any(np.asarray(p) < 0) or np.any(np.asarray(y) < 0):
+        raise ToolError(f"{name} needs values >= 0; clip the predictions at 0")
+
+
+def _rmse(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
+    return float(_skm().root_mean_squared_error(y, p))
+
+
+def _rmsle(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
+    _nonneg("rmsle", y, p)
+    return float(_skm().root_mean_squared_log_error(y, p))
+
+
+def _mae(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
+    return float(_skm().mean_absolute_error(y, p))
+
+
+def _mc_rmsle(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
+    _nonneg("mean_columnwise_rmsle", y, p)
+    per = _skm().root_mean_squared_log_error(y, p, multioutput="raw_values")
+    return float(np.mean(per))
+
+
+METRICS: dict[str, MetricDef] = {
+    m.name: m
+    for m in (
+        MetricDef("accuracy", True, "label", _accuracy),
+        MetricDef("roc_auc", True, "probability", _roc_auc),
+        MetricDef("log_loss", False, "probability", _log_loss),
+        MetricDef("f1", True, "label", _f1("binary")),
+        MetricDef("f1_micro", True, "label", _f1("micro")),
+        MetricDef("f1_macro", True, "label", _f1("macro")),
+        MetricDef("quadratic_weighted_kappa", True, "label", _qwk),
+        MetricDef("rmse", False, "value", _rmse),
+        MetricDef("rmsle", False, "value", _rmsle),
+        MetricDef("mae", False, "value", _mae),
+        MetricDef("mean_columnwise_rmsle", False, "value", _mc_rmsle),
+    )
+}
+CLASSIFICATION_ONLY = {"accuracy", "roc_auc", "log_loss", "f1", "f1_micro", "f1_macro"}
+BINARY_ONLY = {"f1"}
+
+
+def get_metric(name: str, *, argument: str = "metric") -> MetricDef:
+    """The metric called `name`, or an error listing the known names."""
+    if name not in METRICS:
+        raise ToolArgumentError(
+            f"argument `{argument}`: unknown metric {name[:60]!r}; known: {', '.join(METRICS)}"
+        )
+    return METRICS[name]

@@ -1,0 +1,61 @@
+"""The whole tool chain through the env in a real container: profile -> split -> engineer ->
+train -> evaluate -> write_submission on pump-failure, then a graded submission."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import mledojo
+from mledojo.env import MLEDojoEnv
+
+
+def _tool(env: MLEDojoEnv, tool: str, **args: Any) -> dict[str, Any]:
+    obs, reward, terminated, truncated, info = env.step(
+        {"action": "call_tool", "tool": tool, "args": args}
+    )
+    assert obs["status"] == "ok", (tool, obs.get("error_message"))
+    assert not terminated and not truncated
+    assert json.loads(obs["info"]) == info["tool"]  # the observation carries the same JSON
+    return info["tool"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.docker
+def test_tool_chain_in_docker_reaches_a_graded_submission(tmp_path: Path) -> None:
+    with mledojo.make("pump-failure", sandbox="docker", run_dir=tmp_path / "run") as env:
+        env.reset(seed=0)
+        profile = _tool(env, "profile_dataset", path="/data/train.csv", target="failure_24h")
+        assert profile["target"]["task"] == "binary"
+        assert "timestamp" in profile["candidates"]["time_columns"]
+        split = _tool(
+            env, "split_dataset", path="/data/train.csv", target="failure_24h", kind="time",
+            time_column="timestamp", group_column="pump_id", id_column="id",
+        )  # fmt: skip
+        parts = split["parts"]
+        feats = _tool(
+            env, "engineer_features", train=parts["train"]["path"],
+            apply_to=[parts["valid"]["path"], "/data/test.csv"],
+            rolling=[{"column": c, "windows": [6, 24], "stats": ["mean", "std"]}
+                     for c in ("vibration_mm_s", "bearing_temp_c", "motor_current_a")],
+            lags=[{"column": "vibration_mm_s", "lags": [1, 24]}],
+            encode=[{"column": "pump_size", "method": "onehot"}], drop=["pump_id"],
+        )  # fmt: skip
+        out = feats["outputs"]
+        assert out["test"]["path"].startswith("/workspace/tools/")
+        _tool(env, "train_model", train=out["train"]["path"], algorithm="lightgbm",
+              params={"n_estimators": 200, "learning_rate": 0.05}, name="lgb")  # fmt: skip
+        ev = _tool(env, "evaluate_model", model="lgb", data=out["valid"]["path"], metric="roc_auc")
+        assert ev["score"] > 0.75 and ev["in_sample"] is False
+        attack = {"path": out["valid"]["path"], "method": "oversample"}
+        bad, *_ = env.step({"action": "call_tool", "tool": "resample_dataset", "args": attack})
+        assert bad["status"] == "error" and "only a training part" in bad["error_message"]
+        sub = _tool(env, "write_submission", model="lgb", data=out["test"]["path"],
+                    sample_submission="/data/sample_submission.csv", metric="roc_auc")  # fmt: skip
+        assert sub["submission"] == "/workspace/submission.csv"
+        obs, _, terminated, _, info = env.step({"action": "submit", "path": "submission.csv"})
+        assert terminated and obs["status"] == "submitted"
+        final = info["final"]
+        assert final["graded"] and final["private_score"] > 0.75
