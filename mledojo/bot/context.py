@@ -40,16 +40,17 @@ def context_from_profile(task: dict[str, Any], profile: dict[str, Any]) -> TaskC
     groups = [str(c) for c in cand.get("group_columns") or []]
     columns = profile.get("column_profiles") or {}
     items = columns.items() if isinstance(columns, dict) else []
+    time_column = times[0] if times else None
+    group_column = groups[0] if groups and time_column else None  # a panel of series
     skip = {target, id_column, *times}
     numeric = [str(n) for n, p in items if p.get("kind") == "numeric" and n not in skip]
     categorical = [
         str(n)
         for n, p in items
-        if p.get("kind") in ("categorical", "boolean") and n not in skip and n not in groups[:1]
+        if p.get("kind") in ("categorical", "boolean") and n not in skip and n != group_column
     ]
     correlated = (profile.get("target") or {}).get("correlations") or {}
     ranked = [c for c in correlated if c in numeric] + [c for c in numeric if c not in correlated]
-    time_column = times[0] if times else None
     return TaskContext(
         target=target,
         id_column=id_column,
@@ -57,7 +58,7 @@ def context_from_profile(task: dict[str, Any], profile: dict[str, Any]) -> TaskC
         metric=str(task["metric"]),
         higher_is_better=bool(task["higher_is_better"]),
         time_column=time_column,
-        group_column=groups[0] if groups and time_column else None,
+        group_column=group_column,
         numeric_columns=numeric,
         categorical_columns=categorical,
         roll_columns=ranked[:MAX_ROLL_COLUMNS],
