@@ -240,7 +240,9 @@ def test_a_crashed_bot_rerun_reuses_finished_experiments(
     assert len(before.experiments) == 3
     assert any("resumed: 3 finished experiment(s) reused" in n for n in after.notes)
     reused = [e for e in after.experiments if e.iteration == 1]
-    assert [e.score for e in reused] == [e.score for e in before.experiments]
+    assert {e.plan.name: e.score for e in reused} == {
+        e.plan.name: e.score for e in before.experiments
+    }
     # Reuse means no re-training: iteration 1 trained only its best again (for the file).
     trained = (current / "trajectory.jsonl").read_text().count('"tool": "train_model"')
     assert trained <= 3  # one rebuild + iteration 2's experiment(s)
