@@ -43,7 +43,7 @@ from mledojo.errors import MLEDojoError
 
 if TYPE_CHECKING:
     from mledojo.env import MLEDojoEnv
-    from mledojo.llm import CallUsage
+    from mledojo.llm import CallUsage, LLMClient
 
 STATE_FILE = "state.json"
 SUBMISSION_HANDLE = "/workspace/tools/bot_submission.csv"
@@ -166,9 +166,24 @@ class MLEBot:
     def run(self, task: dict[str, Any]) -> None:
         """Play the episode: phases 1-5, then the submission. Always ends the episode."""
         from mledojo.llm import LLMBudgetExceeded, LLMError
+        from mledojo.llm.errors import (
+            LLMReplayError,
+            MissingAPIKeyError,
+            ModelNameError,
+            PriceTableError,
+            SDKNotInstalledError,
+        )
 
         try:
             self._run(task)
+        except (
+            MissingAPIKeyError,
+            ModelNameError,
+            PriceTableError,
+            SDKNotInstalledError,
+            LLMReplayError,
+        ):
+            raise  # configuration errors and replay divergence: the user must see them
         except EpisodeOver as e:
             self.notes.append(f"stopped: {e}")
         except LLMBudgetExceeded as e:
@@ -183,6 +198,8 @@ class MLEBot:
                 self._save()
 
     def _run(self, task: dict[str, Any]) -> None:
+        # The client first: a missing key or SDK fails before the episode does any work.
+        client = self._client()
         self.previous = find_checkpoint(self.folder, self.env)
         profile = self.tool(
             "profile_dataset", {"path": "/data/train.csv", "target": task["targets"][0]}
@@ -193,7 +210,7 @@ class MLEBot:
         self.state = BotState(
             key=self.folder.name, model=self.config.model, problem=problem, profile=profile
         )
-        self.planner = self._planner(problem, profile)
+        self.planner = self._planner(client, problem, profile)
         if self.previous is not None:
             self.notes.append(
                 f"resumed: {len(self.previous.experiments)} finished experiment(s) reused"
@@ -226,20 +243,25 @@ class MLEBot:
         obs, _ = self.step({"action": "request_info", "topic": "description"})
         return str(obs.get("info") or "")[:6000]
 
-    def _planner(self, problem: str, profile: dict[str, Any]) -> Planner:
+    def _client(self) -> LLMClient | None:
+        """The episode's LLM client (None for the rules), recording into the episode folder."""
         if self.config.model == "rules":
-            return RulesPlanner()
+            return None
         from mledojo.llm import UsageMeter, make_client
 
         budget = self.env.budget
         meter = UsageMeter(max_tokens=budget.llm_tokens, max_usd=budget.llm_usd)
-        client = make_client(
+        return make_client(
             self.config.model,
             meter=meter,
             base_url=self.config.model_base_url,
             record_dir=self.folder,
             replay_dir=self.config.llm_replay,
         )
+
+    def _planner(self, client: LLMClient | None, problem: str, profile: dict[str, Any]) -> Planner:
+        if client is None:
+            return RulesPlanner()
         return LLMPlanner(
             client,
             problem=problem,

@@ -246,3 +246,38 @@ def test_a_crashed_bot_rerun_reuses_finished_experiments(
     # Reuse means no re-training: iteration 1 trained only its best again (for the file).
     trained = (current / "trajectory.jsonl").read_text().count('"tool": "train_model"')
     assert trained <= 3  # one rebuild + iteration 2's experiment(s)
+
+
+def test_a_missing_key_fails_at_once_naming_the_variable(
+    make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mledojo.llm.errors import MissingAPIKeyError
+
+    monkeypatch.delenv("OPENAI_API_KEY")
+    env = make_env("titanic")
+    _, info = env.reset(seed=0)
+    bot = MLEBot(env, BotConfig(model="openai/gpt-5-mini"))
+    with pytest.raises(MissingAPIKeyError) as err:
+        bot.run(dict(info["task"]))
+    assert "OPENAI_API_KEY" in str(err.value) and "\n" not in str(err.value)
+    assert bot.steps == 0  # nothing ran before the check
+
+
+def test_a_replay_that_diverges_is_an_error_naming_the_call(
+    make_env: MakeEnv, llm_server: ScriptedLLMServer
+) -> None:
+    from mledojo.llm.errors import LLMReplayError
+
+    llm_server.set_script(ScriptedEngineer())
+    env = make_env("titanic")
+    play(
+        env, model="openai/gpt-5-mini", model_base_url=llm_server.openai_base_url, max_iterations=1
+    )
+    again = make_env("titanic")
+    _, info = again.reset(seed=0)
+    bot = MLEBot(
+        again,
+        BotConfig(model="openai/gpt-5-mini", llm_replay=env.run_folder, problem="another task"),
+    )
+    with pytest.raises(LLMReplayError, match="design"):
+        bot.run(dict(info["task"]))
