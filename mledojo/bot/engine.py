@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from mledojo.llm import CallUsage, LLMClient
 
 STATE_FILE = "state.json"
+RESERVED_PREFIX = "bot_"  # handles of the bot's own split and submission
 SUBMISSION_HANDLE = "/workspace/tools/bot_submission.csv"
 STEPS_PER_EXPERIMENT = 3  # features, train, evaluate
 FINAL_STEPS = 3  # write_submission, the copy cell, submit
@@ -300,7 +301,8 @@ class MLEBot:
         if prev is not None and len(prev.iterations) >= iteration:
             return prev.iterations[iteration - 1].design
         assert self.state is not None  # noqa: S101 - set in _run before any phase
-        return self.planner.design(ctx, list(self.state.experiments), size, iteration)
+        design = self.planner.design(ctx, list(self.state.experiments), size, iteration)
+        return unique_names(design, {e.plan.name for e in self.state.experiments})
 
     def _review(self, ctx: TaskContext, iteration: int) -> Any:
         prev = self.previous
@@ -402,6 +404,12 @@ class MLEBot:
             raise StepError(
                 f"tool {name!r} is not available to experiments; use one of "
                 + ", ".join(EXPERIMENT_TOOLS)
+            )
+        handle = args.get("name")
+        if isinstance(handle, str) and handle.lower().startswith(RESERVED_PREFIX):
+            raise StepError(
+                f"argument `name`: handles starting with {RESERVED_PREFIX!r} are the bot's own "
+                "(the shared split); choose another name"
             )
         return self.tool(name, args, reserve=self.final_tools + 1)
 
@@ -525,6 +533,19 @@ COPY_CELL = (
     "shutil.copyfile('tools/bot_submission.csv', 'submission.csv')  # cwd is /workspace\n"
     "print('submission.csv written by the best model')\n"
 )
+
+
+def unique_names(design: Design, taken: set[str]) -> Design:
+    """Rename experiments whose name was used before (their handles would collide)."""
+    seen = set(taken)
+    plans = []
+    for plan in design.experiments:
+        name, n = plan.name, 2
+        while name in seen or name.lower().startswith(RESERVED_PREFIX):
+            name, n = f"{plan.name[:27]}_{n}", n + 1
+        seen.add(name)
+        plans.append(plan if name == plan.name else plan.model_copy(update={"name": name}))
+    return design.model_copy(update={"experiments": plans})
 
 
 def corrupt(code: str) -> str:

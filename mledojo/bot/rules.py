@@ -63,7 +63,7 @@ def rules_design(ctx: TaskContext, history: list[ExperimentRecord], size: int) -
             ExperimentPlan(
                 name="forest_raw",
                 algorithm="random_forest",
-                params=_hp(n_estimators=100, min_samples_leaf=20, max_depth=12),
+                params=_hp(n_estimators=60, min_samples_leaf=20, max_depth=10),
                 feature_strategy="raw",
                 rationale="A random forest on the raw numeric columns checks how much the "
                 "engineered features add.",

@@ -123,3 +123,22 @@ def test_report_ranks_and_escapes_hostile_text(tmp_path: Path) -> None:
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "http" not in page.replace("<!doctype html>", "")  # self-contained
     assert render_html("```\n<b>\n```").count("&lt;b&gt;") == 1
+
+
+def test_colliding_or_reserved_experiment_names_are_renamed() -> None:
+    from mledojo.bot.engine import unique_names
+
+    design = rules_design(panel(), [], 3)
+    plans = design.experiments
+    clash = design.model_copy(
+        update={
+            "experiments": [
+                plans[0],
+                plans[1].model_copy(update={"name": plans[0].name}),
+                plans[2].model_copy(update={"name": "bot_split"}),
+            ]
+        }
+    )
+    names = [p.name for p in unique_names(clash, {"forest_raw"}).experiments]
+    assert len(set(names)) == 3 and not any(n.startswith("bot_") for n in names)
+    assert names[0] == plans[0].name
