@@ -234,6 +234,8 @@ class MLEBot:
                 if self._submit_best(ctx, best):
                     best_written = best.plan.name
             record.review = self._review(ctx, iteration)
+            if record.review.decision == "continue" and record.review.explore:
+                self._explore(ctx, record.review.explore)
             self._save()
             self._report(ctx)
             if record.review.decision == "stop":
@@ -314,6 +316,29 @@ class MLEBot:
         return self.planner.review(
             ctx, list(self.state.experiments), iteration, self.config.max_iterations
         )
+
+    def _explore(self, ctx: TaskContext, columns: list[str]) -> None:
+        """Phase 4's explorations: target rate/mean by the named columns (aggregates)."""
+        known = {*ctx.numeric_columns, *ctx.categorical_columns}
+        if ctx.group_column:
+            known.add(ctx.group_column)
+        wanted = [c for c in columns if c in known][:5]
+        if not wanted:
+            self.notes.append(f"exploration skipped: no known column in {columns[:5]}")
+            return
+        try:
+            out = self.tool(
+                "explore_dataset",
+                {"path": ctx.train, "target": ctx.target, "target_by": wanted},
+                reserve=self.final_tools + STEPS_PER_EXPERIMENT,
+            )
+        except StepError as e:
+            self.notes.append(f"exploration failed: {e}")
+            return
+        result: dict[str, object] = {"columns": wanted, "result": out}
+        self.planner.note_exploration(result)
+        assert self.state is not None  # noqa: S101
+        self.state.explorations.append(result)
 
     def _batch(self, ctx: TaskContext, iteration: int, design: Design) -> None:
         from pydantic_monty import Monty

@@ -45,6 +45,9 @@ class Planner(Protocol):
         self, ctx: TaskContext, history: list[ExperimentRecord], iteration: int, last: int
     ) -> Review: ...
 
+    def note_exploration(self, result: dict[str, object]) -> None:
+        """An exploration the review asked for (aggregates), for the next design."""
+
 
 class RulesPlanner:
     """`--model rules`: deterministic, offline, no LLM."""
@@ -65,6 +68,9 @@ class RulesPlanner:
         self, ctx: TaskContext, history: list[ExperimentRecord], iteration: int, last: int
     ) -> Review:
         return rules_review(ctx, history, iteration, last)
+
+    def note_exploration(self, result: dict[str, object]) -> None:
+        """The rules do not explore."""
 
 
 SYSTEM = """You are MLE-Bot, an autonomous machine-learning engineer.
@@ -104,6 +110,10 @@ class LLMPlanner:
         self.client, self.problem, self.profile = client, problem, profile
         self.charge, self.max_tool_calls = charge, max_tool_calls
         self.label = f"LLM {client.model.provider}/{client.model.name}"
+        self.explorations: list[dict[str, object]] = []
+
+    def note_exploration(self, result: dict[str, object]) -> None:
+        self.explorations.append(result)
 
     def _ask(self, prompt: str, schema: type[Any], purpose: str) -> Any:
         messages = [Message(role="system", content=SYSTEM), Message(role="user", content=prompt)]
@@ -123,9 +133,17 @@ class LLMPlanner:
     def design(
         self, ctx: TaskContext, history: list[ExperimentRecord], size: int, iteration: int
     ) -> Design:
+        explored = ""
+        if self.explorations:
+            explored = (
+                "\nExplorations you asked for (aggregates):\n"
+                + json.dumps(self.explorations, sort_keys=True)
+                + "\n"
+            )
         prompt = (
             self._task(ctx)
             + _history(history)
+            + explored
             + f"\nIteration {iteration}. Design {size} experiment(s) (at most {size}): "
             "algorithm, hyperparameters, feature strategy and rationale for each."
         )
@@ -164,7 +182,8 @@ class LLMPlanner:
             self._task(ctx)
             + _history(history)
             + f"\nIteration {iteration} of at most {last} is done. Review the metrics: "
-            "continue with another batch, or stop (target reached, plateau)?"
+            "continue with another batch, or stop (target reached, plateau)? You may name up "
+            "to 5 columns in `explore` to see the target rate/mean by their values first."
         )
         review: Review = self._ask(prompt, Review, f"review-{iteration}")
         return review

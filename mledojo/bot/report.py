@@ -83,6 +83,12 @@ def render_markdown(state: BotState, ctx: TaskContext, *, planner: str) -> str:
         out += ["", it.design.strategy, ""]
         if it.review is not None:
             out += [f"Review: **{it.review.decision}**: {it.review.reason}", ""]
+    for ex in state.explorations:
+        out += [
+            f"Explored (target by {', '.join(map(str, ex.get('columns') or []))}): "
+            "aggregates sent to the planner.",
+            "",
+        ]
     out += ["## Experiments", ""]
     for e in state.experiments:
         params = ", ".join(f"{p.name}={p.value}" for p in e.plan.params) or "defaults"

@@ -73,6 +73,11 @@ class Review(BaseModel):
     decision: Literal["continue", "stop"]
     reason: str = Field(max_length=2000)
     next_focus: str = Field(default="", max_length=2000)
+    explore: list[str] = Field(
+        default_factory=list,
+        max_length=5,
+        description="columns whose target rate/mean to explore before the next design",
+    )
 
 
 class Attempt(BaseModel):
@@ -122,4 +127,5 @@ class BotState(BaseModel):
     experiments: list[ExperimentRecord] = Field(default_factory=list)
     best: str | None = None
     submitted: bool = False
+    explorations: list[dict[str, object]] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)

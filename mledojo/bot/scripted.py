@@ -76,7 +76,9 @@ class ScriptedEngineer:
         bad_code: dict[str, list[str]] | None = None,
         reviews: tuple[str, ...] = ("stop",),
         latency_s: float = 0.0,
+        explore: list[str] | None = None,
     ) -> None:
+        self.explore = list(explore or [])
         self.latency_s = latency_s
         self.design = design or DESIGN
         self.bad_code = {k: list(v) for k, v in (bad_code or {}).items()}
@@ -102,7 +104,10 @@ class ScriptedEngineer:
         if "Review the metrics" in text:
             self.kinds.append("review")
             decision = self.reviews.pop(0) if self.reviews else "stop"
-            return Reply.structured({"decision": decision, "reason": "scripted review"})
+            answer: dict[str, Any] = {"decision": decision, "reason": "scripted review"}
+            if self.explore:
+                answer["explore"], self.explore = self.explore, []
+            return Reply.structured(answer)
         if "Design " in text:
             self.kinds.append("design")
             return Reply.structured(self.design)

@@ -77,7 +77,7 @@ def test_rules_episode_is_graded_with_a_report(make_env: MakeEnv) -> None:
 def test_llm_episode_sees_only_aggregates_and_keeps_the_key_out(
     make_env: MakeEnv, llm_server: ScriptedLLMServer, model: str, sentinel: str
 ) -> None:
-    engineer = ScriptedEngineer(reviews=("continue", "stop"))
+    engineer = ScriptedEngineer(reviews=("continue", "stop"), explore=["Pclass", "Sex", "Nope"])
     llm_server.set_script(engineer)
     env = make_env("titanic")
     # The container (here: the local sandbox's process) gets no key either.
@@ -108,6 +108,10 @@ def test_llm_episode_sees_only_aggregates_and_keeps_the_key_out(
     for path, data in files_text(env.run_folder):
         assert sentinel.encode() not in data, path
     assert "LLM " + model in (env.run_folder / "report.md").read_text()
+    # Phase 4 asked for an exploration; its aggregates reached the next design only.
+    assert [e["columns"] for e in state.explorations] == [["Pclass", "Sex"]]
+    designs = [r for r in llm_server.requests if b"Iteration 2. Design" in r.raw]
+    assert len(designs) == 1 and b"Explorations you asked for" in designs[0].raw
 
 
 def test_replay_reproduces_the_llm_calls_byte_for_byte(
