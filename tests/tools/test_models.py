@@ -38,6 +38,7 @@ def _pump_features(box: Box) -> dict[str, str]:
     return {k: v["path"] for k, v in out["outputs"].items()}
 
 
+@pytest.mark.slow
 def test_every_algorithm_trains_evaluates_and_ranks_on_pump_failure(box: Box) -> None:
     feats = _pump_features(box)
     scores = {}
@@ -226,6 +227,7 @@ def test_multiclass_on_a_kaggle_table(box: Box) -> None:
     assert set(frame["prediction"]) <= set(pd.read_csv(box.data / "train.csv")["outcome"])
 
 
+@pytest.mark.slow
 def test_regression_on_a_kaggle_table(box: Box) -> None:
     copy_kaggle(box, "playground-series-s3e9")
     split = box.call("split_dataset", path="/data/train.csv", target="Strength", id_column="id")
