@@ -565,9 +565,12 @@ def unique_names(design: Design, taken: set[str]) -> Design:
     seen = set(taken)
     plans = []
     for plan in design.experiments:
-        name, n = plan.name, 2
-        while name in seen or name.lower().startswith(RESERVED_PREFIX):
-            name, n = f"{plan.name[:27]}_{n}", n + 1
+        base = plan.name
+        if base.lower().startswith(RESERVED_PREFIX):
+            base = "exp_" + base[len(RESERVED_PREFIX) :]
+        name, n = base, 2
+        while name in seen:
+            name, n = f"{base[:27]}_{n}", n + 1
         seen.add(name)
         plans.append(plan if name == plan.name else plan.model_copy(update={"name": name}))
     return design.model_copy(update={"experiments": plans})

@@ -84,11 +84,9 @@ def render_markdown(state: BotState, ctx: TaskContext, *, planner: str) -> str:
         if it.review is not None:
             out += [f"Review: **{it.review.decision}**: {it.review.reason}", ""]
     for ex in state.explorations:
-        out += [
-            f"Explored (target by {', '.join(map(str, ex.get('columns') or []))}): "
-            "aggregates sent to the planner.",
-            "",
-        ]
+        cols = ex.get("columns")
+        names = ", ".join(map(str, cols)) if isinstance(cols, list) else ""
+        out += [f"Explored (target by {names}): aggregates sent to the planner.", ""]
     out += ["## Experiments", ""]
     for e in state.experiments:
         params = ", ".join(f"{p.name}={p.value}" for p in e.plan.params) or "defaults"
