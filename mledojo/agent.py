@@ -87,7 +87,8 @@ def _load_file_agent(path: Path) -> type[Agent]:
 
 def available_agents() -> dict[str, str]:
     """`{name: where it comes from}` without importing any agent."""
-    out = {p.parent.name: str(p) for p in sorted(builtin_agents_root().glob("*/agent.py"))}
+    found = sorted(builtin_agents_root().glob("*/agent.py"))
+    out = {p.parent.name.replace("_", "-"): str(p) for p in found}  # agents/mle_bot: mle-bot
     for ep in metadata.entry_points(group="mledojo.agents"):
         out.setdefault(ep.name, f"entry point {ep.value}")
     return out
@@ -95,7 +96,7 @@ def available_agents() -> dict[str, str]:
 
 def load_agent(name: str) -> type[Agent]:
     """The agent class named `name`: built-in, entry point, `file.py` or `module:Class`."""
-    path = builtin_agents_root() / name / "agent.py"
+    path = builtin_agents_root() / name.replace("-", "_") / "agent.py"
     if "/" not in name and path.is_file():
         return _load_file_agent(path)
     if name.endswith(".py"):

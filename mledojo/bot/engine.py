@@ -1,0 +1,599 @@
+"""The MLE-Bot's five phases over one episode of `MLEDojoEnv`.
+
+(1) profile the training table with the trusted tool and split it once (time-, group- or
+class-aware); (2) the planner designs a batch of experiments from the profile and the
+problem statement only; (3) per experiment the planner writes orchestration code that runs
+on the host in pydantic-monty, each `call_tool` in it becoming one `call_tool` step of the
+episode; a failure goes back to the planner with the code and the error, up to `retries`
+times; the experiments of a batch run concurrently; (4) the planner reviews the metrics
+and continues or stops; (5) the report is rewritten as each experiment finishes. The best
+model writes the submission, which is graded on the public part and then submitted.
+
+The bot scores experiments itself (`evaluate_model` on the shared validation part), so
+code that claims a score it did not earn changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mledojo.artifacts import LLMUsage
+from mledojo.bot.context import TaskContext, context_from_profile
+from mledojo.bot.orchestrate import MontyLimits, run_orchestration
+from mledojo.bot.planner import EXPERIMENT_TOOLS, LLMPlanner, Planner, RulesPlanner
+from mledojo.bot.report import write_report
+from mledojo.bot.rules import best_of, rules_code
+from mledojo.bot.schemas import (
+    Attempt,
+    BotState,
+    Design,
+    ExperimentPlan,
+    ExperimentRecord,
+    IterationRecord,
+)
+from mledojo.errors import MLEDojoError
+
+if TYPE_CHECKING:
+    from mledojo.env import MLEDojoEnv
+    from mledojo.llm import CallUsage, LLMClient
+
+STATE_FILE = "state.json"
+RESERVED_PREFIX = "bot_"  # handles of the bot's own split and submission
+SUBMISSION_HANDLE = "/workspace/tools/bot_submission.csv"
+STEPS_PER_EXPERIMENT = 3  # features, train, evaluate
+FINAL_STEPS = 3  # write_submission, the copy cell, submit
+
+
+class BotConfig(BaseModel):
+    """The bot's options (the agent's constructor arguments, checked)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = "rules"
+    model_base_url: str | None = None
+    max_iterations: int = Field(default=3, ge=1, le=20)
+    experiments_per_batch: int = Field(default=3, ge=1, le=3)
+    retries: int = Field(default=2, ge=0, le=10)
+    inject_failure: bool = False
+    llm_replay: Path | None = None
+    problem: str | None = None
+    concurrent: bool = True
+    monty: MontyLimits = MontyLimits()
+
+
+class EpisodeOver(Exception):
+    """The episode ended (budget, time): stop planning, the env grades the best so far."""
+
+
+class StepError(MLEDojoError):
+    """A tool call the episode answered with an error (shown to the planner)."""
+
+
+def _usage(u: CallUsage) -> LLMUsage:
+    return LLMUsage(
+        calls=1,
+        input_tokens=u.input_tokens,
+        output_tokens=u.output_tokens,
+        cached_tokens=u.cached_tokens,
+        reasoning_tokens=u.reasoning_tokens,
+        usd=u.usd or 0.0,
+    )
+
+
+class MLEBot:
+    """One bot run over a reset env; `run()` plays the episode to its end."""
+
+    def __init__(self, env: MLEDojoEnv, config: BotConfig) -> None:
+        self.env, self.config = env, config
+        self._lock = threading.Lock()  # env steps and state changes
+        self._io_lock = threading.Lock()  # checkpoint and report writes
+        self.over = False
+        self.steps_left = 10**9
+        self.steps = 0
+        self.reward = 0.0
+        self.terminated = self.truncated = False
+        self.llm = LLMUsage()
+        self.folder = env.run_folder
+        self.bot_dir = self.folder / "bot"
+        self.bot_dir.mkdir(mode=0o700, exist_ok=True)
+        self.planner: Planner = RulesPlanner()
+        self.state: BotState | None = None
+        self.previous: BotState | None = None
+        self.notes: list[str] = []
+        # Tool calls draw on the step budget, or on their own (`Budget.max_tool_calls`).
+        self.tool_budget: int | None = getattr(env.budget, "max_tool_calls", None)
+        self.tool_calls = 0
+        self.final_tools = FINAL_STEPS if self.tool_budget is None else 1
+
+    def calls_left(self) -> int:
+        """Tool calls the budget still allows."""
+        if self.tool_budget is None:
+            return self.steps_left
+        return min(self.tool_budget - self.tool_calls, 10**9)
+
+    # ------------------------------------------------------------------ steps
+    def step(self, action: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """One env step (serialised: the episode is single-threaded); ends raise EpisodeOver."""
+        with self._lock:
+            if self.over:
+                raise EpisodeOver("the episode is over")
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            self.steps += 1
+            self.reward += float(reward)
+            self.steps_left = int(obs.get("steps_left", self.steps_left))
+            if terminated or truncated:
+                self.over = True
+                self.terminated, self.truncated = bool(terminated), bool(truncated)
+            return obs, info
+
+    def tool(
+        self, name: str, args: dict[str, Any], *, reserve: int | None = None
+    ) -> dict[str, Any]:
+        """Run one trusted tool through the env; an error reply raises `StepError`.
+
+        `reserve` tool calls are kept back (default: what the final submission needs).
+        """
+        keep = self.final_tools if reserve is None else reserve
+        if self.calls_left() <= keep:
+            raise StepError(
+                f"the tool budget is nearly used up ({self.calls_left()} left, {keep} kept "
+                "for the submission)"
+            )
+        with self._lock:
+            self.tool_calls += 1
+        obs, info = self.step({"action": "call_tool", "tool": name, "args": args})
+        if obs.get("status") == "truncated" and "tool" not in info:
+            raise EpisodeOver(obs.get("error_message") or "the episode was truncated")
+        if "tool" not in info:
+            message = obs.get("error_message") or obs.get("status") or "the tool failed"
+            raise StepError(f"{name}: {message}")
+        out: dict[str, Any] = info["tool"]
+        return out
+
+    def charge(self, usage: CallUsage) -> None:
+        u = _usage(usage)
+        self.llm = self.llm.plus(u)
+        self.env.charge_llm(u)
+
+    # -------------------------------------------------------------------- run
+    def run(self, task: dict[str, Any]) -> None:
+        """Play the episode: phases 1-5, then the submission. Always ends the episode."""
+        from mledojo.llm import LLMBudgetExceeded, LLMError
+        from mledojo.llm.errors import (
+            LLMReplayError,
+            MissingAPIKeyError,
+            ModelNameError,
+            PriceTableError,
+            SDKNotInstalledError,
+        )
+
+        try:
+            self._run(task)
+        except (
+            MissingAPIKeyError,
+            ModelNameError,
+            PriceTableError,
+            SDKNotInstalledError,
+            LLMReplayError,
+        ):
+            raise  # configuration errors and replay divergence: the user must see them
+        except EpisodeOver as e:
+            self.notes.append(f"stopped: {e}")
+        except LLMBudgetExceeded as e:
+            self.notes.append(f"the LLM budget is used up: {e}")
+            self._budget_end()
+        except LLMError as e:  # budget stop, replay divergence, provider failure
+            self.notes.append(f"the LLM stopped the bot: {type(e).__name__}: {e}")
+            self._finish()
+        finally:
+            if self.state is not None:
+                self.state.notes = [*self.state.notes, *self.notes]
+                self._save()
+
+    def _run(self, task: dict[str, Any]) -> None:
+        # The client first: a missing key or SDK fails before the episode does any work.
+        client = self._client()
+        self.previous = find_checkpoint(self.folder, self.env)
+        profile = self.tool(
+            "profile_dataset", {"path": "/data/train.csv", "target": task["targets"][0]}
+        )
+        ctx = context_from_profile(task, profile)
+        ctx = self._split(ctx)
+        problem = self.config.problem or self._problem()
+        self.state = BotState(
+            key=self.folder.name, model=self.config.model, problem=problem, profile=profile
+        )
+        self.planner = self._planner(client, problem, profile)
+        if self.previous is not None:
+            self.notes.append(
+                f"resumed: {len(self.previous.experiments)} finished experiment(s) reused"
+            )
+        self._report(ctx)
+        best_written: str | None = None
+        for iteration in range(1, self.config.max_iterations + 1):
+            room = self.calls_left() - self.final_tools - 1
+            if room < STEPS_PER_EXPERIMENT or self.steps_left <= 2:
+                self.notes.append("stopped: the step or tool budget is used up")
+                break
+            size = min(self.config.experiments_per_batch, max(1, room // STEPS_PER_EXPERIMENT))
+            design = self._design(ctx, iteration, size)
+            record = IterationRecord(iteration=iteration, design=design)
+            self.state.iterations.append(record)
+            self._report(ctx)
+            self._batch(ctx, iteration, design)
+            best = best_of(self.state.experiments, ctx.higher_is_better)
+            if best is not None and best.plan.name != best_written:
+                if self._submit_best(ctx, best):
+                    best_written = best.plan.name
+            record.review = self._review(ctx, iteration)
+            if record.review.decision == "continue" and record.review.explore:
+                self._explore(ctx, record.review.explore)
+            self._save()
+            self._report(ctx)
+            if record.review.decision == "stop":
+                break
+        self._finish()
+
+    def _problem(self) -> str:
+        obs, _ = self.step({"action": "request_info", "topic": "description"})
+        return str(obs.get("info") or "")[:6000]
+
+    def _client(self) -> LLMClient | None:
+        """The episode's LLM client (None for the rules), recording into the episode folder."""
+        if self.config.model == "rules":
+            return None
+        from mledojo.llm import UsageMeter, make_client
+
+        budget = self.env.budget
+        meter = UsageMeter(max_tokens=budget.llm_tokens, max_usd=budget.llm_usd)
+        return make_client(
+            self.config.model,
+            meter=meter,
+            base_url=self.config.model_base_url,
+            record_dir=self.folder,
+            replay_dir=self.config.llm_replay,
+        )
+
+    def _planner(self, client: LLMClient | None, problem: str, profile: dict[str, Any]) -> Planner:
+        if client is None:
+            return RulesPlanner()
+        return LLMPlanner(
+            client,
+            problem=problem,
+            profile=profile,
+            charge=self.charge,
+            max_tool_calls=self.config.monty.max_tool_calls,
+        )
+
+    # ----------------------------------------------------------------- phases
+    def _split(self, ctx: TaskContext) -> TaskContext:
+        args: dict[str, Any] = {
+            "path": "/data/train.csv",
+            "target": ctx.target,
+            "id_column": ctx.id_column,
+            "valid_fraction": 0.2,
+            "name": "bot_split",
+        }
+        if ctx.time_column:
+            args.update(kind="time", time_column=ctx.time_column)
+        elif ctx.group_column:
+            args.update(kind="group", group_column=ctx.group_column)
+        else:
+            args["kind"] = "random" if ctx.task == "regression" else "stratified"
+        out = self.tool("split_dataset", args)
+        parts = out["parts"]
+        return ctx.model_copy(
+            update={
+                "train": parts["train"]["path"],
+                "valid": parts["valid"]["path"],
+                "valid_rows": int(parts["valid"]["rows"]),
+            }
+        )
+
+    def _design(self, ctx: TaskContext, iteration: int, size: int) -> Design:
+        prev = self.previous
+        if prev is not None and len(prev.iterations) >= iteration:
+            return prev.iterations[iteration - 1].design
+        assert self.state is not None  # noqa: S101 - set in _run before any phase
+        design = self.planner.design(ctx, list(self.state.experiments), size, iteration)
+        return unique_names(design, {e.plan.name for e in self.state.experiments})
+
+    def _review(self, ctx: TaskContext, iteration: int) -> Any:
+        prev = self.previous
+        if prev is not None and len(prev.iterations) >= iteration:
+            old = prev.iterations[iteration - 1].review
+            if old is not None:
+                return old
+        assert self.state is not None  # noqa: S101
+        return self.planner.review(
+            ctx, list(self.state.experiments), iteration, self.config.max_iterations
+        )
+
+    def _explore(self, ctx: TaskContext, columns: list[str]) -> None:
+        """Phase 4's explorations: target rate/mean by the named columns (aggregates)."""
+        known = {*ctx.numeric_columns, *ctx.categorical_columns}
+        if ctx.group_column:
+            known.add(ctx.group_column)
+        wanted = [c for c in columns if c in known][:5]
+        if not wanted:
+            self.notes.append(f"exploration skipped: no known column in {columns[:5]}")
+            return
+        try:
+            out = self.tool(
+                "explore_dataset",
+                {"path": ctx.train, "target": ctx.target, "target_by": wanted},
+                reserve=self.final_tools + STEPS_PER_EXPERIMENT,
+            )
+        except StepError as e:
+            self.notes.append(f"exploration failed: {e}")
+            return
+        result: dict[str, object] = {"columns": wanted, "result": out}
+        self.planner.note_exploration(result)
+        assert self.state is not None  # noqa: S101
+        self.state.explorations.append(result)
+
+    def _batch(self, ctx: TaskContext, iteration: int, design: Design) -> None:
+        from pydantic_monty import Monty
+
+        plans = list(design.experiments)
+        workers = len(plans) if self.config.concurrent else 1
+        with Monty(min_processes=1, max_processes=max(1, workers)) as pool:
+            run: Callable[[ExperimentPlan], None] = lambda plan: self._experiment(  # noqa: E731
+                ctx, iteration, plan, pool, first=(iteration == 1 and plan is plans[0])
+            )
+            if workers == 1:
+                for plan in plans:
+                    run(plan)
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as ex:
+                    list(ex.map(run, plans))
+
+    def _experiment(
+        self, ctx: TaskContext, iteration: int, plan: ExperimentPlan, pool: Any, *, first: bool
+    ) -> None:
+        assert self.state is not None  # noqa: S101
+        reused = self._reused(iteration, plan)
+        if reused is not None:
+            with self._lock:
+                self.state.experiments.append(reused)
+            self._save()
+            self._report(ctx)
+            return
+        t0 = time.monotonic()
+        record = ExperimentRecord(iteration=iteration, plan=plan, status="failed")
+        failed: list[tuple[str, str]] = []
+        for attempt in range(self.config.retries + 1):
+            if self.over:
+                break
+            try:
+                code = self.planner.code(plan, ctx, failed).code
+            except EpisodeOver:
+                raise
+            if first and attempt == 0 and self.config.inject_failure:
+                code = corrupt(code)
+            outcome = run_orchestration(
+                code,
+                inputs={"ctx": ctx.model_dump(), "plan": plan.model_dump()},
+                call_tool=self._experiment_tool,
+                limits=self.config.monty,
+                pool=pool,
+            )
+            error = outcome.error
+            scored: dict[str, Any] | None = None
+            if outcome.ok and outcome.result is not None:
+                try:
+                    scored = self._evaluate(ctx, outcome.result)
+                except (StepError, ValueError) as e:
+                    error = f"the result could not be evaluated: {e}"
+            record.attempts.append(
+                Attempt(
+                    code=code, error=error, tool_calls=outcome.tool_calls, seconds=outcome.seconds
+                )
+            )
+            if scored is not None:
+                record.status = "ok"
+                record.score = scored["score"]
+                record.metrics = {
+                    k: v for k, v in scored["metrics"].items() if isinstance(v, int | float)
+                }
+                record.model = scored["model_path"]
+                record.test_table = scored["test"]
+                break
+            failed.append((code, error or "unknown error"))
+            if self.over:
+                break
+        record.seconds = round(time.monotonic() - t0, 3)
+        with self._lock:
+            self.state.experiments.append(record)
+        self._save()
+        self._report(ctx)
+
+    def _reused(self, iteration: int, plan: ExperimentPlan) -> ExperimentRecord | None:
+        if self.previous is None:
+            return None
+        for old in self.previous.experiments:
+            if old.iteration == iteration and old.plan == plan:
+                return old.model_copy(update={"model": None})  # its model is in the old workspace
+        return None
+
+    def _experiment_tool(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        if name not in EXPERIMENT_TOOLS:
+            raise StepError(
+                f"tool {name!r} is not available to experiments; use one of "
+                + ", ".join(EXPERIMENT_TOOLS)
+            )
+        handle = args.get("name")
+        if isinstance(handle, str) and handle.lower().startswith(RESERVED_PREFIX):
+            raise StepError(
+                f"argument `name`: handles starting with {RESERVED_PREFIX!r} are the bot's own "
+                "(the shared split); choose another name"
+            )
+        return self.tool(name, args, reserve=self.final_tools + 1)
+
+    def _evaluate(self, ctx: TaskContext, result: dict[str, Any]) -> dict[str, Any]:
+        """Score the returned model on the shared validation part; check it is that part."""
+        model, valid, test = result.get("model"), result.get("valid"), result.get("test")
+        for key, value in (("model", model), ("valid", valid), ("test", test)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"`result[{key!r}]` must be a path string")
+        out = self.tool(
+            "evaluate_model",
+            {"model": model, "data": valid, "metric": ctx.metric},
+            reserve=self.final_tools,
+        )
+        if out.get("role") != "valid" or out.get("in_sample"):
+            raise ValueError(
+                f"`result['valid']` is a {out.get('role')} table, not the validation part"
+            )
+        if int(out.get("rows", -1)) != ctx.valid_rows:
+            raise ValueError(
+                f"`result['valid']` has {out.get('rows')} rows; the validation part has "
+                f"{ctx.valid_rows}: apply the features to ctx['valid'] unchanged"
+            )
+        score = out.get("score")
+        if not isinstance(score, int | float):
+            raise ValueError(f"the metric {ctx.metric} is undefined on the validation part")
+        return {
+            "score": float(score),
+            "metrics": out.get("metrics") or {},
+            "model_path": model,
+            "test": test,
+        }
+
+    # --------------------------------------------------------------- submit
+    def _submit_best(self, ctx: TaskContext, best: ExperimentRecord) -> bool:
+        """The best model writes the submission; a copy cell gets it graded (public part)."""
+        if best.model is None:  # reused from a crashed run: rebuild its model (no LLM)
+            if not self._rebuild(ctx, best):
+                return False
+        try:
+            self.tool(
+                "write_submission",
+                {
+                    "model": best.model,
+                    "data": best.test_table,
+                    "sample_submission": "/data/sample_submission.csv",
+                    "metric": ctx.metric,
+                    "id_column": ctx.id_column,
+                    "output": SUBMISSION_HANDLE,
+                },
+                reserve=0 if self.tool_budget is not None else 2,
+            )
+        except StepError as e:
+            self.notes.append(f"the best model could not write the submission: {e}")
+            return False
+        obs, _ = self.step({"action": "execute_code", "code": COPY_CELL})
+        if obs.get("submission") != "valid":
+            self.notes.append(f"the submission was not accepted: {obs.get('error_message')}")
+            return False
+        assert self.state is not None  # noqa: S101
+        self.state.best = best.plan.name
+        return True
+
+    def _rebuild(self, ctx: TaskContext, best: ExperimentRecord) -> bool:
+        from pydantic_monty import Monty
+
+        with Monty(min_processes=1, max_processes=1) as pool:
+            outcome = run_orchestration(
+                best.code,
+                inputs={"ctx": ctx.model_dump(), "plan": best.plan.model_dump()},
+                call_tool=self._experiment_tool,
+                limits=self.config.monty,
+                pool=pool,
+            )
+        if not outcome.ok or outcome.result is None:
+            self.notes.append(f"could not rebuild {best.plan.name}: {outcome.error}")
+            return False
+        best.model = str(outcome.result.get("model"))
+        best.test_table = str(outcome.result.get("test"))
+        return True
+
+    def _budget_end(self) -> None:
+        """Let the env end the episode on its LLM budget: one cheap step truncates it."""
+        if not self.over:
+            with contextlib.suppress(EpisodeOver):
+                self.step({"action": "request_info", "topic": "budget"})
+        self._finish()
+
+    def _finish(self) -> None:
+        if self.over:
+            return
+        try:
+            obs, _ = self.step({"action": "submit"})
+        except EpisodeOver:
+            return
+        if self.state is not None:
+            self.state.submitted = obs.get("status") == "submitted"
+
+    # ----------------------------------------------------------- artifacts
+    def _save(self) -> None:
+        if self.state is None:
+            return
+        with self._lock:
+            text = self.state.model_dump_json(indent=1)
+        with self._io_lock:
+            tmp = self.bot_dir / (STATE_FILE + ".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(self.bot_dir / STATE_FILE)
+
+    def _report(self, ctx: TaskContext) -> None:
+        if self.state is None:
+            return
+        with self._lock:
+            state = self.state.model_copy(deep=True)
+        with self._io_lock:
+            write_report(self.folder, state, ctx, planner=self.planner.label)
+
+
+COPY_CELL = (
+    "import shutil\n"
+    "shutil.copyfile('tools/bot_submission.csv', 'submission.csv')  # cwd is /workspace\n"
+    "print('submission.csv written by the best model')\n"
+)
+
+
+def unique_names(design: Design, taken: set[str]) -> Design:
+    """Rename experiments whose name was used before (their handles would collide)."""
+    seen = set(taken)
+    plans = []
+    for plan in design.experiments:
+        base = plan.name
+        if base.lower().startswith(RESERVED_PREFIX):
+            base = "exp_" + base[len(RESERVED_PREFIX) :]
+        name, n = base, 2
+        while name in seen:
+            name, n = f"{base[:27]}_{n}", n + 1
+        seen.add(name)
+        plans.append(plan if name == plan.name else plan.model_copy(update={"name": name}))
+    return design.model_copy(update={"experiments": plans})
+
+
+def corrupt(code: str) -> str:
+    """`--inject-failure`: break the code the way a careless LLM would (a misspelt tool)."""
+    if '"train_model"' in code:
+        return code.replace('"train_model"', '"train_modle"', 1)
+    return "result = undefined_name\n" + code
+
+
+def find_checkpoint(folder: Path, env: MLEDojoEnv) -> BotState | None:
+    """The newest checkpoint of an earlier attempt of this episode (`<folder>.attempt-*`)."""
+    candidates = sorted(folder.parent.glob(f"{folder.name}.attempt-*/bot/{STATE_FILE}"))
+    for path in reversed(candidates):
+        try:
+            state = BotState.model_validate_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if state.key == folder.name:
+            return state
+    return None
+
+
+__all__ = ["BotConfig", "MLEBot", "corrupt", "find_checkpoint", "rules_code"]

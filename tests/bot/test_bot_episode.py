@@ -1,0 +1,287 @@
+"""Whole MLE-Bot episodes (local sandbox, real titanic data) with the rules and a scripted LLM.
+
+The scripted LLM drives the real `openai` / `anthropic` SDKs against the loopback server;
+the tools do the real work in the sandbox; grading is real.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from mledojo.artifacts import EpisodeResult
+from mledojo.bot.engine import BotConfig, MLEBot
+from mledojo.bot.schemas import BotState
+from mledojo.runner import EpisodeRequest, run_episode
+from mledojo.testing.llm_server import ScriptedLLMServer
+
+from .conftest import (
+    ANTHROPIC_SENTINEL,
+    OPENAI_SENTINEL,
+    ScriptedEngineer,
+    files_text,
+    llm_lines,
+    server_for,
+)
+
+pytestmark = pytest.mark.slow
+MakeEnv = Callable[..., Any]
+
+
+def play(env: Any, **config: Any) -> tuple[MLEBot, EpisodeResult]:
+    _, info = env.reset(seed=0)
+    bot = MLEBot(env, BotConfig(**config))
+    bot.run(dict(info["task"]))
+    result = env.result()
+    assert result is not None
+    return bot, result
+
+
+def state_of(env: Any) -> BotState:
+    return BotState.model_validate_json((env.run_folder / "bot" / "state.json").read_text())
+
+
+def only_in_data(env: Any) -> list[str]:
+    """Values that occur once in the training data and nowhere in the task's prose."""
+    train = pd.read_csv(env.data.public_dir / "train.csv")
+    names = train["Name"].value_counts()
+    tickets = train["Ticket"].astype(str).value_counts()
+    values = [*names[names == 1].index[:200], *tickets[tickets == 1].index[:200]]
+    return [v for v in map(str, values) if len(v) >= 6]
+
+
+def test_rules_episode_is_graded_with_a_report(make_env: MakeEnv) -> None:
+    env = make_env("titanic")
+    bot, result = play(env, model="rules", max_iterations=2)
+    assert result.status == "completed" and result.final.graded
+    assert result.final.private_score is not None and result.final.private_score > 0.7
+    state = state_of(env)
+    assert len(state.experiments) >= 3 and all(e.status == "ok" for e in state.experiments)
+    assert state.best is not None and state.submitted
+    assert state.iterations[0].review is not None  # phase 4 ran
+    md = (env.run_folder / "report.md").read_text()
+    assert "rules (no LLM)" in md and state.best in md and "```python" in md
+    assert (env.run_folder / "report.html").read_text().startswith("<!doctype html>")
+    assert not (env.run_folder / "llm-calls.jsonl").exists()
+    assert bot.llm.calls == 0
+
+
+@pytest.mark.parametrize(
+    ("model", "sentinel"),
+    [("openai/gpt-5-mini", OPENAI_SENTINEL), ("anthropic/claude-sonnet-4-5", ANTHROPIC_SENTINEL)],
+)
+def test_llm_episode_sees_only_aggregates_and_keeps_the_key_out(
+    make_env: MakeEnv, llm_server: ScriptedLLMServer, model: str, sentinel: str
+) -> None:
+    engineer = ScriptedEngineer(reviews=("continue", "stop"), explore=["Pclass", "Sex", "Nope"])
+    llm_server.set_script(engineer)
+    env = make_env("titanic")
+    # The container (here: the local sandbox's process) gets no key either.
+    _, info = env.reset(seed=0)
+    obs, *_ = env.step({"action": "execute_code", "code": "import os\nprint(sorted(os.environ))"})
+    assert "OPENAI_API_KEY" not in obs["stdout"] and "ANTHROPIC_API_KEY" not in obs["stdout"]
+    bot = MLEBot(
+        env, BotConfig(model=model, model_base_url=server_for(model, llm_server), max_iterations=2)
+    )
+    bot.run(dict(info["task"]))
+    result = env.result()
+    assert result is not None and result.final.graded and result.status == "completed"
+    assert engineer.kinds[:1] == ["design"] and "code" in engineer.kinds
+    assert engineer.kinds.count("review") == 1  # iteration 2 is the last: no LLM review
+    assert llm_server.problems == []
+    state = state_of(env)
+    assert {e.status for e in state.experiments} == {"ok"} and len(state.iterations) == 2
+    # Every request was charged to the env: result.json counts them all.
+    assert result.llm.calls == len(llm_server.requests) == len(llm_lines(env.run_folder))
+    assert result.llm.input_tokens > 0
+    # No value that occurs only in the data appears in any request the model got.
+    sent = b"".join(r.raw for r in llm_server.requests).decode()
+    recorded = (env.run_folder / "llm-calls.jsonl").read_text()
+    leaked = [v for v in only_in_data(env) if v in sent or v in recorded]
+    assert leaked == []
+    assert "column_profiles" in recorded  # the profile did go (aggregates)
+    # The key went into the auth header only: not the run folder.
+    for path, data in files_text(env.run_folder):
+        assert sentinel.encode() not in data, path
+    assert "LLM " + model in (env.run_folder / "report.md").read_text()
+    # Phase 4 asked for an exploration; its aggregates reached the next design only.
+    assert [e["columns"] for e in state.explorations] == [["Pclass", "Sex"]]
+    designs = [r for r in llm_server.requests if b"Iteration 2. Design" in r.raw]
+    assert len(designs) == 1 and b"Explorations you asked for" in designs[0].raw
+
+
+def test_replay_reproduces_the_llm_calls_byte_for_byte(
+    make_env: MakeEnv, llm_server: ScriptedLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    llm_server.set_script(ScriptedEngineer())
+    model = "openai/gpt-5-mini"
+    env = make_env("titanic")
+    play(env, model=model, model_base_url=llm_server.openai_base_url, max_iterations=1)
+    first = env.run_folder
+    sent = len(llm_server.requests)
+    env.close()
+    monkeypatch.delenv("OPENAI_API_KEY")  # a replay needs no key and no server
+    again = make_env("titanic")
+    _, result = play(again, model=model, llm_replay=first, max_iterations=1)
+    assert len(llm_server.requests) == sent
+    assert (again.run_folder / "llm-calls.jsonl").read_bytes() == (
+        first / "llm-calls.jsonl"
+    ).read_bytes()
+    assert result.final.graded
+
+
+HOSTILE = [
+    "import os\nresult = {'model': os.getcwd()}\n",
+    "data = open('/data/train.csv').read()\nresult = {}\n",
+    "while True:\n    pass\n",
+]
+
+
+def test_bad_code_is_refused_or_stopped_and_the_error_goes_back(
+    make_env: MakeEnv, llm_server: ScriptedLLMServer
+) -> None:
+    llm_server.set_script(ScriptedEngineer(bad_code={"lgbm_enc": list(HOSTILE)}))
+    env = make_env("titanic")
+    fast = {"max_seconds": 1.0}
+    _, result = play(
+        env,
+        model="openai/gpt-5-mini",
+        model_base_url=llm_server.openai_base_url,
+        max_iterations=1,
+        retries=3,
+        monty=fast,
+    )
+    state = state_of(env)
+    lgbm = next(e for e in state.experiments if e.plan.name == "lgbm_enc")
+    errors = [a.error or "" for a in lgbm.attempts]
+    assert "imports are not allowed" in errors[0]
+    assert "`open` is not allowed" in errors[1]
+    assert "TimeoutError" in errors[2]
+    assert lgbm.status == "ok" and errors[3] == ""
+    retries = [r for r in llm_server.requests if b"Attempt 3 failed" in r.raw]
+    assert retries and b"TimeoutError" in retries[0].raw and b"while True" in retries[0].raw
+    assert "imports are not allowed" in (env.run_folder / "report.md").read_text()
+    assert result.final.graded
+
+
+def test_retries_run_out_and_the_experiment_is_reported_failed(
+    make_env: MakeEnv, llm_server: ScriptedLLMServer
+) -> None:
+    llm_server.set_script(ScriptedEngineer(bad_code={"lgbm_enc": ["import os\n"] * 5}))
+    env = make_env("titanic")
+    _, result = play(
+        env,
+        model="openai/gpt-5-mini",
+        model_base_url=llm_server.openai_base_url,
+        retries=1,
+        max_iterations=1,
+    )
+    lgbm = next(e for e in state_of(env).experiments if e.plan.name == "lgbm_enc")
+    assert lgbm.status == "failed" and len(lgbm.attempts) == 2
+    assert result.final.graded  # the other experiment still made the submission
+
+
+def test_inject_failure_corrupts_the_first_experiment_and_the_bot_recovers(
+    make_env: MakeEnv,
+) -> None:
+    env = make_env("titanic")
+    _, result = play(env, model="rules", max_iterations=1, inject_failure=True)
+    first = state_of(env).experiments
+    broken = [e for e in first if len(e.attempts) > 1]
+    assert len(broken) == 1 and "train_modle" in (broken[0].attempts[0].error or "")
+    assert broken[0].status == "ok"
+    assert result.final.graded
+
+
+def test_llm_token_budget_truncates_with_the_best_submission_graded(
+    make_env: MakeEnv, llm_server: ScriptedLLMServer
+) -> None:
+    # Scripted replies cost 18 tokens each: design + 2 code + review = 72, then design 2
+    # makes 90 > 80, and the episode must end as truncated with the best graded.
+    engineer = ScriptedEngineer(reviews=("continue",))
+    llm_server.set_script(engineer)
+    env = make_env("titanic", budget={"llm_tokens": 80})
+    bot, result = play(
+        env, model="openai/gpt-5-mini", model_base_url=llm_server.openai_base_url, max_iterations=3
+    )
+    assert bot.truncated and not bot.terminated
+    assert "LLM token budget" in result.final.reason
+    assert result.final.graded and result.final.private_score is not None
+    assert result.llm.tokens >= 80 and len(llm_server.requests) == 5
+
+
+def test_a_crashed_bot_rerun_reuses_finished_experiments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = EpisodeRequest(
+        competition="titanic",
+        agent="mle-bot",
+        agent_args={"max_iterations": 2},
+        sandbox="local",
+    )
+    real_review = MLEBot._review
+
+    def crash(self: MLEBot, ctx: Any, iteration: int) -> Any:
+        if iteration == 1:
+            raise RuntimeError("simulated crash after the first batch")
+        return real_review(self, ctx, iteration)
+
+    monkeypatch.setattr(MLEBot, "_review", crash)
+    first = run_episode(request, runs_dir=tmp_path, run_id="r1")
+    assert first.status == "agent_error"
+    monkeypatch.setattr(MLEBot, "_review", real_review)
+    second = run_episode(request, runs_dir=tmp_path, run_id="r1", retry=("agent_error",))
+    assert second.status == "completed" and second.final.graded
+    folders = sorted((tmp_path / "r1").glob("titanic-v1/mle-bot/seed-*"))
+    current = next(f for f in folders if ".attempt-" not in f.name)
+    old = next(f for f in folders if ".attempt-" in f.name)
+    before = BotState.model_validate_json((old / "bot" / "state.json").read_text())
+    after = BotState.model_validate_json((current / "bot" / "state.json").read_text())
+    assert len(before.experiments) == 3
+    assert any("resumed: 3 finished experiment(s) reused" in n for n in after.notes)
+    reused = [e for e in after.experiments if e.iteration == 1]
+    assert {e.plan.name: e.score for e in reused} == {
+        e.plan.name: e.score for e in before.experiments
+    }
+    # Reuse means no re-training: iteration 1 trained only its best again (for the file).
+    trained = (current / "trajectory.jsonl").read_text().count('"tool": "train_model"')
+    assert trained <= 3  # one rebuild + iteration 2's experiment(s)
+
+
+def test_a_missing_key_fails_at_once_naming_the_variable(
+    make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mledojo.llm.errors import MissingAPIKeyError
+
+    monkeypatch.delenv("OPENAI_API_KEY")
+    env = make_env("titanic")
+    _, info = env.reset(seed=0)
+    bot = MLEBot(env, BotConfig(model="openai/gpt-5-mini"))
+    with pytest.raises(MissingAPIKeyError) as err:
+        bot.run(dict(info["task"]))
+    assert "OPENAI_API_KEY" in str(err.value) and "\n" not in str(err.value)
+    assert bot.steps == 0  # nothing ran before the check
+
+
+def test_a_replay_that_diverges_is_an_error_naming_the_call(
+    make_env: MakeEnv, llm_server: ScriptedLLMServer
+) -> None:
+    from mledojo.llm.errors import LLMReplayError
+
+    llm_server.set_script(ScriptedEngineer())
+    env = make_env("titanic")
+    play(
+        env, model="openai/gpt-5-mini", model_base_url=llm_server.openai_base_url, max_iterations=1
+    )
+    again = make_env("titanic")
+    _, info = again.reset(seed=0)
+    bot = MLEBot(
+        again,
+        BotConfig(model="openai/gpt-5-mini", llm_replay=env.run_folder, problem="another task"),
+    )
+    with pytest.raises(LLMReplayError, match="design"):
+        bot.run(dict(info["task"]))
