@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mledojo.bench.cli import attach as attach_bench
+from mledojo.bot.cli import attach as attach_bot
 from mledojo.errors import MLEDojoError
 from mledojo.leaderboard.cli import attach as attach_leaderboard
 
@@ -31,6 +32,7 @@ image_app = typer.Typer(help="The runtime image the episode containers run.", no
 app.add_typer(image_app, name="image")
 leaderboard_app = attach_leaderboard(app)
 attach_bench(app, leaderboard_app)  # `bench`, and `leaderboard submit`
+attach_bot(app)  # `bot`: the MLE-Bot on any CSV
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
