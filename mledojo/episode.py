@@ -327,7 +327,12 @@ class Episode:
         if isinstance(action, ValidateCode):
             self._check_format(draft, keep=False)
             draft.note("(validate_code only checks the format; nothing was graded)")
-        elif self.public_grades >= self.budget.max_public_grades:
+        else:
+            self._grade_new_submission(draft)
+
+    def _grade_new_submission(self, draft: _Draft) -> None:
+        """A step wrote submission.csv: grade it on the public part, or past the cap keep it."""
+        if self.public_grades >= self.budget.max_public_grades:
             self._check_format(draft, keep=True)
             draft.note(
                 f"Not graded: the {self.budget.max_public_grades} public grades of this episode "
@@ -392,13 +397,18 @@ class Episode:
             )
             return
         self.tool_calls += 1
+        before = self._submission_stat()
         res = self.sandbox.call_tool(action.tool, action.args, timeout_s=self._step_timeout())
         if not res.ok:
             draft.status = "error"
             draft.error("ToolError", res.error or "the tool failed")
             return
-        draft.fields["info"] = json.dumps(res.output, indent=1, default=str)
+        text = json.dumps(res.output, indent=1, default=str)
         draft.info["tool"] = res.output
+        after = self._submission_stat()
+        if after is not None and after != before:  # e.g. write_submission: graded like code's
+            self._grade_new_submission(draft)
+        draft.fields["info"] = text  # the tool's JSON alone; the grade is in its own fields
 
     def _submit(self, action: Submit, draft: _Draft) -> None:
         chosen: Path | None = None

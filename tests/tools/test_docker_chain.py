@@ -55,6 +55,9 @@ def test_tool_chain_in_docker_reaches_a_graded_submission(tmp_path: Path) -> Non
         sub = _tool(env, "write_submission", model="lgb", data=out["test"]["path"],
                     sample_submission="/data/sample_submission.csv", metric="roc_auc")  # fmt: skip
         assert sub["submission"] == "/workspace/submission.csv"
+        written = json.loads((env.run_folder / "trajectory.jsonl").read_text().splitlines()[-1])
+        assert written["obs"]["submission"] == "valid", "a tool's submission is graded like code's"
+        assert written["obs"]["public_score"] is not None
         obs, _, terminated, _, info = env.step({"action": "submit", "path": "submission.csv"})
         assert terminated and obs["status"] == "submitted"
         final = info["final"]
