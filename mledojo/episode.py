@@ -171,6 +171,10 @@ class Episode:
                     "mledojo.key": self.spec.key,
                 },
             )
+        except KeyboardInterrupt:
+            self.sandbox.stop()
+            self.finish("interrupted while the sandbox started", status="interrupted", grade=False)
+            raise
         except BaseException as e:
             self.sandbox.stop()
             self.sandbox_errors += 1

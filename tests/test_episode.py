@@ -232,3 +232,19 @@ def test_a_wrong_format_submission_says_why_without_host_paths(tmp_path: Path) -
     assert "missing" in obs["error_message"].lower()
     text = json.dumps(obs)
     assert not any(h in text for h in hidden), "a host path reached the agent"
+
+
+class InterruptedStart(LocalSandbox):
+    """Ctrl-C (or a dying batch's SIGINT) arriving while the sandbox starts."""
+
+    def start(self, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_during_sandbox_start_is_interrupted_not_infra(tmp_path: Path) -> None:
+    env = mledojo.make("pump-failure", sandbox=InterruptedStart(), run_dir=tmp_path / "r")
+    with pytest.raises(KeyboardInterrupt):
+        env.reset(seed=0)
+    result = EpisodeResult.load(tmp_path / "r" / "result.json")
+    env.close()
+    assert result.status == "interrupted" and result.sandbox.errors == 0
