@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -108,9 +109,18 @@ def test_a_killed_host_leaves_no_runner_and_cleanup_removes_its_folder(tmp_path:
         time.sleep(300)
         """
     )
-    host = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    # A private temp root: other mledojo processes on the host reap dead owners' folders in /tmp.
+    private_tmp = Path(tempfile.mkdtemp(prefix="mledojo-test-tmp-"))
+    private_tmp.chmod(0o711)  # the episode uid must traverse to its control folder
+    host = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(private_tmp)},
+    )
     assert host.stdout is not None
     uid_text, control = host.stdout.readline().split()
+    assert Path(control).parent == private_tmp
     uid = int(uid_text)
     assert pids_of_uid(uid)
     host.send_signal(signal.SIGKILL)
@@ -120,8 +130,9 @@ def test_a_killed_host_leaves_no_runner_and_cleanup_removes_its_folder(tmp_path:
         time.sleep(0.1)
     assert not pids_of_uid(uid), "the runner outlived its host"
     assert Path(control).exists()
-    assert Path(control).name in cleanup.reap_control_dirs()
+    assert Path(control).name in cleanup.reap_control_dirs(private_tmp)
     assert not Path(control).exists()
+    private_tmp.rmdir()
 
 
 @needs_root
