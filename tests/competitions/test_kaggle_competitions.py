@@ -20,6 +20,7 @@ import mledojo
 from mledojo.competition import Competition, get_competition
 from mledojo.data.prepare import PreparedData, prepare
 from mledojo.errors import InvalidSubmissionError
+from mledojo.grading.audit import perfect_submission
 from mledojo.grading.scorer import Scorer
 from mledojo.grading.validate import submission_layout
 
@@ -123,24 +124,6 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
 def read_sample(comp: Competition, data: PreparedData) -> pd.DataFrame:
     """The sample submission with ids kept as written."""
     return pd.read_csv(data.sample_submission_path, dtype={comp.spec.id_column: str})
-
-
-def perfect_submission(scorer: Scorer) -> pd.DataFrame:
-    """The answers, shaped as a submission of the competition's layout."""
-    spec = scorer.spec
-    layout = submission_layout(spec)
-    answers = scorer.answers
-    out = pd.DataFrame({spec.id_column: answers[spec.id_column]})
-    if layout.kind == "class_probabilities":
-        truth = answers[spec.targets[0]].astype(str).to_numpy()
-        for cls in layout.prediction_columns:
-            out[cls] = (truth == cls).astype(float)
-    elif layout.kind == "probability":
-        out[spec.targets[0]] = pd.to_numeric(answers[spec.targets[0]]).astype(float)
-    else:
-        for col in spec.targets:
-            out[col] = answers[col]
-    return out
 
 
 # --------------------------------------------------------------------------- catalogue
