@@ -39,8 +39,16 @@ def _generate() -> pd.DataFrame:
             }
         ),
         pd.DataFrame({"day": pd.to_datetime(["2025-01-01", "2025-01-02"]), "v": [0.1, 0.2]}),
+        pd.DataFrame(  # repeated values are formatted once: NaN, 0.0 and -0.0 must stay apart
+            {
+                "x": [0.0, -0.0, np.nan, 0.0, 2.5, np.nan, 2.5, -0.0],
+                "y": [0.1, 0.1, np.nan, 0.30000000000000004, 0.3, 0.1, np.nan, 1e300],
+                "n": [7, 7, -1, 0, 7, -1, 2**62, 0],
+            }
+        ),
+        pd.DataFrame({"x": np.array([], dtype=float), "n": np.array([], dtype=np.int64)}),
     ],
-    ids=["mixed", "dates-only"],
+    ids=["mixed", "dates-only", "repeats", "no-rows"],
 )
 def test_same_bytes_as_pandas(frame: pd.DataFrame, tmp_path: Path) -> None:
     frame.to_csv(tmp_path / "pandas.csv", index=False)
