@@ -170,6 +170,22 @@ def split_limits(limits: dict[str, object], where: str = "limits") -> dict[str, 
     return {"budget": budget, "resources": resources}
 
 
+class CaseLayout(_Model):
+    """A test set of prediction cases: each test row is one case, and its past (the case's
+    own earlier rows, keyed by the case column) is in the public file `history`."""
+
+    history: str = "history.csv"
+    case_column: str | None = None
+    """The key of a case in both files; default: the competition's `id_column`."""
+
+    @field_validator("history")
+    @classmethod
+    def _bare_name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+\.csv", v) or v.startswith("."):
+            raise ValueError("must be a file name in the public folder, such as history.csv")
+        return v
+
+
 class CompetitionSpec(_Model):
     """Everything needed to prepare, run and grade one competition."""
 
@@ -190,6 +206,8 @@ class CompetitionSpec(_Model):
     tags: list[str] = Field(default_factory=list)
     classes: list[str] | None = None
     submission_columns: list[str] | None = None
+    cases: CaseLayout | None = None
+    """Set when the test set is prediction cases with a history file (pump-failure v2)."""
     deprecated: str | None = None
     """Set on a superseded version: why, and which version to use instead (shown as a warning)."""
 
@@ -257,18 +275,30 @@ class Catalogue:
         return [max(v, key=lambda c: c.spec.version) for _, v in sorted(self.competitions.items())]
 
     def get(self, competition_id: str) -> Competition:
-        """Resolve `name` (latest version) or `name-vN`; unknown ids suggest close ones."""
+        """Resolve `name` (latest version) or `name-vN`; unknown ids suggest close ones.
+
+        A broken file that claims `name` is raised rather than skipped when the latest
+        version is asked for: it may be the latest, and an older one must not stand in.
+        """
         ns_free = competition_id.split("/", 1)[-1]
         m = ID_RE.match(ns_free)
         known = [c.spec.versioned_id for v in self.competitions.values() for c in v]
         known += list(self.competitions)
-        if m is None or m.group("name") not in self.competitions:
-            broken = [b for b in self.broken if ns_free.startswith(Path(str(b.path)).parent.name)]
+        name = m.group("name") if m is not None else ns_free
+        broken = [
+            b
+            for b in self.broken
+            if b.competition_id == name
+            or (b.competition_id is None and ns_free.startswith(Path(str(b.path)).parent.name))
+        ]
+        if m is None or name not in self.competitions:
             if broken:
                 raise broken[0]
             raise CompetitionNotFoundError(competition_id, known)
-        versions = self.competitions[m.group("name")]
+        versions = self.competitions[name]
         if m.group("version") is None:
+            if broken:
+                raise broken[0]
             return max(versions, key=lambda c: c.spec.version)
         for c in versions:
             if c.spec.version == int(m.group("version")):
@@ -302,16 +332,17 @@ def load_competition(folder: Path, origin: str = "builtin") -> Competition:
         raise SpecError(spec_path, [f"not valid YAML: {e}"]) from e
     if not isinstance(raw, dict):
         raise SpecError(spec_path, ["expected a mapping of fields (id, version, title, ...)"])
+    claimed = raw["id"] if isinstance(raw.get("id"), str) else None
     try:
         spec = CompetitionSpec.model_validate(raw)
     except ValidationError as e:
-        raise SpecError(spec_path, _format_validation(e)) from e
+        raise SpecError(spec_path, _format_validation(e), competition_id=claimed) from e
     problems = _metric_problems(spec)
     for rel in [spec.description, spec.prepare] + _leaderboard_files(spec) + _source_files(spec):
         if rel and not (folder / rel).is_file():
             problems.append(f"refers to `{rel}`, which is not a file in {folder}")
     if problems:
-        raise SpecError(spec_path, problems)
+        raise SpecError(spec_path, problems, competition_id=spec.id)
     return Competition(spec=spec, folder=folder, origin=origin)
 
 

@@ -34,9 +34,13 @@ class CompetitionNotFoundError(MLEDojoError, KeyError):
 class SpecError(MLEDojoError):
     """A competition folder (competition.yaml and friends) is broken."""
 
-    def __init__(self, path: object, problems: list[str]) -> None:
+    def __init__(
+        self, path: object, problems: list[str], *, competition_id: str | None = None
+    ) -> None:
         self.path = path
         self.problems = problems
+        self.competition_id = competition_id
+        """The `id` the broken file claims, when it could be read."""
         body = "; ".join(problems)
         super().__init__(f"{path}: {body}")
 

@@ -122,6 +122,17 @@ def test_versioned_ids_resolve_latest_and_exact(
         get_competition("toy-v3")
 
 
+def test_a_broken_newer_version_is_raised_not_replaced_by_an_older_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_comp(tmp_path, {**GOOD, "version": 1, "title": "Old"}, name="toy-old")
+    write_comp(tmp_path, {**GOOD, "version": 2, "unknown_field": 1}, name="toy-new")
+    monkeypatch.setenv(ENV_PATH_VAR, str(tmp_path))
+    with pytest.raises(SpecError, match=r"toy-new.*unknown_field"):
+        get_competition("toy")  # v1 must not stand in silently for a broken v2
+    assert get_competition("toy-v1").spec.title == "Old"  # asked for by version: fine
+
+
 def test_unknown_id_suggests_close_ones() -> None:
     with pytest.raises(CompetitionNotFoundError) as info:
         get_competition("pump-failur")
