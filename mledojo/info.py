@@ -50,6 +50,9 @@ class TaskInfo(BaseModel):
     data_dir: str = "/data"
     workspace: str = "/workspace"
     state_persists_between_steps: bool = False
+    case_history: str | None = None
+    """Prediction cases: the file with each test case's past (`None`: a flat test table)."""
+    case_column: str | None = None
     tools: list[ToolInfo]
 
 
@@ -76,6 +79,8 @@ def task_info(comp: Competition, scorer: Scorer) -> TaskInfo:
         classes=layout.classes,
         positive_label=positive,
         log_target=spec.metric.name in ("rmsle", "mean_columnwise_rmsle"),
+        case_history=f"/data/{spec.cases.history}" if spec.cases else None,
+        case_column=(spec.cases.case_column or spec.id_column) if spec.cases else None,
         tools=available_tools(),
     )
 

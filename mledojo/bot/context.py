@@ -28,6 +28,8 @@ class TaskContext(BaseModel):
     valid: str = ""
     test: str = "/data/test.csv"
     sample_submission: str = "/data/sample_submission.csv"
+    case_history: str | None = None
+    """Prediction cases (pump-failure v2): the file with each test case's own past."""
     valid_rows: int = 0
 
 
@@ -62,4 +64,5 @@ def context_from_profile(task: dict[str, Any], profile: dict[str, Any]) -> TaskC
         numeric_columns=numeric,
         categorical_columns=categorical,
         roll_columns=ranked[:MAX_ROLL_COLUMNS],
+        case_history=task.get("case_history"),
     )

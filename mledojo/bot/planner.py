@@ -84,6 +84,9 @@ interpreter time, at most {max_calls} tool calls. Available:
 - `ctx`: a dict with the task (target, id_column, task, metric, time_column, group_column,
   numeric_columns, categorical_columns, roll_columns) and the table paths `train`, `valid`
   (a time- or group-aware validation part) and `test` (the competition's test table).
+  When `ctx["case_history"]` is set, each test row is a prediction case whose past is in
+  that file: pass `"case_history": ctx["case_history"]` to engineer_features so the test
+  cases get their windows from their own history.
 - `plan`: the experiment (name, algorithm, params, feature_strategy).
 - `call_tool(name, args) -> dict`: run one trusted tool; a tool error raises an exception.
   Tools: {tools}.

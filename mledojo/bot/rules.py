@@ -188,6 +188,8 @@ def _feature_args(plan: ExperimentPlan, ctx: TaskContext) -> dict[str, Any] | No
         ]
         args["lags"] = [{"column": c, "lags": [1]} for c in ctx.roll_columns]
         args["diffs"] = list(ctx.roll_columns)
+        if ctx.case_history:  # each test case's windows come from its own past
+            args["case_history"] = ctx.case_history
     return args
 
 

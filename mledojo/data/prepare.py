@@ -192,7 +192,10 @@ def sample_submission(comp: Competition, train: pd.DataFrame, ids: pd.Series) ->
 def _check_outputs(comp: Competition, public: Path, private: Path) -> None:
     """The answers must exist, and no answer column may appear in the public test file."""
     spec = comp.spec
-    for path in (public / "train.csv", public / "test.csv", private / "test.csv"):
+    expected = [public / "train.csv", public / "test.csv", private / "test.csv"]
+    if spec.cases is not None:
+        expected.append(public / spec.cases.history)
+    for path in expected:
         if not path.is_file():
             raise DataError(
                 f"{comp.folder}: preparation did not write {path.name} in {path.parent}"

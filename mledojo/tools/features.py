@@ -5,6 +5,10 @@
   training rows as earlier history (a test period that follows the training period gets
   full windows), never the other way round, and never a later row. The target cannot be
   rolled or lagged (test rows have none).
+* prediction cases (`case_history`): when each test row is a case whose past is kept in a
+  separate history table keyed by the case id (pump-failure v2's `/data/history.csv`), a
+  case's windows are computed from its own history rows before its hour plus the case row
+  itself, never from the training rows or from another case.
 * time features (hour, day of week, month, ...) from the time column;
 * encodings (one-hot, ordinal, frequency, out-of-fold target mean) and scaling (standard,
   min-max, robust) and imputation whose state is learnt from the training input alone,
@@ -102,6 +106,19 @@ class FeatureArgs(ToolArgs):
     history: bool = Field(
         default=True, description="earlier training rows feed the windows of other inputs"
     )
+    case_history: str | None = Field(
+        default=None,
+        description=(
+            "history table of prediction cases (e.g. /data/history.csv): an `apply_to` table "
+            "whose every `case_column` value is a case there gets its windows from that "
+            "case's own earlier rows only"
+        ),
+    )
+    case_column: Col | None = Field(
+        default=None,
+        max_length=MAX_COLUMN_NAME,
+        description="case key; default: the id column, else `id`",
+    )
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
@@ -144,12 +161,12 @@ def engineer_features(args: FeatureArgs) -> dict[str, Any]:
     base_train = _row_features(train.frame, None, spec)
     state = _fit(base_train, spec, train.fingerprint, args.seed)
     frames = [(train, _transform(base_train, state, train_rows=True, seed=args.seed))]
-    for other in others:
-        history = train.frame if spec["history"] else None
-        base = _row_features(other.frame, history, spec)
+    cases = _Cases.read(args, spec)
+    for i, other in enumerate(others):
+        base = _apply_windows(other, i, train.frame if spec["history"] else None, cases, spec)
         frames.append((other, _transform(base, state, train_rows=False, seed=args.seed)))
     write_json(handle_path(args.name, PIPELINE_SUFFIX), state.model_dump())
-    return _write_outputs(args.name, frames, state, spec)
+    return _write_outputs(args.name, frames, state, spec) | cases.report()
 
 
 def _reapply(args: FeatureArgs) -> dict[str, Any]:
@@ -163,14 +180,79 @@ def _reapply(args: FeatureArgs) -> dict[str, Any]:
         raise ToolArgumentError("argument `apply_to`: give the tables to transform")
     others = [read_table(p, argument=f"apply_to[{i}]") for i, p in enumerate(args.apply_to)]
     _check_columns(spec, others)
+    cases = _Cases.read(args, spec)
     frames = []
-    for other in others:
+    for i, other in enumerate(others):
         history = history_table.frame if history_table is not None and spec["history"] else None
-        base = _row_features(other.frame, history, spec)
+        base = _apply_windows(other, i, history, cases, spec)
         frames.append((other, _transform(base, state, train_rows=False, seed=args.seed)))
-    out = _write_outputs(args.name, frames, state, spec, with_train=False)
+    out = _write_outputs(args.name, frames, state, spec, with_train=False) | cases.report()
     out["pipeline"] = sandbox_path(real)
     return out
+
+
+class _Cases:
+    """The history table of prediction cases, if any, and which inputs were cases."""
+
+    def __init__(self, table: Table | None, column: str | None) -> None:
+        self.table, self.column = table, column
+        self.applied: list[int] = []
+
+    @classmethod
+    def read(cls, args: FeatureArgs, spec: dict[str, Any]) -> _Cases:
+        if args.case_history is None:
+            return cls(None, None)
+        table = read_table(args.case_history, argument="case_history")
+        column = args.case_column or spec["id_column"] or table.meta.id_column
+        if not column and "id" in table.frame.columns:
+            column = "id"
+        if not column:
+            raise ToolArgumentError(
+                "argument `case_column`: name the column that keys the cases (no id column)"
+            )
+        require_column(table, column, argument="case_column")
+        if not spec["time_column"]:
+            raise ToolArgumentError("argument `case_history` needs `time_column`")
+        _check_columns({**spec, "id_column": None, "group_column": None}, [table])
+        return cls(table, column)
+
+    def of(self, table: Table, index: int) -> pd.DataFrame | None:
+        """The history rows if `table` is a set of cases of it, else None (a plain table)."""
+        if self.table is None or self.column is None or self.column not in table.frame.columns:
+            return None
+        keys = table.frame[self.column]
+        known = keys.isin(self.table.frame[self.column])
+        if not known.any():
+            return None
+        where = f"argument `apply_to[{index}]` ({table.path})"
+        if not known.all():
+            raise ToolArgumentError(
+                f"{where}: {int((~known).sum())} of {len(keys)} rows are not cases of "
+                f"`case_history`; give a table whose every {self.column!r} is a case there, or "
+                "none"
+            )
+        if keys.duplicated().any():
+            raise ToolArgumentError(f"{where}: a case {self.column!r} repeats; one row per case")
+        self.applied.append(index)
+        return self.table.frame
+
+    def report(self) -> dict[str, Any]:
+        if self.table is None:
+            return {}
+        return {"case_history": self.table.path, "case_inputs": self.applied}
+
+
+def _apply_windows(
+    other: Table,
+    index: int,
+    history: pd.DataFrame | None,
+    cases: _Cases,
+    spec: dict[str, Any],
+) -> pd.DataFrame:
+    case_rows = cases.of(other, index)
+    if case_rows is not None:
+        return _row_features(other.frame, None, spec, cases=(case_rows, str(cases.column)))
+    return _row_features(other.frame, history, spec)
 
 
 def _spec(args: FeatureArgs, train: Table) -> dict[str, Any]:
@@ -220,9 +302,17 @@ def _check_columns(spec: dict[str, Any], tables: list[Table]) -> None:
 
 
 def _row_features(
-    frame: pd.DataFrame, history: pd.DataFrame | None, spec: dict[str, Any]
+    frame: pd.DataFrame,
+    history: pd.DataFrame | None,
+    spec: dict[str, Any],
+    *,
+    cases: tuple[pd.DataFrame, str] | None = None,
 ) -> pd.DataFrame:
-    """Time features and causal window features; nothing here is fitted."""
+    """Time features and causal window features; nothing here is fitted.
+
+    Windows run per group over `history` then `frame` (earlier rows only), or, with
+    `cases` (history rows, case column), per case over its own rows before its hour.
+    """
     df = frame.copy()
     time_col, group_col = spec["time_column"], spec["group_column"]
     if time_col:
@@ -235,22 +325,40 @@ def _row_features(
             if times is None:
                 raise ToolArgumentError(f"time features need date/time stamps in {time_col!r}")
             df[f"{time_col}_{part}"] = _time_part(times, part)
-    windowed = spec["rolling"] or spec["lags"] or spec["diffs"]
-    if not windowed:
+    if not (spec["rolling"] or spec["lags"] or spec["diffs"]):
         return df
-    past = history[[c for c in history.columns if c in df.columns]] if history is not None else None
+    df = df.reset_index(drop=True)
+    if cases is not None:
+        past, key = _case_past(df, *cases, time_col)
+    else:
+        past = None if history is None else history[[c for c in history if c in df.columns]]
+        key = group_col
     offset = 0 if past is None else len(past)
-    both = (
-        pd.concat([past, df], ignore_index=True) if past is not None else df.reset_index(drop=True)
-    )
+    both = pd.concat([past, df], ignore_index=True) if past is not None else df
     order = _sort_key(both[time_col]).rename("__order__")
-    keys = [both[group_col], order] if group_col else [order]
+    keys = [both[key], order] if key else [order]
     # a stable sort: history rows come before the input's own rows at the same instant
     ranked = pd.DataFrame({f"k{i}": k for i, k in enumerate(keys)}).sort_values(
         [f"k{i}" for i in range(len(keys))], kind="stable"
     )
     both = both.loc[ranked.index]
-    by = both[group_col] if group_col else pd.Series(0, index=both.index)
+    by = both[key] if key else pd.Series(0, index=both.index)
+    extra = _windows(both, by, spec).reindex(range(offset, offset + len(df))).reset_index(drop=True)
+    return pd.concat([df, extra], axis=1)
+
+
+def _case_past(
+    df: pd.DataFrame, history: pd.DataFrame, case_col: str, time_col: str
+) -> tuple[pd.DataFrame, str]:
+    """Each case's history rows strictly before its own hour (the case row stands for it)."""
+    past = history[[c for c in history.columns if c in df.columns]]
+    hour = pd.Series(_sort_key(df[time_col]).to_numpy(), index=df[case_col].to_numpy())
+    before = _sort_key(past[time_col]).to_numpy() < past[case_col].map(hour).to_numpy()
+    return past[before], case_col
+
+
+def _windows(both: pd.DataFrame, by: pd.Series, spec: dict[str, Any]) -> pd.DataFrame:
+    """Rolling statistics, lags and differences of `both` (sorted) within each `by` group."""
     new: dict[str, pd.Series] = {}
     for r in spec["rolling"]:
         values = pd.to_numeric(both[r["column"]], errors="coerce")
@@ -267,8 +375,7 @@ def _row_features(
     for column in spec["diffs"]:
         values = pd.to_numeric(both[column], errors="coerce")
         new[f"{column}_diff1"] = values - values.groupby(by, sort=False, dropna=False).shift(1)
-    extra = pd.DataFrame(new).reindex(range(offset, offset + len(df))).reset_index(drop=True)
-    return pd.concat([df.reset_index(drop=True), extra], axis=1)
+    return pd.DataFrame(new)
 
 
 def _sort_key(s: pd.Series) -> pd.Series:

@@ -13,14 +13,8 @@ from mledojo.testing.llm_server import ScriptedLLMServer
 
 from .conftest import ScriptedEngineer, files_text, server_for
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.slow,
-    # The tools build rolling features from the rows of one table; pump-failure v2's cases
-    # keep their past in history.csv, which no tool reads yet (docs/mle-bot.md, open work).
-    pytest.mark.filterwarnings("ignore::mledojo.competition.CompetitionDeprecatedWarning"),
-]
-FLAT_LAYOUT = "pump-failure-v1"
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+FLAGSHIP = "pump-failure-v2"  # prediction cases: the bot must pass their history.csv on
 
 PUMP_DESIGN = {
     "strategy": "Causal rolling features per pump for boosting; a linear baseline.",
@@ -44,7 +38,7 @@ PUMP_DESIGN = {
 
 
 def episode(make_env: Callable[..., Any], **agent_args: Any) -> tuple[Any, Any]:
-    env = make_env(FLAT_LAYOUT, sandbox="docker", budget={"max_steps": 40})
+    env = make_env(FLAGSHIP, sandbox="docker", budget={"max_steps": 40})
     agent = make_agent("mle-bot", agent_args)
     outcome = agent.run(env, seed=0)
     result = env.result()
@@ -55,7 +49,7 @@ def episode(make_env: Callable[..., Any], **agent_args: Any) -> tuple[Any, Any]:
 def check_scored(env: Any, result: Any) -> BotState:
     assert result.status == "completed", result.final.reason
     assert result.final.graded and result.final.private_score is not None
-    assert 0.75 < result.final.private_score < 0.97  # a real, honest ROC AUC
+    assert 0.8 < result.final.private_score < 0.97  # honest; without case_history v2 gives ~0.65
     state = BotState.model_validate_json((env.run_folder / "bot" / "state.json").read_text())
     assert state.best is not None and state.submitted
     assert (env.run_folder / "report.html").is_file()

@@ -200,3 +200,89 @@ def test_the_id_column_is_never_scaled_nor_a_feature(box: Box) -> None:
         params={"n_estimators": 5},
     )
     assert out["n_features"] == len(scaled.select_dtypes("number").columns) - 2  # id, target
+
+
+def _cases(box: Box, n: int = 12, hours: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A prediction-case layout (pump-failure v2's) cut from /data/test.csv: one row per case
+    in cases.csv, each case's own last `hours` hours in history.csv under the case id."""
+    test = pd.read_csv(box.data / "test.csv").sort_values(["pump_id", "timestamp"])
+    rows, history = [], []
+    for i, (_, pump) in enumerate(test.groupby("pump_id")):
+        for j in range(n // 6):
+            end = hours + 30 * j + i
+            case_id = 900_000 + len(rows)
+            past = pump.iloc[end - hours + 1 : end + 1].assign(id=case_id)
+            history.append(past)
+            rows.append(past.iloc[-1])
+    return pd.DataFrame(rows).reset_index(drop=True), pd.concat(history, ignore_index=True)
+
+
+def test_case_windows_come_from_the_cases_own_past_only(box: Box) -> None:
+    cases, history = _cases(box)
+    cases.to_csv(box.workspace / "cases.csv", index=False)
+    history.to_csv(box.workspace / "history.csv", index=False)
+    args = dict(train="/data/train.csv", time_column="timestamp", group_column="pump_id", **WINDOWS)
+    out = box.call(
+        "engineer_features", apply_to=["cases.csv"], case_history="history.csv", name="c", **args
+    )
+    assert out["case_inputs"] == [0] and out["case_history"].endswith("history.csv")
+    honest = _read(box, "c_raw1").set_index("id")
+    # the values are the case's own: a lag of 1 is the hour before, within its history
+    for case_id, past in history.groupby("id"):
+        past = past.sort_values("timestamp")
+        assert honest.loc[case_id, "bearing_temp_c_lag1"] == pytest.approx(
+            past["bearing_temp_c"].iloc[-2], nan_ok=True
+        )
+        assert honest.loc[case_id, "vibration_mm_s_roll6_max"] == pytest.approx(
+            past["vibration_mm_s"].iloc[-6:].max()
+        )
+    # the attack: rows after each case hour in its history, another case's rows and the
+    # training rows of the same pumps all changed; no case feature may move
+    future = history.assign(timestamp=pd.to_datetime(history["timestamp"]) + pd.Timedelta("30D"))
+    future[["vibration_mm_s", "bearing_temp_c", "motor_current_a"]] = 1e6
+    hostile = pd.concat([history, future], ignore_index=True).sample(frac=1.0, random_state=3)
+    hostile.to_csv(box.workspace / "history.csv", index=False)
+    train = pd.read_csv(box.data / "train.csv")
+    train[["vibration_mm_s", "bearing_temp_c", "motor_current_a"]] = -1e6
+    train.to_csv(box.workspace / "train.csv", index=False)
+    box.call(
+        "engineer_features",
+        apply_to=["cases.csv"],
+        case_history="history.csv",
+        name="d",
+        **(args | {"train": "train.csv"}),
+    )
+    attacked = _read(box, "d_raw1").set_index("id")
+    new = [c for c in honest.columns if "_roll" in c or "_lag" in c or "_diff" in c]
+    assert len(new) == 5
+    pd.testing.assert_frame_equal(honest[new], attacked[new])
+
+
+def test_case_history_applies_only_to_tables_of_its_cases(box: Box) -> None:
+    cases, history = _cases(box)
+    cases.to_csv(box.workspace / "cases.csv", index=False)
+    history.to_csv(box.workspace / "history.csv", index=False)
+    parts = _split(box)
+    common = dict(time_column="timestamp", group_column="pump_id", case_history="history.csv")
+    out = box.call(
+        "engineer_features",
+        train=parts["train"],
+        apply_to=[parts["valid"], "cases.csv"],
+        name="e",
+        **common,
+        **WINDOWS,
+    )
+    assert out["case_inputs"] == [1]  # the validation part keeps the training history
+    first = _read(box, "e_valid").sort_values("timestamp").groupby("pump_id").head(1)
+    assert first["bearing_temp_c_lag3"].notna().all()
+    mixed = pd.concat([cases, pd.read_csv(box.data / "test.csv").head(3)])
+    mixed.to_csv(box.workspace / "mixed.csv", index=False)
+    with pytest.raises(ToolArgumentError, match=r"apply_to\[0\].*3 of 15 rows are not cases"):
+        box.direct(
+            "engineer_features", train=parts["train"], apply_to=["mixed.csv"], **common, **WINDOWS
+        )
+    pd.concat([cases, cases.head(1)]).to_csv(box.workspace / "twice.csv", index=False)
+    with pytest.raises(ToolArgumentError, match="a case 'id' repeats"):
+        box.direct(
+            "engineer_features", train=parts["train"], apply_to=["twice.csv"], **common, **WINDOWS
+        )
