@@ -127,6 +127,7 @@ class Episode:
         self._info_text, self._task_info = info_text, task_info
         self.steps = 0  # every env.step, for numbering
         self.tool_calls = 0
+        self.tool_ledger: dict[str, str] = {}  # what the tools wrote; they trust nothing else
         self.public_grades = 0
         self.sandbox_errors = 0
         self.grading_errors = 0
@@ -402,7 +403,10 @@ class Episode:
             return
         self.tool_calls += 1
         before = self._submission_stat()
-        res = self.sandbox.call_tool(action.tool, action.args, timeout_s=self._step_timeout())
+        res = self.sandbox.call_tool(
+            action.tool, action.args, timeout_s=self._step_timeout(), ledger=self.tool_ledger
+        )
+        self.tool_ledger.update(res.written)
         if not res.ok:
             draft.status = "error"
             draft.error("ToolError", res.error or "the tool failed")

@@ -15,7 +15,7 @@ is idle, so a step only pays for `fork()`. Each step runs in a forked child that
   prints gigabytes never makes the runner or the host hold more than the cap).
 
 Requests:  {"op": "ping"} | {"op": "exec", "code", "timeout_s", "output_bytes"}
-           | {"op": "tool", "name", "args", "timeout_s", "output_bytes"}
+           | {"op": "tool", "name", "args", "ledger", "timeout_s", "output_bytes"}
            | {"op": "read", "path", "max_bytes"} | {"op": "shutdown"}
 A reply may carry a raw payload (the bytes of a `read`): a second length-prefixed frame,
 announced by `"payload_bytes"` in the JSON.
@@ -358,11 +358,12 @@ def _exit_code_of(exc: SystemExit) -> int:
     return 1
 
 
-def _load_tools(tools_dir: str) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
-    """Import the trusted tool package from `tools_dir` under a private module name."""
+def _load_tools(tools_dir: str) -> Any:
+    """Import the trusted tool package from `tools_dir` under a private module name; return
+    its registry module (`TOOLS`, `call`)."""
     name = "_mledojo_tools"
     if f"{name}.registry" in sys.modules:
-        return sys.modules[f"{name}.registry"].TOOLS  # type: ignore[no-any-return]
+        return sys.modules[f"{name}.registry"]
     spec = importlib.util.spec_from_file_location(
         name, os.path.join(tools_dir, "__init__.py"), submodule_search_locations=[tools_dir]
     )
@@ -371,26 +372,31 @@ def _load_tools(tools_dir: str) -> dict[str, Callable[[dict[str, Any]], dict[str
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
-    registry = importlib.import_module(f"{name}.registry")
-    return registry.TOOLS  # type: ignore[no-any-return]
+    return importlib.import_module(f"{name}.registry")
 
 
-def _run_tool(cfg: Config, name: str, args: Any, res_fd: int) -> int:
-    """Run one trusted tool; its JSON output (or error) goes to `res_fd`."""
+def _run_tool(cfg: Config, name: str, args: Any, ledger: Any, res_fd: int) -> int:
+    """Run one trusted tool under the host's ledger; its JSON output (or error) and the
+    digests of the files it wrote go to `res_fd`."""
+    written: dict[str, str] = {}
     try:
         if not cfg.tools_dir:
             raise RuntimeError("this sandbox has no tools directory")
-        tools = _load_tools(cfg.tools_dir)
-        if name not in tools:
-            raise KeyError(f"unknown tool {name!r}; known tools: {', '.join(sorted(tools))}")
+        registry = _load_tools(cfg.tools_dir)
+        if name not in registry.TOOLS:
+            known = ", ".join(sorted(registry.TOOLS))
+            raise KeyError(f"unknown tool {name!r}; known tools: {known}")
         if not isinstance(args, dict):
             raise TypeError("tool arguments must be a JSON object")
-        output = tools[name](args)
-        _write_result(res_fd, {"ok": True, "output": output})
+        if ledger is not None and not isinstance(ledger, dict):
+            raise TypeError("the ledger must be a JSON object")
+        output = registry.call(name, args, ledger, written)
+        _write_result(res_fd, {"ok": True, "output": output, "written": written})
         return 0
     except BaseException as exc:  # noqa: BLE001 - a tool failure is reported, not raised
         traceback.print_exc()
-        _write_result(res_fd, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+        error = f"{type(exc).__name__}: {exc}"
+        _write_result(res_fd, {"ok": False, "error": error, "written": written})
         return 1
 
 
@@ -413,7 +419,9 @@ def _child_main(cfg: Config, req: dict[str, Any], fds: tuple[int, int, int]) -> 
         if req["op"] == "exec":
             code = _run_cell(str(req.get("code", "")), res_fd)
         else:
-            code = _run_tool(cfg, str(req.get("name", "")), req.get("args", {}), res_fd)
+            code = _run_tool(
+                cfg, str(req.get("name", "")), req.get("args", {}), req.get("ledger"), res_fd
+            )
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -1015,6 +1023,7 @@ def _describe_tool(outcome: StepOutcome, duration: float, oom: bool) -> dict[str
             "ok": bool(info["ok"]),
             "output": info.get("output"),
             "error": info.get("error"),
+            "written": info.get("written") or {},
             "duration_s": duration,
         }
     else:

@@ -8,6 +8,7 @@ Lifecycle: `prepare()` once per competition/process (build or check the image),
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -57,6 +58,8 @@ class ToolResult(BaseModel):
     ok: bool
     output: dict[str, Any] | None = None
     error: str | None = None
+    written: dict[str, str] = {}
+    """sha256 of each file the call wrote, by sandbox path (for the host's tool ledger)."""
     duration_s: float
 
 
@@ -84,8 +87,20 @@ class Sandbox(ABC):
         """Run a Python code cell; a timeout kills this cell's processes only."""
 
     @abstractmethod
-    def call_tool(self, name: str, args: dict[str, Any], *, timeout_s: float) -> ToolResult:
-        """Run one trusted tool from `mledojo.tools` inside the sandbox."""
+    def call_tool(
+        self,
+        name: str,
+        args: dict[str, Any],
+        *,
+        timeout_s: float,
+        ledger: Mapping[str, str] | None = None,
+    ) -> ToolResult:
+        """Run one trusted tool from `mledojo.tools` inside the sandbox.
+
+        `ledger` (sandbox path -> sha256 of what earlier calls wrote) makes the tools refuse
+        any sidecar, model or record the agent wrote or changed (`mledojo/tools/_ledger.py`);
+        `None` checks nothing.
+        """
 
     @abstractmethod
     def read_file(self, path: str, *, max_bytes: int) -> bytes:

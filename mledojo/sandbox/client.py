@@ -10,10 +10,12 @@ exec` transport (Docker Desktop, remote engines) implements the same two methods
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import tempfile
 import time
 from abc import abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -182,10 +184,21 @@ class RunnerSandbox(Sandbox):
             )
         return _exec_result(reply)
 
-    def call_tool(self, name: str, args: dict[str, Any], *, timeout_s: float) -> ToolResult:
+    def call_tool(
+        self,
+        name: str,
+        args: dict[str, Any],
+        *,
+        timeout_s: float,
+        ledger: Mapping[str, str] | None = None,
+    ) -> ToolResult:
         resources = self._require_resources()
         req = ToolRequest(
-            name=name, args=args, timeout_s=timeout_s, output_bytes=resources.output_bytes
+            name=name,
+            args=args,
+            ledger=dict(ledger) if ledger is not None else None,
+            timeout_s=timeout_s,
+            output_bytes=resources.output_bytes,
         )
         started = time.monotonic()
         try:
@@ -199,6 +212,7 @@ class RunnerSandbox(Sandbox):
             ok=bool(reply.get("ok")),
             output=reply.get("output"),
             error=reply.get("error"),
+            written=_digests(reply.get("written")),
             duration_s=float(reply.get("duration_s", time.monotonic() - started)),
         )
 
@@ -340,3 +354,21 @@ def _exec_result(reply: dict[str, Any]) -> ExecResult:
             "ProtocolError", "the runner sent an unexpected reply", detail=str(reply)
         )
     return ExecResult(**fields)
+
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def _digests(value: object) -> dict[str, str]:
+    """The `written` map of a tool reply, keeping only well-formed workspace entries."""
+    if not isinstance(value, dict):
+        return {}
+    return {
+        k: v
+        for k, v in value.items()
+        if isinstance(k, str)
+        and k.startswith("/workspace/")
+        and len(k) < 4096
+        and isinstance(v, str)
+        and _DIGEST.fullmatch(v)
+    }

@@ -343,6 +343,29 @@ def check_tool_call(sb: Sandbox, ctx: CheckContext) -> None:
         raise _fail(f"an unknown tool must be reported: {unknown}")
 
 
+def check_tool_ledger(sb: Sandbox, ctx: CheckContext) -> None:
+    """A call reports what it wrote, and refuses a sidecar the agent changed since."""
+    split = {"path": "/data/train.csv", "target": "target", "kind": "random", "name": "lg"}
+    r = sb.call_tool("split_dataset", split, timeout_s=STEP_TIMEOUT_S, ledger={})
+    sidecar = "/workspace/tools/lg_train.meta.json"
+    if not r.ok or sidecar not in r.written or "/workspace/tools/lg_train.parquet" not in r.written:
+        raise _fail(f"the tool call did not report the files it wrote: {r}")
+    _expect_ok(
+        sb,
+        """
+        import json
+        path = 'tools/lg_train.meta.json'  # the workspace is the cell's working directory
+        meta = json.load(open(path))
+        meta['role'] = 'valid'
+        json.dump(meta, open(path, 'w'))
+    """,
+    )
+    args = {"train": "/workspace/tools/lg_train.parquet", "algorithm": "random_forest"}
+    forged = sb.call_tool("train_model", args, timeout_s=STEP_TIMEOUT_S, ledger=r.written)
+    if forged.ok or "changed after the tool" not in (forged.error or ""):
+        raise _fail(f"a sidecar the agent changed was trusted: {forged}")
+
+
 FORGE_SOCKET = """
 import json, os, socket, struct
 argv = open(f'/proc/{os.getppid()}/cmdline', 'rb').read().split(b'\\0')
@@ -417,6 +440,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("no_network", check_no_network),
     ("answers_unreachable", check_answers_unreachable),
     ("tool_call", check_tool_call),
+    ("tool_ledger", check_tool_ledger),
     ("control_socket", check_control_socket),
     ("cleanup", check_cleanup),
 )

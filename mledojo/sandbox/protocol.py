@@ -49,6 +49,7 @@ class ToolRequest(_Request):
     op: Literal["tool"] = "tool"
     name: str
     args: dict[str, Any]
+    ledger: dict[str, str] | None = None
     timeout_s: float = Field(gt=0)
     output_bytes: int = Field(gt=0)
 

@@ -18,6 +18,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ._base import ToolArgumentError, ToolError
+from ._ledger import sha256, verify
 from ._paths import data_root, handle_path, resolve_input, sandbox_path, write_atomic
 
 Role = Literal["raw", "train", "valid", "test"]
@@ -84,8 +85,12 @@ def read_table(path: str, *, argument: str, max_rows: int | None = None) -> Tabl
     if frame.shape[1] > MAX_COLUMNS:
         raise ToolArgumentError(f"argument `{argument}`: more than {MAX_COLUMNS} columns")
     frame.columns = [str(c) for c in frame.columns]
+    fingerprint = sha256(real)
     return Table(
-        frame=frame, meta=_read_meta(real), path=sandbox_path(real), fingerprint=sha256(real)
+        frame=frame,
+        meta=_read_meta(real, fingerprint),
+        path=sandbox_path(real),
+        fingerprint=fingerprint,
     )
 
 
@@ -113,20 +118,13 @@ def write_json(target: Path, obj: Any) -> None:
 
 
 def read_json(path: Path, *, what: str) -> Any:
-    """A JSON document a tool wrote, or a clear error."""
+    """A JSON document a tool wrote (and the ledger vouches for), or a clear error."""
     try:
-        return json.loads(path.read_text())
+        text = path.read_bytes()
+        verify(sandbox_path(path), path, hashlib.sha256(text).hexdigest())
+        return json.loads(text)
     except (OSError, ValueError):
         raise ToolError(f"{what} {path.name} is missing or damaged; recreate it") from None
-
-
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def require_column(table: Table, column: str | None, *, argument: str) -> str:
@@ -141,12 +139,18 @@ def require_column(table: Table, column: str | None, *, argument: str) -> str:
     return column
 
 
-def _read_meta(real: Path) -> TableMeta:
-    """The sidecar of a tool-written table, else the role implied by the file's place."""
+def _read_meta(real: Path, fingerprint: str) -> TableMeta:
+    """The sidecar of a tool-written table, else the role implied by the file's place.
+
+    With a ledger, the sidecar and the table must both be a tool's unchanged bytes.
+    """
     sidecar = real.with_name(real.name[: -len(real.suffix)] + META_SUFFIX)
     if real.suffix == TABLE_SUFFIX and sidecar.is_file():
         try:
-            return TableMeta.model_validate_json(sidecar.read_text())
+            text = sidecar.read_bytes()
+            verify(sandbox_path(sidecar), sidecar, hashlib.sha256(text).hexdigest())
+            verify(sandbox_path(real), real, fingerprint)
+            return TableMeta.model_validate_json(text)
         except (OSError, ValidationError):
             raise ToolError(f"the metadata {sidecar.name} is damaged; recreate the table") from None
     try:

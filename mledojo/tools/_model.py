@@ -7,6 +7,7 @@ same feature columns in the same order, and class labels map back to the origina
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 from typing import Any
@@ -18,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ._base import ToolArgumentError, ToolError
 from ._columns import Task
-from ._paths import handle_path, resolve_input, write_atomic
+from ._ledger import verify
+from ._paths import handle_path, resolve_input, sandbox_path, write_atomic
 from ._safe import MIN_GROUP_ROWS, label
 
 MODEL_SUFFIX = ".model.pkl"
@@ -86,7 +88,10 @@ def load_model(path: str, *, argument: str = "model") -> LoadedModel:
         )
     meta_path = real.with_name(real.name[: -len(MODEL_SUFFIX)] + MODEL_META_SUFFIX)
     try:
-        meta = ModelMeta.model_validate_json(meta_path.read_text())
+        text = meta_path.read_bytes()
+        verify(sandbox_path(meta_path), meta_path, hashlib.sha256(text).hexdigest())
+        verify(sandbox_path(real), real)
+        meta = ModelMeta.model_validate_json(text)
     except (OSError, ValidationError):
         raise ToolArgumentError(
             f"argument `{argument}`: the description {meta_path.name} is missing or damaged; "

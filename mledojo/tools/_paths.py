@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ._base import HANDLE_PATTERN, ToolArgumentError, ToolError
+from ._ledger import record, sha256
 
 DATA_PREFIX = "/data"
 WORKSPACE_PREFIX = "/workspace"
@@ -109,14 +110,17 @@ def sandbox_path(real: Path) -> str:
 def write_atomic(target: Path, write: Callable[[Path], None]) -> None:
     """Write through a temporary file in the same folder, then rename over `target`.
 
-    The rename replaces a symlink planted at `target` instead of writing through it.
+    The rename replaces a symlink planted at `target` instead of writing through it. The
+    bytes' digest goes to the call's ledger (`_ledger.py`), for the host.
     """
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
     os.close(fd)
     try:
         write(Path(tmp))
         os.chmod(tmp, 0o644)
+        digest = sha256(Path(tmp))
         os.replace(tmp, target)
+        record(sandbox_path(target), digest)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -13,10 +13,10 @@ from typing import Any
 from pydantic import Field
 
 from ._base import ToolArgs, ToolArgumentError
-from ._data import sha256
+from ._ledger import sha256, vouched
 from ._metrics import METRICS, get_metric
 from ._model import EVAL_INFIX
-from ._paths import resolve_input, tools_dir
+from ._paths import resolve_input, sandbox_path, tools_dir
 
 MAX_RECORDS = 1000
 
@@ -32,10 +32,13 @@ class RankArgs(ToolArgs):
 def rank_experiments(args: RankArgs) -> dict[str, Any]:
     """Rank; see the module docstring."""
     metric = get_metric(args.metric)
-    records = _records()
+    records, forged = _records()
     if not records:
-        raise ToolArgumentError("no evaluations recorded yet; run evaluate_model first")
-    excluded = {"in_sample": 0, "metric_missing": 0, "other_data": 0}
+        why = (
+            f" ({forged} record(s) not as evaluate_model wrote them are ignored)" if forged else ""
+        )
+        raise ToolArgumentError(f"no evaluations recorded yet{why}; run evaluate_model first")
+    excluded = {"in_sample": 0, "metric_missing": 0, "other_data": 0, "not_a_tool_record": forged}
     wanted = sha256(resolve_input(args.data, argument="data")) if args.data else None
     usable = []
     for r in records:
@@ -78,15 +81,20 @@ def rank_experiments(args: RankArgs) -> dict[str, Any]:
     }
 
 
-def _records() -> list[dict[str, Any]]:
-    out = []
+def _records() -> tuple[list[dict[str, Any]], int]:
+    """The evaluation records, and how many files the ledger does not vouch for."""
+    out, forged = [], 0
     for path in sorted(tools_dir().glob(f"*{EVAL_INFIX}*.json"))[:MAX_RECORDS]:
         if path.is_symlink() or not path.is_file():
             continue
         try:
-            record = json.loads(path.read_text())
+            text = path.read_bytes()
+            record = json.loads(text)
         except (OSError, ValueError):
+            continue
+        if not vouched(sandbox_path(path), text):
+            forged += 1  # not evaluate_model's bytes: no claim
             continue
         if isinstance(record, dict) and isinstance(record.get("metrics"), dict):
             out.append(record)
-    return out
+    return out, forged

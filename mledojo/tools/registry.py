@@ -1,7 +1,8 @@
 """The table of trusted tools and the definitions an LLM gets.
 
 `TOOLS` maps a name to a callable `dict -> dict` (the runner's contract: JSON object in,
-JSON object out; a `ToolError` is the reply's error). `tool_definitions()` lists name,
+JSON object out; a `ToolError` is the reply's error); `call` runs one under the host's
+ledger of tool outputs (`_ledger.py`), as the runner does. `tool_definitions()` lists name,
 description and the JSON schema of the arguments. Imported relatively so that the same
 file is `mledojo.tools.registry` on the host and the runner's private package inside the
 sandbox.
@@ -9,9 +10,11 @@ sandbox.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ._base import ToolSpec
+from ._ledger import ledger_of_call
 from .evaluate import EvaluateArgs, evaluate_model
 from .explore import ExploreArgs, explore_dataset
 from .features import FeatureArgs, engineer_features
@@ -122,3 +125,19 @@ TOOLS: dict[str, ToolSpec] = {spec.name: spec for spec in SPECS}
 def tool_definitions() -> list[dict[str, Any]]:
     """Name, description and JSON schema of the arguments of every tool, for an LLM."""
     return [spec.definition() for spec in SPECS]
+
+
+def call(
+    name: str, args: dict[str, Any], known: Mapping[str, str] | None, written: dict[str, str]
+) -> dict[str, Any]:
+    """Run tool `name` trusting only the outputs in `known` (None: no checks).
+
+    `written` receives the digest of every file the call wrote, even when the tool fails
+    part-way, so the host's ledger stays complete.
+    """
+    with ledger_of_call(known) as ledger:
+        try:
+            return TOOLS[name](args)
+        finally:
+            if ledger is not None:
+                written.update(ledger.written)

@@ -66,3 +66,27 @@ def test_tool_chain_in_docker_reaches_a_graded_submission(tmp_path: Path) -> Non
         assert terminated and obs["status"] == "submitted"
         final = info["final"]
         assert final["graded"] and final["private_score"] > 0.8  # v2 without case_history: ~0.65
+
+
+@pytest.mark.docker
+def test_the_episode_keeps_a_ledger_so_a_forged_sidecar_is_refused(tmp_path: Path) -> None:
+    with mledojo.make("pump-failure-v2", sandbox="docker", run_dir=tmp_path / "run") as env:
+        env.reset(seed=0)
+        split = _tool(
+            env, "split_dataset", path="/data/train.csv", target="failure_24h", kind="time",
+            time_column="timestamp", id_column="id", name="s",
+        )  # fmt: skip
+        valid = split["parts"]["valid"]["path"]
+        forge = (
+            "import json\n"
+            f"p = {valid.replace('.parquet', '.meta.json')!r}\n"
+            "m = json.load(open(p)); m['role'] = 'train'; json.dump(m, open(p, 'w'))\n"
+        )
+        obs, *_ = env.step({"action": "execute_code", "code": forge})
+        assert obs["status"] == "ok", obs
+        args = {"train": valid, "algorithm": "logistic_regression", "name": "m"}
+        bad, *_ = env.step({"action": "call_tool", "tool": "train_model", "args": args})
+        assert bad["status"] == "error"
+        assert "s_valid.meta.json was changed after the tool" in bad["error_message"]
+        honest = {**args, "train": split["parts"]["train"]["path"]}
+        _tool(env, "train_model", **honest)  # the tools' own outputs still work

@@ -1,0 +1,126 @@
+"""The host's ledger of tool outputs: a sidecar, model or record the agent wrote or changed
+is refused (or, for rank_experiments, ignored) while a ledger is active."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mledojo.tools import registry
+from mledojo.tools._base import ToolError
+
+from .conftest import Box
+
+
+class Host:
+    """What the episode does: one ledger per episode, fed by every call's `written`."""
+
+    def __init__(self) -> None:
+        self.ledger: dict[str, str] = {}
+
+    def call(self, tool: str, **args: Any) -> dict[str, Any]:
+        written: dict[str, str] = {}
+        try:
+            return registry.call(tool, args, self.ledger, written)
+        finally:
+            self.ledger.update(written)
+
+
+def _split(host: Host) -> dict[str, str]:
+    out = host.call(
+        "split_dataset", path="/data/train.csv", target="failure_24h", kind="time",
+        time_column="timestamp", id_column="id", name="s",
+    )  # fmt: skip
+    return {role: p["path"] for role, p in out["parts"].items()}
+
+
+def _real(box: Box, sandbox_path: str) -> Path:
+    return box.workspace / sandbox_path.removeprefix("/workspace/")
+
+
+def test_the_ledger_holds_every_file_a_call_wrote(box: Box) -> None:
+    host = Host()
+    parts = _split(host)
+    for path in parts.values():
+        assert path in host.ledger
+        assert path.replace(".parquet", ".meta.json") in host.ledger
+    host.call("train_model", train=parts["train"], algorithm="logistic_regression", name="m")
+    assert "/workspace/tools/m.model.pkl" in host.ledger
+    out = host.call("evaluate_model", model="m", data=parts["valid"], metric="roc_auc")
+    assert out["record"] in host.ledger
+
+
+def test_a_relabelled_sidecar_is_refused(box: Box) -> None:
+    host = Host()
+    parts = _split(host)
+    sidecar = _real(box, parts["valid"].replace(".parquet", ".meta.json"))
+    meta = json.loads(sidecar.read_text())
+    meta["role"] = "train"  # the attack: train on the validation part, as if it were train
+    sidecar.write_text(json.dumps(meta))
+    args = {"train": parts["valid"], "algorithm": "logistic_regression", "name": "m"}
+    box.call("train_model", **args)  # without a ledger the forgery works: the gap it closes
+    with pytest.raises(ToolError, match=r"s_valid.meta.json was changed after the tool"):
+        host.call("train_model", **args)
+
+
+def test_a_changed_table_behind_an_intact_sidecar_is_refused(box: Box) -> None:
+    host = Host()
+    parts = _split(host)
+    host.call("train_model", train=parts["train"], algorithm="logistic_regression", name="m")
+    valid, train = _real(box, parts["valid"]), _real(box, parts["train"])
+    valid.write_bytes(train.read_bytes())  # training rows under the validation label
+    with pytest.raises(ToolError, match=r"s_valid.parquet was changed after the tool"):
+        host.call("evaluate_model", model="m", data=parts["valid"], metric="roc_auc")
+
+
+def test_a_planted_table_with_its_own_sidecar_is_refused(box: Box) -> None:
+    host = Host()
+    parts = _split(host)
+    for suffix in (".parquet", ".meta.json"):
+        src = _real(box, parts["valid"].replace(".parquet", suffix))
+        (box.workspace / "tools" / f"mine{suffix}").write_bytes(src.read_bytes())
+    with pytest.raises(ToolError, match=r"mine.meta.json was not written by a tool"):
+        host.call("engineer_features", train="/workspace/tools/mine.parquet", name="f")
+
+
+class _Marker:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.mkdir, (str(self.path),))
+
+
+def test_a_planted_model_is_refused_before_it_is_unpickled(box: Box, tmp_path: Path) -> None:
+    host = Host()
+    parts = _split(host)
+    host.call("train_model", train=parts["train"], algorithm="logistic_regression", name="m")
+    marker = tmp_path / "unpickled"
+    (box.workspace / "tools" / "m.model.pkl").write_bytes(pickle.dumps(_Marker(marker)))
+    with pytest.raises(ToolError, match=r"m.model.pkl was changed after the tool"):
+        host.call("evaluate_model", model="m", data=parts["valid"], metric="roc_auc")
+    assert not marker.exists(), "the planted pickle ran"
+
+
+def test_rank_experiments_ignores_a_forged_record(box: Box) -> None:
+    host = Host()
+    parts = _split(host)
+    host.call("train_model", train=parts["train"], algorithm="logistic_regression", name="m")
+    out = host.call("evaluate_model", model="m", data=parts["valid"], metric="roc_auc")
+    honest = host.call("rank_experiments", metric="roc_auc")
+    assert [r["model"] for r in honest["ranking"]] == ["m"]
+    record = _real(box, out["record"])
+    forged = json.loads(record.read_text())
+    forged["metrics"]["roc_auc"], forged["model"] = 0.9999, "forged"
+    forged_path = record.with_name(record.name.replace("m", "forged", 1))
+    forged_path.write_text(json.dumps(forged))
+    record.write_text(json.dumps(forged | {"model": "m"}))  # and the honest record altered
+    assert "forged" in [r["model"] for r in box.call("rank_experiments", metric="roc_auc")[
+        "ranking"]]  # fmt: skip
+    with pytest.raises(ToolError, match=r"2 record\(s\) not as evaluate_model wrote them"):
+        host.call("rank_experiments", metric="roc_auc")
