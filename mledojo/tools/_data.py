@@ -9,7 +9,6 @@ competition's test file (`/data/test*`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ._base import ToolArgumentError, ToolError
-from ._ledger import sha256, verify
+from ._ledger import read_vouched, sha256, verify
 from ._paths import data_root, handle_path, resolve_input, sandbox_path, write_atomic
 
 Role = Literal["raw", "train", "valid", "test"]
@@ -120,9 +119,7 @@ def write_json(target: Path, obj: Any) -> None:
 def read_json(path: Path, *, what: str) -> Any:
     """A JSON document a tool wrote (and the ledger vouches for), or a clear error."""
     try:
-        text = path.read_bytes()
-        verify(sandbox_path(path), path, hashlib.sha256(text).hexdigest())
-        return json.loads(text)
+        return json.loads(read_vouched(sandbox_path(path), path))
     except (OSError, ValueError):
         raise ToolError(f"{what} {path.name} is missing or damaged; recreate it") from None
 
@@ -147,8 +144,7 @@ def _read_meta(real: Path, fingerprint: str) -> TableMeta:
     sidecar = real.with_name(real.name[: -len(real.suffix)] + META_SUFFIX)
     if real.suffix == TABLE_SUFFIX and sidecar.is_file():
         try:
-            text = sidecar.read_bytes()
-            verify(sandbox_path(sidecar), sidecar, hashlib.sha256(text).hexdigest())
+            text = read_vouched(sandbox_path(sidecar), sidecar)
             verify(sandbox_path(real), real, fingerprint)
             return TableMeta.model_validate_json(text)
         except (OSError, ValidationError):

@@ -7,7 +7,6 @@ same feature columns in the same order, and class labels map back to the origina
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 from typing import Any
@@ -19,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ._base import ToolArgumentError, ToolError
 from ._columns import Task
-from ._ledger import verify
+from ._ledger import read_vouched, verify
 from ._paths import handle_path, resolve_input, sandbox_path, write_atomic
 from ._safe import MIN_GROUP_ROWS, label
 
@@ -88,8 +87,7 @@ def load_model(path: str, *, argument: str = "model") -> LoadedModel:
         )
     meta_path = real.with_name(real.name[: -len(MODEL_SUFFIX)] + MODEL_META_SUFFIX)
     try:
-        text = meta_path.read_bytes()
-        verify(sandbox_path(meta_path), meta_path, hashlib.sha256(text).hexdigest())
+        text = read_vouched(sandbox_path(meta_path), meta_path)
         verify(sandbox_path(real), real)
         meta = ModelMeta.model_validate_json(text)
     except (OSError, ValidationError):

@@ -329,7 +329,7 @@ def _row_features(
         return df
     df = df.reset_index(drop=True)
     if cases is not None:
-        past, key = _case_past(df, *cases, time_col)
+        past, key = _case_past(df, *cases, time_col), cases[1]
     else:
         past = None if history is None else history[[c for c in history if c in df.columns]]
         key = group_col
@@ -349,12 +349,12 @@ def _row_features(
 
 def _case_past(
     df: pd.DataFrame, history: pd.DataFrame, case_col: str, time_col: str
-) -> tuple[pd.DataFrame, str]:
+) -> pd.DataFrame:
     """Each case's history rows strictly before its own hour (the case row stands for it)."""
     past = history[[c for c in history.columns if c in df.columns]]
     hour = pd.Series(_sort_key(df[time_col]).to_numpy(), index=df[case_col].to_numpy())
     before = _sort_key(past[time_col]).to_numpy() < past[case_col].map(hour).to_numpy()
-    return past[before], case_col
+    return past[before]
 
 
 def _windows(both: pd.DataFrame, by: pd.Series, spec: dict[str, Any]) -> pd.DataFrame:
