@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 FAST_COMPETITIONS = ["playground-series-s3e12", "titanic", "playground-series-s3e3"]
+SLOW_AGENT = str(Path(__file__).with_name("slow_agent.py"))  # baseline + 10 s: caught mid-way
 SMALL = ["--cpus", "1", "--memory-mb", "2048", "--max-steps", "3", "--sandbox", "docker"]
 
 
@@ -64,6 +65,7 @@ class BenchHelpers:
     """The helpers above, as a fixture (test modules cannot import a conftest by name)."""
 
     fast_competitions = FAST_COMPETITIONS
+    slow_agent = SLOW_AGENT
     small = SMALL
     bench_cmd = staticmethod(bench_cmd)
     run_bench = staticmethod(run_bench)

@@ -30,7 +30,7 @@ def test_killed_bench_resumes_and_runs_every_episode_exactly_once(
 ) -> None:
     args = [
         "--agents",
-        "baseline",
+        bh.slow_agent,
         "--competitions",
         ",".join(bh.fast_competitions),
         "--seeds",
@@ -98,7 +98,7 @@ def test_killed_bench_resumes_and_runs_every_episode_exactly_once(
 def test_a_crashed_scheduler_leaves_no_container_and_loses_no_finished_episode(
     tmp_path: Path, docker_client: Any, bh: Any
 ) -> None:
-    args = ["--agents", "baseline", "--competitions", "titanic", "--seeds", "2"]
+    args = ["--agents", bh.slow_agent, "--competitions", "titanic", "--seeds", "2"]
     args += ["--workers", "2", *bh.small, "--start-interval", "4"]
     proc = subprocess.Popen(
         bh.bench_cmd(tmp_path, *args),

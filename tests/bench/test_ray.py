@@ -115,7 +115,7 @@ def test_a_bench_on_a_loopback_ray_cluster_survives_a_killed_worker_node(
     runs = tmp_path / "runs"
     args = [
         "--agents",
-        "baseline",
+        bh.slow_agent,
         "--competitions",
         "playground-series-s3e12,titanic",
         "--seeds",
@@ -143,7 +143,12 @@ def test_a_bench_on_a_loopback_ray_cluster_survives_a_killed_worker_node(
         starts += line.startswith("start ")
         if starts == 2:
             break
-    time.sleep(6)
+    # kill only once both episodes have their folders: a node killed while its episode is
+    # still being scheduled leaves nothing to set aside, and the test would prove nothing
+    deadline = time.monotonic() + 180
+    while len(list(runs.glob("*/*/*/seed-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(2)
     _kill_group(worker, signal.SIGKILL)
     rest, _ = proc.communicate(timeout=540)
     output = "".join(seen) + rest
