@@ -93,5 +93,6 @@ def verify(key: str, real: Path, digest: str | None = None) -> None:
         )
     if (digest or sha256(real)) != expected:
         raise ToolError(
-            f"{key} was changed after the tool that wrote it; recreate it with that tool"
+            f"{key} was changed after the tool that wrote it; recreate it with that tool, or "
+            "save your own version under another name (without a .meta.json it is raw data)"
         )
