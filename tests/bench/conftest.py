@@ -45,6 +45,19 @@ def run_bench(runs_dir: Path, *args: str, timeout: float = 600) -> subprocess.Co
     )
 
 
+def start_bench(runs_dir: Path, *args: str) -> subprocess.Popen[str]:
+    """The bench in the background, its output (stdout and stderr) a line-buffered pipe."""
+    proc = subprocess.Popen(
+        bench_cmd(runs_dir, *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    return proc
+
+
 def only_run(runs_dir: Path) -> Path:
     runs = [p for p in runs_dir.iterdir() if p.is_dir()]
     assert len(runs) == 1, runs
@@ -69,6 +82,7 @@ class BenchHelpers:
     small = SMALL
     bench_cmd = staticmethod(bench_cmd)
     run_bench = staticmethod(run_bench)
+    start_bench = staticmethod(start_bench)
     only_run = staticmethod(only_run)
     results = staticmethod(results)
     log_events = staticmethod(log_events)

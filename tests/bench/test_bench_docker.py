@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -41,13 +39,7 @@ def test_killed_bench_resumes_and_runs_every_episode_exactly_once(
         "--start-interval",
         "4",  # staggered: when the first episode ends, the second is mid-way
     ]
-    proc = subprocess.Popen(
-        bh.bench_cmd(tmp_path, *args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    proc = bh.start_bench(tmp_path, *args)
     assert proc.stdout is not None
     seen: list[str] = []
     deadline = time.monotonic() + 400
@@ -100,13 +92,7 @@ def test_a_crashed_scheduler_leaves_no_container_and_loses_no_finished_episode(
 ) -> None:
     args = ["--agents", bh.slow_agent, "--competitions", "titanic", "--seeds", "2"]
     args += ["--workers", "2", *bh.small, "--start-interval", "4"]
-    proc = subprocess.Popen(
-        bh.bench_cmd(tmp_path, *args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    proc = bh.start_bench(tmp_path, *args)
     assert proc.stdout is not None
     for line in proc.stdout:  # the first episode done, the second one mid-way: SIGKILL
         if line.startswith("[1/2]"):

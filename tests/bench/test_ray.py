@@ -128,13 +128,7 @@ def test_a_bench_on_a_loopback_ray_cluster_survives_a_killed_worker_node(
         address,
         *bh.small,
     ]
-    proc = subprocess.Popen(
-        bh.bench_cmd(runs, *args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    proc = bh.start_bench(runs, *args)
     assert proc.stdout is not None
     seen: list[str] = []
     starts = 0

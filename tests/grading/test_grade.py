@@ -17,20 +17,12 @@ from mledojo.errors import GradingError, InvalidSubmissionError
 from mledojo.grading import GradeReport, grade, grade_report
 from mledojo.grading.scoring import label_codes, report_for_score
 
+from .conftest import make_spec as toy_spec
+
 
 def make_spec(**over: Any) -> CompetitionSpec:
-    base: dict[str, Any] = {
-        "id": "toy",
-        "version": 1,
-        "title": "Toy",
-        "task": "binary",
-        "metric": {"name": "accuracy", "higher_is_better": True},
-        "target": "y",
-        "id_column": "id",
-        "source": {"kind": "generator"},
-    }
-    base.update(over)
-    return CompetitionSpec.model_validate(base)
+    """The toy spec, scored by accuracy unless told otherwise."""
+    return toy_spec(**{"metric": {"name": "accuracy", "higher_is_better": True}, **over})
 
 
 def shared_dir() -> Path:

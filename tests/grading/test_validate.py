@@ -13,20 +13,7 @@ from mledojo.competition import CompetitionSpec
 from mledojo.errors import GradingError, InvalidSubmissionError
 from mledojo.grading.validate import normalize_labels, submission_layout, validate_submission
 
-
-def make_spec(**over: Any) -> CompetitionSpec:
-    base: dict[str, Any] = {
-        "id": "toy",
-        "version": 1,
-        "title": "Toy",
-        "task": "binary",
-        "metric": {"name": "roc_auc", "higher_is_better": True},
-        "target": "y",
-        "id_column": "id",
-        "source": {"kind": "generator"},
-    }
-    base.update(over)
-    return CompetitionSpec.model_validate(base)
+from .conftest import make_spec
 
 
 def answers(n: int = 6, labels: list[Any] | None = None) -> pd.DataFrame:
