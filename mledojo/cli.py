@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from mledojo._console import err, out, run_app
 from mledojo.bench.cli import attach as attach_bench
 from mledojo.bot.cli import attach as attach_bot
-from mledojo.errors import MLEDojoError
 from mledojo.leaderboard.cli import attach as attach_leaderboard
 
 app = typer.Typer(
@@ -33,8 +32,6 @@ app.add_typer(image_app, name="image")
 leaderboard_app = attach_leaderboard(app)
 attach_bench(app, leaderboard_app)  # `bench`, and `leaderboard submit`
 attach_bot(app)  # `bot`: the MLE-Bot on any CSV
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 SUSPECT_ROW = ("[red]suspect[/red]", "[red]past the honest ceiling; see the note[/red]")
 SplitOpt = Annotated[str, typer.Option("--split", help="all | tabular | lite | synthetic | kaggle")]
@@ -487,14 +484,7 @@ def cleanup(
 
 def main() -> None:
     """Entry point: one clear line on a known error, no traceback, non-zero exit."""
-    try:
-        app()
-    except MLEDojoError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        err.print("[red]interrupted[/red]")
-        sys.exit(130)
+    run_app(app)
 
 
 if __name__ == "__main__":

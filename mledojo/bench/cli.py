@@ -14,13 +14,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from mledojo.errors import MLEDojoError
-
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+from mledojo._console import err, out, run_app
 
 Opt = typer.Option
 
@@ -274,11 +270,7 @@ def main() -> None:
     standalone = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
     standalone.command("bench")(bench)
     standalone.command("submit")(submit)
-    try:
-        standalone()
-    except MLEDojoError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
-        sys.exit(1)
+    run_app(standalone)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+from mledojo._console import err, out, run_app
 
 leaderboard_app = typer.Typer(
     help="Our leaderboard: built from verified submissions.", no_args_is_help=True
@@ -162,15 +160,9 @@ def attach(app: typer.Typer) -> typer.Typer:
 
 def main() -> None:
     """`python -m mledojo.leaderboard.cli`: these commands alone, with the main CLI's errors."""
-    from mledojo.errors import MLEDojoError
-
     app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
     attach(app)
-    try:
-        app()
-    except MLEDojoError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
-        sys.exit(1)
+    run_app(app)
 
 
 if __name__ == "__main__":

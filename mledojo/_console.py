@@ -1,0 +1,25 @@
+"""What every mledojo command line shares: its two consoles and its error boundary."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from mledojo.errors import MLEDojoError
+
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+def run_app(app: typer.Typer) -> None:
+    """Run `app`: a known error is one line and exit 1, Ctrl-C exit 130, no traceback."""
+    try:
+        app()
+    except MLEDojoError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/red]")
+        sys.exit(130)
