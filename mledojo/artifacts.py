@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from mledojo._files import write_text_atomic
 from mledojo.layout import EpisodeSpec, versions
 
 __all__ = ["versions"]  # re-exported: where results have always found it
@@ -179,11 +180,7 @@ class EpisodeRecorder:
 def write_result(folder: Path, result: EpisodeResult) -> Path:
     """Write `result.json` atomically (a crash never leaves half a file)."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / RESULT_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(result.model_dump_json(indent=2))
-    tmp.replace(path)
-    return path
+    return write_text_atomic(folder / RESULT_FILE, result.model_dump_json(indent=2))
 
 
 def new_episode_folder(base: Path) -> Path:

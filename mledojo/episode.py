@@ -17,7 +17,6 @@ Gymnasium face over this class.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mledojo._files import sha256_file
 from mledojo.artifacts import (
     EpisodeRecorder,
     EpisodeResult,
@@ -507,7 +507,7 @@ class Episode:
             graded=True,
             reason=reason,
             submission=str(target.relative_to(self.folder)),
-            submission_sha256=hashlib.sha256(target.read_bytes()).hexdigest(),
+            submission_sha256=sha256_file(target),
             private_score=report.score,
             private_human_rank=report.human_rank,
             medal=report.medal,

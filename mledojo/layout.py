@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mledojo._files import write_text_atomic
 from mledojo.competition import Budget, Resources
 
 RUNS_ENV_VAR = "MLEDOJO_RUNS_DIR"
@@ -154,9 +155,7 @@ def record_run(run_folder: Path, *, image: str | None = None) -> RunManifest:
     here = Invocation(command=list(sys.argv), pid=os.getpid(), started_at=now)
     if not any(i.pid == here.pid for i in manifest.invocations):
         manifest.invocations.append(here)
-    tmp = path.with_name(f".{MANIFEST_FILE}.{os.getpid()}.tmp")
-    tmp.write_text(manifest.model_dump_json(indent=2))
-    tmp.replace(path)
+    write_text_atomic(path, manifest.model_dump_json(indent=2))
     return manifest
 
 

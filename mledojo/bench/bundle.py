@@ -11,13 +11,14 @@ The hashes catch a file edited or lost in transit; what makes a score trustworth
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
+
+from mledojo._files import sha256_file, write_text_atomic
 
 BUNDLE_FILE = "bundle.json"
 BUNDLE_SCHEMA_VERSION = 1
@@ -43,16 +44,6 @@ class BundleManifest(BaseModel):
     run_id: str
     created_at: str
     files: dict[str, FileEntry]
-
-
-def sha256_file(path: Path) -> str:
-    """The sha256 of a regular file, opened without following a symlink."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    h = hashlib.sha256()
-    with os.fdopen(fd, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _is_episode_dir(path: Path) -> bool:
@@ -98,11 +89,7 @@ def write_manifest(run_folder: Path) -> Path:
     manifest = BundleManifest(
         run_id=run_folder.name, created_at=datetime.now(UTC).isoformat(), files=files
     )
-    target = run_folder / BUNDLE_FILE
-    tmp = target.with_name(f".{BUNDLE_FILE}.tmp")
-    tmp.write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
-    tmp.replace(target)
-    return target
+    return write_text_atomic(run_folder / BUNDLE_FILE, manifest.model_dump_json(indent=2))
 
 
 def load_manifest(run_folder: Path) -> BundleManifest:

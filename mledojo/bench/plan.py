@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mledojo._files import write_text_atomic
 from mledojo.errors import MLEDojoError
 from mledojo.layout import EpisodeSpec, episode_dir
 
@@ -158,10 +159,7 @@ def write_plan(run_folder: Path, plan: BenchPlan) -> Path:
                 "--run-id, or leave it out to get this bench's own run folder"
             )
         return path
-    tmp = path.with_name(f".{PLAN_FILE}.tmp")
-    tmp.write_text(plan.model_dump_json(indent=2), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(path, plan.model_dump_json(indent=2))
 
 
 def load_plan(run_folder: Path) -> BenchPlan:

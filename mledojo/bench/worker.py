@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from mledojo._files import write_text_atomic
 from mledojo.artifacts import RESULT_FILE, EpisodeResult, EpisodeStatus
 from mledojo.bench.plan import Job
 
@@ -129,9 +130,7 @@ def main(argv: list[str]) -> int:
         out = run_job(job, runs_dir, run_id, retry)  # type: ignore[arg-type]
     except KeyboardInterrupt:
         return 130
-    tmp = outcome_path.with_name(outcome_path.name + ".tmp")
-    tmp.write_text(out.model_dump_json(), encoding="utf-8")
-    tmp.replace(outcome_path)
+    write_text_atomic(outcome_path, out.model_dump_json())
     return 0
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mledojo._files import write_text_atomic
 from mledojo.artifacts import LLMUsage
 from mledojo.bot.context import TaskContext, context_from_profile
 from mledojo.bot.orchestrate import MontyLimits, run_orchestration
@@ -540,9 +541,7 @@ class MLEBot:
         with self._lock:
             text = self.state.model_dump_json(indent=1)
         with self._io_lock:
-            tmp = self.bot_dir / (STATE_FILE + ".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(self.bot_dir / STATE_FILE)
+            write_text_atomic(self.bot_dir / STATE_FILE, text)
 
     def _report(self, ctx: TaskContext) -> None:
         if self.state is None:

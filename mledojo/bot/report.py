@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mledojo._files import write_text_atomic
 from mledojo.bot.context import TaskContext
 from mledojo.bot.schemas import BotState, ExperimentRecord
 
@@ -163,6 +164,4 @@ def write_report(folder: Path, state: BotState, ctx: TaskContext, *, planner: st
     """Rewrite both reports atomically."""
     md = render_markdown(state, ctx, planner=planner)
     for name, text in ((REPORT_MD, md), (REPORT_HTML, render_html(md))):
-        tmp = folder / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(folder / name)
+        write_text_atomic(folder / name, text)

@@ -10,7 +10,6 @@ the sha256 of every file: a missing or mismatching manifest means "rebuild", nev
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,7 +23,7 @@ import platformdirs
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict
 
-from mledojo._files import import_file
+from mledojo._files import import_file, sha256_file
 from mledojo.competition import Competition, GeneratorSource, KaggleSource, LocalSource
 from mledojo.data.split import assign_parts, split_frame
 from mledojo.errors import DataError
@@ -259,15 +258,6 @@ def _load_function(path: Path, name: str) -> Callable[..., Any]:
     return fn  # type: ignore[no-any-return]
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
 
@@ -279,7 +269,7 @@ def _write_manifest(root: Path, comp: Competition, seed: int) -> None:
         "version": comp.spec.version,
         "data_seed": seed,
         "created_unix": time.time(),
-        "files": {str(p.relative_to(root)): file_sha256(p) for p in _files(root)},
+        "files": {str(p.relative_to(root)): sha256_file(p) for p in _files(root)},
     }
     (root / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
 
@@ -296,4 +286,4 @@ def _verify(root: Path) -> bool:
     present = {str(p.relative_to(root)) for p in _files(root)}
     if present != set(files):
         return False
-    return all(file_sha256(root / rel) == digest for rel, digest in files.items())
+    return all(sha256_file(root / rel) == digest for rel, digest in files.items())

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from mledojo._files import write_text_atomic
 from mledojo.artifacts import RESULT_FILE, EpisodeResult, EpisodeStatus
 from mledojo.leaderboard._io import (
     MAX_RESULT_BYTES,
@@ -258,11 +259,8 @@ def save_jsonl(episodes: list[BoardEpisode], path: Path) -> Path:
     """Write episodes as a `*.board.jsonl` file (atomically), the form `load_episodes` finds."""
     if not path.name.endswith(BOARD_SUFFIX):
         raise LeaderboardError(f"{path}: a board entry file is named `*{BOARD_SUFFIX}`")
-    tmp = path.with_name(f".{path.name}.tmp")
     lines = [ep.model_dump_json(exclude={"source"}) for ep in episodes]
-    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(path, "".join(line + "\n" for line in lines))
 
 
 def load_episodes(sources: list[Path]) -> list[BoardEpisode]:

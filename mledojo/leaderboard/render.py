@@ -12,6 +12,7 @@ import base64
 import hashlib
 from pathlib import Path
 
+from mledojo._files import write_text_atomic
 from mledojo.leaderboard._format import (
     FLAG_TEXT,
     duration_text,
@@ -347,9 +348,5 @@ def write_board(board: Board, out_dir: Path) -> list[Path]:
         (HTML_FILE, render_html(board)),
         (JSON_FILE, board.model_dump_json(indent=1) + "\n"),
     ):
-        path = out_dir / name
-        tmp = path.with_name(f".{name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        written.append(path)
+        written.append(write_text_atomic(out_dir / name, text))
     return written
