@@ -40,9 +40,22 @@ class Backend(Protocol):
     ) -> WireReply: ...
 
 
+MAX_TOKENS_COUNTED = 10**12
+
+
 def _int(value: Any) -> int:
-    """A token count from a reply: a non-negative integer, else 0."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+    """A token count from a reply: a non-negative integer, else 0; an absurd one is malformed
+    (it would overflow the price arithmetic)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return 0
+    if value > MAX_TOKENS_COUNTED:
+        raise MalformedReplyError(f"the reply counts more than {MAX_TOKENS_COUNTED} tokens")
+    return value
+
+
+def _str(value: Any) -> str | None:
+    """A short text field of a reply (finish reason, refusal), else None."""
+    return value if isinstance(value, str) and value else None
 
 
 def _get(body: Any, *keys: str | int) -> Any:
@@ -130,8 +143,8 @@ class OpenAIChat(_SDKBackend):
         usage = _get(body, "usage") or {}
         return WireReply(
             text=str(message.get("content") or ""),
-            refusal=message.get("refusal") or None,
-            finish_reason=_get(body, "choices", 0, "finish_reason"),
+            refusal=_str(message.get("refusal")),
+            finish_reason=_str(_get(body, "choices", 0, "finish_reason")),
             cut_at_limit=_get(body, "choices", 0, "finish_reason") == "length",
             usage=self.prices.usage(
                 self.model,
@@ -256,7 +269,7 @@ class AnthropicMessages(_SDKBackend):
             text="".join(texts),
             tool_input=tool_input if isinstance(tool_input, dict) else None,
             refusal="refused" if body.get("stop_reason") == "refusal" else None,
-            finish_reason=body.get("stop_reason"),
+            finish_reason=_str(body.get("stop_reason")),
             cut_at_limit=body.get("stop_reason") == "max_tokens",
             usage=self.prices.usage(
                 self.model,

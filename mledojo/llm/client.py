@@ -106,10 +106,6 @@ class LLMClient:
         mode = "replay" if self.replaying else "live"
         return f"LLMClient({self.model}, {mode})"
 
-    @property
-    def record_path(self) -> Path | None:
-        return self._recorder.path if self._recorder else None
-
     # public API ------------------------------------------------------------------------
     def structured(
         self, messages: Sequence[Message], schema: type[T], *, purpose: str

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from mledojo.errors import MLEDojoError
-
-INSTALL_HINT = "pip install 'mledojo[llm]'"
+from mledojo.errors import DependencyNotInstalledError, MLEDojoError
 
 
 class LLMError(MLEDojoError):
@@ -30,11 +28,11 @@ class MissingAPIKeyError(LLMError):
         self.variable = variable
 
 
-class SDKNotInstalledError(LLMError, ImportError):
-    """The provider's SDK is missing; the message gives the install command."""
+class SDKNotInstalledError(LLMError, DependencyNotInstalledError):
+    """The provider's SDK is missing; the message gives the install command (the `llm` extra)."""
 
     def __init__(self, package: str) -> None:
-        super().__init__(f"The `{package}` package is needed for this model: {INSTALL_HINT}")
+        DependencyNotInstalledError.__init__(self, package, "llm")
         self.package = package
 
 

@@ -134,7 +134,8 @@ class Recorder:
     def append(self, record: CallRecord) -> None:
         data = canonical_line(record, self._secrets).encode("utf-8")
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(self.path, flags, 0o600)
             try:
                 os.write(fd, data)
             finally:
@@ -203,6 +204,7 @@ class Replayer:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.records = load_records(path)
+        self._keys = [r.key() for r in self.records]  # computed once, compared on every call
         self._used = [False] * len(self.records)
         self._written = 0
         self._lock = threading.Lock()
@@ -213,7 +215,7 @@ class Replayer:
         want = candidate.key()
         with self._lock:
             for i, record in enumerate(self.records):
-                if not self._used[i] and record.key() == want:
+                if not self._used[i] and self._keys[i] == want:
                     self._used[i] = True
                     if recorder is not None:
                         self._write_in_order(recorder)
@@ -228,7 +230,7 @@ class Replayer:
             (i for i in unused if self.records[i].purpose == candidate.purpose), unused[0]
         )
         record = self.records[nearest]
-        diff = first_difference(record.key(), want) or ("request", "?", "?")
+        diff = first_difference(self._keys[nearest], want) or ("request", "?", "?")
         field, was, now = diff
         raise LLMReplayError(
             f"LLM replay diverged at call {call} ({candidate.purpose}): `{field}` differs from "
@@ -241,8 +243,3 @@ class Replayer:
         while self._written < len(self.records) and self._used[self._written]:
             recorder.append(self.records[self._written])
             self._written += 1
-
-    @property
-    def unused(self) -> int:
-        with self._lock:
-            return self._used.count(False)

@@ -499,3 +499,18 @@ def test_sync_calls_inside_an_event_loop_point_to_the_async_form(
     with pytest.raises(LLMError, match="await astructured/atext"):
         asyncio.run(main())
     assert llm_server.requests == []
+
+
+def test_reply_fields_of_the_wrong_type_are_ignored_and_absurd_counts_are_malformed(
+    llm_server: ScriptedLLMServer, client_for: MakeClient
+) -> None:
+    odd = {"choices": [{"message": {"content": "x", "refusal": {"a": 1}}, "finish_reason": 5}]}
+    huge = {"choices": [{"message": {"content": "x"}}], "usage": {"prompt_tokens": 10**400}}
+    llm_server.add_replies(
+        Reply.raw(json.dumps(odd).encode()), *[Reply.raw(json.dumps(huge).encode())] * 4
+    )
+    client = client_for(llm_server, "openai-compatible/m")
+    text, _ = client.text(MESSAGES, purpose="t")  # was a bare pydantic ValidationError
+    assert text == "x"
+    with pytest.raises(LLMCallError, match="more than 1000000000000 tokens"):  # was OverflowError
+        client.text(MESSAGES, purpose="t")

@@ -129,6 +129,7 @@ def test_context_manager_binds_loopback_and_releases_the_port() -> None:
     with ScriptedLLMServer([Reply.say("x")]) as server:
         port = server.port
         assert server.base_url == f"http://127.0.0.1:{port}"
+        assert server._httpd.server_address[0] == "127.0.0.1"  # the socket, not just the URL
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2)
