@@ -6,6 +6,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from mledojo.errors import MLEDojoError
 
@@ -18,7 +19,7 @@ def run_app(app: typer.Typer) -> None:
     try:
         app()
     except MLEDojoError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)  # may quote agent data
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("[red]interrupted[/red]")

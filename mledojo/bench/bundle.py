@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from mledojo._files import sha256_file, write_text_atomic
+from mledojo.leaderboard._io import read_text
 
 BUNDLE_FILE = "bundle.json"
 BUNDLE_SCHEMA_VERSION = 1
@@ -26,6 +27,7 @@ RUN_FILES = ("run.json", "bench.json", "bench-log.jsonl")
 EPISODE_FILES = ("result.json", "trajectory.jsonl", "episode.log")
 EPISODE_DIRS = ("code", "submissions")
 MAX_BUNDLE_FILES = 200_000
+MAX_MANIFEST_BYTES = 64 << 20  # about 200 bytes per file entry
 
 
 class FileEntry(BaseModel):
@@ -93,8 +95,9 @@ def write_manifest(run_folder: Path) -> Path:
 
 
 def load_manifest(run_folder: Path) -> BundleManifest:
-    path = run_folder / BUNDLE_FILE
-    return BundleManifest.model_validate_json(path.read_text(encoding="utf-8"))
+    """`<run>/bundle.json`: a regular file (no symlink) of at most 64 MB."""
+    text = read_text(run_folder / BUNDLE_FILE, max_bytes=MAX_MANIFEST_BYTES)
+    return BundleManifest.model_validate_json(text)
 
 
 def verify_manifest(run_folder: Path, manifest: BundleManifest) -> list[str]:
@@ -105,8 +108,8 @@ def verify_manifest(run_folder: Path, manifest: BundleManifest) -> list[str]:
         if rel.startswith("/") or ".." in Path(rel).parts:
             problems.append(f"bundle.json lists {rel!r}, a path outside the run folder")
             continue
-        path = run_folder / rel
-        if not os.path.lexists(path):
+        path = present.get(rel)  # never a path the manifest names: only what the walk found
+        if path is None:
             problems.append(f"{rel}: listed in bundle.json but missing")
             continue
         st = os.lstat(path)

@@ -225,7 +225,7 @@ def submit(
         else:
             err.print(f"[red]rejected[/red] {run_dir}:")
             for reason in e.reasons:
-                err.print(f"  - {reason}", highlight=False)
+                err.print(f"  - {reason}", highlight=False, markup=False)  # quotes the bundle
         raise typer.Exit(1) from None
     if as_json:
         sys.stdout.write(entry.model_dump_json(indent=2) + "\n")

@@ -55,16 +55,18 @@ class PlainDisplay:
 
     def started(self, job: Job, attempt: int) -> None:
         again = f" (attempt {attempt})" if attempt > 1 else ""
-        self.console.print(f"start         {job.label}{again}", highlight=False)
+        self.console.print(f"start         {job.label}{again}", highlight=False, markup=False)
 
     def finished(self, job: Job, outcome: Outcome) -> None:
         self.done += 1
         self.console.print(
-            f"[{self.done}/{self.total}] " + outcome_line(job, outcome), highlight=False
+            f"[{self.done}/{self.total}] " + outcome_line(job, outcome),
+            highlight=False,
+            markup=False,  # a reason may quote agent text (a sandbox error, a log tail)
         )
 
     def note(self, text: str) -> None:
-        self.console.print(text, highlight=False)
+        self.console.print(text, highlight=False, markup=False)
 
     def stop(self) -> None:
         pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from mledojo._files import write_text_atomic
 from mledojo.errors import MLEDojoError
 from mledojo.layout import EpisodeSpec, episode_dir
+from mledojo.leaderboard._io import LeaderboardError, read_text
 
 PLAN_FILE = "bench.json"
+MAX_PLAN_BYTES = 64 << 20  # a plan of 100,000 episodes is about 60 MB
 PLAN_SCHEMA_VERSION = 1
 SPLITS = ("all", "tabular", "lite", "synthetic", "kaggle")
 
@@ -166,9 +169,11 @@ def load_plan(run_folder: Path) -> BenchPlan:
     """Read `<run>/bench.json`; a clear error when it is missing or broken."""
     path = run_folder / PLAN_FILE
     try:
-        return BenchPlan.model_validate_json(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise BenchError(f"{path}: no bench plan; is {run_folder} a `mledojo bench` run?") from e
+        if not os.path.lexists(path):
+            raise BenchError(f"{path}: no bench plan; is {run_folder} a `mledojo bench` run?")
+        return BenchPlan.model_validate_json(read_text(path, max_bytes=MAX_PLAN_BYTES))
+    except LeaderboardError as e:  # a symlink, a special file, or too large
+        raise BenchError(f"{path}: not a bench plan mledojo wrote: {e}") from e
     except ValueError as e:
         raise BenchError(f"{path}: not a valid bench plan: {e}") from e
 

@@ -22,7 +22,6 @@ The accepted entry is the re-graded numbers as `BoardEpisode`s in
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -34,10 +33,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from mledojo._files import sha256_file
 from mledojo.artifacts import RESULT_FILE, EpisodeResult, Feedback
 from mledojo.bench.bundle import BUNDLE_FILE, load_manifest, verify_manifest
 from mledojo.bench.plan import BenchError, BenchPlan, Job, load_plan
 from mledojo.bench.worker import attempts_before
+from mledojo.leaderboard._io import LeaderboardError
 
 SUBMISSION_SCHEMA_VERSION = 1
 MAX_RESULT_BYTES = 1 << 20
@@ -205,8 +206,9 @@ def _check_known_classes(plan: BenchPlan, out_dir: Path) -> list[str]:
 
 def _check_episode(
     job: Job, run_folder: Path, grader: _Grader
-) -> tuple[list[str], dict[str, Any] | None]:
-    """Reasons to reject one episode, and its re-graded numbers when there are none."""
+) -> tuple[list[str], tuple[dict[str, Any], EpisodeResult] | None]:
+    """Reasons to reject one episode, else its re-graded numbers and its checked result (the
+    file is read once: a second read could see other bytes than the ones checked)."""
     from mledojo.runner import EpisodeRequest
 
     where = f"{job.label} ({job.key})"
@@ -244,7 +246,7 @@ def _check_episode(
     regraded = _regrade_final(result, job, folder, grader, where)
     if isinstance(regraded, list):
         return regraded, None
-    return [], regraded
+    return [], (regraded, result)
 
 
 def _check_feedback(
@@ -325,7 +327,7 @@ def _check_final_file(result: EpisodeResult, folder: Path, where: str) -> list[s
     if why is not None or Path(f.submission).parts[:1] != ("submissions",):
         why = why or "is not under submissions/"
         return [f"{where}: the final submission {f.submission!r} {why}"]
-    if hashlib.sha256(sub.read_bytes()).hexdigest() != f.submission_sha256:
+    if sha256_file(sub) != f.submission_sha256:
         return [f"{where}: {f.submission} does not match its recorded sha256 (the file was edited)"]
     return []
 
@@ -396,7 +398,7 @@ def submit_run(
         )
     try:
         manifest = load_manifest(run_folder)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, LeaderboardError) as e:
         raise SubmissionRejected([f"{BUNDLE_FILE} is not a valid bundle manifest: {e}"]) from e
     reasons = verify_manifest(run_folder, manifest)
     try:
@@ -410,11 +412,10 @@ def submit_run(
     graded: list[tuple[Job, dict[str, Any], EpisodeResult]] = []
     if not reasons:  # re-grading a bundle that already failed would only add noise
         for job in plan.jobs:
-            problems, numbers = _check_episode(job, run_folder, grader)
+            problems, checked = _check_episode(job, run_folder, grader)
             reasons += problems
-            if numbers is not None:
-                path = job.folder(run_folder.parent, run_folder.name) / RESULT_FILE
-                graded.append((job, numbers, EpisodeResult.load(path)))
+            if checked is not None:
+                graded.append((job, *checked))
     if reasons:
         raise SubmissionRejected(reasons)
     agents = sorted({j.agent for j in plan.jobs})
@@ -423,11 +424,12 @@ def submit_run(
     for job, numbers, result in graded:
         label = name if len(agents) == 1 else f"{name}/{job.spec.agent.label}"
         folder = job.folder(run_folder.parent, run_folder.name)
+        comp = get_competition(job.spec.competition)
         episodes.append(
             BoardEpisode(
                 agent=label,
-                competition=get_competition(job.spec.competition).id,
-                competition_version=get_competition(job.spec.competition).spec.version,
+                competition=comp.id,
+                competition_version=comp.spec.version,
                 seed=job.spec.seed,
                 status=result.status,
                 metric=result.metric,
@@ -451,7 +453,7 @@ def submit_run(
         name=name,
         run_id=run_folder.name,
         accepted_at=datetime.now(UTC).isoformat(),
-        bundle_sha256=hashlib.sha256((run_folder / BUNDLE_FILE).read_bytes()).hexdigest(),
+        bundle_sha256=sha256_file(run_folder / BUNDLE_FILE),
         episodes=len(episodes),
         budget_classes=sorted({e.budget_class for e in episodes}),
         re_graded=sum(1 for e in episodes if e.private_score is not None),
