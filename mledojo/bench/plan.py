@@ -112,6 +112,7 @@ def make_plan(
     from mledojo.agent import make_agent
     from mledojo.competition import get_competition
     from mledojo.runner import EpisodeRequest
+    from mledojo.sandbox import resolve_sandbox_kind
 
     args = agent_args or {}
     unknown = sorted(set(args) - set(agents))
@@ -123,6 +124,10 @@ def make_plan(
     if not agents or not seeds:
         raise BenchError("a bench needs at least one agent and one seed")
     comps = resolve_competitions(competitions)
+    try:  # once, not per job: `auto` pings Docker, and every job must get the same answer
+        sandbox = resolve_sandbox_kind(sandbox)
+    except ValueError as e:
+        raise BenchError(f"--sandbox: {e}") from e
     for agent in agents:
         make_agent(agent, args.get(agent, {}))  # a typo or a bad argument fails here
     jobs: list[Job] = []

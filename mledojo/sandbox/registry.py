@@ -15,7 +15,7 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-from mledojo.errors import DockerUnavailableError, SandboxError, did_you_mean
+from mledojo.errors import SandboxError, did_you_mean
 from mledojo.sandbox.base import Sandbox
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,8 @@ def check_kind(kind: str) -> None:
 
 
 def resolve_sandbox_kind(kind: str) -> str:
-    """The backend `kind` stands for (`auto` decided now, as `make_sandbox` would)."""
+    """The backend `kind` stands for; `auto` is decided now: Docker when it answers, else
+    `local` with a loud warning when running as root, else an error (never `unsafe-local`)."""
     check_kind(kind)
     if kind != "auto":
         return kind
@@ -102,6 +103,8 @@ def resolve_sandbox_kind(kind: str) -> str:
         from mledojo.sandbox.local import NEEDS_ROOT_MESSAGE
 
         raise SandboxError(f"Docker is not available. {NEEDS_ROOT_MESSAGE}")
+    warnings.warn(LOCAL_FALLBACK_WARNING, RuntimeWarning, stacklevel=2)
+    log.warning("%s (Docker is not available)", LOCAL_FALLBACK_WARNING)
     return "local"
 
 
@@ -114,18 +117,4 @@ def make_sandbox(kind: str = "auto", **kwargs: Any) -> Sandbox:
     loud warning when running as root, else raises: it never silently degrades to
     `unsafe-local`. Keyword arguments go to the backend's factory.
     """
-    check_kind(kind)
-    if kind != "auto":
-        return backends()[kind](**kwargs)
-    try:
-        return _docker(**kwargs)
-    except DockerUnavailableError as exc:
-        if os.geteuid() != 0:
-            from mledojo.sandbox.local import NEEDS_ROOT_MESSAGE
-
-            raise SandboxError(
-                f"Docker is not available ({exc.args[0]}). {NEEDS_ROOT_MESSAGE}"
-            ) from exc
-        warnings.warn(LOCAL_FALLBACK_WARNING, RuntimeWarning, stacklevel=2)
-        log.warning("%s (%s)", LOCAL_FALLBACK_WARNING, exc)
-        return _local()
+    return backends()[resolve_sandbox_kind(kind)](**kwargs)

@@ -109,6 +109,25 @@ def test_auto_falls_back_to_local_loudly(monkeypatch: pytest.MonkeyPatch) -> Non
         make_sandbox("docker")
 
 
+def test_an_episode_request_resolving_auto_to_local_warns_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`mledojo run` and the bench decide `auto` through the spec, before any sandbox exists."""
+    from mledojo.runner import EpisodeRequest
+    from mledojo.sandbox import engine
+
+    def unavailable(timeout: int = 60) -> None:
+        raise DockerUnavailableError("test")
+
+    monkeypatch.setattr(engine, "docker_client", unavailable)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spec = EpisodeRequest(competition="titanic", agent="baseline", sandbox="auto").resolve()
+    assert spec.sandbox == "local"
+    assert any("LocalSandbox" in str(w.message) for w in caught)
+
+
 def test_unknown_kind_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown sandbox kind"):
         make_sandbox("vm")  # type: ignore[arg-type]
