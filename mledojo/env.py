@@ -108,10 +108,12 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         return self._task.grader
 
     def _task_for(self, data_seed: int | None) -> _Task:
-        data = prepare(self.competition, data_seed=data_seed, **self._prep)  # type: ignore[arg-type]
-        if data.data_seed not in self._tasks:
-            self._tasks[data.data_seed] = _Task(self.competition, data)
-        return self._tasks[data.data_seed]
+        """The prepared data and grader of a data seed, prepared (and checksummed) once."""
+        seed = self.competition.spec.split.seed if data_seed is None else int(data_seed)
+        if seed not in self._tasks:
+            data = prepare(self.competition, data_seed=seed, **self._prep)  # type: ignore[arg-type]
+            self._tasks[seed] = _Task(self.competition, data)
+        return self._tasks[seed]
 
     # ----------------------------------------------------------------- lifecycle
     def reset(

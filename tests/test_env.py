@@ -57,7 +57,7 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MLEDojoEnv]:
 
 def test_reset_and_step_share_keys_and_spaces(env: MLEDojoEnv) -> None:
     obs, info = env.reset(seed=0)
-    assert obs["status"] == "ready" and "ROC" in obs["info"] or "roc_auc" in obs["info"]
+    assert obs["status"] == "ready" and ("ROC" in obs["info"] or "roc_auc" in obs["info"])
     assert env.observation_space.contains(obs)
     assert info["task"]["targets"] == ["failure_24h"]
     obs2, reward, terminated, truncated, _ = env.step(
