@@ -19,9 +19,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from mledojo.errors import MLEDojoError
+from mledojo.grading.metrics import get_metric
+from mledojo.tools._columns import infer_task  # the tools' own rule: one answer
 
 Problem = Literal["auto", "binary", "multiclass", "regression"]
-MAX_CLASSES = 50
 ID_COLUMN = "row_id"
 
 
@@ -107,7 +108,7 @@ def build_adhoc(options: AdhocOptions, root: Path) -> Path:
         "version": 1,
         "title": f"Ad-hoc: {path.name}, predict {options.target}",
         "task": task,
-        "metric": {"name": metric, "higher_is_better": metric != "rmse"},
+        "metric": {"name": metric, "higher_is_better": get_metric(metric).higher_is_better},
         "target": options.target,
         "id_column": id_column,
         "source": {"kind": "local", "path": ".", "files": ["table.csv"]},
@@ -124,22 +125,6 @@ def build_adhoc(options: AdhocOptions, root: Path) -> Path:
         f"Metric: {metric}. The held-out part was split by {split['kind']}.\n"
     )
     return folder
-
-
-def infer_task(y: object) -> Literal["binary", "multiclass", "regression"]:
-    """Two values: binary; few non-float values: multiclass; anything else: regression."""
-    import pandas as pd
-
-    s = pd.Series(y)
-    n = int(s.nunique())
-    if n == 2:
-        return "binary"
-    floats = pd.api.types.is_float_dtype(s) and not (s.dropna() % 1 == 0).all()
-    if n <= MAX_CLASSES and not floats and not pd.api.types.is_numeric_dtype(s):
-        return "multiclass"
-    if n <= 10 and not floats:
-        return "multiclass"
-    return "regression"
 
 
 def _slug(text: str) -> str:

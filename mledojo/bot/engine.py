@@ -143,12 +143,13 @@ class MLEBot:
         `reserve` tool calls are kept back (default: what the final submission needs).
         """
         keep = self.final_tools if reserve is None else reserve
-        if self.calls_left() <= keep:
-            raise StepError(
-                f"the tool budget is nearly used up ({self.calls_left()} left, {keep} kept "
-                "for the submission)"
-            )
-        with self._lock:
+        with self._lock:  # check and count together: experiments run in threads
+            left = self.calls_left()
+            if left <= keep:
+                raise StepError(
+                    f"the tool budget is nearly used up ({left} left, {keep} kept for the "
+                    "submission)"
+                )
             self.tool_calls += 1
         obs, info = self.step({"action": "call_tool", "tool": name, "args": args})
         if obs.get("status") == "truncated" and "tool" not in info:

@@ -45,7 +45,6 @@ class MontyLimits(BaseModel):
     max_seconds: float = 10.0  # interpreter time, host waits (tool calls) excluded
     max_memory_bytes: int = 64 * 1024 * 1024
     max_tool_calls: int = 12
-    wall_seconds: float = 1800.0  # backstop on the whole feed, tool calls included
 
 
 class OrchestrationOutcome(BaseModel):

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ._base import ToolArgumentError, ToolError
 from ._columns import Task
-from ._ledger import read_vouched, verify
+from ._ledger import read_vouched
 from ._paths import handle_path, resolve_input, sandbox_path, write_atomic
 from ._safe import MIN_GROUP_ROWS, label
 
@@ -87,17 +87,18 @@ def load_model(path: str, *, argument: str = "model") -> LoadedModel:
         )
     meta_path = real.with_name(real.name[: -len(MODEL_SUFFIX)] + MODEL_META_SUFFIX)
     try:
-        text = read_vouched(sandbox_path(meta_path), meta_path)
-        verify(sandbox_path(real), real)
-        meta = ModelMeta.model_validate_json(text)
+        meta = ModelMeta.model_validate_json(read_vouched(sandbox_path(meta_path), meta_path))
     except (OSError, ValidationError):
         raise ToolArgumentError(
             f"argument `{argument}`: the description {meta_path.name} is missing or damaged; "
             "train the model again"
         ) from None
     try:
-        with real.open("rb") as fh:
-            estimator = pickle.load(fh)  # noqa: S301 - written by train_model in this sandbox
+        blob = read_vouched(sandbox_path(real), real)  # the bytes checked are the bytes loaded
+    except OSError:
+        raise ToolError(f"the model file {real.name} could not be read; retrain it") from None
+    try:
+        estimator = pickle.loads(blob)  # noqa: S301 - train_model's own bytes (the ledger)
     except Exception:  # noqa: BLE001
         raise ToolError(f"the model file {real.name} could not be loaded; retrain it") from None
     return LoadedModel(meta=meta, estimator=estimator)

@@ -55,6 +55,32 @@ def test_a_time_column_gives_a_time_split_and_a_regression(tmp_path: Path) -> No
 
 
 @needs_data
+def test_the_task_is_the_one_the_tools_infer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 15-level integer target (titanic's ages, binned) and a 60-level text target are
+    multiclass for the tools; the ad-hoc spec once called both regression, and every
+    experiment then failed (rmse refused for a multiclass model)."""
+    from mledojo.tools.profile import ProfileArgs, profile_dataset
+
+    df = pd.read_csv(TITANIC)
+    df["age_band"] = (df["Age"].fillna(30) // 5).clip(upper=14).astype(int)
+    df["ticket_prefix"] = df["Ticket"].str[:2]  # text, about 60 levels
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("MLEDOJO_DATA", str(tmp_path / "data"))  # the tools' /data
+    monkeypatch.setenv("MLEDOJO_WORKSPACE", str(tmp_path))
+    data = tmp_path / "data" / "t.csv"
+    for target in ("age_band", "ticket_prefix"):
+        levels = df[target].value_counts()
+        kept = df[df[target].isin(levels[levels >= 2].index)]
+        kept.to_csv(data, index=False)
+        comp = load_competition(build_adhoc(AdhocOptions(data=data, target=target), tmp_path))
+        assert comp.spec.task == "multiclass", (target, comp.spec.task)
+        tool_view = profile_dataset(ProfileArgs(path="/data/t.csv", target=target))
+        assert tool_view["target"]["task"] == comp.spec.task
+
+
+@needs_data
 @pytest.mark.parametrize(
     ("options", "says"),
     [

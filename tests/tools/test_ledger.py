@@ -124,3 +124,20 @@ def test_rank_experiments_ignores_a_forged_record(box: Box) -> None:
         "ranking"]]  # fmt: skip
     with pytest.raises(ToolError, match=r"2 record\(s\) not as evaluate_model wrote them"):
         host.call("rank_experiments", metric="roc_auc")
+
+
+def test_a_forged_pipeline_is_refused(box: Box) -> None:
+    host = Host()
+    parts = _split(host)
+    out = host.call(
+        "engineer_features", train=parts["train"], apply_to=[parts["valid"]], name="f",
+        scale="standard",
+    )  # fmt: skip
+    pipeline = _real(box, out["pipeline"])
+    state = json.loads(pipeline.read_text())
+    state["center"] = {k: 0.0 for k in state["center"]}  # the attack: a scaler never fitted
+    pipeline.write_text(json.dumps(state))
+    args = {"pipeline": out["pipeline"], "apply_to": [parts["valid"]], "name": "g"}
+    box.call("engineer_features", **args)  # without a ledger the forged state is applied
+    with pytest.raises(ToolError, match=r"f.pipeline.json was changed after the tool"):
+        host.call("engineer_features", **args)
