@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from mledojo.competition import Resources
 from mledojo.errors import SandboxError, SandboxFileError
 from mledojo.sandbox import _runner, cleanup
@@ -208,13 +210,7 @@ class RunnerSandbox(Sandbox):
             return ToolResult(
                 ok=False, error=RESTARTED_MESSAGE, duration_s=time.monotonic() - started
             )
-        return ToolResult(
-            ok=bool(reply.get("ok")),
-            output=reply.get("output"),
-            error=reply.get("error"),
-            written=_digests(reply.get("written")),
-            duration_s=float(reply.get("duration_s", time.monotonic() - started)),
-        )
+        return _tool_result(reply, time.monotonic() - started)
 
     def read_file(self, path: str, *, max_bytes: int) -> bytes:
         path = workspace_relative(path)  # the runner checks it (one place for the rules)
@@ -348,12 +344,31 @@ def preload_for(resources: Resources) -> tuple[str, ...]:
 
 
 def _exec_result(reply: dict[str, Any]) -> ExecResult:
+    """The reply as an `ExecResult`; a reply of the wrong shape is a sandbox fault, never a
+    host crash (the episode counts it like any other)."""
     fields = {k: reply[k] for k in ExecResult.model_fields if k in reply}
-    if "status" not in fields:
-        return ExecResult.sandbox_error(
-            "ProtocolError", "the runner sent an unexpected reply", detail=str(reply)
+    try:
+        if "status" in fields:
+            return ExecResult(**fields)
+    except ValidationError:
+        pass
+    return ExecResult.sandbox_error(
+        "ProtocolError", "the runner sent an unexpected reply", detail=str(reply)[:2000]
+    )
+
+
+def _tool_result(reply: dict[str, Any], elapsed_s: float) -> ToolResult:
+    """The reply as a `ToolResult`; one of the wrong shape is a failed call."""
+    try:
+        return ToolResult(
+            ok=bool(reply.get("ok")),
+            output=reply.get("output"),
+            error=reply.get("error"),
+            written=_digests(reply.get("written")),
+            duration_s=float(reply.get("duration_s", elapsed_s)),
         )
-    return ExecResult(**fields)
+    except (ValidationError, TypeError, ValueError):
+        return ToolResult(ok=False, error="the runner sent an unexpected reply", duration_s=0.0)
 
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
