@@ -123,7 +123,7 @@ def render_html(markdown: str) -> str:
     in_code = in_table = False
     for line in markdown.splitlines():
         if line.startswith("```"):
-            body.append("</pre>" if in_code else "<pre><code>")
+            body.append("</code></pre>" if in_code else "<pre><code>")
             in_code = not in_code
             continue
         if in_code:
@@ -153,7 +153,7 @@ def render_html(markdown: str) -> str:
     if in_table:
         body.append("</table>")
     if in_code:
-        body.append("</pre>")
+        body.append("</code></pre>")
     return (
         '<!doctype html><html><head><meta charset="utf-8"><title>MLE-Bot report</title>'
         f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
