@@ -103,3 +103,26 @@ def test_unknown_competition_without_a_near_miss() -> None:
         mledojo.make("nonexistent")
     assert "nonexistent" in str(far.value)
     assert "mledojo list" in str(far.value)  # says what to do next
+
+
+def test_every_subpackage_all_resolves() -> None:
+    """Each name a package lists in `__all__` can be got (a renamed module broke one)."""
+    missing = _fresh_python(
+        """
+        import importlib, json, pkgutil
+        import mledojo
+        missing = []
+        packages = ["mledojo"] + [
+            m.name for m in pkgutil.walk_packages(mledojo.__path__, "mledojo.") if m.ispkg
+        ]
+        for name in packages:
+            module = importlib.import_module(name)
+            for attr in getattr(module, "__all__", []):
+                try:
+                    getattr(module, attr)
+                except Exception as exc:
+                    missing.append(f"{name}.{attr}: {exc!r}")
+        print(json.dumps(missing))
+        """
+    )
+    assert missing == []

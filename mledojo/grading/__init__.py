@@ -21,7 +21,7 @@ _WHERE = {
     "report_for_score": "scoring",
     "reproduces_answers": "scoring",
     "score_submission": "scoring",
-    "load_leaderboard": "leaderboard",
+    "load_leaderboard": "boards",
     "METRICS": "metrics",
     "Metric": "metrics",
     "MetricRegistry": "metrics",
