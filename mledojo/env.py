@@ -17,7 +17,7 @@ import gymnasium as gym
 from gymnasium.envs.registration import EnvSpec
 
 from mledojo.artifacts import EpisodeResult, EpisodeStatus, LLMUsage, new_episode_folder
-from mledojo.competition import Budget, Competition, Resources, get_competition
+from mledojo.competition import Budget, Competition, Resources, get_competition, split_limits
 from mledojo.data.prepare import PreparedData, prepare
 from mledojo.episode import Episode
 from mledojo.errors import ResetNeededError, did_you_mean
@@ -51,6 +51,8 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
     `agent=` names the agent (a string or an `AgentRef`); it becomes part of the
     episode's key and folder. `reset(options={"data_seed": n})` switches data variant.
     `on_step(steps, observation)` is called after each step (progress displays).
+    `limits=` (one flat mapping, the spelling before the split) still works, with a
+    deprecation warning: its fields go to `budget=` or `resources=`.
     """
 
     metadata: dict[str, Any] = {"render_modes": []}
@@ -70,7 +72,10 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         budget: dict[str, Any] | None = None,
         resources: dict[str, Any] | None = None,
         on_step: Callable[[int, dict[str, Any]], None] | None = None,
+        limits: dict[str, Any] | None = None,
     ) -> None:
+        if limits is not None:
+            budget, resources = _split_legacy_limits(limits, budget, resources)
         self.competition = (
             competition if isinstance(competition, Competition) else get_competition(competition)
         )
@@ -271,3 +276,20 @@ def _override(model: type[Budget] | type[Resources], base: Any, extra: Any, wher
 def _registered_spec(versioned_id: str) -> EnvSpec | None:
     """The Gymnasium spec registered for this competition (for `check_env` and wrappers)."""
     return gym.registry.get(f"mledojo/{versioned_id}")
+
+
+def _split_legacy_limits(
+    limits: dict[str, Any], budget: dict[str, Any] | None, resources: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`limits=` as `budget=` plus `resources=` (explicit ones win), with a deprecation warning."""
+    import warnings
+
+    parts = split_limits(limits, where="limits=")
+    warnings.warn(
+        "make(..., limits={...}) is deprecated: pass budget={...} (steps, time, dollars) and "
+        f"resources={{...}} (memory, cpus, disk); here budget={parts['budget']} and "
+        f"resources={parts['resources']}.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return {**parts["budget"], **(budget or {})}, {**parts["resources"], **(resources or {})}

@@ -265,3 +265,19 @@ def test_result_names_the_submission_by_relative_path_and_hash(tmp_path: Path) -
     path = tmp_path / "r" / final["submission"]
     assert not Path(final["submission"]).is_absolute() and path.is_file()
     assert hashlib.sha256(path.read_bytes()).hexdigest() == final["submission_sha256"]
+
+
+def test_the_old_limits_spelling_still_works_with_a_warning() -> None:
+    """Scripts written before the budget/resources split pass `limits=`."""
+    with pytest.warns(DeprecationWarning, match="budget=.*resources="):
+        e = mledojo.make(
+            "pump-failure",
+            sandbox="local",
+            limits={"max_steps": 3, "memory_mb": 1024},
+            budget={"episode_time_s": 600},
+        )
+    with e:
+        assert (e.budget.max_steps, e.budget.episode_time_s) == (3, 600)
+        assert e.resources.memory_mb == 1024
+    with pytest.raises(ValueError, match="max_stesp.*Did you mean `max_steps`"):
+        mledojo.make("pump-failure", sandbox="local", limits={"max_stesp": 3})
