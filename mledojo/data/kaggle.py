@@ -1,7 +1,9 @@
 """Raw competition files from Kaggle: a local copy, the cache, or the official `kaggle` API.
 
 Lookup order: `$MLEDOJO_KAGGLE_DIR/<kaggle-id>/` (a root of folders holding what a Kaggle
-download gives, for offline machines), then `<cache>/raw/<id>/` (an earlier download),
+download gives, for offline machines; when the variable is unset, `../shared/datasets/kaggle`
+beside the checkout or the working folder, where the README's layout puts it), then
+`<cache>/raw/<id>/` (an earlier download),
 then a download with the `kaggle` package (credentials from `~/.kaggle/kaggle.json` or
 `KAGGLE_USERNAME` / `KAGGLE_KEY`).
 """
@@ -30,16 +32,30 @@ def kaggle_raw_folder(comp: Competition, cache: Path, *, say: Callable[[str], No
     if not isinstance(src, KaggleSource):
         raise KaggleError(f"{comp.id} is not a Kaggle competition")
     env_root = os.environ.get(KAGGLE_DIR_ENV)
-    if env_root:
-        folder = Path(env_root).expanduser() / src.competition
+    roots = [Path(env_root).expanduser()] if env_root else default_kaggle_roots()
+    for root in roots:
+        folder = root / src.competition
         if folder.is_dir():
             return folder
+    if env_root:
         say(f"${KAGGLE_DIR_ENV} has no folder {src.competition}; trying the cache and Kaggle")
     folder = cache / "raw" / comp.id
     if (folder / COMPLETE_MARKER).is_file():
         return folder
     download(src.competition, folder, say=say)
     return folder
+
+
+def default_kaggle_roots() -> list[Path]:
+    """Where raw Kaggle folders are found without `$MLEDOJO_KAGGLE_DIR`: `shared/datasets/kaggle`
+    beside the checkout this library runs from, and beside the working folder."""
+    checkout = Path(__file__).resolve().parents[2]
+    found: list[Path] = []
+    for base in (checkout, Path.cwd()):
+        root = base.parent / "shared" / "datasets" / "kaggle"
+        if root.is_dir() and root not in found:
+            found.append(root)
+    return found
 
 
 def credentials_present() -> bool:
@@ -65,7 +81,9 @@ def download(kaggle_id: str, folder: Path, *, say: Callable[[str], None]) -> Non
         raise KaggleError(
             "No Kaggle credentials. Create an API token on your Kaggle account page and save "
             "it as ~/.kaggle/kaggle.json (chmod 600), or set KAGGLE_USERNAME and KAGGLE_KEY. "
-            f"Offline: pass --raw-dir or set ${KAGGLE_DIR_ENV} to a folder of downloads."
+            f"Or, offline: put the competition's files in a folder named {kaggle_id} under "
+            f"${KAGGLE_DIR_ENV} (a folder of downloads, e.g. ../shared/datasets/kaggle beside "
+            "the checkout, found by default) or pass --raw-dir."
         )
     api = _api()
     tmp = folder.with_name(folder.name + ".partial")

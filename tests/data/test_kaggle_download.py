@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from mledojo.competition import Competition, load_competition
+from mledojo.competition import Competition, get_competition, load_competition
 from mledojo.data import kaggle as kaggle_data
 from mledojo.data.checksums import RAW_CHECKSUMS, md5_file, verify_raw_files
 from mledojo.errors import DataError, KaggleError
@@ -153,6 +153,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if name.startswith("KAGGLE_") or name.lower().endswith("_proxy"):
             monkeypatch.delenv(name)
     monkeypatch.delenv(kaggle_data.KAGGLE_DIR_ENV, raising=False)
+    monkeypatch.setattr(kaggle_data, "default_kaggle_roots", list)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(home / ".kaggle"))
@@ -400,6 +401,33 @@ def test_local_kaggle_dir_short_circuits(
     comp = _competition(tmp_path)
     found = kaggle_data.kaggle_raw_folder(comp, tmp_path / "cache", say=no_network)
     assert found == root / COMPETITION
+
+
+def test_the_shared_folder_beside_the_checkout_is_found_without_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh clone beside `../shared` prepares Kaggle competitions with no setup."""
+    shared = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "kaggle"
+    if not (shared / "titanic").is_dir():
+        pytest.skip(f"real Kaggle data not found at {shared}")
+    monkeypatch.delenv(kaggle_data.KAGGLE_DIR_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)  # found from the checkout, not from the working folder
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("no download may start when ../shared holds the files")
+
+    monkeypatch.setattr(kaggle_data, "download", no_network)
+    comp = get_competition("titanic")
+    found = kaggle_data.kaggle_raw_folder(comp, tmp_path / "cache", say=lambda _: None)
+    assert found.resolve() == (shared / "titanic").resolve()
+
+
+def test_without_data_the_error_names_both_ways_to_get_it(home: Path, tmp_path: Path) -> None:
+    with pytest.raises(KaggleError) as caught:
+        kaggle_data.download("titanic", tmp_path / "raw", say=lambda _: None)
+    message = str(caught.value)
+    assert "kaggle.json" in message and kaggle_data.KAGGLE_DIR_ENV in message
+    assert "folder named titanic" in message
 
 
 def test_recorded_checksum_mismatch_names_the_file(tmp_path: Path) -> None:
