@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from mledojo._process import obey_sigint
 from mledojo.errors import MLEDojoError
 
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -16,6 +17,7 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 def run_app(app: typer.Typer) -> None:
     """Run `app`: a known error is one line and exit 1, Ctrl-C exit 130, no traceback."""
+    obey_sigint()
     try:
         app()
     except MLEDojoError as e:

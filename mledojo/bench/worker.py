@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from mledojo._process import obey_sigint
 from mledojo._files import write_text_atomic
 from mledojo.artifacts import RESULT_FILE, EpisodeResult, EpisodeStatus
 from mledojo.bench.plan import Job
@@ -116,6 +117,7 @@ def die_with_parent() -> bool:
 
 
 def main(argv: list[str]) -> int:
+    obey_sigint()  # before the parent-death signal is armed: it is a SIGINT too
     if not die_with_parent():
         return 130
     if len(argv) != 4:

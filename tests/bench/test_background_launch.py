@@ -1,0 +1,64 @@
+"""A bench started in the background (SIGINT inherited as ignored) still stops on SIGINT."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+IGNORE_SIGINT_THEN_EXEC = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the local sandbox needs root")
+def test_a_bench_launched_with_sigint_ignored_stops_its_episodes(tmp_path: Path, bh: Any) -> None:
+    cmd = bh.bench_cmd(
+        tmp_path,
+        "--agents",
+        bh.slow_agent,
+        "--competitions",
+        "titanic",
+        "--seeds",
+        "1",
+        "--sandbox",
+        "local",
+        "--max-steps",
+        "3",
+    )
+    # what `cmd &` in a script does: the child starts with SIGINT ignored
+    proc = subprocess.Popen(
+        [sys.executable, "-c", IGNORE_SIGINT_THEN_EXEC, *cmd[1:]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + 300
+    for line in proc.stdout:  # wait until the episode has started, then Ctrl-C
+        seen.append(line)
+        if line.startswith("start "):
+            break
+        assert time.monotonic() < deadline, "".join(seen)
+    time.sleep(2)  # the worker is inside its episode (the agent's cell sleeps 10 s)
+    proc.send_signal(signal.SIGINT)
+    try:
+        rest, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("the bench ignored SIGINT: " + "".join(seen)) from None
+    output = "".join(seen) + rest
+    assert proc.returncode == 130, output
+    run = bh.only_run(tmp_path)
+    events = [json.loads(x) for x in (run / "bench-log.jsonl").read_text().splitlines()]
+    assert [e["status"] for e in events if e["event"] == "end"] == ["interrupted"], output
