@@ -20,8 +20,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from mledojo._process import obey_sigint
 from mledojo._files import write_text_atomic
+from mledojo._process import obey_sigint
 from mledojo.artifacts import RESULT_FILE, EpisodeResult, EpisodeStatus
 from mledojo.bench.plan import Job
 
