@@ -57,7 +57,7 @@ def main() -> None:
                 )
                 for name, code in (("print(1)", PRINT_STEP), ("pandas+sklearn", SKLEARN_STEP))
             }
-            box = env._box
+            box = env.episode.sandbox
             container = box.container_name if isinstance(box, DockerSandbox) else None
             execs = {
                 name: median_s(lambda c=code: docker_exec(container or "", c), args.baseline_repeat)

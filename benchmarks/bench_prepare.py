@@ -14,7 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mledojo.data.prepare import file_sha256, prepare
+from mledojo._files import sha256_file
+from mledojo.data.prepare import prepare
 
 TARGET_S = 0.3
 
@@ -38,7 +39,7 @@ def main() -> None:
                 raise SystemExit("the second prepare did not reuse the cache")
             t0 = time.perf_counter()
             for p in files:
-                file_sha256(p)
+                sha256_file(p)
             hashing.append(time.perf_counter() - t0)
         size = sum(p.stat().st_size for p in files)
     med, floor = statistics.median(cached), statistics.median(hashing)

@@ -22,6 +22,7 @@ from typing import Any
 
 from bench_step_latency import PRINT_STEP, RESOURCES, SKLEARN_STEP  # the same steps, same limits
 
+from mledojo.sandbox import _runner
 from mledojo.sandbox.docker import DockerSandbox
 from mledojo.sandbox.image import build_image
 
@@ -54,6 +55,13 @@ class MountedRunnerSandbox(DockerSandbox):
         kwargs["command"] = [python, MOUNTED_RUNNER, *args]
         kwargs["volumes"][str(self._runner)] = {"bind": MOUNTED_RUNNER, "mode": "ro"}
         return kwargs
+
+    def ping(self) -> dict[str, Any]:
+        """The old runner names no protocol; it speaks the subset this script uses."""
+        reply = super().ping()
+        if self._legacy:
+            reply.setdefault("protocol", _runner.PROTOCOL_VERSION)
+        return reply
 
 
 def median_ms(sb: DockerSandbox, code: str, repeat: int) -> float:
