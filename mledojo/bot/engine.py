@@ -96,6 +96,7 @@ class MLEBot:
         self.env, self.config = env, config
         self._lock = threading.Lock()  # env steps and state changes
         self._io_lock = threading.Lock()  # checkpoint and report writes
+        self._llm_lock = threading.Lock()  # LLM usage counts
         self.over = False
         self.steps_left = 10**9
         self.steps = 0
@@ -161,9 +162,11 @@ class MLEBot:
         return out
 
     def charge(self, usage: CallUsage) -> None:
+        """Count one billed model reply (called by the meter, from experiment threads)."""
         u = _usage(usage)
-        self.llm = self.llm.plus(u)
-        self.env.charge_llm(u)
+        with self._llm_lock:
+            self.llm = self.llm.plus(u)
+            self.env.charge_llm(u)
 
     # -------------------------------------------------------------------- run
     def run(self, task: dict[str, Any]) -> None:
@@ -255,7 +258,10 @@ class MLEBot:
         from mledojo.llm import UsageMeter, make_client
 
         budget = self.env.budget
-        meter = UsageMeter(max_tokens=budget.llm_tokens, max_usd=budget.llm_usd)
+        # Every billed reply is charged to the episode as the meter sees it, failed ones too.
+        meter = UsageMeter(
+            max_tokens=budget.llm_tokens, max_usd=budget.llm_usd, on_charge=self.charge
+        )
         return make_client(
             self.config.model,
             meter=meter,
@@ -271,7 +277,6 @@ class MLEBot:
             client,
             problem=problem,
             profile=profile,
-            charge=self.charge,
             max_tool_calls=self.config.monty.max_tool_calls,
         )
 

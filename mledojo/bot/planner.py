@@ -8,13 +8,12 @@ experiments. No row of data ever goes into a prompt: the bot never reads the dat
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from mledojo.bot.context import TaskContext
 from mledojo.bot.rules import rules_code, rules_design, rules_review
 from mledojo.bot.schemas import Design, ExperimentPlan, ExperimentRecord, OrchestrationCode, Review
-from mledojo.llm import CallUsage, LLMClient, Message
+from mledojo.llm import LLMClient, Message
 
 EXPERIMENT_TOOLS = (
     "engineer_features",
@@ -107,11 +106,10 @@ class LLMPlanner:
         *,
         problem: str,
         profile: dict[str, Any],
-        charge: Callable[[CallUsage], None],
         max_tool_calls: int,
     ) -> None:
         self.client, self.problem, self.profile = client, problem, profile
-        self.charge, self.max_tool_calls = charge, max_tool_calls
+        self.max_tool_calls = max_tool_calls
         self.label = f"LLM {client.model.provider}/{client.model.name}"
         self.explorations: list[dict[str, object]] = []
 
@@ -120,8 +118,7 @@ class LLMPlanner:
 
     def _ask(self, prompt: str, schema: type[Any], purpose: str) -> Any:
         messages = [Message(role="system", content=SYSTEM), Message(role="user", content=prompt)]
-        value, usage = self.client.structured(messages, schema, purpose=purpose)
-        self.charge(usage)
+        value, _ = self.client.structured(messages, schema, purpose=purpose)  # charged by the meter
         return value
 
     def _task(self, ctx: TaskContext) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,15 +35,26 @@ class UsageMeter:
     Tokens count input plus output (cached and reasoning tokens are parts of those).
     The check runs before a call, so the last call may overshoot a budget by its own size;
     no call starts after that. Thread-safe: concurrent experiments share one meter.
+
+    `on_charge` is told of every charged reply, including ones the caller never gets as a
+    value (a structured reply that failed validation twice was still billed): an episode
+    that counts through it counts every call the provider billed.
     """
 
-    def __init__(self, max_tokens: int | None = None, max_usd: float | None = None) -> None:
+    def __init__(
+        self,
+        max_tokens: int | None = None,
+        max_usd: float | None = None,
+        *,
+        on_charge: Callable[[CallUsage], None] | None = None,
+    ) -> None:
         if max_tokens is not None and max_tokens < 0:
             raise ValueError(f"max_tokens must be >= 0, got {max_tokens}")
         if max_usd is not None and max_usd < 0:
             raise ValueError(f"max_usd must be >= 0, got {max_usd}")
         self.max_tokens = max_tokens
         self.max_usd = max_usd
+        self._on_charge = on_charge
         self._lock = threading.Lock()
         self._totals = UsageTotals()
 
@@ -88,4 +100,7 @@ class UsageMeter:
                 calls=t.calls + usage.calls,
                 unpriced_calls=t.unpriced_calls + (usage.calls if usage.usd is None else 0),
             )
-            return self._totals
+            totals = self._totals
+        if self._on_charge is not None:
+            self._on_charge(usage)
+        return totals

@@ -18,6 +18,7 @@ from mledojo.bot.engine import BotConfig, MLEBot
 from mledojo.bot.schemas import BotState
 from mledojo.runner import EpisodeRequest, run_episode
 from mledojo.testing.llm_server import ScriptedLLMServer
+from mledojo.testing.replies import Reply
 
 from .conftest import (
     ANTHROPIC_SENTINEL,
@@ -285,3 +286,19 @@ def test_a_replay_that_diverges_is_an_error_naming_the_call(
     )
     with pytest.raises(LLMReplayError, match="design"):
         bot.run(dict(info["task"]))
+
+
+def test_replies_that_fail_validation_are_still_charged(
+    make_env: MakeEnv, llm_server: ScriptedLLMServer
+) -> None:
+    """The provider billed every reply, prose too: result.json counts them all."""
+    llm_server.set_script(lambda request: Reply.say("I would rather chat about the weather."))
+    env = make_env("titanic")
+    model = "openai/gpt-5-mini"
+    bot, result = play(
+        env, model=model, model_base_url=server_for(model, llm_server), max_iterations=1
+    )
+    billed = len(llm_server.requests)
+    assert billed >= 2  # the design and its repair round, at least
+    assert result.llm.calls == billed == len(llm_lines(env.run_folder))
+    assert bot.llm.calls == billed
