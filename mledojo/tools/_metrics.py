@@ -70,10 +70,22 @@ def _f1(average: str) -> Callable[[npt.NDArray[np.int64] | Arr, Arr], float]:
     return f
 
 
+MAX_RATING_LEVELS = 1000
+"""Quadratic weighted kappa is for ratings: its weight matrix has one row per level, so a
+whole-number target such as a price or a case count (levels in the 100,000s) would need
+tens of gigabytes. Past this many levels the metric does not apply."""
+
+
 def _qwk(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
     a = np.asarray(y, dtype=float)
     b = np.asarray(p, dtype=float)
     both = np.concatenate([a, b])
+    levels = both.max() - both.min() + 1 if both.size else 0
+    if not np.isfinite(levels) or levels > MAX_RATING_LEVELS:
+        raise ToolError(
+            f"quadratic weighted kappa is for ratings; these values span {levels:.0f} levels "
+            f"(more than {MAX_RATING_LEVELS})"
+        )
     labels = np.arange(both.min(), both.max() + 1) if np.all(np.mod(both, 1) == 0) else None
     return float(_skm().cohen_kappa_score(a, b, labels=labels, weights="quadratic"))
 

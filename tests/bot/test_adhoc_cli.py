@@ -129,3 +129,27 @@ def test_mledojo_bot_on_a_csv_gives_report_model_and_held_out_score(tmp_path: Pa
     assert Path(lines["model"].strip()).is_file()
     report = Path(lines["report"].split()[0])
     assert "Predict which passengers survived" in report.read_text()
+
+
+# Real tables the bot was not tuned on: whole-number counts over 10^5 levels, 377 columns with
+# high-cardinality codes, missing values in most columns.
+UNSEEN_TABLES = [
+    ("covid19-global-forecasting-week-1", "ConfirmedCases", "Id", "rmse"),
+    ("mercedes-benz-greener-manufacturing", "y", "ID", "rmse"),
+    ("icr-identify-age-related-conditions", "Class", "Id", "roc_auc"),
+]
+
+
+@needs_data
+@pytest.mark.slow
+@pytest.mark.parametrize(("competition", "target", "id_column", "metric"), UNSEEN_TABLES)
+def test_mledojo_bot_works_on_real_tables_it_was_not_tuned_on(
+    tmp_path: Path, competition: str, target: str, id_column: str, metric: str
+) -> None:
+    args = ["bot", "--data", str(SHARED / competition / "train.csv"), "--target", target]
+    args += ["--id-column", id_column, "--model", "rules", "--max-iterations", "1"]
+    args += ["--sandbox", "local", "--runs-dir", str(tmp_path / "runs")]
+    result = CliRunner().invoke(app(), args)
+    assert result.exit_code == 0, result.output
+    lines = dict(line.split(":", 1) for line in result.output.splitlines() if ":" in line)
+    assert float(lines[f"held-out {metric}"].split()[0]) > 0, result.output

@@ -350,3 +350,24 @@ def test_submission_of_boolean_labels_on_spaceship_titanic(box: Box) -> None:
         True,
         False,
     }
+
+
+def test_a_whole_number_target_with_a_wide_range_evaluates(box: Box) -> None:
+    """Case counts are whole numbers over 10^5 levels: not ratings, no kappa matrix.
+
+    The kappa's weight matrix was built over every level, so evaluate_model ran out of
+    memory on such a table and the MLE-Bot failed every experiment.
+    """
+    raw = pd.read_csv(kaggle_dir("covid19-global-forecasting-week-1") / "train.csv")
+    raw = raw[["Id", "Lat", "Long", "ConfirmedCases"]]
+    assert raw["ConfirmedCases"].max() > 10 * 1000  # the range that broke it
+    raw.to_csv(box.data / "train.csv", index=False)
+    split = box.call(
+        "split_dataset", path="/data/train.csv", target="ConfirmedCases", id_column="Id"
+    )
+    parts = {k: v["path"] for k, v in split["parts"].items()}
+    box.call("train_model", train=parts["train"], algorithm="random_forest",
+             params={"n_estimators": 10, "max_depth": 6}, name="forest", exclude=["Id"])  # fmt: skip
+    ev = box.call("evaluate_model", model="forest", data=parts["valid"], metric="rmse")
+    assert ev["score"] is not None and ev["score"] > 0
+    assert ev["metrics"]["quadratic_weighted_kappa"] is None
