@@ -366,8 +366,11 @@ def test_a_whole_number_target_with_a_wide_range_evaluates(box: Box) -> None:
         "split_dataset", path="/data/train.csv", target="ConfirmedCases", id_column="Id"
     )
     parts = {k: v["path"] for k, v in split["parts"].items()}
-    box.call("train_model", train=parts["train"], algorithm="random_forest",
-             params={"n_estimators": 10, "max_depth": 6}, name="forest", exclude=["Id"])  # fmt: skip
+    params = {"n_estimators": 10, "max_depth": 6}
+    box.call(
+        "train_model", train=parts["train"], algorithm="random_forest", params=params,
+        name="forest", exclude=["Id"],
+    )  # fmt: skip
     ev = box.call("evaluate_model", model="forest", data=parts["valid"], metric="rmse")
     assert ev["score"] is not None and ev["score"] > 0
     assert ev["metrics"]["quadratic_weighted_kappa"] is None
