@@ -26,10 +26,18 @@ RESULT_FILE = "result.json"
 
 # completed: submitted, or the step budget ran out; timeout: the time budget ran out;
 # agent_error: the agent crashed; infra_error: the sandbox or the machine failed;
-# grading_error: the benchmark failed to grade; interrupted: stopped from outside.
+# grading_error: the benchmark failed to grade; interrupted: stopped from outside;
+# model_error: the agent's model could not be used (key, model name, endpoint, outage):
+# the operator's configuration or the provider, never the agent's result.
 # All but interrupted grade the best valid submission (docs/episode.md).
 EpisodeStatus = Literal[
-    "completed", "agent_error", "infra_error", "grading_error", "timeout", "interrupted"
+    "completed",
+    "agent_error",
+    "infra_error",
+    "grading_error",
+    "model_error",
+    "timeout",
+    "interrupted",
 ]
 EPISODE_STATUSES: tuple[str, ...] = EpisodeStatus.__args__  # type: ignore[attr-defined]
 

@@ -61,6 +61,17 @@ class GradingError(MLEDojoError):
     """Grading failed for a reason that is not the submission's fault."""
 
 
+class ModelAccessError(MLEDojoError):
+    """An agent's model could not be used at all: no or a rejected key, an unknown model, a
+    missing SDK or price, an unreachable endpoint, or a provider outage that outlived the
+    retries (the model layer raises its subclasses).
+
+    That is the operator's configuration or the provider's infrastructure, never the agent's
+    result: the episode ends `model_error`, not as a clean zero, and the bench's
+    `--retry model` plays it again.
+    """
+
+
 class DockerUnavailableError(MLEDojoError):
     """No Docker engine answers."""
 

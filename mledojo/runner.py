@@ -24,7 +24,7 @@ from mledojo.artifacts import (
 )
 from mledojo.competition import Budget, Competition, Resources, get_competition
 from mledojo.episode import trace_tail
-from mledojo.errors import DockerUnavailableError, MLEDojoError, SandboxError
+from mledojo.errors import DockerUnavailableError, MLEDojoError, ModelAccessError, SandboxError
 from mledojo.layout import (
     AgentRef,
     EpisodeSpec,
@@ -133,6 +133,9 @@ def _play(
         env.finish("the agent stopped without submitting", status="completed")
     except (SandboxError, DockerUnavailableError) as e:
         failure = ("infra_error", f"infrastructure failure: {e}", e)
+    except ModelAccessError as e:
+        reason = f"the agent's model could not be used (not the agent's result): {e}"
+        failure = ("model_error", reason, e)
     except KeyboardInterrupt:
         env.close()
         raise

@@ -68,7 +68,8 @@ def bench(
     cpus: Annotated[float | None, Opt(help="resources: CPUs per episode")] = None,
     memory_mb: Annotated[int | None, Opt(help="resources: memory per episode (MB)")] = None,
     retry: Annotated[
-        list[str] | None, Opt(help="also rerun finished episodes that failed so: infra, grading")
+        list[str] | None,
+        Opt(help="also rerun finished episodes that failed so: infra, grading, model"),
     ] = None,
     start_interval: Annotated[float, Opt(help="seconds between two episode starts")] = 1.0,
     runs_dir: Annotated[Path | None, Opt(help="default: $MLEDOJO_RUNS_DIR or runs")] = None,
@@ -142,7 +143,7 @@ def bench(
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
         _summary(report)
-    if report.infra_failures or report.unfinished:
+    if report.infra_failures or report.unfinished or report.model_failures:
         raise typer.Exit(1)
 
 
@@ -159,12 +160,19 @@ def _summary(report: Any) -> None:
     table.add_row("episodes", f"{len(report.outcomes)} ({len(report.skipped)} finished earlier)")
     for status, n in sorted(counts.items()):
         table.add_row(status, str(n))
+    table.add_row("graded", f"{report.graded} of {len(report.outcomes)}")
     table.add_row("infrastructure failures", str(report.infra_failures))
+    table.add_row("model access failures", str(report.model_failures))
     table.add_row("agent failures", str(report.agent_failures))
     table.add_row("wall time", f"{report.wall_time_s:.1f} s")
     out.print(table)
     if report.infra_failures:
         out.print("[yellow]rerun with --retry infra to play the infrastructure failures[/yellow]")
+    if report.model_failures:
+        out.print(
+            "[yellow]the agents' model could not be used (key, model name, endpoint or an "
+            "outage: see each result's end_reason); fix it and rerun with --retry model[/yellow]"
+        )
 
 
 def _ensure_image() -> str | None:

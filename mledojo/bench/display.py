@@ -19,6 +19,7 @@ _STYLE = {
     "agent_error": "yellow",
     "infra_error": "red",
     "grading_error": "red",
+    "model_error": "red",
     "worker_died": "red",
     "interrupted": "magenta",
 }

@@ -31,6 +31,7 @@ ALWAYS_RERUN: tuple[EpisodeStatus, ...] = ("interrupted",)
 RETRY_CHOICES: dict[str, tuple[EpisodeStatus, ...]] = {
     "infra": ("infra_error",),
     "grading": ("grading_error",),
+    "model": ("model_error",),
 }
 
 
@@ -71,6 +72,16 @@ class BenchReport(BaseModel):
     @property
     def agent_failures(self) -> int:
         return self.count(lambda o: o.status in ("agent_error", "timeout"))
+
+    @property
+    def model_failures(self) -> int:
+        """Episodes whose model could not be used: configuration, never the agent's result."""
+        return self.count(lambda o: o.status == "model_error")
+
+    @property
+    def graded(self) -> int:
+        """Episodes that ended with a private score (an ungraded end is no success)."""
+        return self.count(lambda o: o.private_score is not None)
 
     @property
     def unfinished(self) -> int:

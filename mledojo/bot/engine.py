@@ -171,31 +171,18 @@ class MLEBot:
     # -------------------------------------------------------------------- run
     def run(self, task: dict[str, Any]) -> None:
         """Play the episode: phases 1-5, then the submission. Always ends the episode."""
-        from mledojo.llm import LLMBudgetExceeded, LLMError
-        from mledojo.llm.errors import (
-            LLMReplayError,
-            MissingAPIKeyError,
-            ModelNameError,
-            PriceTableError,
-            SDKNotInstalledError,
-        )
+        from mledojo.llm import LLMBudgetExceeded, LLMError, LLMReplayError, ModelAccessError
 
         try:
             self._run(task)
-        except (
-            MissingAPIKeyError,
-            ModelNameError,
-            PriceTableError,
-            SDKNotInstalledError,
-            LLMReplayError,
-        ):
-            raise  # configuration errors and replay divergence: the user must see them
+        except (ModelAccessError, LLMReplayError):
+            raise  # the model cannot be used, or the replay diverged: not the agent's result
         except EpisodeOver as e:
             self.notes.append(f"stopped: {e}")
         except LLMBudgetExceeded as e:
             self.notes.append(f"the LLM budget is used up: {e}")
             self._budget_end()
-        except LLMError as e:  # budget stop, replay divergence, provider failure
+        except LLMError as e:  # unusable replies, a refused request, a cancelled client
             self.notes.append(f"the LLM stopped the bot: {type(e).__name__}: {e}")
             self._finish()
         finally:

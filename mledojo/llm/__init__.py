@@ -10,8 +10,10 @@ and a record of every call that replays deterministically.
 The SDKs are imported on first use (`pip install 'mledojo[llm]'`); importing this package does not.
 """
 
+from mledojo.errors import ModelAccessError
 from mledojo.llm.client import LLMClient, make_client
 from mledojo.llm.errors import (
+    LLMAccessError,
     LLMBudgetExceeded,
     LLMCallError,
     LLMCancelledError,
@@ -35,6 +37,7 @@ __all__ = [
     "CallRecord",
     "CallUsage",
     "LLMBudgetExceeded",
+    "LLMAccessError",
     "LLMCallError",
     "LLMCancelledError",
     "LLMClient",
@@ -44,6 +47,7 @@ __all__ = [
     "LLMTimeoutError",
     "Message",
     "MissingAPIKeyError",
+    "ModelAccessError",
     "ModelNameError",
     "ModelRef",
     "PriceTable",

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from mledojo.llm.backends import Backend, backend_for, import_sdk
 from mledojo.llm.errors import (
+    LLMAccessError,
     LLMCallError,
     LLMCancelledError,
     LLMError,
@@ -31,6 +32,7 @@ from mledojo.llm.errors import (
     MissingAPIKeyError,
     ModelNameError,
     PriceTableError,
+    is_access_failure,
 )
 from mledojo.llm.meter import UsageMeter
 from mledojo.llm.models import KEY_VARIABLE, CallUsage, Message, ModelRef, parse_model
@@ -266,7 +268,11 @@ class LLMClient:
             self.meter.charge(record.reply.usage)
             return record.reply
         error = record.error or RecordedError(kind="call", message="no reply was recorded")
-        cls = LLMTimeoutError if error.kind == "timeout" else LLMCallError
+        cls: type[LLMCallError] = LLMCallError
+        if error.kind == "timeout":
+            cls = LLMTimeoutError
+        elif record.error is not None and is_access_failure(error.status):
+            cls = LLMAccessError
         raise cls(
             f"{self.model} ({purpose}): {error.message}",
             status=error.status,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mledojo.errors import DependencyNotInstalledError, MLEDojoError
+from mledojo.errors import DependencyNotInstalledError, MLEDojoError, ModelAccessError
 
 
 class LLMError(MLEDojoError):
@@ -13,11 +13,11 @@ class LLMBudgetExceeded(LLMError):
     """A hard token or dollar budget is used up; no further call is sent."""
 
 
-class ModelNameError(LLMError, ValueError):
+class ModelNameError(LLMError, ModelAccessError, ValueError):
     """A model name is not `provider/name` with a known provider."""
 
 
-class MissingAPIKeyError(LLMError):
+class MissingAPIKeyError(LLMError, ModelAccessError):
     """The environment variable that holds the provider's API key is not set on the host."""
 
     def __init__(self, variable: str) -> None:
@@ -28,7 +28,7 @@ class MissingAPIKeyError(LLMError):
         self.variable = variable
 
 
-class SDKNotInstalledError(LLMError, DependencyNotInstalledError):
+class SDKNotInstalledError(LLMError, ModelAccessError, DependencyNotInstalledError):
     """The provider's SDK is missing; the message gives the install command (the `llm` extra)."""
 
     def __init__(self, package: str) -> None:
@@ -43,6 +43,17 @@ class LLMCallError(LLMError):
         super().__init__(message)
         self.status = status
         self.attempts = attempts
+
+
+class LLMAccessError(LLMCallError, ModelAccessError):
+    """The provider refused access (401, 403), does not serve the model (404), or could not be
+    reached or stayed down (connection failures, 429, 5xx) through every allowed retry."""
+
+
+def is_access_failure(status: int | None) -> bool:
+    """Whether a final call failure with this HTTP status (None: no HTTP reply, the connection
+    failed) means the model cannot be used, rather than that this one request was refused."""
+    return status is None or status in (401, 403, 404, 429) or status >= 500
 
 
 class LLMTimeoutError(LLMCallError):
@@ -61,5 +72,5 @@ class LLMReplayError(LLMError):
     """A replayed episode asked for a call that the recording does not hold (divergence)."""
 
 
-class PriceTableError(LLMError):
+class PriceTableError(LLMError, ModelAccessError):
     """A price table file is unreadable or a budgeted model has no price."""

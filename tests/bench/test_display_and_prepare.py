@@ -82,3 +82,32 @@ def test_attach_adds_bench_and_leaderboard_submit() -> None:
     assert "submit" in board.output and "build" in board.output
     bad = runner.invoke(app, ["bench", "--seeds", "0"])
     assert bad.exit_code != 0
+
+
+def test_the_summary_counts_ungraded_and_model_failures_apart() -> None:
+    from mledojo.bench.cli import _summary
+    from mledojo.bench.scheduler import BenchReport
+
+    a, b = _jobs()
+    report = BenchReport(
+        run_id="r",
+        run_folder="f",
+        backend="local",
+        outcomes={
+            a.key: Outcome(key=a.key, status="completed"),  # ended without a valid submission
+            b.key: Outcome(key=b.key, status="model_error", reason="HTTP 401"),
+        },
+    )
+    assert (report.graded, report.model_failures, report.agent_failures) == (0, 1, 0)
+    from mledojo import _console
+
+    buf = io.StringIO()
+    original = _console.out.file
+    _console.out.file = buf
+    try:
+        _summary(report)
+    finally:
+        _console.out.file = original
+    text = buf.getvalue()
+    assert "graded" in text and "0 of 2" in text
+    assert "model access failures" in text and "--retry model" in text

@@ -6,6 +6,7 @@ the tools do the real work in the sandbox; grading is real.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -302,3 +303,42 @@ def test_replies_that_fail_validation_are_still_charged(
     assert billed >= 2  # the design and its repair round, at least
     assert result.llm.calls == billed == len(llm_lines(env.run_folder))
     assert bot.llm.calls == billed
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("failure", ["rejected-key", "unreachable", "missing-key"])
+def test_a_model_that_cannot_be_used_is_a_model_error_not_a_clean_zero(
+    tmp_path: Path,
+    llm_server: ScriptedLLMServer,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: str,
+) -> None:
+    """A fake key, a dead endpoint or no key at all is the operator's configuration."""
+    base_url = llm_server.openai_base_url
+    if failure == "rejected-key":
+        llm_server.set_script(lambda request: Reply.error(401, "Incorrect API key provided"))
+    elif failure == "unreachable":
+        base_url = f"http://127.0.0.1:{_closed_port()}/v1"
+    else:
+        monkeypatch.delenv("OPENAI_API_KEY")
+    args = {"model": "openai/gpt-5-mini", "model_base_url": base_url, "max_iterations": 1}
+    request = EpisodeRequest(
+        competition="titanic", agent="mle-bot", agent_args=args, sandbox="local",
+        budget={"max_steps": 20},
+    )  # fmt: skip
+    result = run_episode(request, runs_dir=tmp_path / "runs", run_id="model-failure")
+    assert result.status == "model_error", result.end_reason
+    assert "not the agent's result" in result.end_reason
+    expected = {"rejected-key": "401", "unreachable": "connection", "missing-key": "OPENAI_API_KEY"}
+    assert expected[failure] in result.end_reason
+    assert result.error is not None
+    # the bench's --retry model plays it again; a plain rerun keeps it
+    from mledojo.bench.scheduler import retry_statuses
+
+    assert "model_error" in retry_statuses(["model"])
+    assert "model_error" not in retry_statuses([])

@@ -194,7 +194,8 @@ def test_recorded_failures_and_budget_stops_replay_the_same(
             record_dir=tmp_path / "r1",
         )
     )
-    assert live[0].startswith("LLMCallError") and live[1].startswith("LLMOutputError")
+    assert live[0].startswith("LLMAccessError")  # a 500 through every retry: an outage
+    assert live[1].startswith("LLMOutputError")
     assert live[2] == "fine" and live[3].startswith("LLMBudgetExceeded")
     replay = run(
         _replay_client(
