@@ -9,6 +9,8 @@ scores on the *public* part of the test set; the *private* part is graded once, 
 
 from __future__ import annotations
 
+import logging
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, SupportsFloat
@@ -93,6 +95,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         self._run_id: str | None = None
         self._on_step = on_step
         self.episode: Episode | None = None
+        self._abandoned: weakref.finalize[Any, Any] | None = None
         self.action_space = action_space()
         self.observation_space = observation_space(
             self.budget.max_steps, self.budget.episode_time_s
@@ -152,6 +155,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             resources=self.resources,
         )
         task = self._task
+        comp, budget, resources = self.competition, self.budget, self.resources
         self.episode = Episode(
             competition=self.competition,
             data=task.data,
@@ -162,17 +166,20 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             sandbox=sandbox,
             reward=self.reward_mode,
             info_text=lambda topic, steps_left, time_left: info_text(
-                self.competition,
+                comp,
                 task.data,
                 task.scorer,
                 topic,
                 steps_left=steps_left,
                 time_left_s=time_left,
-                budget=self.budget,
-                resources=self.resources,
+                budget=budget,
+                resources=resources,
             ),
             task_info=task.info.model_dump(),
         )
+        # An env dropped or left open at exit still ends its episode `interrupted` (with a
+        # result.json) and stops its sandbox. The callback holds the episode, never the env.
+        self._abandoned = weakref.finalize(self, _abandon, self.episode)
         return self.episode.start()
 
     def step(
@@ -201,6 +208,9 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             task.grader.close()
 
     def _end_current(self, reason: str) -> None:
+        if self._abandoned is not None:
+            self._abandoned.detach()
+            self._abandoned = None
         if self.episode is not None:
             if not self.episode.done:
                 self.episode.finish(reason, status="interrupted", grade=False)
@@ -293,3 +303,13 @@ def _split_legacy_limits(
         stacklevel=3,
     )
     return {**parts["budget"], **(budget or {})}, {**parts["resources"], **(resources or {})}
+
+
+def _abandon(episode: Episode) -> None:
+    """End an episode whose env was garbage-collected or left open when Python exits."""
+    try:
+        if not episode.done:
+            episode.finish("the env was never closed", status="interrupted", grade=False)
+        episode.sandbox.stop()
+    except Exception:  # noqa: BLE001 - at exit: log, never raise from a finalizer
+        logging.getLogger(__name__).warning("could not end an abandoned episode", exc_info=True)

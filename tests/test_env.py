@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -281,3 +283,23 @@ def test_the_old_limits_spelling_still_works_with_a_warning() -> None:
         assert e.resources.memory_mb == 1024
     with pytest.raises(ValueError, match="max_stesp.*Did you mean `max_steps`"):
         mledojo.make("pump-failure", sandbox="local", limits={"max_stesp": 3})
+
+
+def test_an_env_never_closed_still_ends_its_episode_interrupted(tmp_path: Path) -> None:
+    """A script that exits without close(): the episode still gets its result.json."""
+    script = (
+        "import sys, mledojo\n"
+        "env = mledojo.make('pump-failure', sandbox='local', run_dir=sys.argv[1])\n"
+        "env.reset(seed=0)\n"
+        "env.step({'action': 'execute_code', 'code': 'print(1)'})\n"
+        "print(env.run_folder)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    folder = Path(done.stdout.strip().splitlines()[-1])
+    result = json.loads((folder / "result.json").read_text())
+    assert result["status"] == "interrupted" and result["end_reason"] == "the env was never closed"
+    assert result["steps"] == 1
