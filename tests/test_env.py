@@ -193,8 +193,14 @@ def test_gymnasium_make_uses_registered_id(tmp_path: Path) -> None:
     try:
         obs, _ = e.reset(seed=0)
         assert obs["status"] == "ready"
+        # the same object mledojo.make gives: no wrapper hides run_folder, episode, result()
+        assert type(e) is MLEDojoEnv and e.run_folder.is_dir()
+        assert e.spec is not None and e.spec.id == "mledojo/pump-failure-v2"
     finally:
         e.close()
+    plain = mledojo.make("pump-failure", sandbox="local")
+    assert type(plain) is type(e)
+    plain.close()
 
 
 @pytest.mark.parametrize("competition", mledojo.list_competitions())
