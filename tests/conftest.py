@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,9 +21,15 @@ SHARED_KAGGLE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "k
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Kaggle-derived competitions read the real files in ../shared (never downloaded)."""
+    """Kaggle-derived competitions read the real files in ../shared (never downloaded);
+    runs that name no folder go to a temporary one, never into the checkout's `runs/`."""
     if SHARED_KAGGLE.is_dir():
         os.environ.setdefault("MLEDOJO_KAGGLE_DIR", str(SHARED_KAGGLE))
+    if not os.environ.get("MLEDOJO_RUNS_DIR"):
+        os.environ["MLEDOJO_RUNS_DIR"] = tempfile.mkdtemp(prefix="mledojo-test-runs-")
+        config.add_cleanup(
+            lambda: shutil.rmtree(os.environ.pop("MLEDOJO_RUNS_DIR"), ignore_errors=True)
+        )
 
 
 def _docker_client() -> object | None:
