@@ -224,6 +224,8 @@ def run(
     step_timeout: Annotated[float | None, typer.Option(help="budget: seconds per step")] = None,
     max_llm_usd: Annotated[float | None, typer.Option(help="budget: LLM dollars")] = None,
     max_llm_tokens: Annotated[int | None, typer.Option(help="budget: LLM tokens")] = None,
+    cpus: Annotated[float | None, typer.Option(help="resources: CPUs for the episode")] = None,
+    memory_mb: Annotated[int | None, typer.Option(help="resources: memory (MB)")] = None,
     model: Annotated[
         str | None,
         typer.Option(help="LLM agents: openai/..., anthropic/..., openai-compatible/..., rules"),
@@ -281,6 +283,9 @@ def run(
         sandbox=sandbox,
         reward=reward,
         budget=budget,
+        resources={
+            k: v for k, v in {"cpus": cpus, "memory_mb": memory_mb}.items() if v is not None
+        },
     )
     comp = get_competition(competition)  # names first: no image build for a typo
     agent_obj = make_agent(agent, request.agent_args)

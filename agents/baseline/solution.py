@@ -1,6 +1,7 @@
 # Baseline solution cell. `TASK` (JSON text) is prepended by the agent. Runs in the sandbox.
 import json
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -103,34 +104,54 @@ if time_col:
         both[f"{time_col}_{part}"] = getattr(both["_t"].dt, part)
     both = both.sort_values(["_key", "_t"] if group_col else ["_t"], kind="stable")
     numeric = [c for c in features if pd.api.types.is_numeric_dtype(both[c])]
+    keep = np.ones(len(both), dtype=bool)
+    if history is not None:  # keep each case's own row only (its last history row)
+        last = both.groupby("_key", sort=False)["_t"].transform("max") == both["_t"]
+        keep = ((both["_test"] == 0) | last).to_numpy()
     if group_col:
-        # rows are sorted by key then time; windows never cross into another key's rows
+        # rows are sorted by key then time; windows never cross into another key's rows.
+        # Windows read every row, but only kept rows' values are stored: the history of the
+        # cases is most of the rows, and storing all of it ran out of memory in 2 GB.
         pos = both.groupby("_key", sort=False).cumcount().to_numpy()
         new = {}
         for c in numeric:
             filled = both.groupby("_key", sort=False)[c].ffill().to_numpy(dtype=float)
-            new[f"{c}_lag1"] = shift_in_group(filled, pos, 1)
+            new[f"{c}_lag1"] = shift_in_group(filled, pos, 1)[keep]
             for w in (6, 24, 72):
                 mean, _ = window_stats(filled, pos, w, 1)
-                new[f"{c}_mean{w}"] = mean
-                new[f"{c}_dev{w}"] = filled - mean
+                new[f"{c}_mean{w}"] = mean[keep]
+                new[f"{c}_dev{w}"] = (filled - mean)[keep]
             long, _ = window_stats(filled, pos, long_w, 24)
-            new[f"{c}_rel{long_w}"] = filled - long
-            new[f"{c}_std24"] = window_stats(filled, pos, 24, 2)[1]
-            new[f"{c}_slope24"] = filled - shift_in_group(filled, pos, 24)
+            new[f"{c}_rel{long_w}"] = (filled - long)[keep]
+            new[f"{c}_std24"] = window_stats(filled, pos, 24, 2)[1][keep]
+            new[f"{c}_slope24"] = (filled - shift_in_group(filled, pos, 24))[keep]
+        both = both[keep]
         both = pd.concat([both, pd.DataFrame(new, index=both.index)], axis=1)
-    if history is not None:  # keep each case's own row only (its last history row)
-        last = both.groupby("_key", sort=False)["_t"].transform("max") == both["_t"]
-        both = both[(both["_test"] == 0) | last]
+    else:
+        both = both[keep]
     both = both.sort_index()
     added = [c for c in both.columns if c not in train.columns and c not in ("_test", "_t", "_key")]
     features = [c for c in features if c != time_col] + added
+
+
+def as_number(col):
+    """A text column with too many levels for a categorical split: a date as seconds, or its
+    codes in sorted order (gradient boosting takes at most 255 categories)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(col, errors="coerce")
+    if parsed.notna().mean() > 0.95:
+        return (parsed - pd.Timestamp(0)).dt.total_seconds()
+    return col.astype(str).astype("category").cat.codes.astype(float)
+
 
 for c in list(features):
     if not pd.api.types.is_numeric_dtype(both[c]) or pd.api.types.is_bool_dtype(both[c]):
         n = both[c].nunique()
         if n > 200 and n > 0.5 * len(both):
             features.remove(c)  # an identifier-like text column
+        elif n > 250:
+            both[c] = as_number(both[c])
         else:
             both[c] = both[c].astype(str).astype("category")
 X = both.loc[both["_test"] == 0, features]
