@@ -6,7 +6,7 @@ as the runner's process: it does the isolation with real kernel calls and then `
 the runner, so the host never runs Python code between `fork` and `exec` (a `preexec_fn`
 is unsafe in a process with threads, and the MLE-Bot steps episodes from a thread pool).
 
-In the child, in order: private mount and network namespaces; `/` made private; a tmpfs
+In the child, in order: private mount, network and IPC namespaces; `/` made private; a tmpfs
 as the new root holding only what the plan names (the system folders and Python prefixes
 read-only, `nosuid`, `nodev`; the data read-only at `/data`; the workspace read-write at
 `/workspace`; the control folder at `/run/mledojo`; the runner and tools at
@@ -31,6 +31,7 @@ import sys
 from dataclasses import dataclass
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY = 1
 MS_NOSUID = 2
@@ -220,10 +221,20 @@ def loopback_up() -> None:
 
 def enter(plan: JailPlan) -> None:
     """Build and enter the new root, then become the episode's uid (needs root)."""
-    _check(LIBC.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
+    _check(LIBC.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     root = plan.root_mount
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m,nr_inodes=4096")
+    # The file systems of their own first: a bind beneath one (a Python under /tmp) then
+    # lands on it instead of being covered by it.
+    proc = _inside(root, "/proc")
+    os.makedirs(proc, exist_ok=True)
+    _mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    safe = MS_NOSUID | MS_NODEV
+    _tmpfs(
+        _inside(root, "/tmp"), safe, f"size={plan.tmp_mb}m,nr_inodes={plan.tmp_inodes},mode=1777"
+    )
+    _tmpfs(_inside(root, "/dev/shm"), safe | MS_NOEXEC, f"size={plan.shm_mb}m,mode=1777")
     for path, text in plan.files:
         target = _inside(root, path)
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -240,14 +251,6 @@ def enter(plan: JailPlan) -> None:
         target = _inside(root, path)
         if os.path.isdir(target):
             _mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
-    proc = _inside(root, "/proc")
-    os.makedirs(proc, exist_ok=True)
-    _mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    safe = MS_NOSUID | MS_NODEV
-    _tmpfs(
-        _inside(root, "/tmp"), safe, f"size={plan.tmp_mb}m,nr_inodes={plan.tmp_inodes},mode=1777"
-    )
-    _tmpfs(_inside(root, "/dev/shm"), safe | MS_NOEXEC, f"size={plan.shm_mb}m,mode=1777")
     _mount(None, root, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     _pivot_into(root)
     loopback_up()
