@@ -322,9 +322,7 @@ for root in sorted(roots):
 
 def _library_hints() -> list[str]:
     """Where the host keeps this library and its data: what an attacker would guess."""
-    import mledojo
-
-    hints = [str(Path(mledojo.__file__).resolve().parent.parent)]
+    hints = [str(Path(__file__).resolve().parent.parent.parent)]  # holds the package
     for name, value in os.environ.items():
         if name.startswith("MLEDOJO_"):
             hints += [part for part in value.split(os.pathsep) if part.startswith("/")]

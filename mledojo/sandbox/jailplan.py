@@ -20,7 +20,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import mledojo
 from mledojo.competition import ENV_PATH_VAR, Resources, builtin_root
 from mledojo.errors import SandboxError
 from mledojo.sandbox._jail import Bind, JailPlan
@@ -49,6 +48,7 @@ SITE_PATTERNS = (
     "local/lib/python3*/dist-packages",
 )
 SHM_MB = 64
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the mledojo package in use
 
 
 def jail_plan(
@@ -137,7 +137,7 @@ def library_copies(binds: list[Bind]) -> list[str]:
     competitions: the package in use and its competitions (an installed copy lives in a
     site-packages that is bound; an editable checkout is outside every bind, so absent),
     every `mledojo` package in the bound site-packages, and `MLEDOJO_COMPETITIONS_PATH`."""
-    candidates = [Path(mledojo.__file__).resolve().parent, builtin_root()]
+    candidates = [PACKAGE_DIR, builtin_root()]
     candidates += [Path(p) for p in os.environ.get(ENV_PATH_VAR, "").split(os.pathsep) if p]
     for bind in binds:
         for pattern in SITE_PATTERNS:
