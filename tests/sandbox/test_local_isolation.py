@@ -206,3 +206,27 @@ def test_cleanup_ignores_a_control_folder_it_did_not_write(tmp_path: Path) -> No
     os.chown(fake, 4242, 4242)  # made by an agent (any other uid), e.g. in a shared /tmp
     assert cleanup.reap_control_dirs(tmp_path) == []
     assert fake.exists()
+
+
+@needs_root
+@pytest.mark.timeout(90)
+def test_episodes_started_from_threads_each_get_their_own_root(tmp_path: Path) -> None:
+    """The MLE-Bot steps episodes from a thread pool: the launcher runs no Python code in
+    the host between fork and exec, so concurrent starts from threads are safe."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def episode(i: int) -> str:
+        sb, _ = _started(tmp_path / str(i))
+        try:
+            r = sb.exec(
+                f"open('/workspace/me', 'w').write('{i}')\nimport os\nprint(os.listdir('/tmp'))",
+                timeout_s=30,
+            )
+            return r.stdout
+        finally:
+            sb.stop()
+
+    with ThreadPoolExecutor(4) as pool:
+        outputs = list(pool.map(episode, range(4)))
+    assert outputs == ["[]\n"] * 4
+    assert [(tmp_path / str(i) / "workspace" / "me").read_text() for i in range(4)] == list("0123")
