@@ -309,6 +309,12 @@ for pid in os.listdir("/proc"):
     except OSError:
         continue
     roots.update(a.decode(errors="replace") for a in args if a.startswith(b"/"))
+for name in ("mountinfo", "maps"):  # bind sources and mapped files name host folders
+    try:
+        words = open(f"/proc/self/{name}").read().split()
+    except OSError:
+        continue
+    roots.update(w for w in words if w.startswith("/"))
 roots.update(["/work", "/work/main", "/src", "/app", "/opt", "/root", "/home",
               os.path.expanduser("~"), os.getcwd()])
 CHECKOUTS = []
