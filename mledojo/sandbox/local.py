@@ -100,7 +100,7 @@ class LocalSandbox(RunnerSandbox):
             command, env = self._jailed_command(ctl, self._uid)
             preexec = None
         else:
-            command, env = self._unsafe_command(ctl)
+            command, env = self._unsafe_command()
             preexec = _isolate_user
         logf = open(ctl / "runner.log", "ab")  # noqa: SIM115 - handed to the child
         try:
@@ -150,7 +150,7 @@ class LocalSandbox(RunnerSandbox):
         env["MPLCONFIGDIR"] = "/tmp"
         return [self._python, "-I", "-S", str(JAIL_FILE), plan.to_json()], env
 
-    def _unsafe_command(self, ctl: Path) -> tuple[list[str], dict[str, str]]:
+    def _unsafe_command(self) -> tuple[list[str], dict[str, str]]:
         """Not root (`unsafe-local`): the runner as the caller, on the host's paths."""
         if self._data_dir is None or self._workspace is None:
             raise SandboxError("The sandbox is not started; call start() first.")
