@@ -1,7 +1,8 @@
 """Where an episode's untrusted code runs: the `Sandbox` interface and its backends.
 
 * `DockerSandbox` (the default): one locked-down container per episode.
-* `LocalSandbox`: a host subprocess with rlimits and namespaces; weaker (docs/sandbox.md).
+* `LocalSandbox`: a host subprocess in a minimal root of its own, with rlimits and
+  namespaces; weaker (docs/sandbox.md).
 * plug-ins: entry-point group `mledojo.sandboxes` (`registry.py`).
 
 Backends are imported lazily so that `import mledojo` never imports the Docker SDK.

@@ -13,9 +13,12 @@ Each check attacks through the public `Sandbox` interface only (code cells and
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -281,6 +284,159 @@ def check_setuid_stripped(sb: Sandbox, ctx: CheckContext) -> None:
     _expect_ok(sb, "import os\nos.remove('suid')")
 
 
+# Folders an attacker would search for a copy of the mledojo library (the competitions'
+# generators and `prepare` are public code): everything a step can see that names a path.
+FIND_LIBRARY = """
+import glob, os, sys
+
+def _walk_up(path, levels=4):
+    path = os.path.abspath(path)
+    for _ in range(levels):
+        yield path
+        path = os.path.dirname(path)
+
+roots = set(HINTS)
+roots.update(p for p in sys.path if p)
+for folder in list(sys.path):
+    for pth in glob.glob(os.path.join(folder or ".", "*.pth")):
+        try:
+            roots.update(line.strip() for line in open(pth) if line.startswith("/"))
+        except OSError:
+            pass
+for pid in os.listdir("/proc"):
+    try:
+        args = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+    except OSError:
+        continue
+    roots.update(a.decode(errors="replace") for a in args if a.startswith(b"/"))
+for name in ("mountinfo", "maps"):  # bind sources and mapped files name host folders
+    try:
+        words = open(f"/proc/self/{name}").read().split()
+    except OSError:
+        continue
+    roots.update(w for w in words if w.startswith("/"))
+roots.update(["/work", "/work/main", "/src", "/app", "/opt", "/root", "/home",
+              os.path.expanduser("~"), os.getcwd()])
+CHECKOUTS = []
+for root in sorted(roots):
+    for folder in _walk_up(root):
+        package = os.path.join(folder, "mledojo", "__init__.py")
+        if folder not in CHECKOUTS and os.path.isfile(package):
+            CHECKOUTS.append(folder)
+"""
+
+
+def _library_hints() -> list[str]:
+    """Where the host keeps this library and its data: what an attacker would guess."""
+    hints = [str(Path(__file__).resolve().parent.parent.parent)]  # holds the package
+    for name, value in os.environ.items():
+        if name.startswith("MLEDOJO_"):
+            hints += [part for part in value.split(os.pathsep) if part.startswith("/")]
+    return hints
+
+
+def check_rebuild_answers(sb: Sandbox, ctx: CheckContext) -> None:
+    """A step cannot import the mledojo library and rebuild a competition's hidden answers.
+
+    `prepare` is deterministic from public code and the data seed: a step that finds the
+    library (its checkout, an installed copy) can regenerate `pump-failure`'s private test
+    labels in a temp folder and submit them.
+    """
+    r = _run(
+        sb,
+        f"HINTS = {_library_hints()!r}\n"
+        + FIND_LIBRARY
+        + """
+import tempfile, warnings
+warnings.simplefilter("ignore")
+print("FOUND", CHECKOUTS)
+for checkout in CHECKOUTS:
+    try:
+        sys.path.insert(0, checkout)
+        from mledojo.data.prepare import prepare
+        out = tempfile.mkdtemp()
+        prepared = prepare("pump-failure", cache_dir=out)
+        answers = (prepared.private_dir / "test.csv").read_text()
+        print("REBUILT", checkout, len(answers.splitlines()), "answer rows")
+        break
+    except Exception as exc:
+        print("FAILED", checkout, type(exc).__name__, str(exc)[:200])
+""",
+        timeout_s=60.0,
+    )
+    if "REBUILT" in r.stdout:
+        raise _fail("a step imported the mledojo library and rebuilt the hidden answers", r)
+
+
+def _kaggle_candidates() -> list[str]:
+    """The shared Kaggle download of titanic, where the host keeps it."""
+    roots = ["/work/shared/datasets/kaggle"]
+    for name in ("MLEDOJO_KAGGLE_DIR", "MLEDOJO_CACHE_DIR"):
+        value = os.environ.get(name)
+        if value:
+            roots.append(value)
+    found = []
+    for root in roots:
+        found += [f"{root}/titanic/train.csv", f"{root}/raw/titanic/train.csv"]
+    return found
+
+
+def check_read_shared_kaggle(sb: Sandbox, ctx: CheckContext) -> None:
+    """A step cannot read the shared Kaggle files (titanic's full labelled `train.csv`),
+    which hold the labels of the rows the episode's test set was cut from."""
+    r = _run(
+        sb,
+        f"""
+        import glob, os
+        paths = {_kaggle_candidates()!r}
+        for pattern in ("/work/*/datasets/kaggle/titanic/train.csv",
+                        "/work/*/*/datasets/kaggle/titanic/train.csv"):
+            paths += glob.glob(pattern)
+        for path in paths:
+            try:
+                with open(path) as fh:
+                    print("LEAKED", path, fh.readline().strip()[:60])
+            except OSError as exc:
+                print("denied", path, type(exc).__name__)
+    """,
+    )
+    if "LEAKED" in r.stdout:
+        raise _fail("a step read the shared Kaggle training file", r)
+
+
+def _world_traversable_tmp() -> Path:
+    """A host temp folder every uid may enter (so only the mount tree can hide a file)."""
+    for candidate in ("/tmp", "/var/tmp", tempfile.gettempdir()):
+        path = Path(candidate)
+        if path.is_dir() and os.stat(path).st_mode & 0o001:
+            return path
+    return Path(tempfile.gettempdir())
+
+
+def check_host_files_hidden(sb: Sandbox, ctx: CheckContext) -> None:
+    """A world-readable host file outside `/data` and the workspace is not visible."""
+    folder = Path(tempfile.mkdtemp(prefix="mledojo-canary-", dir=_world_traversable_tmp()))
+    try:
+        folder.chmod(0o755)
+        text = f"CANARY-{uuid.uuid4().hex}"
+        canary = folder / "canary.txt"
+        canary.write_text(text)
+        canary.chmod(0o644)
+        r = _run(
+            sb,
+            f"""
+            try:
+                print(open({str(canary)!r}).read())
+            except OSError as exc:
+                print("denied", type(exc).__name__)
+        """,
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if text in r.stdout or text in r.stderr:
+        raise _fail("a step read a world-readable host file outside its mounts", r)
+
+
 HOSTILE_CHECKS: tuple[tuple[str, Check], ...] = (
     ("inherited_descriptors", check_inherited_descriptors),
     ("result_pipe", check_result_pipe),
@@ -292,6 +448,9 @@ HOSTILE_CHECKS: tuple[tuple[str, Check], ...] = (
     ("file_count_limit", check_file_count_limit),
     ("control_folder_wiped", check_control_folder_wiped),
     ("setuid_stripped", check_setuid_stripped),
+    ("rebuild_answers", check_rebuild_answers),
+    ("read_shared_kaggle", check_read_shared_kaggle),
+    ("host_files_hidden", check_host_files_hidden),
 )
 HOSTILE_CHECK_NAMES: tuple[str, ...] = tuple(name for name, _ in HOSTILE_CHECKS)
 

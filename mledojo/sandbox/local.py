@@ -5,15 +5,16 @@ It is weaker than `DockerSandbox` and says so (see docs/sandbox.md). What it doe
 * the same fork-server runner (`_runner.py`) with the host's Python: same protocol,
   same output capping, same timeout semantics, same fresh namespace per step;
 * per-process limits with `setrlimit` (address space, file size, CPU seconds and, when it
-  runs as `nobody`, process count) and a workspace size check;
-* when started as root: a private network namespace (loopback only), a private mount
-  namespace where the data folder is bind-mounted read-only and the workspace read-write,
-  and the runner runs as `nobody`, so root-only files (the private answers) are unreadable;
-* when not root: an unprivileged user+network namespace if the kernel allows it, else a
-  loud warning that the network is reachable.
-
-It cannot hide the host's file system: code finds the data and the workspace through
-`MLEDOJO_DATA` and `MLEDOJO_WORKSPACE` (also set in Docker, to `/data` and `/workspace`).
+  runs as root, process count) and a workspace size check;
+* when started as root: the runner runs in a minimal root of its own (`_jail.py`): private
+  mount and network namespaces (loopback only), only the system folders and the Python
+  installation read-only (every copy of the mledojo library in them hidden), the data
+  read-only at `/data`, the workspace at `/workspace`, a size-limited `/tmp`, a fresh
+  `/proc`, a minimal `/dev`, as a uid of its own: the rest of the host's file system (the
+  library's checkout, the data caches, shared Kaggle files, other episodes) is not there;
+* when not root (`unsafe-local` only): an unprivileged user+network namespace if the kernel
+  allows it, else a loud warning that the network is reachable; the host's file system is
+  visible.
 
 This module also holds `RunnerSandbox`, the part shared with `DockerSandbox`: talking to
 the runner, turning replies into results, and restarting a runner that died.
@@ -21,62 +22,38 @@ the runner, turning replies into results, and restarting a runner that died.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import fcntl
 import logging
 import os
 import random
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import uuid
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from mledojo.errors import SandboxError
-from mledojo.sandbox import _runner, cleanup
-from mledojo.sandbox.client import RunnerSandbox
+from mledojo.sandbox import _jail, _runner, cleanup
+from mledojo.sandbox.client import SOCKET_NAME, RunnerSandbox
+from mledojo.sandbox.jailplan import (
+    CONTROL_INSIDE,
+    DATA_INSIDE,
+    RUNNER_INSIDE,
+    TOOLS_INSIDE,
+    WORKSPACE_INSIDE,
+    jail_plan,
+)
 
 log = logging.getLogger(__name__)
 
 RUNNER_FILE = Path(_runner.__file__)
+JAIL_FILE = Path(_jail.__file__)
 TOOLS_DIR = Path(__file__).resolve().parent.parent / "tools"
 MARKER_ENV = "MLEDOJO_SANDBOX_ID"
 
-CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
-CLONE_NEWNET = 0x40000000
-MS_RDONLY = 1
-MS_NOSUID = 2
-MS_NODEV = 4
-MS_REMOUNT = 32
-MS_BIND = 4096
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
-SIOCGIFFLAGS = 0x8913
-SIOCSIFFLAGS = 0x8914
-IFF_UP = 0x1
 
 # --------------------------------------------------------------------------- LocalSandbox
-
-
-@dataclass(frozen=True)
-class _Isolation:
-    """What the child process does before running the runner (computed in the parent)."""
-
-    as_root: bool
-    uid: int
-    gid: int
-    data_src: str
-    data_dst: str
-    ws_src: str
-    ws_dst: str
-    exposures: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
 
 
 class LocalSandbox(RunnerSandbox):
@@ -84,7 +61,8 @@ class LocalSandbox(RunnerSandbox):
 
     As root, each episode gets a uid of its own (`EPISODE_UID_BASE` + a random offset,
     never a login account), so its processes can all be killed at once (`kill(-1)` as that
-    uid), `RLIMIT_NPROC` counts only them, and no other episode can read its files.
+    uid), `RLIMIT_NPROC` counts only them, and no other episode can read its files; and
+    its runner sees a minimal root (`_jail.py`), not the host's file system.
     Without root none of that is possible: the sandbox refuses to start unless created
     with `unsafe=True` (the `unsafe-local` kind), in which case steps run as the caller.
     """
@@ -113,79 +91,97 @@ class LocalSandbox(RunnerSandbox):
         if os.geteuid() == 0 and self._uid is None:
             self._uid = _free_episode_uid()
         cleanup.write_owner(ctl, uid=self._uid)
-        iso = self._plan(ctl)
-        for sub in ("run", "home", "data", "workspace"):
-            (ctl / sub).mkdir(exist_ok=True)
+        (ctl / "run").mkdir(exist_ok=True)
         ctl.chmod(0o755)
-        if iso.as_root:
-            for sub in ("run", "home"):
-                os.chown(ctl / sub, iso.uid, iso.gid)
+        if self._uid is not None:
+            os.chown(ctl / "run", self._uid, self._uid)
             if first_launch:  # a fresh workspace; after a restart it is already the uid's
-                _chown_tree(self._workspace, iso.uid, iso.gid)
-        resources = self._require_resources()
-        extra = ["--as-mb", str(resources.memory_mb), "--peer", f"pid:{os.getpid()}"]
-        extra += ["--parent-pid", str(os.getpid())]
-        if iso.as_root:
-            extra += ["--nproc", str(resources.pids), "--sweep"]
-        args = self._runner_args(
-            socket_path=str(self._socket_path),
-            workspace=iso.ws_dst,
-            data=iso.data_dst,
-            tools_dir=str(TOOLS_DIR),
-            extra=extra,
-        )
-        env = self._env(iso, ctl)
+                _chown_tree(self._workspace, self._uid, self._uid)
+            command, env = self._jailed_command(ctl, self._uid)
+            preexec = None
+        else:
+            command, env = self._unsafe_command()
+            preexec = _isolate_user
         logf = open(ctl / "runner.log", "ab")  # noqa: SIM115 - handed to the child
         try:
             self._proc = subprocess.Popen(
-                [self._python, str(RUNNER_FILE), *args],
+                command,
                 cwd="/",
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=logf,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_preexec(iso),
-                start_new_session=True,  # noqa: PLW1509
+                preexec_fn=preexec,  # noqa: PLW1509 - unsafe-local only; the jail execs
+                start_new_session=True,
             )
         finally:
             logf.close()
         self.network_isolated = True
-        if not iso.as_root and not _probe_userns():
+        if self._uid is None and not _probe_userns():
             self.network_isolated = False
 
-    def _plan(self, ctl: Path) -> _Isolation:
+    def _jailed_command(self, ctl: Path, uid: int) -> tuple[list[str], dict[str, str]]:
+        """As root: the launcher that builds the runner's own root, then runs it there."""
         if self._data_dir is None or self._workspace is None:
             raise SandboxError("The sandbox is not started; call start() first.")
-        data, ws = str(self._data_dir), str(self._workspace)
-        if self._uid is None:
-            return _Isolation(False, os.getuid(), os.getgid(), data, data, ws, ws, ())
-        needed = {
-            sys.base_prefix,
-            sys.prefix,
-            str(Path(self._python).resolve().parent),
-            str(RUNNER_FILE.parent),
-            str(TOOLS_DIR),
-        }
-        return _Isolation(
-            True,
-            self._uid,
-            self._uid,
-            data,
-            str(ctl / "data"),
-            ws,
-            str(ctl / "workspace"),
-            _exposures(needed, ctl),
+        resources = self._require_resources()
+        root_mount = ctl / "root"
+        root_mount.mkdir(mode=0o700, exist_ok=True)
+        args = self._runner_args(
+            socket_path=f"{CONTROL_INSIDE}/{SOCKET_NAME}",
+            workspace=WORKSPACE_INSIDE,
+            data=DATA_INSIDE,
+            tools_dir=TOOLS_INSIDE,
+            extra=self._limit_args(resources.pids) + ["--tmp-dir", "/tmp"],
         )
+        plan = jail_plan(
+            python=self._python,
+            root_mount=root_mount,
+            data=self._data_dir,
+            workspace=self._workspace,
+            control=ctl / "run",
+            runner=RUNNER_FILE,
+            tools=TOOLS_DIR,
+            resources=resources,
+            uid=uid,
+            argv=(self._python, RUNNER_INSIDE, *args),
+        )
+        env = self._env(home="/tmp", data=DATA_INSIDE, workspace=WORKSPACE_INSIDE)
+        env["MPLCONFIGDIR"] = "/tmp"
+        return [self._python, "-I", "-S", str(JAIL_FILE), plan.to_json()], env
 
-    def _env(self, iso: _Isolation, ctl: Path) -> dict[str, str]:
+    def _unsafe_command(self) -> tuple[list[str], dict[str, str]]:
+        """Not root (`unsafe-local`): the runner as the caller, on the host's paths."""
+        if self._data_dir is None or self._workspace is None:
+            raise SandboxError("The sandbox is not started; call start() first.")
+        args = self._runner_args(
+            socket_path=str(self._socket_path),
+            workspace=str(self._workspace),
+            data=str(self._data_dir),
+            tools_dir=str(TOOLS_DIR),
+            extra=self._limit_args(None),
+        )
+        home = os.environ.get("HOME", "/tmp")
+        env = self._env(home=home, data=str(self._data_dir), workspace=str(self._workspace))
+        return [self._python, str(RUNNER_FILE), *args], env
+
+    def _limit_args(self, nproc: int | None) -> list[str]:
+        resources = self._require_resources()
+        extra = ["--as-mb", str(resources.memory_mb), "--peer", f"pid:{os.getpid()}"]
+        extra += ["--parent-pid", str(os.getpid())]
+        if nproc is not None:
+            extra += ["--nproc", str(nproc), "--sweep"]
+        return extra
+
+    def _env(self, *, home: str, data: str, workspace: str) -> dict[str, str]:
         resources = self._require_resources()
         threads = str(max(1, int(resources.cpus)))
         keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
         return {
             **keep,
-            "HOME": str(ctl / "home") if iso.as_root else os.environ.get("HOME", "/tmp"),
-            "MLEDOJO_DATA": iso.data_dst,
-            "MLEDOJO_WORKSPACE": iso.ws_dst,
+            "HOME": home,
+            "MLEDOJO_DATA": data,
+            "MLEDOJO_WORKSPACE": workspace,
             MARKER_ENV: self._marker,
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
@@ -353,119 +349,14 @@ def _kill_quietly(pid: int) -> None:
         pass
 
 
-def _blocked_ancestor(path: str) -> str | None:
-    """The first folder on `path` that others may not traverse, if any."""
-    current = "/"
-    for part in Path(path).parts[1:]:
-        current = os.path.join(current, part)
-        try:
-            mode = os.stat(current).st_mode
-        except OSError:
-            return None
-        if not mode & 0o001:
-            return current
-    return None
-
-
-def _exposures(needed: set[str], ctl: Path) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
-    """Plan, for each untraversable folder, which needed paths to re-expose inside it.
-
-    E.g. the host Python under `/root/.pyenv` (with `/root` mode 0700): a tmpfs covers
-    `/root` in the runner's mount namespace, and only the Python prefix is bound back.
-    """
-    groups: dict[str, list[str]] = {}
-    for path in sorted(needed):
-        blocked = _blocked_ancestor(path)
-        if blocked is not None:
-            groups.setdefault(blocked, []).append(path)
-    plan = []
-    counter = 0
-    for blocked, paths in groups.items():
-        pairs = []
-        for path in paths:
-            stage = ctl / "expose" / str(counter)
-            stage.mkdir(parents=True, exist_ok=True)
-            counter += 1
-            pairs.append((path, str(stage)))
-        plan.append((blocked, tuple(pairs)))
-    return tuple(plan)
-
-
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-
-
-def _check(rc: int, what: str) -> None:
-    if rc != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def _mount(
-    libc: ctypes.CDLL,
-    src: str | None,
-    dst: str,
-    fstype: str | None,
-    flags: int,
-    data: str | None = None,
-) -> None:
-    rc = libc.mount(
-        src.encode() if src else None,
-        dst.encode(),
-        fstype.encode() if fstype else None,
-        ctypes.c_ulong(flags),
-        data.encode() if data else None,
-    )
-    _check(rc, f"mount {src} -> {dst}")
-
-
-def _loopback_up() -> None:
-    """Bring `lo` up in the new network namespace (it starts down)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        ifreq = struct.pack("16sH14s", b"lo", 0, b"\0" * 14)
-        flags = struct.unpack("16sH14s", fcntl.ioctl(s, SIOCGIFFLAGS, ifreq))[1]
-        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | IFF_UP, b"\0" * 14))
-
-
-def _isolate_root(iso: _Isolation) -> None:
-    """In the child, as root: new mount+net namespaces, bind mounts, then become `nobody`."""
-    libc = _libc()
-    _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
-    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
-    _mount(libc, iso.data_src, iso.data_dst, None, MS_BIND | MS_REC)
-    _mount(libc, None, iso.data_dst, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)
-    _mount(libc, iso.ws_src, iso.ws_dst, None, MS_BIND | MS_REC)
-    for blocked, pairs in iso.exposures:
-        for path, stage in pairs:
-            _mount(libc, path, stage, None, MS_BIND | MS_REC)
-        _mount(libc, "tmpfs", blocked, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
-        for path, stage in pairs:
-            os.makedirs(path, exist_ok=True)
-            _mount(libc, stage, path, None, MS_BIND | MS_REC)
-    _loopback_up()
-    os.setgroups([])
-    os.setgid(iso.gid)
-    os.setuid(iso.uid)
-
-
 def _isolate_user() -> None:
-    """In the child, unprivileged: a user+network namespace if the kernel allows it."""
-    libc = _libc()
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
+    """In the child of `unsafe-local` (a `preexec_fn`): a user+network namespace if the
+    kernel allows it."""
+    if _jail.LIBC.unshare(CLONE_NEWUSER | _jail.CLONE_NEWNET) == 0:
         try:
-            _loopback_up()
+            _jail.loopback_up()
         except OSError:
             pass
-
-
-def _preexec(iso: _Isolation) -> Callable[[], None]:
-    def run() -> None:
-        if iso.as_root:
-            _isolate_root(iso)
-        else:
-            _isolate_user()
-
-    return run
 
 
 def _probe_userns() -> bool:

@@ -25,9 +25,10 @@ BackendFactory = Callable[..., Sandbox]
 
 LOCAL_FALLBACK_WARNING = (
     "Docker is not available, so mledojo falls back to LocalSandbox: agent code runs as a "
-    "host process under a uid of its own, with rlimits and namespaces but WITHOUT file-system "
-    "isolation. Start Docker (`sudo bash scripts/ensure_docker.sh`) for the real sandbox, or "
-    "pass sandbox='local' to silence this warning."
+    "host process in a minimal root of its own (the host's files hidden) under a uid of its "
+    "own, but WITHOUT Docker's memory and CPU cgroup limits, seccomp filter or pid namespace "
+    "(see docs/sandbox.md). Start Docker (`sudo bash scripts/ensure_docker.sh`) for the real "
+    "sandbox, or pass sandbox='local' to silence this warning."
 )
 
 

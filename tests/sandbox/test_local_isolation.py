@@ -40,9 +40,27 @@ def test_episodes_have_their_own_uid_and_cannot_read_each_other(tmp_path: Path) 
         rb = b.exec("import os\nprint(os.getuid())", timeout_s=20)
         uid_a, uid_b = int(ra.stdout), int(rb.stdout)
         assert uid_a != uid_b and min(uid_a, uid_b) >= EPISODE_UID_BASE
-        # b reaches a's workspace through the host path (LocalSandbox shows the host's files).
-        r = b.exec(f"print(open({str(ws_a / 'mine.txt')!r}).read())", timeout_s=20)
-        assert r.status == "error" and "Permission" in (r.error_type or "") + r.stderr, r
+        # b tries a's workspace by its host path (absent from b's root) and through the
+        # root of a's processes in /proc (visible, but another uid's: ptrace rules deny it).
+        r = b.exec(
+            textwrap.dedent(
+                f"""
+                import os
+                paths = [{str(ws_a / "mine.txt")!r}]
+                for pid in filter(str.isdigit, os.listdir("/proc")):
+                    if os.stat(f"/proc/{{pid}}").st_uid == {uid_a}:
+                        paths.append(f"/proc/{{pid}}/root/workspace/mine.txt")
+                for path in paths:
+                    try:
+                        print("READ", path, open(path).read())
+                    except OSError as exc:
+                        print("denied", path, type(exc).__name__)
+                """
+            ),
+            timeout_s=20,
+        )
+        assert r.status == "ok" and "READ" not in r.stdout, r
+        assert "FileNotFoundError" in r.stdout and "/root/workspace" in r.stdout, r
     finally:
         a.stop()
         b.stop()
@@ -188,3 +206,27 @@ def test_cleanup_ignores_a_control_folder_it_did_not_write(tmp_path: Path) -> No
     os.chown(fake, 4242, 4242)  # made by an agent (any other uid), e.g. in a shared /tmp
     assert cleanup.reap_control_dirs(tmp_path) == []
     assert fake.exists()
+
+
+@needs_root
+@pytest.mark.timeout(90)
+def test_episodes_started_from_threads_each_get_their_own_root(tmp_path: Path) -> None:
+    """The MLE-Bot steps episodes from a thread pool: the launcher runs no Python code in
+    the host between fork and exec, so concurrent starts from threads are safe."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def episode(i: int) -> str:
+        sb, _ = _started(tmp_path / str(i))
+        try:
+            r = sb.exec(
+                f"open('/workspace/me', 'w').write('{i}')\nimport os\nprint(os.listdir('/tmp'))",
+                timeout_s=30,
+            )
+            return r.stdout
+        finally:
+            sb.stop()
+
+    with ThreadPoolExecutor(4) as pool:
+        outputs = list(pool.map(episode, range(4)))
+    assert outputs == ["[]\n"] * 4
+    assert [(tmp_path / str(i) / "workspace" / "me").read_text() for i in range(4)] == list("0123")

@@ -1,0 +1,163 @@
+"""What LocalSandbox's runner may see: the mounts and files of its own minimal root.
+
+Decided on the host, carried out by the launcher (`_jail.py`) in the runner's process. The
+new root holds, read-only, only what the Python interpreter needs (the system folders, a
+few `/etc` files, the interpreter's prefixes with their site-packages), with every copy of
+the mledojo library in them covered (its `prepare` and the competitions' generators would
+rebuild the hidden answers); the runner and the tools at the image's paths; the data at
+`/data`, the workspace at `/workspace`, the control folder at `/run/mledojo`; device nodes
+and a fresh `/proc`. Everything else on the host (the library's checkout, caches, shared
+datasets, other episodes, `/tmp`) is simply absent.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mledojo.competition import ENV_PATH_VAR, Resources, builtin_root
+from mledojo.errors import SandboxError
+from mledojo.sandbox._jail import Bind, JailPlan
+
+RUNNER_INSIDE = "/opt/mledojo/runner.py"
+TOOLS_INSIDE = "/opt/mledojo/tools"
+CONTROL_INSIDE = "/run/mledojo"
+DATA_INSIDE = "/data"
+WORKSPACE_INSIDE = "/workspace"
+
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# The dynamic loader's cache, the time zone and the alternatives links some tools go through.
+ETC_PATHS = ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives")
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+DEV_LINKS = (
+    ("/dev/fd", "/proc/self/fd"),
+    ("/dev/stdin", "/proc/self/fd/0"),
+    ("/dev/stdout", "/proc/self/fd/1"),
+    ("/dev/stderr", "/proc/self/fd/2"),
+)
+SITE_PATTERNS = (
+    "lib/python3*/site-packages",
+    "lib/python3*/dist-packages",
+    "lib/python3/dist-packages",
+    "local/lib/python3*/site-packages",
+    "local/lib/python3*/dist-packages",
+)
+SHM_MB = 64
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the mledojo package in use
+
+
+def jail_plan(
+    *,
+    python: str,
+    root_mount: Path,
+    data: Path,
+    workspace: Path,
+    control: Path,
+    runner: Path,
+    tools: Path,
+    resources: Resources,
+    uid: int,
+    argv: tuple[str, ...],
+) -> JailPlan:
+    """The plan for one runner launch (see the module doc)."""
+    binds: list[Bind] = []
+    symlinks: list[tuple[str, str]] = list(DEV_LINKS)
+    for path in (*SYSTEM_DIRS, *ETC_PATHS):
+        if os.path.islink(path):
+            symlinks.append((path, os.readlink(path)))
+        elif os.path.exists(path):
+            binds.append(Bind(path, path))
+    for prefix in python_prefixes(python):
+        if not any(_under(prefix, b.source) for b in binds) or os.path.ismount(prefix):
+            binds.append(Bind(prefix, prefix))
+    masks = library_copies(binds)
+    binds += [Bind(dev, dev, writable=True, device=True) for dev in DEVICES if os.path.exists(dev)]
+    binds += [
+        Bind(str(runner), RUNNER_INSIDE),
+        Bind(str(tools), TOOLS_INSIDE),
+        Bind(str(data), DATA_INSIDE),
+        Bind(str(workspace), WORKSPACE_INSIDE, writable=True),
+        Bind(str(control), CONTROL_INSIDE, writable=True),
+    ]
+    files = (
+        ("/etc/passwd", f"root:x:0:0::/:/usr/sbin/nologin\nagent:x:{uid}:{uid}::/tmp:/bin/sh\n"),
+        ("/etc/group", f"root:x:0:\nagent:x:{uid}:\n"),
+        ("/etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost\n"),
+    )
+    return JailPlan(
+        root_mount=str(root_mount),
+        binds=tuple(binds),
+        symlinks=tuple(symlinks),
+        files=files,
+        masks=tuple(masks),
+        tmp_mb=min(resources.disk_mb, 1024),
+        tmp_inodes=resources.max_files,
+        shm_mb=SHM_MB,
+        uid=uid,
+        gid=uid,
+        argv=argv,
+    )
+
+
+def python_prefixes(python: str) -> tuple[str, ...]:
+    """The folders `python` runs from: its prefixes (the venv with its site-packages, the
+    base installation) and the folders of the executable, before and after symlinks."""
+    if python == sys.executable:
+        found = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
+    else:
+        found = set(_other_prefixes(python))
+    found |= {os.path.dirname(python), os.path.dirname(os.path.realpath(python))}
+    kept: list[str] = []
+    for path in sorted(os.path.abspath(p) for p in found):  # an ancestor sorts first
+        if not any(_under(path, k) for k in kept) or os.path.ismount(path):
+            kept.append(path)
+    return tuple(kept)
+
+
+@functools.lru_cache(maxsize=8)
+def _other_prefixes(python: str) -> tuple[str, ...]:
+    code = "import json, sys; print(json.dumps([sys.prefix, sys.exec_prefix, sys.base_prefix]))"
+    try:
+        done = subprocess.run(
+            [python, "-I", "-c", code], capture_output=True, text=True, timeout=30, check=True
+        )
+        prefixes = json.loads(done.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        raise SandboxError(f"LocalSandbox could not ask {python} for its prefixes: {exc}") from exc
+    return tuple(str(p) for p in prefixes)
+
+
+def library_copies(binds: list[Bind]) -> list[str]:
+    """Paths inside the new root that would show a copy of the mledojo library or of the
+    competitions: the package in use and its competitions (an installed copy lives in a
+    site-packages that is bound; an editable checkout is outside every bind, so absent),
+    every `mledojo` package in the bound site-packages, and `MLEDOJO_COMPETITIONS_PATH`."""
+    candidates = [PACKAGE_DIR, builtin_root()]
+    candidates += [Path(p) for p in os.environ.get(ENV_PATH_VAR, "").split(os.pathsep) if p]
+    for bind in binds:
+        for pattern in SITE_PATTERNS:
+            candidates += [
+                Path(p) for p in glob.glob(os.path.join(bind.source, pattern, "mledojo"))
+            ]
+    masks: list[str] = []
+    for candidate in candidates:
+        if not candidate.is_dir():
+            continue
+        real = os.path.realpath(candidate)
+        for bind in binds:
+            source = os.path.realpath(bind.source)
+            if _under(real, source):
+                inside = os.path.join(bind.target, os.path.relpath(real, source))
+                if inside not in masks:
+                    masks.append(os.path.normpath(inside))
+    return masks
+
+
+def _under(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or lies beneath it (textually)."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
