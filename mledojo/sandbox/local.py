@@ -28,6 +28,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 import uuid
 import warnings
 from pathlib import Path
@@ -308,7 +309,14 @@ def kill_uid(uid: int) -> None:
                 code = 1
             os._exit(code)
         os.waitpid(pid, 0)
-        if not pids_of_uid(uid):
+        # SIGKILL is delivered at once but a process takes a moment to exit (longer on a
+        # loaded machine): give each round a short while before sending the next one.
+        deadline = time.monotonic() + 1.0
+        while pids_of_uid(uid):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        else:
             return
     log.warning("processes of uid %s survived three kill(-1) rounds", uid)
 
