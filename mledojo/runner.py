@@ -96,8 +96,17 @@ def run_episode(
             return previous
     if folder.exists():  # an earlier attempt died or is to be retried: keep it aside
         folder.rename(folder.with_name(f"{folder.name}.attempt-{time.strftime('%Y%m%d%H%M%S')}"))
-    record_run(root / rid)
+    record_run(root / rid, image=_default_image(spec))
     return _play(comp, spec, agent_obj, folder, env_kwargs or {})
+
+
+def _default_image(spec: EpisodeSpec) -> str | None:
+    """The runtime image a Docker episode runs (recorded in run.json), None for others."""
+    if spec.sandbox != "docker":
+        return None
+    from mledojo.sandbox.image import image_tag
+
+    return image_tag()
 
 
 def _play(

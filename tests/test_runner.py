@@ -44,6 +44,9 @@ def test_baseline_on_pump_failure_in_docker(tmp_path: Path) -> None:
     folder = episode_dir(tmp_path, "r", request.resolve())
     assert folder.parent == tmp_path / "r" / "pump-failure-v2" / "baseline"
     assert json.loads((folder / "result.json").read_text())["final"]["graded"]
+    from mledojo.sandbox.image import image_tag
+
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["image"] == image_tag()
 
 
 @pytest.mark.slow
