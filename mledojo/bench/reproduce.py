@@ -108,9 +108,11 @@ def compare(
         return Verification(
             level="reproduced", match="score", tolerance=tolerance, reproduced_private_score=b
         )
-    gap = abs(a - b) if a is not None and b is not None else float("nan")
+    if a is None or b is None:
+        return f"{where}: the board's re-execution or the bundle has no private score"
+    gap = abs(a - b)
     return (
         f"{where}: the board re-executed the episode: its final submission differs from the "
-        f"bundle's and its private score {b} is {gap:.4g} from the bundle's {a} (the board "
+        f"bundle's and its private score {b:.6g} is {gap:.4g} from the bundle's {a:.6g} (the board "
         f"allows {tolerance:g}): the bundle's submission is not what this agent produces"
     )

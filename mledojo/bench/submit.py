@@ -5,7 +5,9 @@ Checks, each a reason in the rejection (all are collected, not just the first):
 - the bundle: `bundle.json` present and every hash matching, no unlisted or non-regular file;
 - the plan: every planned episode has a `result.json` whose key and spec are the plan's,
   each spec resolves today to the same spec (competition version, defaults), the sandbox
-  is `docker`, and the budget class, competitions and seeds are the board's (`--board-spec`);
+  is `docker`, and every spec is one the board spec pins (`leaderboard/board.yaml`:
+  competition version, data seed, seed, budget, resources, reward; refusals name the
+  field), with every episode the board expects present;
 - no episode unfinished (`interrupted`);
 - the final submission: a regular file under `submissions/`, its sha256 the recorded one,
   **re-graded on the private part**; the recorded score and HumanRank must equal the
@@ -15,7 +17,10 @@ Checks, each a reason in the rejection (all are collected, not just the first):
   the private part instead, or any `private` key in the trajectory's observations, is a
   private-part signal and the run is rejected.
 
-The accepted entry is the re-graded numbers as `BoardEpisode`s in
+This proves only that the stored submission grades to the shown score, so the entry is
+`self-reported`; with `reproduce=True` (`leaderboard reproduce`) every episode is then
+re-executed on this machine (`mledojo.bench.reproduce`) and the entry is `reproduced`
+(or `live`). The accepted entry is the re-graded numbers as `BoardEpisode`s in
 `<out>/<name>--<run-id>.board.jsonl` (via `mledojo.leaderboard.episode.save_jsonl`), with
 `<name>--<run-id>.submission.json` beside it (schema-versioned: who, when, bundle hash).
 """
@@ -521,7 +526,7 @@ def submit_run(
                 reported_llm_usd=result.llm.usd,
                 reported_wall_time_s=result.wall_time_s,
                 reported_hardware=result.hardware if result.hardware != "unknown" else hardware,
-                reported_attempts=attempts_before(folder) + 1,
+                reported_attempts=1 if live else attempts_before(folder) + 1,
                 verification=verification,
                 **numbers,
             )

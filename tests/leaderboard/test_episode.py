@@ -88,7 +88,9 @@ def test_markup_in_an_agent_name_is_refused(write_episode: WriteEpisode) -> None
     with pytest.raises(LeaderboardError, match="field `agent`"):
         load_episode(path)
     with pytest.raises(ValueError, match="agent"):
-        BoardEpisode(agent="see http://evil.example", competition="c", seed=0, reported_status="completed")
+        BoardEpisode(
+            agent="see http://evil.example", competition="c", seed=0, reported_status="completed"
+        )
 
 
 def test_a_symlinked_result_is_not_followed(write_episode: WriteEpisode, tmp_path: Path) -> None:

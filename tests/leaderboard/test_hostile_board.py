@@ -166,8 +166,9 @@ def test_a_forged_bundle_stays_self_reported_and_reproduce_refuses_it(
     assert (by["honest"].tier, by["honest"].rank) == ("verified", 1)
     assert (by["forger"].tier, by["forger"].verification) == ("self-reported", "self-reported")
     assert by["forger"].human_rank.mean > by["honest"].human_rank.mean  # gold, yet second
-    page, readme = render_html(build_board(load_episodes([out]))), render_markdown(
-        build_board(load_episodes([out]))
+    page, readme = (
+        render_html(build_board(load_episodes([out]))),
+        render_markdown(build_board(load_episodes([out]))),
     )
     verified = page.split('id="overall-0-verified"')[1].split("</table>")[0]
     apart = page.split('id="overall-0-self-reported"')[1].split("</table>")[0]
