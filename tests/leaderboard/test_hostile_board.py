@@ -230,6 +230,68 @@ def test_submit_refuses_a_bundle_off_the_board_spec_naming_the_field(
         assert any(message in r for r in info.value.reasons), (field, info.value.reasons)
 
 
+@pytest.mark.docker
+@pytest.mark.slow
+def test_an_llm_agent_reproduces_from_its_recording_without_a_key_or_a_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The MLE-Bot with a (scripted) model: the bundle carries `llm-calls.jsonl`, and the
+    board replays it with no key and no server. A schema-1 bundle (no recording carried)
+    still verifies, and stays self-reported: reproduce refuses it."""
+    from mledojo.bench.bundle import BUNDLE_FILE, load_manifest
+    from mledojo.bot.scripted import ScriptedEngineer
+    from mledojo.testing.llm_server import ScriptedLLMServer
+
+    with ScriptedLLMServer() as server:
+        server.set_script(ScriptedEngineer())
+        cmd = [sys.executable, "-m", "mledojo.bench.cli", "bench", "--runs-dir", str(tmp_path)]
+        cmd += ["--plain", "--agents", "mle-bot", "--competitions", COMP, "--seeds", "1"]
+        for arg in ("model=openai/gpt-5-mini", "max_iterations=1"):
+            cmd += ["--agent-arg", arg]
+        cmd += ["--agent-arg", f"model_base_url={server.openai_base_url}"]
+        cmd += [*SMALL[:4], "--max-steps", "10", "--sandbox", "docker"]
+        env = {**os.environ, "OPENAI_API_KEY": "sk-test-SENTINEL-board-5e1f"}
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        asked = len(server.requests)
+    assert asked > 0
+    (run,) = [p for p in tmp_path.iterdir() if p.name.startswith("bench-")]
+    assert any(k.endswith("/llm-calls.jsonl") for k in load_manifest(run).files)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # a replay needs neither key nor server
+    board = _board(tmp_path, budget={"max_steps": 10})
+    old = _copy(run, tmp_path / "old")
+    record = submit_run(
+        run,
+        name="bot",
+        board_spec=board,
+        out_dir=tmp_path / "out",
+        reproduce=True,
+        work_dir=tmp_path / "work",
+    )
+    (row,) = load_jsonl(Path(record.path))
+    assert row.verification.level == "reproduced", row.verification
+    (again,) = (tmp_path / "work").glob(f"*/{COMP}-v1/*/*/llm-calls.jsonl")
+    (first,) = run.glob(f"{COMP}-v1/*/*/llm-calls.jsonl")
+    assert again.read_bytes() == first.read_bytes()  # every call replayed, in order
+
+    manifest = load_manifest(old)  # as an older mledojo wrote it: no recording listed
+    files = {k: v for k, v in manifest.files.items() if not k.endswith("/llm-calls.jsonl")}
+    v1 = manifest.model_copy(update={"schema_version": 1, "files": files})
+    (old / BUNDLE_FILE).write_text(v1.model_dump_json())
+    assert submit_run(old, name="old", board_spec=board, out_dir=tmp_path / "o").verification == (
+        "self-reported"
+    )
+    with pytest.raises(SubmissionRejected, match="schema 1: it does not carry"):
+        submit_run(
+            old,
+            name="old",
+            board_spec=board,
+            out_dir=tmp_path / "o",
+            reproduce=True,
+            work_dir=tmp_path / "work",
+        )
+
+
 # ------------------------------------------------------------ the spec alone (no Docker)
 def _spec(**request: Any) -> Any:
     fields: dict[str, Any] = {
@@ -279,3 +341,16 @@ def test_a_board_spec_with_unknown_fields_or_versions_is_refused(tmp_path: Path)
     with pytest.raises(LeaderboardError, match=f"{COMP}-v9"):
         load_board_file(_board(tmp_path, competitions=[{"id": COMP, "version": 9, "data_seed": 0}]))
     assert load_board_file(Path(__file__).parents[2] / "leaderboard" / "board.yaml").classes
+
+
+def test_a_v1_board_entry_loads_with_its_numbers_as_reported(tmp_path: Path) -> None:
+    path = tmp_path / "old.board.jsonl"
+    old = {"agent": "a", "competition": "c", "seed": 0, "status": "agent_error"}
+    path.write_text(json.dumps({**old, "wall_time_s": 5.0, "attempts": 3, "hardware": "x"}))
+    (ep,) = load_episodes([path])
+    assert (ep.reported_status, ep.reported_wall_time_s, ep.reported_attempts) == (
+        "agent_error",
+        5.0,
+        3,
+    )
+    assert ep.reported_hardware == "x" and ep.verification.level == "self-reported"
