@@ -129,7 +129,7 @@ def _md_class(board: ClassBoard) -> list[str]:
     ]
     for tier, members in _tiers(board):
         out += [
-            f"### {TIER_TEXT[tier]}",
+            f"**{TIER_TEXT[tier]}**",
             "",
             _md_row(list(OVERALL_COLUMNS)),
             _md_row(["---"] * len(OVERALL_COLUMNS)),
@@ -251,9 +251,9 @@ SORT_SCRIPT = """
 STYLE = """
 body { font-family: DejaVu Sans, Helvetica, Arial, sans-serif; margin: 24px; color: #222;
        max-width: 1240px; }
-table { border-collapse: collapse; margin: 8px 0 20px; font-size: 14px; }
-th, td { border: 1px solid #bbb; padding: 4px 8px; text-align: right; white-space: nowrap; }
-th { background: #e8eef7; cursor: pointer; user-select: none; }
+table { border-collapse: collapse; margin: 8px 0 20px; font-size: 13px; }
+th, td { border: 1px solid #bbb; padding: 4px 6px; text-align: right; white-space: nowrap; }
+th { background: #e8eef7; cursor: pointer; user-select: none; white-space: normal; }
 th[aria-sort=descending]::after { content: " ▼"; }
 th[aria-sort=ascending]::after { content: " ▲"; }
 td.name, th.name { text-align: left; }
