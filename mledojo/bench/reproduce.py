@@ -9,7 +9,8 @@ recorded LLM exchanges (`llm-calls.jsonl`, carried by a schema-2 bundle) served 
 re-executed final submission has the bundle's sha256, or, failing that, when its private
 score is within the board class's `reproduce_tolerance` of the bundle's; otherwise it is
 refused. `live` re-runs the agent without replay, on the operator's own model keys: the
-row's numbers are then the board's run.
+row's numbers are then the board's run (a bundle whose agent arguments name a model
+endpoint, `model_base_url`, is never re-run live: the key would go there).
 
 Only agents the board itself has (built-in or an installed entry point) are re-executed: a
 file or `module:Class` agent is the submitter's code, and an agent runs on the host.
@@ -46,6 +47,22 @@ def agent_problem(name: str) -> str | None:
         load_agent(name)
     except MLEDojoError as e:
         return f"agent {name!r} is not installed on the board ({e}); it cannot be re-executed"
+    return None
+
+
+def live_problem(job: Job) -> str | None:
+    """Why a live re-run of this episode would be unsafe (None: it is not).
+
+    A live run calls the model with the operator's own key: an agent argument that points
+    the client at another endpoint (`model_base_url`, any `*url`) would send that key to
+    whoever the submitter named, so such a bundle is never re-run live.
+    """
+    redirect = sorted(k for k in job.agent_args if k.lower().endswith("url"))
+    if redirect:
+        return (
+            f"{job.label}: agent argument(s) {redirect} point the model client at an endpoint "
+            "the submitter chose; a live run would send the board's key there, so it is refused"
+        )
     return None
 
 

@@ -43,6 +43,7 @@ from mledojo.artifacts import RESULT_FILE, EpisodeResult, Feedback
 from mledojo.bench.bundle import BUNDLE_FILE, load_manifest, verify_manifest
 from mledojo.bench.plan import BenchError, BenchPlan, Job, load_plan
 from mledojo.bench.worker import attempts_before
+from mledojo.errors import MLEDojoError
 from mledojo.leaderboard._io import LeaderboardError
 from mledojo.leaderboard.boardspec import BoardFile, load_board_file
 from mledojo.leaderboard.episode import LEVELS, Level, Verification
@@ -159,13 +160,18 @@ def _check_plan_against_board(plan: BenchPlan, board: BoardFile | None) -> list[
     from mledojo.competition import get_competition
 
     reasons: list[str] = []
+    known = []
     for job in plan.jobs:
-        reasons += board.check_episode(job.spec, job.label)
-    for cls in sorted({j.spec.budget_class for j in plan.jobs}):
+        try:
+            reasons += board.check_episode(job.spec, job.label)
+            known.append(job)
+        except MLEDojoError as e:  # a competition or version this mledojo does not have
+            reasons.append(f"{job.label}: {e}")
+    for cls in sorted({j.spec.budget_class for j in known}):
         spec = board.class_of(cls)
         if spec is None:
             continue  # each of its episodes was refused above, with the differing fields
-        jobs = [j for j in plan.jobs if j.spec.budget_class == cls]
+        jobs = [j for j in known if j.spec.budget_class == cls]
         have = {(j.agent, get_competition(j.spec.competition).id, j.spec.seed) for j in jobs}
         for agent in sorted({j.agent for j in jobs}):
             for pin in spec.competitions:
@@ -389,13 +395,17 @@ def _reproduce_all(
     cache_dir: Path | None,
 ) -> tuple[list[str], list[tuple[Job, dict[str, Any], EpisodeResult, Verification]]]:
     """Re-execute every episode on the board; the rows to store, or every reason to refuse."""
-    from mledojo.bench.reproduce import agent_problem, compare, reexecute
+    from mledojo.bench.reproduce import agent_problem, compare, live_problem, reexecute
 
     reasons: list[str] = []
     for agent in sorted({job.agent for job, _, _ in graded}):
         why = agent_problem(agent)
         if why is not None:
             reasons.append(why)
+    for job, _, _ in graded:
+        unsafe = live_problem(job) if live else None
+        if unsafe is not None:
+            reasons.append(unsafe)
     if reasons:
         return reasons, []
     rows = []

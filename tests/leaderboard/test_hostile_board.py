@@ -207,6 +207,20 @@ def test_an_honest_bundle_reproduces_with_the_same_submission(
     assert EpisodeResult.load(again).spec == EpisodeResult.load(_result_path(run)).spec
     with pytest.raises(Exception, match="submitted under this name already"):
         submit_run(run, name="baseline", board_spec=_board(tmp_path), out_dir=out)
+    # the operator's live re-run: the row's numbers are the board's own run
+    live = submit_run(
+        run,
+        name="baseline",
+        board_spec=_board(tmp_path),
+        out_dir=out,
+        live=True,
+        work_dir=tmp_path / "live",
+    )
+    (row,) = load_jsonl(Path(live.path))
+    (board_run,) = (tmp_path / "live").glob(f"*/{COMP}-v1/*/*/result.json")
+    mine = EpisodeResult.load(board_run)
+    assert row.verification.level == "live" and row.private_score == mine.final.private_score
+    assert row.reported_wall_time_s == mine.wall_time_s and row.reported_attempts == 1
 
 
 @pytest.mark.docker
@@ -273,6 +287,20 @@ def test_an_llm_agent_reproduces_from_its_recording_without_a_key_or_a_model(
     (again,) = (tmp_path / "work").glob(f"*/{COMP}-v1/*/*/llm-calls.jsonl")
     (first,) = run.glob(f"{COMP}-v1/*/*/llm-calls.jsonl")
     assert again.read_bytes() == first.read_bytes()  # every call replayed, in order
+
+    # live calls the model with the board's key: never through an endpoint the bundle names
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-SENTINEL-board-operator")
+    with pytest.raises(SubmissionRejected, match="would send the board's key there"):
+        submit_run(
+            run,
+            name="bot",
+            board_spec=board,
+            out_dir=tmp_path / "out",
+            live=True,
+            work_dir=tmp_path / "live",
+        )
+    assert not (tmp_path / "live").exists()  # refused before anything ran
+    monkeypatch.delenv("OPENAI_API_KEY")
 
     manifest = load_manifest(old)  # as an older mledojo wrote it: no recording listed
     files = {k: v for k, v in manifest.files.items() if not k.endswith("/llm-calls.jsonl")}
