@@ -1,12 +1,14 @@
 """The results bundle: a run folder plus `bundle.json`, the sha256 of every file in it.
 
 In the bundle: `run.json` (host, versions, git sha, image), `bench.json` (the plan: every
-expected episode's spec, agent arguments, budget, resources), `bench-log.jsonl` (starts,
-ends, attempts), and per episode `result.json`, `trajectory.jsonl`, `episode.log`,
-`code/*` and `submissions/*`; for an attempt the runner set aside, its `result.json`.
-Not in it: `workspace/` (the agent's own scratch files, unbounded and not evidence).
-The hashes catch a file edited or lost in transit; what makes a score trustworthy is
-`leaderboard submit` re-grading the submissions, not these hashes.
+expected episode's spec, agent name and arguments, budget, resources), `bench-log.jsonl`
+(starts, ends, attempts), and per episode `result.json`, `trajectory.jsonl`, `episode.log`,
+`llm-calls.jsonl` (the agent's recorded LLM exchanges, from schema 2 on: what
+`leaderboard reproduce` replays), `code/*` and `submissions/*`; for an attempt the runner set
+aside, its `result.json`. Not in it: `workspace/` (the agent's own scratch files, unbounded
+and not evidence). The hashes catch a file edited or lost in transit; they prove nothing
+about who wrote the files (anyone can re-hash with `write_manifest`): see the verification
+levels in docs/leaderboard.md.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from mledojo._files import sha256_file, write_text_atomic
 from mledojo.leaderboard._io import read_text
 
 BUNDLE_FILE = "bundle.json"
-BUNDLE_SCHEMA_VERSION = 1
+BUNDLE_SCHEMA_VERSION = 2
+KNOWN_BUNDLE_SCHEMAS = (1, 2)
 RUN_FILES = ("run.json", "bench.json", "bench-log.jsonl")
-EPISODE_FILES = ("result.json", "trajectory.jsonl", "episode.log")
+LLM_RECORD_FILE = "llm-calls.jsonl"  # mledojo.llm.RECORD_FILE (the llm layer is not imported)
+EPISODE_FILES_V1 = ("result.json", "trajectory.jsonl", "episode.log")
+EPISODE_FILES = (*EPISODE_FILES_V1, LLM_RECORD_FILE)
 EPISODE_DIRS = ("code", "submissions")
 MAX_BUNDLE_FILES = 200_000
 MAX_MANIFEST_BYTES = 64 << 20  # about 200 bytes per file entry
@@ -52,8 +57,13 @@ def _is_episode_dir(path: Path) -> bool:
     return (path / "result.json").is_file() or path.name.startswith("seed-")
 
 
-def bundle_paths(run_folder: Path) -> list[Path]:
-    """Every path the bundle covers (symlinks included, so verification can refuse them)."""
+def bundle_paths(run_folder: Path, schema_version: int = BUNDLE_SCHEMA_VERSION) -> list[Path]:
+    """Every path the bundle covers (symlinks included, so verification can refuse them).
+
+    A schema-1 bundle (before the LLM recording was carried) covers what it covered then,
+    so it still verifies; it simply cannot be reproduced.
+    """
+    names = EPISODE_FILES if schema_version >= 2 else EPISODE_FILES_V1
     out = [run_folder / name for name in RUN_FILES if (run_folder / name).exists()]
     for comp in sorted(
         p for p in run_folder.iterdir() if p.is_dir() and not p.is_symlink() and p.name[0] != "."
@@ -66,7 +76,7 @@ def bundle_paths(run_folder: Path) -> list[Path]:
                     if os.path.lexists(ep / "result.json"):
                         out.append(ep / "result.json")
                     continue
-                out.extend(ep / n for n in EPISODE_FILES if os.path.lexists(ep / n))
+                out.extend(ep / n for n in names if os.path.lexists(ep / n))
                 for sub in EPISODE_DIRS:
                     d = ep / sub
                     if d.is_dir() and not d.is_symlink():
@@ -103,7 +113,13 @@ def load_manifest(run_folder: Path) -> BundleManifest:
 def verify_manifest(run_folder: Path, manifest: BundleManifest) -> list[str]:
     """Problems with the bundle: a file changed, missing, not regular, or not listed."""
     problems: list[str] = []
-    present = {p.relative_to(run_folder).as_posix(): p for p in bundle_paths(run_folder)}
+    if manifest.schema_version not in KNOWN_BUNDLE_SCHEMAS:
+        return [
+            f"bundle.json schema_version {manifest.schema_version} is not one this mledojo reads "
+            f"({', '.join(map(str, KNOWN_BUNDLE_SCHEMAS))}); upgrade mledojo"
+        ]
+    found = bundle_paths(run_folder, manifest.schema_version)
+    present = {p.relative_to(run_folder).as_posix(): p for p in found}
     for rel, entry in sorted(manifest.files.items()):
         if rel.startswith("/") or ".." in Path(rel).parts:
             problems.append(f"bundle.json lists {rel!r}, a path outside the run folder")

@@ -1,4 +1,4 @@
-"""`mledojo bench` and `mledojo leaderboard submit`, as a typer sub-app attached in one line.
+"""`mledojo bench`, `leaderboard submit` and `leaderboard reproduce`, as a typer sub-app.
 
     from mledojo.bench.cli import attach as attach_bench
     attach_bench(app, leaderboard_app)
@@ -189,44 +189,28 @@ def _ensure_image() -> str | None:
     return image_tag()
 
 
-def submit(
-    run_dir: Annotated[Path, typer.Argument(help="a bench run folder (<runs>/<run-id>)")],
-    name: Annotated[str, Opt(help="the entry's name on the board")],
-    board_spec: Annotated[
-        Path | None,
-        Opt(help="the board's spec (JSON list of budget class, competitions, seeds)"),
-    ] = Path("leaderboard/board-spec.json"),
-    out_dir: Annotated[Path, Opt("--out", help="where accepted entries go")] = Path(
-        "leaderboard/submissions"
-    ),
-    cache_dir: Annotated[Path | None, Opt(help="data cache root")] = None,
-    new_budget_class: Annotated[
-        bool, Opt(help="without --board-spec: accept a budget class the board has not seen")
-    ] = False,
-    as_json: Annotated[bool, Opt("--json", help="print the verdict as JSON")] = False,
-) -> None:
-    """Verify a run's bundle, re-grade every submission on the host, store the entry.
+DEFAULT_BOARD = Path("leaderboard/board.yaml")
+BoardSpecOpt = Annotated[
+    Path | None,
+    Opt(help="the board spec (leaderboard/board.yaml: competitions, versions, data seeds, ...)"),
+]
+OutOpt = Annotated[Path, Opt("--out", help="where accepted entries go")]
 
-    Example: `mledojo leaderboard submit runs/bench-1a2b3c4d5e6f --name my-agent`
-    """
+
+def _board_file(board_spec: Path | None) -> Path | None:
+    """The given spec file; the default one only when it exists (a board without one)."""
+    if board_spec is None or board_spec.is_file():
+        return board_spec
+    if board_spec != DEFAULT_BOARD:
+        raise typer.BadParameter(f"--board-spec {board_spec}: no such file")
+    return None
+
+
+def _accept(run_dir: Path, as_json: bool, **kw: Any) -> None:
     from mledojo.bench.submit import SubmissionRejected, submit_run
 
-    spec_file = board_spec if board_spec is not None and board_spec.is_file() else None
-    if (
-        board_spec is not None
-        and spec_file is None
-        and board_spec != Path("leaderboard/board-spec.json")
-    ):
-        raise typer.BadParameter(f"--board-spec {board_spec}: no such file")
     try:
-        entry = submit_run(
-            run_dir,
-            name=name,
-            board_spec=spec_file,
-            out_dir=out_dir,
-            cache_dir=cache_dir,
-            new_budget_class=new_budget_class,
-        )
+        entry = submit_run(run_dir, **kw)
     except SubmissionRejected as e:
         if as_json:
             sys.stdout.write(json.dumps({"accepted": False, "reasons": e.reasons}, indent=2) + "\n")
@@ -239,9 +223,74 @@ def submit(
         sys.stdout.write(entry.model_dump_json(indent=2) + "\n")
     else:
         out.print(
-            f"accepted: {entry.episodes} episode(s) re-graded, written to {entry.path}",
+            f"accepted ({entry.verification}): {entry.episodes} episode(s) re-graded, written "
+            f"to {entry.path}",
             highlight=False,
         )
+
+
+def submit(
+    run_dir: Annotated[Path, typer.Argument(help="a bench run folder (<runs>/<run-id>)")],
+    name: Annotated[str, Opt(help="the entry's name on the board")],
+    board_spec: BoardSpecOpt = DEFAULT_BOARD,
+    out_dir: OutOpt = Path("leaderboard/submissions"),
+    cache_dir: Annotated[Path | None, Opt(help="data cache root")] = None,
+    new_budget_class: Annotated[
+        bool, Opt(help="without --board-spec: accept a budget class the board has not seen")
+    ] = False,
+    as_json: Annotated[bool, Opt("--json", help="print the verdict as JSON")] = False,
+) -> None:
+    """Verify a run's bundle, re-grade every submission on the host, store a self-reported entry.
+
+    Example: `mledojo leaderboard submit runs/bench-1a2b3c4d5e6f --name my-agent`
+    """
+    _accept(
+        run_dir,
+        as_json,
+        name=name,
+        board_spec=_board_file(board_spec),
+        out_dir=out_dir,
+        cache_dir=cache_dir,
+        new_budget_class=new_budget_class,
+    )
+
+
+def reproduce(
+    run_dir: Annotated[Path, typer.Argument(help="a bench run folder (<runs>/<run-id>)")],
+    name: Annotated[str, Opt(help="the entry's name on the board")],
+    board_spec: BoardSpecOpt = DEFAULT_BOARD,
+    out_dir: OutOpt = Path("leaderboard/submissions"),
+    cache_dir: Annotated[Path | None, Opt(help="data cache root")] = None,
+    live: Annotated[
+        bool, Opt(help="re-run the agent's model calls with this machine's keys (no replay)")
+    ] = False,
+    work_dir: Annotated[
+        Path | None, Opt(help="where the re-executed episodes go (default: runs/reproduce-<id>)")
+    ] = None,
+    as_json: Annotated[bool, Opt("--json", help="print the verdict as JSON")] = False,
+) -> None:
+    """Verify, re-grade and re-execute every episode of a bundle on this machine (the board's).
+
+    Accepted as `reproduced` when each re-executed submission equals the bundle's (or its
+    private score is within the board's tolerance), as `live` with --live; else refused.
+
+    Example: `mledojo leaderboard reproduce runs/bench-1a2b3c4d5e6f --name my-agent`
+    """
+    spec_file = _board_file(board_spec)
+    if spec_file is None:
+        raise typer.BadParameter(f"--board-spec {board_spec}: reproduce needs the board spec")
+    _ensure_image()
+    _accept(
+        run_dir,
+        as_json,
+        name=name,
+        board_spec=spec_file,
+        out_dir=out_dir,
+        cache_dir=cache_dir,
+        reproduce=True,
+        live=live,
+        work_dir=work_dir,
+    )
 
 
 def prepare_split_command(
@@ -271,6 +320,7 @@ def attach(app: typer.Typer, leaderboard_group: typer.Typer | None = None) -> No
     app.command("bench")(bench)
     if leaderboard_group is not None:
         leaderboard_group.command("submit")(submit)
+        leaderboard_group.command("reproduce")(reproduce)
 
 
 def main() -> None:
@@ -278,6 +328,7 @@ def main() -> None:
     standalone = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
     standalone.command("bench")(bench)
     standalone.command("submit")(submit)
+    standalone.command("reproduce")(reproduce)
     run_app(standalone)
 
 

@@ -5,7 +5,9 @@ Checks, each a reason in the rejection (all are collected, not just the first):
 - the bundle: `bundle.json` present and every hash matching, no unlisted or non-regular file;
 - the plan: every planned episode has a `result.json` whose key and spec are the plan's,
   each spec resolves today to the same spec (competition version, defaults), the sandbox
-  is `docker`, and the budget class, competitions and seeds are the board's (`--board-spec`);
+  is `docker`, and every spec is one the board spec pins (`leaderboard/board.yaml`:
+  competition version, data seed, seed, budget, resources, reward; refusals name the
+  field), with every episode the board expects present;
 - no episode unfinished (`interrupted`);
 - the final submission: a regular file under `submissions/`, its sha256 the recorded one,
   **re-graded on the private part**; the recorded score and HumanRank must equal the
@@ -15,7 +17,10 @@ Checks, each a reason in the rejection (all are collected, not just the first):
   the private part instead, or any `private` key in the trajectory's observations, is a
   private-part signal and the run is rejected.
 
-The accepted entry is the re-graded numbers as `BoardEpisode`s in
+This proves only that the stored submission grades to the shown score, so the entry is
+`self-reported`; with `reproduce=True` (`leaderboard reproduce`) every episode is then
+re-executed on this machine (`mledojo.bench.reproduce`) and the entry is `reproduced`
+(or `live`). The accepted entry is the re-graded numbers as `BoardEpisode`s in
 `<out>/<name>--<run-id>.board.jsonl` (via `mledojo.leaderboard.episode.save_jsonl`), with
 `<name>--<run-id>.submission.json` beside it (schema-versioned: who, when, bundle hash).
 """
@@ -38,9 +43,12 @@ from mledojo.artifacts import RESULT_FILE, EpisodeResult, Feedback
 from mledojo.bench.bundle import BUNDLE_FILE, load_manifest, verify_manifest
 from mledojo.bench.plan import BenchError, BenchPlan, Job, load_plan
 from mledojo.bench.worker import attempts_before
+from mledojo.errors import MLEDojoError
 from mledojo.leaderboard._io import LeaderboardError
+from mledojo.leaderboard.boardspec import BoardFile, load_board_file
+from mledojo.leaderboard.episode import LEVELS, Level, Verification
 
-SUBMISSION_SCHEMA_VERSION = 1
+SUBMISSION_SCHEMA_VERSION = 2
 MAX_RESULT_BYTES = 1 << 20
 MAX_TRAJECTORY_BYTES = 512 << 20
 SCORE_RTOL = 1e-9
@@ -69,6 +77,7 @@ class SubmissionRecord(BaseModel):
     episodes: int
     budget_classes: list[str]
     re_graded: int
+    verification: Level = "self-reported"
     path: str
 
 
@@ -135,58 +144,44 @@ def _hardware(run_folder: Path) -> str:
         return "unknown"
 
 
-def _board_specs(path: Path | None) -> list[Any] | None:
+def _load_board(path: Path | None) -> BoardFile | None:
     if path is None:
         return None
-    from mledojo.leaderboard.stats import BoardSpec
-
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return [BoardSpec.model_validate(item) for item in raw]
-    except (OSError, ValueError, TypeError) as e:
-        raise BenchError(
-            f"{path}: not a board spec (a JSON list of budget_class, competitions, seeds): {e}"
-        ) from e
+        return load_board_file(path)
+    except LeaderboardError as e:
+        raise BenchError(f"not a board spec: {e}") from e
 
 
-def _check_plan_against_board(plan: BenchPlan, specs: list[Any] | None) -> list[str]:
-    """The bench must be exactly what the board expects in its budget class."""
-    if specs is None:
+def _check_plan_against_board(plan: BenchPlan, board: BoardFile | None) -> list[str]:
+    """Every episode pinned by the board (field by field), and every pinned one present."""
+    if board is None:
         return []
     from mledojo.competition import get_competition
 
     reasons: list[str] = []
-    by_class = {s.budget_class: s for s in specs}
-    classes = sorted({j.spec.budget_class for j in plan.jobs})
-    for cls in classes:
-        spec = by_class.get(cls)
+    known = []
+    for job in plan.jobs:
+        try:
+            reasons += board.check_episode(job.spec, job.label)
+            known.append(job)
+        except MLEDojoError as e:  # a competition or version this mledojo does not have
+            reasons.append(f"{job.label}: {e}")
+    for cls in sorted({j.spec.budget_class for j in known}):
+        spec = board.class_of(cls)
         if spec is None:
-            reasons.append(
-                f"budget class {cls!r} is not one of the board's ({', '.join(sorted(by_class))}); "
-                "rerun the bench without budget overrides, or with the board's"
-            )
-            continue
-        agents = sorted({j.agent for j in plan.jobs if j.spec.budget_class == cls})
-        have = {
-            (j.agent, get_competition(j.spec.competition).id, j.spec.seed)
-            for j in plan.jobs
-            if j.spec.budget_class == cls
-        }
-        for agent in agents:
-            for comp in spec.competitions:
+            continue  # each of its episodes was refused above, with the differing fields
+        jobs = [j for j in known if j.spec.budget_class == cls]
+        have = {(j.agent, get_competition(j.spec.competition).id, j.spec.seed) for j in jobs}
+        for agent in sorted({j.agent for j in jobs}):
+            for pin in spec.competitions:
                 for seed in spec.seeds:
-                    if (agent, comp, seed) not in have:
+                    if (agent, pin.id, seed) not in have:
                         reasons.append(
-                            f"missing episode: {agent} on {comp} seed {seed} (the board expects "
-                            f"competitions {spec.competitions} x seeds {spec.seeds})"
+                            f"missing episode: {agent} on {pin.id} seed {seed} (the board expects "
+                            f"competitions {[p.id for p in spec.competitions]} x seeds "
+                            f"{spec.seeds})"
                         )
-        extra = sorted(
-            f"{c} seed {s}"
-            for (_, c, s) in have
-            if c not in spec.competitions or s not in spec.seeds
-        )
-        if extra:
-            reasons.append(f"episodes outside the board's spec: {', '.join(extra[:10])}")
     return reasons
 
 
@@ -376,6 +371,75 @@ def _regrade_final(
     }
 
 
+def _numbers_of(result: EpisodeResult) -> dict[str, Any]:
+    """The row's numbers from a result the board itself graded (a live re-run)."""
+    f = result.final
+    return {
+        "private_score": f.private_score if f.graded else None,
+        "private_human_rank": f.private_human_rank if f.graded else None,
+        "medal": f.medal if f.graded else None,
+        "above_median": f.above_median if f.graded else None,
+        "implausible": f.implausible,
+        "caveats": list(f.caveats),
+        "leaderboard_kind": f.leaderboard_kind,
+    }
+
+
+def _reproduce_all(
+    graded: list[tuple[Job, dict[str, Any], EpisodeResult]],
+    run_folder: Path,
+    board: BoardFile,
+    *,
+    live: bool,
+    work_dir: Path,
+    cache_dir: Path | None,
+) -> tuple[list[str], list[tuple[Job, dict[str, Any], EpisodeResult, Verification]]]:
+    """Re-execute every episode on the board; the rows to store, or every reason to refuse."""
+    from mledojo.bench.reproduce import agent_problem, compare, live_problem, reexecute
+
+    reasons: list[str] = []
+    for agent in sorted({job.agent for job, _, _ in graded}):
+        why = agent_problem(agent)
+        if why is not None:
+            reasons.append(why)
+    for job, _, _ in graded:
+        unsafe = live_problem(job) if live else None
+        if unsafe is not None:
+            reasons.append(unsafe)
+    if reasons:
+        return reasons, []
+    rows = []
+    for job, numbers, recorded in graded:
+        folder = job.folder(run_folder.parent, run_folder.name)
+        where = f"{job.label} ({job.key})"
+        again = reexecute(job, folder, work_dir=work_dir, live=live, cache_dir=cache_dir)
+        if live:
+            if again.status == "infra_error":
+                reasons.append(f"{where}: the board's live run failed on the board's side")
+                continue
+            rows.append((job, _numbers_of(again), again, Verification(level="live")))
+            continue
+        cls = board.class_of(job.spec.budget_class)
+        tolerance = cls.reproduce_tolerance if cls is not None else 0.0
+        verdict = compare(recorded, again, tolerance=tolerance, where=where)
+        if isinstance(verdict, str):
+            reasons.append(verdict)
+        else:
+            rows.append((job, numbers, recorded, verdict))
+    return reasons, rows
+
+
+def _may_replace(board_path: Path, level: Level) -> bool:
+    """A stored entry of this run may be replaced only by a stronger level (an upgrade)."""
+    from mledojo.leaderboard.episode import load_jsonl
+
+    try:
+        stored = load_jsonl(board_path)
+    except LeaderboardError:
+        return False
+    return all(LEVELS.index(e.verification.level) > LEVELS.index(level) for e in stored)
+
+
 def submit_run(
     run_folder: Path,
     *,
@@ -384,13 +448,29 @@ def submit_run(
     out_dir: Path = Path("leaderboard/submissions"),
     cache_dir: Path | None = None,
     new_budget_class: bool = False,
+    reproduce: bool = False,
+    live: bool = False,
+    work_dir: Path | None = None,
 ) -> SubmissionRecord:
-    """Verify and re-grade `run_folder`; write the accepted entry or raise `SubmissionRejected`."""
+    """Verify and re-grade `run_folder`; write the accepted entry or raise `SubmissionRejected`.
+
+    Without `reproduce` the entry is `self-reported`. With it, every episode is re-executed
+    on this machine (`mledojo.bench.reproduce`; under `work_dir`) and the entry is
+    `reproduced`, or `live` with `live` (the agent's model called with this machine's keys);
+    any episode that does not reproduce refuses the whole bundle.
+    """
     from mledojo.competition import get_competition
+    from mledojo.layout import default_runs_dir
     from mledojo.leaderboard.episode import BoardEpisode, save_jsonl
 
     if not NAME_RE.match(name):
         raise BenchError(f"--name {name!r}: letters, digits and ._+@- only (at most 80)")
+    board = _load_board(board_spec)
+    if (reproduce or live) and board is None:
+        raise BenchError(
+            "reproduce needs the board spec (--board-spec leaderboard/board.yaml): it pins the "
+            "data seed, budget, resources and tolerance the board re-executes with"
+        )
     run_folder = run_folder.resolve()
     if not (run_folder / BUNDLE_FILE).is_file():
         raise SubmissionRejected(
@@ -405,8 +485,8 @@ def submit_run(
         plan = load_plan(run_folder)
     except BenchError as e:
         raise SubmissionRejected([*reasons, str(e)]) from e
-    reasons += _check_plan_against_board(plan, _board_specs(board_spec))
-    if board_spec is None and not new_budget_class:
+    reasons += _check_plan_against_board(plan, board)
+    if board is None and not new_budget_class:
         reasons += _check_known_classes(plan, out_dir)
     grader = _Grader(cache_dir)
     graded: list[tuple[Job, dict[str, Any], EpisodeResult]] = []
@@ -418,10 +498,27 @@ def submit_run(
                 graded.append((job, *checked))
     if reasons:
         raise SubmissionRejected(reasons)
+    rows = [(job, numbers, result, Verification()) for job, numbers, result in graded]
+    if board is not None and (reproduce or live):
+        if manifest.schema_version < 2 and not live:
+            raise SubmissionRejected(
+                [
+                    f"{BUNDLE_FILE} is schema {manifest.schema_version}: it does not carry the "
+                    "agent's LLM recording, so it cannot be reproduced; it can stay self-reported "
+                    "(`leaderboard submit`), or be re-run live"
+                ]
+            )
+        work = work_dir or default_runs_dir() / f"reproduce-{run_folder.name}"
+        reasons, rows = _reproduce_all(
+            graded, run_folder, board, live=live, work_dir=work.resolve(), cache_dir=cache_dir
+        )
+        if reasons:
+            raise SubmissionRejected(reasons)
+    level: Level = "live" if live else "reproduced" if reproduce else "self-reported"
     agents = sorted({j.agent for j in plan.jobs})
     hardware = _hardware(run_folder)
     episodes = []
-    for job, numbers, result in graded:
+    for job, numbers, result, verification in rows:
         label = name if len(agents) == 1 else f"{name}/{job.spec.agent.label}"
         folder = job.folder(run_folder.parent, run_folder.name)
         comp = get_competition(job.spec.competition)
@@ -431,22 +528,23 @@ def submit_run(
                 competition=comp.id,
                 competition_version=comp.spec.version,
                 seed=job.spec.seed,
-                status=result.status,
+                reported_status=result.status,
                 metric=result.metric,
                 higher_is_better=result.higher_is_better,
                 budget_class=job.spec.budget_class,
-                llm_tokens=result.llm.tokens,
-                llm_usd=result.llm.usd,
-                wall_time_s=result.wall_time_s,
-                hardware=result.hardware if result.hardware != "unknown" else hardware,
-                attempts=attempts_before(folder) + 1,
+                reported_llm_tokens=result.llm.tokens,
+                reported_llm_usd=result.llm.usd,
+                reported_wall_time_s=result.wall_time_s,
+                reported_hardware=result.hardware if result.hardware != "unknown" else hardware,
+                reported_attempts=1 if live else attempts_before(folder) + 1,
+                verification=verification,
                 **numbers,
             )
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{name}--{run_folder.name}"
     board_path = out_dir / f"{stem}.board.jsonl"
-    if board_path.exists():
+    if board_path.exists() and not _may_replace(board_path, level):
         raise BenchError(f"{board_path} exists: this run was submitted under this name already")
     save_jsonl(episodes, board_path)
     record = SubmissionRecord(
@@ -457,6 +555,7 @@ def submit_run(
         episodes=len(episodes),
         budget_classes=sorted({e.budget_class for e in episodes}),
         re_graded=sum(1 for e in episodes if e.private_score is not None),
+        verification=level,
         path=str(board_path),
     )
     (out_dir / f"{stem}.submission.json").write_text(record.model_dump_json(indent=2), "utf-8")

@@ -50,7 +50,7 @@ def curves_svg(curves: Sequence[AnytimeCurve], *, title: str) -> str:
             f'<text x="{sx(x):.1f}" y="{TOP + ph + 16}" text-anchor="middle" font-size="11">'
             f"{h(_fmt_x(x, axis))}</text>"
         )
-    label = "wall time" if axis == "wall_time_s" else "LLM dollars"
+    label = "reported wall time" if axis == "wall_time_s" else "reported LLM dollars"
     part = curves[0].part
     parts.append(
         f'<text x="{LEFT + pw / 2:.1f}" y="{HEIGHT - 4}" text-anchor="middle" font-size="12">'

@@ -22,7 +22,12 @@ SPECS = TypeAdapter(list[BoardSpec])
 
 
 def load_specs(path: Path) -> list[BoardSpec]:
-    """Board specs from a JSON list: `[{"budget_class", "competitions", "seeds"}, ...]`."""
+    """Board specs from the board file (`board.yaml`, `mledojo.leaderboard.boardspec`) or a
+    JSON list: `[{"budget_class", "competitions", "seeds"}, ...]`."""
+    if path.suffix in (".yaml", ".yml"):
+        from mledojo.leaderboard.boardspec import load_board_file
+
+        return load_board_file(path).stats_specs()
     text = read_text(path, max_bytes=MAX_RESULT_BYTES)
     try:
         return SPECS.validate_python(json.loads(text))

@@ -54,12 +54,17 @@ def build(
     )
     for cb in board.classes:
         table = Table(title=f"budget class {cb.spec.budget_class}")
-        for col in ("agent", "mean HumanRank", "Elo [95 % CI]", "any medal", "graded"):
+        for col in ("tier", "#", "agent", "level", "mean HumanRank", "Elo [95 % CI]"):
+            table.add_column(col)
+        for col in ("any medal", "graded"):
             table.add_column(col)
         for a in cb.agents:
             se = f" ± {a.human_rank.se:.3f}" if a.human_rank.se is not None else ""
             table.add_row(
+                a.tier,
+                str(a.rank),
                 a.agent,
+                a.verification,
                 f"{a.human_rank.mean:.3f}{se}",
                 f"{a.elo.rating:.0f} [{a.elo.low:.0f}, {a.elo.high:.0f}]",
                 f"{100 * a.any_medal_rate:.0f} %",

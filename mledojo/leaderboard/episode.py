@@ -1,5 +1,8 @@
 """`BoardEpisode`: the one record the leaderboard, `compare` and the statistics read.
 
+Its verification level says how far the board checked it; what the board cannot re-derive
+(status, wall time, LLM usage, hardware, attempts) is named `reported_*`.
+
 Loaded from an episode folder's `result.json` (schema v1 today; fields v1 lacks get neutral
 defaults: budget class `default`, no LLM tokens or dollars, hardware `unknown`) and its
 `trajectory.jsonl` (the anytime points). A later result schema is mapped onto the same
@@ -13,7 +16,7 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mledojo._files import write_text_atomic
 from mledojo.artifacts import RESULT_FILE, EpisodeResult, EpisodeStatus
@@ -25,7 +28,9 @@ from mledojo.leaderboard._io import (
     read_text,
 )
 
-BOARD_EPISODE_SCHEMA_VERSION = 1
+BOARD_EPISODE_SCHEMA_VERSION = 2
+#: v1 names of the fields the board cannot re-derive, now prefixed `reported_`.
+_V1_REPORTED = ("status", "llm_tokens", "llm_usd", "wall_time_s", "hardware", "attempts")
 KNOWN_RESULT_SCHEMAS = (1, 2)
 TRAJECTORY_FILE = "trajectory.jsonl"
 BOARD_SUFFIX = ".board.jsonl"
@@ -36,6 +41,40 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._+@/()=,-]*$"
 
 BoardFlag = Literal["approximate", "truncated", "reference", "suspect"]
 Part = Literal["public", "private"]
+Level = Literal["self-reported", "reproduced", "live"]
+#: Strongest first. `live` and `reproduced` are "verified"; `self-reported` is honour-based.
+LEVELS: tuple[Level, ...] = ("live", "reproduced", "self-reported")
+VERIFIED_LEVELS: tuple[Level, ...] = ("live", "reproduced")
+
+
+class Verification(BaseModel):
+    """How far the board checked an episode (docs/leaderboard.md, "Verification levels").
+
+    `self-reported`: the bundle's stored submission re-graded on the private part; nothing
+    shows the agent produced it. `reproduced`: the board re-executed the episode (agent,
+    arguments, recorded LLM replies replayed, its own sandbox, the pinned data seed) and got
+    the same submission bytes (`match: submission`) or one whose private score is within
+    `tolerance` of the bundle's (`match: score`, `reproduced_private_score` beside it).
+    `live`: the board re-ran the agent with its own model keys; the row's numbers are that run's.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    level: Level = "self-reported"
+    match: Literal["submission", "score"] | None = None
+    tolerance: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    reproduced_private_score: float | None = Field(default=None, allow_inf_nan=False)
+
+    @property
+    def verified(self) -> bool:
+        return self.level in VERIFIED_LEVELS
+
+    @property
+    def text(self) -> str:
+        """The row's label: `self-reported`, `reproduced`, `reproduced (score ±0.001)`, `live`."""
+        if self.level == "reproduced" and self.match == "score":
+            return f"reproduced (score ±{self.tolerance:g})"
+        return self.level
 
 
 class AnytimePoint(BaseModel):
@@ -59,7 +98,7 @@ class BoardEpisode(BaseModel):
     competition: str = Field(max_length=MAX_NAME_CHARS, pattern=NAME_PATTERN)
     competition_version: int | None = None
     seed: int | None
-    status: EpisodeStatus
+    reported_status: EpisodeStatus
     private_score: float | None = Field(default=None, allow_inf_nan=False)
     private_human_rank: float | None = Field(default=None, ge=0, le=1)
     medal: Literal["gold", "silver", "bronze"] | None = None
@@ -68,15 +107,27 @@ class BoardEpisode(BaseModel):
     metric: str = ""
     higher_is_better: bool | None = None
     budget_class: str = Field(default=DEFAULT_BUDGET_CLASS, max_length=100, pattern=NAME_PATTERN)
-    llm_tokens: int = Field(default=0, ge=0)
-    llm_usd: float = Field(default=0.0, ge=0, allow_inf_nan=False)
-    wall_time_s: float = Field(default=0.0, ge=0, allow_inf_nan=False)
-    hardware: str = Field(default="unknown", max_length=MAX_NAME_CHARS)
+    reported_llm_tokens: int = Field(default=0, ge=0)
+    reported_llm_usd: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    reported_wall_time_s: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    reported_hardware: str = Field(default="unknown", max_length=MAX_NAME_CHARS)
     implausible: bool = False
     caveats: list[str] = Field(default_factory=list)
     anytime: list[AnytimePoint] = Field(default_factory=list)
-    attempts: int = Field(default=1, ge=1, description="plays of this episode (re-rolls shown)")
+    reported_attempts: int = Field(
+        default=1, ge=1, description="plays of this episode (from `.attempt-*` folders)"
+    )
+    verification: Verification = Field(default_factory=Verification)
     source: str = Field(default="", description="where it was loaded from (for messages)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_v1(cls, data: object) -> object:
+        """A v1 record (`status`, `wall_time_s`, ...): the same values, named as reported."""
+        if isinstance(data, dict) and data.get("schema_version", 1) == 1:
+            data = {(f"reported_{k}" if k in _V1_REPORTED else k): v for k, v in data.items()}
+            data["schema_version"] = BOARD_EPISODE_SCHEMA_VERSION
+        return data
 
     @field_validator("medal", mode="before")
     @classmethod
@@ -159,7 +210,7 @@ def from_result_dict(
             competition=result.competition,
             competition_version=result.competition_version,
             seed=result.seed,
-            status=result.status,
+            reported_status=result.status,
             private_score=final.private_score if final.graded else None,
             private_human_rank=final.private_human_rank if final.graded else None,
             medal=final.medal if final.graded else None,  # type: ignore[arg-type]
@@ -172,10 +223,10 @@ def from_result_dict(
                 if result.spec is not None
                 else _optional(data, "budget_class", DEFAULT_BUDGET_CLASS)
             ),
-            llm_tokens=result.llm.tokens or _optional(data, "llm_tokens", 0),
-            llm_usd=result.llm.usd or _optional(data, "llm_usd", 0.0),
-            wall_time_s=result.wall_time_s,
-            hardware=_optional(data, "hardware", "unknown"),
+            reported_llm_tokens=result.llm.tokens or _optional(data, "llm_tokens", 0),
+            reported_llm_usd=result.llm.usd or _optional(data, "llm_usd", 0.0),
+            reported_wall_time_s=result.wall_time_s,
+            reported_hardware=_optional(data, "hardware", "unknown"),
             implausible=final.implausible,
             caveats=final.caveats,
             anytime=anytime or [],

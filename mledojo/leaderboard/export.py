@@ -100,7 +100,7 @@ def _outcome(folder: Path) -> tuple[EpisodeOutcome, tuple[str | None, str | None
     ep = load_episode(path)
     return (
         EpisodeOutcome(
-            status=ep.status,
+            status=ep.reported_status,
             private_score=ep.private_score,
             private_human_rank=ep.private_human_rank,
             medal=ep.medal,

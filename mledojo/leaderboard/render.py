@@ -45,12 +45,40 @@ def _elo_text(a: AgentSummary) -> str:
     return f"{a.elo.rating:.0f} [{a.elo.low:.0f}, {a.elo.high:.0f}]"
 
 
+TIER_TEXT = {
+    "verified": "Verified: every episode reproduced or live (re-executed by the board)",
+    "self-reported": "Self-reported (honour-based): re-graded from the submitted bundle, not "
+    "re-executed; ranked apart, never among verified rows",
+}
+LEVEL_NOTE = (
+    "Levels (docs/leaderboard.md): self-reported = the bundle's stored submission grades to the "
+    "shown score, nothing more; reproduced = the board re-executed the episode with the "
+    "recorded LLM replies replayed (same submission, or private score within the shown "
+    "tolerance); live = the board re-ran the agent with its own model keys. Elo is fitted "
+    "within a tier. Columns marked (reported) come from the bundle and are not checked."
+)
+
+
+def _tiers(board: ClassBoard) -> list[tuple[str, list[AgentSummary]]]:
+    """The class's agents by tier (verified first), leaving out an empty tier."""
+    out = []
+    for tier in ("verified", "self-reported"):
+        members = [a for a in board.agents if a.tier == tier]
+        if members:
+            out.append((tier, members))
+    return out
+
+
+def _levels_text(a: AgentSummary) -> str:
+    return a.verification if len(a.levels) <= 1 else f"{a.verification} ({', '.join(a.levels)})"
+
+
 def _episodes_text(a: AgentSummary) -> str:
     extra = []
-    if a.agent_errors:
-        extra.append(f"{a.agent_errors} agent error")
-    if a.infra_errors:
-        extra.append(f"{a.infra_errors} infra error")
+    if a.reported_agent_errors:
+        extra.append(f"{a.reported_agent_errors} agent error (reported)")
+    if a.reported_infra_errors:
+        extra.append(f"{a.reported_infra_errors} infra error (reported)")
     if a.suspect:
         extra.append(f"{a.suspect} suspect")
     tail = f" ({', '.join(extra)})" if extra else ""
@@ -61,16 +89,28 @@ def _episodes_text(a: AgentSummary) -> str:
 OVERALL_COLUMNS = (
     "#",
     "agent",
+    "level",
     "mean HumanRank",
     "Elo [95 % CI]",
     "any medal",
     "gold",
     "above median",
     "graded/expected",
-    "LLM tokens",
-    "LLM $",
-    "wall time",
-    "hardware",
+    "attempts (reported)",
+    "LLM tokens (reported)",
+    "LLM $ (reported)",
+    "wall time (reported)",
+    "hardware (reported)",
+)
+COMPETITION_COLUMNS = (
+    "agent",
+    "level",
+    "HumanRank",
+    "raw score",
+    "any medal",
+    "gold",
+    "above median",
+    "graded",
 )
 
 
@@ -86,46 +126,53 @@ def _md_class(board: ClassBoard) -> list[str]:
         f"{len(spec.competitions)} competitions × seeds {_seeds_text(board)}"
         + (" (the union of what was submitted)" if spec.inferred else ""),
         "",
-        _md_row(list(OVERALL_COLUMNS)),
-        _md_row(["---"] * len(OVERALL_COLUMNS)),
     ]
-    for i, a in enumerate(board.agents, 1):
-        out.append(
-            _md_row(
-                [
-                    str(i),
-                    md(a.agent),
-                    mean_se_text(a.human_rank),
-                    _elo_text(a),
-                    pct(a.any_medal_rate),
-                    pct(a.gold_rate),
-                    pct(a.above_median_rate),
-                    _episodes_text(a),
-                    f"{a.llm_tokens:,}",
-                    usd_text(a.llm_usd),
-                    duration_text(a.wall_time_s),
-                    md(", ".join(a.hardware)),
-                ]
+    for tier, members in _tiers(board):
+        out += [
+            f"**{TIER_TEXT[tier]}**",
+            "",
+            _md_row(list(OVERALL_COLUMNS)),
+            _md_row(["---"] * len(OVERALL_COLUMNS)),
+        ]
+        for a in members:
+            out.append(
+                _md_row(
+                    [
+                        str(a.rank),
+                        md(a.agent),
+                        md(_levels_text(a)),
+                        mean_se_text(a.human_rank),
+                        _elo_text(a),
+                        pct(a.any_medal_rate),
+                        pct(a.gold_rate),
+                        pct(a.above_median_rate),
+                        _episodes_text(a),
+                        str(a.reported_attempts),
+                        f"{a.reported_llm_tokens:,}",
+                        usd_text(a.reported_llm_usd),
+                        duration_text(a.reported_wall_time_s),
+                        md(", ".join(a.reported_hardware)),
+                    ]
+                )
             )
-        )
+        out.append("")
     out.append("")
     for c in board.competitions:
         flags = f" · flags: {', '.join(c.flags)}" if c.flags else ""
         out += [
             f"### {md(c.competition)}",
             "",
-            f"{md(_direction(c))}{flags}",
+            f"{md(_direction(c))}{flags} · verified rows first",
             "",
-            _md_row(
-                ["agent", "HumanRank", "raw score", "any medal", "gold", "above median", "graded"]
-            ),
-            _md_row(["---"] * 7),
+            _md_row(list(COMPETITION_COLUMNS)),
+            _md_row(["---"] * len(COMPETITION_COLUMNS)),
         ]
         for s in c.stats:
             out.append(
                 _md_row(
                     [
                         md(s.agent),
+                        md(s.verification_text),
                         mean_se_text(s.human_rank),
                         score_text(s.score),
                         pct(s.any_medal_rate),
@@ -155,6 +202,8 @@ def render_markdown(board: Board) -> str:
         f"standard error over the seeds. Elo: Bradley-Terry over per-competition wins, "
         f"bootstrap 95 % interval ({board.bootstrap} resamples of the competitions, seed "
         f"{board.elo_seed}). Agents are compared only within a budget class.",
+        "",
+        LEVEL_NOTE,
         "",
     ]
     if used:
@@ -202,9 +251,9 @@ SORT_SCRIPT = """
 STYLE = """
 body { font-family: DejaVu Sans, Helvetica, Arial, sans-serif; margin: 24px; color: #222;
        max-width: 1240px; }
-table { border-collapse: collapse; margin: 8px 0 20px; font-size: 14px; }
-th, td { border: 1px solid #bbb; padding: 4px 8px; text-align: right; white-space: nowrap; }
-th { background: #e8eef7; cursor: pointer; user-select: none; }
+table { border-collapse: collapse; margin: 8px 0 20px; font-size: 13px; }
+th, td { border: 1px solid #bbb; padding: 4px 6px; text-align: right; white-space: nowrap; }
+th { background: #e8eef7; cursor: pointer; user-select: none; white-space: normal; }
 th[aria-sort=descending]::after { content: " ▼"; }
 th[aria-sort=ascending]::after { content: " ▲"; }
 td.name, th.name { text-align: left; }
@@ -235,27 +284,29 @@ def _td(text: str, value: float | str | None = None, name: bool = False) -> str:
     return f"<td{cls}{data}>{h(text)}</td>"
 
 
-def _html_overall(board: ClassBoard, index: int) -> str:
-    numeric = (True, False, True, True, True, True, True, True, True, True, True, False)
+def _html_overall(members: list[AgentSummary], index: str) -> str:
+    numeric = (True, False, False, True, True, True, True, True, True, True, True, True, True)
     head = "".join(
         _th(label, num, name=label == "agent", low_is_best=label == "#")
-        for label, num in zip(OVERALL_COLUMNS, numeric, strict=True)
+        for label, num in zip(OVERALL_COLUMNS, (*numeric, False), strict=True)
     )
     rows = []
-    for i, a in enumerate(board.agents, 1):
+    for a in members:
         cells = [
-            _td(str(i), i),
+            _td(str(a.rank), a.rank),
             _td(a.agent, name=True),
+            _td(_levels_text(a)),
             _td(mean_se_text(a.human_rank), a.human_rank.mean),
             _td(_elo_text(a), round(a.elo.rating, 6)),
             _td(pct(a.any_medal_rate), a.any_medal_rate),
             _td(pct(a.gold_rate), a.gold_rate),
             _td(pct(a.above_median_rate), a.above_median_rate),
             _td(_episodes_text(a), a.scored),
-            _td(f"{a.llm_tokens:,}", a.llm_tokens),
-            _td(usd_text(a.llm_usd), a.llm_usd),
-            _td(duration_text(a.wall_time_s), a.wall_time_s),
-            _td(", ".join(a.hardware)),
+            _td(str(a.reported_attempts), a.reported_attempts),
+            _td(f"{a.reported_llm_tokens:,}", a.reported_llm_tokens),
+            _td(usd_text(a.reported_llm_usd), a.reported_llm_usd),
+            _td(duration_text(a.reported_wall_time_s), a.reported_wall_time_s),
+            _td(", ".join(a.reported_hardware)),
         ]
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return (
@@ -265,17 +316,22 @@ def _html_overall(board: ClassBoard, index: int) -> str:
 
 
 def _html_competition(c: CompetitionBoard, index: str) -> str:
-    labels = ("agent", "HumanRank", "raw score", "any medal", "gold", "above median", "graded")
     lower = c.higher_is_better is False
     head = "".join(
-        _th(lab, lab != "agent", name=lab == "agent", low_is_best=lab == "raw score" and lower)
-        for lab in labels
+        _th(
+            lab,
+            lab not in ("agent", "level"),
+            name=lab == "agent",
+            low_is_best=lab == "raw score" and lower,
+        )
+        for lab in COMPETITION_COLUMNS
     )
     rows = []
     for s in c.stats:
         raw = None if s.score is None else s.score.mean
         cells = [
             _td(s.agent, name=True),
+            _td(s.verification_text),
             _td(mean_se_text(s.human_rank), s.human_rank.mean),
             _td(score_text(s.score), raw if raw is not None else ""),
             _td(pct(s.any_medal_rate), s.any_medal_rate),
@@ -311,6 +367,7 @@ def render_html(board: Board) -> str:
         "missing, failed or suspect episode counts as 0; mean ± standard error over seeds. "
         f"Elo: Bradley-Terry over per-competition wins, bootstrap 95 % interval "
         f"({board.bootstrap} resamples, seed {board.elo_seed}). Click a column to sort.</p>",
+        f'<p class="note levels">{h(LEVEL_NOTE)}</p>',
     ]
     if used:
         body.append(
@@ -326,7 +383,9 @@ def render_html(board: Board) -> str:
             + (" (the union of what was submitted)" if spec.inferred else "")
             + "</p>"
         )
-        body.append(_html_overall(cb, i))
+        for tier, members in _tiers(cb):
+            body.append(f'<h3 class="tier tier-{tier}">{h(TIER_TEXT[tier])}</h3>')
+            body.append(_html_overall(members, f"{i}-{tier}"))
         body += [_html_competition(c, f"{i}-{j}") for j, c in enumerate(cb.competitions)]
         body.append("</section>")
     return (

@@ -12,6 +12,9 @@ Rules (docs/leaderboard.md says why):
   fit on the Elo scale (400 points = 10:1 odds, mean 1000) with one virtual draw per pair, so
   a perfect record stays finite. The 95 % interval is the 2.5-97.5 percentile over a seeded
   bootstrap that resamples the competitions and, within each, every agent's seeds.
+* Verification levels are never ranked together unlabelled: an agent's level is the weakest
+  of its episodes'; agents whose every episode is `reproduced` or `live` form the
+  "verified" tier, ranked (and Elo-rated) apart from and above the `self-reported` tier.
 """
 
 from __future__ import annotations
@@ -20,15 +23,23 @@ import hashlib
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from mledojo.leaderboard._io import LeaderboardError
-from mledojo.leaderboard.episode import BoardEpisode, BoardFlag, Part
+from mledojo.leaderboard.episode import (
+    LEVELS,
+    VERIFIED_LEVELS,
+    BoardEpisode,
+    BoardFlag,
+    Level,
+    Part,
+)
 
-BOARD_SCHEMA_VERSION = 1
+BOARD_SCHEMA_VERSION = 2
 ELO_BASE = 1000.0
 ELO_SCALE = 400.0
 TIE = 1e-9
@@ -36,6 +47,17 @@ DEFAULT_BOOTSTRAP = 1000
 DEFAULT_ELO_SEED = 0
 
 Seed = int | None
+Tier = Literal["verified", "self-reported"]
+TIERS: tuple[Tier, ...] = ("verified", "self-reported")
+
+
+def weakest(levels: Iterable[Level]) -> Level:
+    """The weakest of these levels (`self-reported` when there are none)."""
+    return max(levels, key=LEVELS.index, default="self-reported")
+
+
+def tier_of(level: Level) -> Tier:
+    return "verified" if level in VERIFIED_LEVELS else "self-reported"
 
 
 class _Frozen(BaseModel):
@@ -73,6 +95,9 @@ class CompetitionStat(_Frozen):
 
     competition: str
     agent: str
+    verification: Level  # the weakest level of these episodes
+    tier: Tier
+    verification_text: str  # e.g. `reproduced (score ±0.001)`: what the row shows
     expected: int
     present: int
     scored: int
@@ -92,9 +117,13 @@ class EloRating(_Frozen):
 
 
 class AgentSummary(_Frozen):
-    """One agent over a budget class's whole spec."""
+    """One agent over a budget class's whole spec; `reported_*` come from its bundles."""
 
     agent: str
+    verification: Level  # the weakest level of its episodes
+    levels: list[Level]  # every level among its episodes, strongest first
+    tier: Tier  # ranked and Elo-rated only within its tier
+    rank: int  # 1-based, within its tier
     human_rank: MeanSE  # over seeds of the per-seed mean over competitions
     any_medal_rate: float
     gold_rate: float
@@ -103,13 +132,14 @@ class AgentSummary(_Frozen):
     expected: int
     present: int
     scored: int
-    agent_errors: int
-    infra_errors: int
+    reported_agent_errors: int
+    reported_infra_errors: int
     suspect: int
-    llm_tokens: int
-    llm_usd: float
-    wall_time_s: float
-    hardware: list[str]
+    reported_llm_tokens: int
+    reported_llm_usd: float
+    reported_wall_time_s: float
+    reported_hardware: list[str]
+    reported_attempts: int
 
 
 class CurvePoint(_Frozen):
@@ -142,7 +172,7 @@ class ClassBoard(_Frozen):
     """One budget class: its spec, its agents ranked, its competitions."""
 
     spec: BoardSpec
-    agents: list[AgentSummary]  # best mean HumanRank first
+    agents: list[AgentSummary]  # the verified tier first; within a tier best HumanRank first
     competitions: list[CompetitionBoard]
 
 
@@ -219,9 +249,13 @@ def competition_stat(
     hr = [found[s].human_rank if s in found else 0.0 for s in seeds]
     raw = [e.private_score for e in scored if e.private_score is not None]
     n = len(seeds)
+    level = weakest(e.verification.level for e in eps)
     return CompetitionStat(
         competition=competition,
         agent=agent,
+        verification=level,
+        tier=tier_of(level),
+        verification_text=level_text(eps),
         expected=n,
         present=len(eps),
         scored=len(scored),
@@ -231,6 +265,21 @@ def competition_stat(
         gold_rate=_rate((e.medal == "gold" for e in scored), n),
         above_median_rate=_rate((bool(e.above_median) for e in scored), n),
     )
+
+
+def level_text(eps: Sequence[BoardEpisode]) -> str:
+    """The label of a group of episodes: its weakest level, with the widest tolerance used."""
+    level = weakest(e.verification.level for e in eps)
+    tolerances = [
+        e.verification.tolerance
+        for e in eps
+        if e.verification.level == level
+        and e.verification.match == "score"
+        and e.verification.tolerance is not None
+    ]
+    if level == "reproduced" and tolerances:
+        return f"reproduced (score ±{max(tolerances):g})"
+    return level
 
 
 # ------------------------------------------------------------------------------- Elo
@@ -398,21 +447,42 @@ def build_class(
     stats = {
         (a, c): competition_stat(a, c, seeds, by[(a, c)]) for a in agents for c in spec.competitions
     }
-    values = np.array(
-        [
-            [[by[(a, c)][s].human_rank if s in by[(a, c)] else 0.0 for s in seeds] for a in agents]
-            for c in spec.competitions
-        ],
-        dtype=np.float64,
-    ).reshape(len(spec.competitions), len(agents), len(seeds))
-    elos = dict(zip(agents, elo_ratings(values, bootstrap=bootstrap, seed=elo_seed), strict=True))
-    summaries = [_agent_summary(a, spec, by, stats, elos[a]) for a in agents]
-    summaries.sort(key=lambda s: (-s.human_rank.mean, -s.elo.rating, s.agent))
+    level = {
+        a: weakest(
+            ep.verification.level for (aa, _), f in by.items() if aa == a for ep in f.values()
+        )
+        for a in agents
+    }
+    summaries: list[AgentSummary] = []
+    for tier in TIERS:  # each tier is ranked and Elo-rated on its own
+        members = [a for a in agents if tier_of(level[a]) == tier]
+        values = np.array(
+            [
+                [
+                    [by[(a, c)][s].human_rank if s in by[(a, c)] else 0.0 for s in seeds]
+                    for a in members
+                ]
+                for c in spec.competitions
+            ],
+            dtype=np.float64,
+        ).reshape(len(spec.competitions), len(members), len(seeds))
+        ratings = elo_ratings(values, bootstrap=bootstrap, seed=elo_seed)
+        ranked = sorted(
+            (
+                _agent_summary(a, spec, by, stats, elo)
+                for a, elo in zip(members, ratings, strict=True)
+            ),
+            key=lambda s: (-s.human_rank.mean, -s.elo.rating, s.agent),
+        )
+        summaries += [s.model_copy(update={"rank": i}) for i, s in enumerate(ranked, 1)]
     comps = []
     for c in spec.competitions:
         eps = [ep for (a, cc), found in by.items() if cc == c for ep in found.values()]
         metric, hib, flags = _competition_meta(eps)
-        rows = sorted((stats[(a, c)] for a in agents), key=lambda s: (-s.human_rank.mean, s.agent))
+        rows = sorted(
+            (stats[(a, c)] for a in agents),
+            key=lambda s: (TIERS.index(s.tier), -s.human_rank.mean, s.agent),
+        )
         tgrid, ugrid = _grid(eps, "wall_time_s"), _grid(eps, "usd")
         per_agent = {a: [by[(a, c)].get(s) for s in seeds] for a in agents}
         tcurves = [anytime_curve(a, "wall_time_s", per_agent[a], tgrid) for a in agents]
@@ -455,8 +525,13 @@ def _agent_summary(
     mine = [stats[(agent, c)] for c in spec.competitions]
     expected = sum(s.expected for s in mine)
     scored = [e for e in eps if e.scored]
+    level = weakest(e.verification.level for e in eps)
     return AgentSummary(
         agent=agent,
+        verification=level,
+        levels=[lv for lv in LEVELS if any(e.verification.level == lv for e in eps)],
+        tier=tier_of(level),
+        rank=0,  # set by the caller, within the tier
         human_rank=mean_se(per_seed),
         any_medal_rate=_rate((e.medal is not None for e in scored), expected),
         gold_rate=_rate((e.medal == "gold" for e in scored), expected),
@@ -465,13 +540,14 @@ def _agent_summary(
         expected=expected,
         present=len(eps),
         scored=len(scored),
-        agent_errors=sum(1 for e in eps if e.status == "agent_error"),
-        infra_errors=sum(1 for e in eps if e.status == "infra_error"),
+        reported_agent_errors=sum(1 for e in eps if e.reported_status == "agent_error"),
+        reported_infra_errors=sum(1 for e in eps if e.reported_status == "infra_error"),
         suspect=sum(1 for e in eps if e.implausible),
-        llm_tokens=sum(e.llm_tokens for e in eps),
-        llm_usd=sum(e.llm_usd for e in eps),
-        wall_time_s=sum(e.wall_time_s for e in eps),
-        hardware=sorted({e.hardware for e in eps}),
+        reported_llm_tokens=sum(e.reported_llm_tokens for e in eps),
+        reported_llm_usd=sum(e.reported_llm_usd for e in eps),
+        reported_wall_time_s=sum(e.reported_wall_time_s for e in eps),
+        reported_hardware=sorted({e.reported_hardware for e in eps}),
+        reported_attempts=sum(e.reported_attempts for e in eps),
     )
 
 

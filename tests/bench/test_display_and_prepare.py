@@ -80,6 +80,7 @@ def test_attach_adds_bench_and_leaderboard_submit() -> None:
     assert "bench" in top.output and "leaderboard" in top.output
     board = runner.invoke(app, ["leaderboard", "--help"])
     assert "submit" in board.output and "build" in board.output
+    assert "reproduce" in board.output
     bad = runner.invoke(app, ["bench", "--seeds", "0"])
     assert bad.exit_code != 0
 

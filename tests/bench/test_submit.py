@@ -47,15 +47,17 @@ def honest_run(tmp_path_factory: pytest.TempPathFactory, bh: Any) -> Path:
 
 
 def _spec_file(tmp_path: Path, run: Path, **change: Any) -> Path:
-    plan = load_plan(run)
+    """The board spec (`leaderboard/board.yaml` format) pinning what the run ran."""
+    comps = change.pop("competitions", COMPETITIONS)
     spec = {
-        "budget_class": plan.jobs[0].spec.budget_class,
-        "competitions": COMPETITIONS,
         "seeds": [0],
+        "budget": {"max_steps": 3},
+        "resources": {"cpus": 1, "memory_mb": 2048},
+        "competitions": [{"id": c, "version": 1, "data_seed": 0} for c in comps],
         **change,
     }
-    path = tmp_path / "board-spec.json"
-    path.write_text(json.dumps([spec]))
+    path = tmp_path / "board.yaml"
+    path.write_text(json.dumps({"schema_version": 1, "classes": [spec]}))  # JSON is YAML
     return path
 
 
@@ -99,7 +101,8 @@ def test_the_honest_run_is_accepted_with_re_graded_numbers(
     assert {e.competition for e in episodes} == set(COMPETITIONS)
     for ep in episodes:
         stored = EpisodeResult.load(_result(run, ep.competition))
-        assert ep.agent == "baseline-ref" and ep.attempts == 1
+        assert ep.agent == "baseline-ref" and ep.reported_attempts == 1
+        assert ep.verification.level == "self-reported"
         assert ep.private_score == pytest.approx(stored.final.private_score)
         assert ep.budget_class == load_plan(run).jobs[0].spec.budget_class
     from mledojo.leaderboard.board import build_from_sources
@@ -108,7 +111,8 @@ def test_the_honest_run_is_accepted_with_re_graded_numbers(
     (cls,) = board.classes  # the accepted entry builds a board as it is
     assert [a.agent for a in cls.agents] == ["baseline-ref"]
     saved = json.loads((out / f"baseline-ref--{run.name}.submission.json").read_text())
-    assert saved["schema_version"] == 1 and saved["episodes"] == 2
+    assert saved["schema_version"] == 2 and saved["episodes"] == 2
+    assert saved["verification"] == "self-reported"
     with pytest.raises(Exception, match="submitted under this name already"):
         submit_run(run, name="baseline-ref", board_spec=_spec_file(tmp_path, run), out_dir=out)
 
@@ -171,9 +175,9 @@ def test_a_bench_that_skips_a_board_competition_is_rejected(
 
 def test_a_bundle_from_another_budget_class_is_rejected(honest_run: Path, tmp_path: Path) -> None:
     run = _copy(honest_run, tmp_path)
-    board = _spec_file(tmp_path, run, budget_class="steps=20,time=3600s,step=600s,grades=100")
+    board = _spec_file(tmp_path, run, budget={"max_steps": 20})
     reasons = _rejected(run, tmp_path, board_spec=board)
-    assert any("budget class" in r and "steps=3" in r for r in reasons), reasons
+    assert any("budget.max_steps is 3 for titanic v1: the board pins 20" in r for r in reasons)
 
 
 def test_without_a_spec_the_board_keeps_its_budget_classes(
@@ -201,7 +205,7 @@ def test_an_edited_budget_in_the_plan_is_rejected(honest_run: Path, tmp_path: Pa
         job["spec"]["budget"]["max_steps"] = 20
     (run / "bench.json").write_text(json.dumps(plan))
     write_manifest(run)
-    board = _spec_file(tmp_path, run)  # the board's class is the one the edited plan claims
+    board = _spec_file(tmp_path, run, budget={"max_steps": 20})  # what the edited plan claims
     reasons = _rejected(run, tmp_path, board_spec=board)
     assert any("differs from what this mledojo resolves" in r for r in reasons), reasons
 
@@ -273,4 +277,4 @@ def test_the_submit_command_lists_every_reason_and_exits_non_zero(
         timeout=300,
     )
     assert ok.returncode == 0, ok.stderr
-    assert "accepted: 2 episode(s) re-graded" in ok.stdout
+    assert "accepted (self-reported): 2 episode(s) re-graded" in ok.stdout

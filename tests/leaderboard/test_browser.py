@@ -176,15 +176,15 @@ def _png_rgb(path: Path) -> npt.NDArray[np.uint8]:
 
 
 RECT_PROBE = """
-var t = document.getElementById('overall-0').getBoundingClientRect();
+var t = document.getElementById('overall-0-self-reported').getBoundingClientRect();
 var pre = document.createElement('pre'); pre.id = 'probe';
 pre.textContent = JSON.stringify({left: t.left, top: t.top, right: t.right, bottom: t.bottom,
-  rows: document.querySelectorAll('#overall-0 tbody tr').length});
+  rows: document.querySelectorAll('#overall-0-self-reported tbody tr').length});
 document.body.appendChild(pre);
 """.strip()
 
 SORT_PROBE = """
-var table = document.getElementById('overall-0');
+var table = document.getElementById('overall-0-self-reported');
 var heads = table.tHead.rows[0].cells;
 function names() {
   return Array.prototype.map.call(table.tBodies[0].rows, function (r) {
@@ -193,8 +193,8 @@ function names() {
 var out = {};
 heads[1].click(); out.by_name = names();
 heads[1].click(); out.by_name_again = names();
-heads[2].click(); out.by_rank = names();
-heads[2].click(); out.by_rank_again = names();
+heads[3].click(); out.by_rank = names();
+heads[3].click(); out.by_rank_again = names();
 heads[0].click(); out.by_position = names();
 var pre = document.createElement('pre'); pre.id = 'probe';
 pre.textContent = JSON.stringify(out);

@@ -20,7 +20,7 @@ def test_v1_result_gets_neutral_defaults_for_v2_fields(write_episode: WriteEpiso
         "r", "spaceship-titanic", "baseline", 1, hr=0.7, score=0.79, medal="none"
     )
     ep = load_episode(folder / "result.json")
-    assert (ep.agent, ep.competition, ep.seed, ep.status) == (
+    assert (ep.agent, ep.competition, ep.seed, ep.reported_status) == (
         "baseline",
         "spaceship-titanic",
         1,
@@ -28,7 +28,7 @@ def test_v1_result_gets_neutral_defaults_for_v2_fields(write_episode: WriteEpiso
     )
     assert ep.private_human_rank == 0.7 and ep.private_score == 0.79
     assert ep.medal is None  # "none" in result.json
-    assert (ep.budget_class, ep.llm_tokens, ep.llm_usd, ep.hardware) == (
+    assert (ep.budget_class, ep.reported_llm_tokens, ep.reported_llm_usd, ep.reported_hardware) == (
         "default",
         0,
         0.0,
@@ -42,7 +42,7 @@ def test_v2_fields_are_read_when_present(write_episode: WriteEpisode) -> None:
     extra = {"budget_class": "1h-2cpu", "llm_tokens": 1234, "llm_usd": 0.5, "hardware": "2 cpu"}
     folder = write_episode("r", "c", "bot", 0, hr=0.5, extra=extra)
     ep = load_episode(folder / "result.json")
-    assert (ep.budget_class, ep.llm_tokens, ep.llm_usd, ep.hardware) == (
+    assert (ep.budget_class, ep.reported_llm_tokens, ep.reported_llm_usd, ep.reported_hardware) == (
         "1h-2cpu",
         1234,
         0.5,
@@ -88,7 +88,9 @@ def test_markup_in_an_agent_name_is_refused(write_episode: WriteEpisode) -> None
     with pytest.raises(LeaderboardError, match="field `agent`"):
         load_episode(path)
     with pytest.raises(ValueError, match="agent"):
-        BoardEpisode(agent="see http://evil.example", competition="c", seed=0, status="completed")
+        BoardEpisode(
+            agent="see http://evil.example", competition="c", seed=0, reported_status="completed"
+        )
 
 
 def test_a_symlinked_result_is_not_followed(write_episode: WriteEpisode, tmp_path: Path) -> None:
@@ -138,7 +140,7 @@ def test_results_in_the_workspace_or_a_failed_attempt_are_not_episodes(
 
 def test_board_jsonl_records_load(tmp_path: Path) -> None:
     path = tmp_path / "entry.board.jsonl"
-    ep = BoardEpisode(agent="a", competition="c", seed=0, status="completed")
+    ep = BoardEpisode(agent="a", competition="c", seed=0, reported_status="completed")
     path.write_text(ep.model_dump_json() + "\n" + json.dumps({"agent": "a"}) + "\n")
     with pytest.raises(LeaderboardError, match=r"entry.board.jsonl:2: not a BoardEpisode"):
         load_episodes([path])

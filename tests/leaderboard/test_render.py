@@ -37,8 +37,8 @@ def board(make_episode: Make) -> Board:
                         caveats=["Approximate: re-split", "Truncated board: top only"]
                         if comp == "titanic"
                         else [],
-                        hardware=HOSTILE if agent == "gamma" else "2 cpu, 4 GB",
-                        llm_usd=0.1 * seed,
+                        reported_hardware=HOSTILE if agent == "gamma" else "2 cpu, 4 GB",
+                        reported_llm_usd=0.1 * seed,
                         anytime=[
                             AnytimePoint(elapsed_s=30, usd=0.05, best_human_rank=hr / 2),
                             AnytimePoint(elapsed_s=90, usd=0.1, best_human_rank=hr),
@@ -62,7 +62,7 @@ def test_submitted_text_is_inert_in_markdown(board: Board) -> None:
     text = render_markdown(board)
     assert "<script>" not in text and "&lt;script&gt;" in text
     gamma = next(line for line in text.splitlines() if line.startswith("| 3 |"))
-    assert gamma.count(" | ") == 11  # the `|` in the hardware text does not add a column
+    assert gamma.count(" | ") == 13  # the `|` in the hardware text does not add a column
     assert "\\[l\\]" in gamma
 
 

@@ -47,7 +47,7 @@ def test_missing_failed_and_suspect_episodes_count_as_zero(make_episode: Make) -
     assert stats["a"].score is not None and stats["a"].score.mean == pytest.approx(0.75)
     assert stats["b"].score is not None and stats["b"].score.mean == pytest.approx(0.3)
     summary = {s.agent: s for s in board.classes[0].agents}
-    assert summary["b"].agent_errors == 1 and summary["b"].suspect == 1
+    assert summary["b"].reported_agent_errors == 1 and summary["b"].suspect == 1
     assert [s.agent for s in board.classes[0].agents] == ["a", "b"]
 
 
