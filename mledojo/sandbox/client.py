@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from mledojo.competition import Resources
 from mledojo.errors import SandboxError, SandboxFileError
-from mledojo.sandbox import _runner, cleanup
+from mledojo.sandbox import _runner, cleanup, quota
 from mledojo.sandbox.base import ExecResult, Sandbox, ToolResult
 from mledojo.sandbox.protocol import (
     ExecRequest,
@@ -105,7 +105,10 @@ class RunnerSandbox(Sandbox):
         self._labels: dict[str, str] = {}
         self._control_dir: Path | None = None
         self._transport: Transport | None = None
+        self._quota: quota.DiskQuota | None = None
         self.restarts = 0
+        self.quota_policy: quota.QuotaPolicy | None = None  # None: $MLEDOJO_DISK_QUOTA
+        self.last_copy_out: quota.CopyReport | None = None
 
     # -- lifecycle hooks for subclasses
 
@@ -154,8 +157,16 @@ class RunnerSandbox(Sandbox):
         self._data_dir, self._workspace, self._resources = data_dir, workspace, resources
         self._labels = dict(labels)
         cleanup.reap_control_dirs()
+        policy = self.quota_policy or quota.policy_from_env()
         self._control_dir = Path(tempfile.mkdtemp(prefix=cleanup.CONTROL_PREFIX))
         try:
+            self._quota = quota.make_quota(
+                workspace=workspace,
+                control_dir=self._control_dir,
+                resources=resources,
+                policy=policy,
+            )
+            self.disk_quota = "walk" if self._quota is None else "filesystem"
             self._launch()
             self._wait_ready()
         except BaseException:
@@ -166,9 +177,14 @@ class RunnerSandbox(Sandbox):
         try:
             self._teardown()
         finally:
-            if self._control_dir is not None:
-                shutil.rmtree(self._control_dir, ignore_errors=True)
-            self._control_dir = None
+            try:
+                if self._quota is not None:  # every process of the sandbox is dead now
+                    self.last_copy_out = self._quota.release()
+            finally:
+                self._quota = None
+                if self._control_dir is not None:
+                    shutil.rmtree(self._control_dir, ignore_errors=True)
+                self._control_dir = None
 
     def exec(self, code: str, *, timeout_s: float) -> ExecResult:
         resources = self._require_resources()

@@ -1,0 +1,605 @@
+"""A real disk quota per episode: a size- and inode-limited ext4 volume on a loop device.
+
+Walking the workspace cannot see files unlinked while held open, `O_TMPFILE` files or
+folders nested deeper than PATH_MAX. So, when the host can (root, loop devices,
+`mkfs.ext4`), every episode gets a sparse image file sized for `Resources.disk_mb` with
+about `Resources.max_files` inodes, formatted ext4 and loop-mounted `nosuid,nodev`. Its
+folders are bind-mounted over the episode's host workspace and over the control folder's
+`run` and `home`, before the runner starts, so Docker's bind mounts and LocalSandbox's see
+the volume and the kernel refuses writes past the limit (`ENOSPC`), whatever the walk sees.
+
+At release (after every process of the sandbox is dead) the workspace's files are copied
+out to the host workspace folder, bounded by the quota's size and inode count, never
+following a symlink, skipping special files and anything nested past `MAX_COPY_DEPTH` or
+`MAX_COPY_PATH`; then every mount is undone, the loop device detached and the image
+deleted: nothing an episode writes outlives it.
+
+The image lives in a root-only (0700) folder beside the workspace (in the run folder, on
+the disk the workspace would have used, not in a RAM-backed /tmp). The control folder
+records it in `quota.json` (root-only), so `cleanup.reap_control_dirs` can release the
+volume of a host killed with SIGKILL (`release_leftover`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import fcntl
+import logging
+import os
+import secrets
+import shutil
+import stat
+import subprocess
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ValidationError
+
+from mledojo.competition import Resources
+from mledojo.errors import SandboxError
+
+log = logging.getLogger(__name__)
+
+QuotaPolicy = Literal["auto", "require", "off"]
+POLICY_ENV = "MLEDOJO_DISK_QUOTA"
+POLICIES: tuple[QuotaPolicy, ...] = ("auto", "require", "off")
+
+RECORD_NAME = "quota.json"
+FOLDER_PREFIX = ".mledojo-quota-"
+IMAGE_NAME = "disk.img"
+FS_NAME = "fs"
+WORKSPACE_DIR = "workspace"
+CONTROL_SUBDIRS = ("run", "home")  # agent-writable folders of the control folder
+RESERVED_INODES = 16  # ext4's reserved inodes, the root, and our three folders
+MAX_COPY_DEPTH = 64
+MAX_COPY_PATH = 3072  # bytes of a path relative to the workspace (PATH_MAX is 4096)
+MIB = 1 << 20
+
+MS_BIND = 4096
+MS_REC = 16384
+MNT_DETACH = 2
+LOOP_CLR_FD = 0x4C01
+MKFS_TIMEOUT_S = 120.0
+
+
+class QuotaUnavailableError(SandboxError):
+    """The host cannot make a file-system quota (not root, no loop devices, no mkfs)."""
+
+
+class QuotaRecord(BaseModel):
+    """What the control folder remembers of a quota, for `release_leftover`."""
+
+    folder: str
+    image: str
+    fs: str
+
+
+@dataclass
+class CopyReport:
+    """What a copy between the host and the volume did, and what it left out on purpose."""
+
+    files: int = 0
+    folders: int = 0
+    bytes: int = 0
+    symlinks: int = 0
+    special: int = 0
+    too_deep: int = 0
+    over_budget: int = 0
+    seconds: float = 0.0
+
+    @property
+    def skipped(self) -> int:
+        return self.symlinks + self.special + self.too_deep + self.over_budget
+
+    def summary(self) -> str:
+        return (
+            f"{self.files} files, {self.folders} folders, {self.bytes / MIB:.1f} MB; skipped "
+            f"{self.symlinks} symlinks, {self.special} special files, {self.too_deep} entries "
+            f"nested too deep, {self.over_budget} over the quota"
+        )
+
+
+@dataclass
+class _Budget:
+    bytes: int
+    entries: int
+    strict: bool  # raise when exceeded (copy-in) instead of skipping (copy-out)
+    report: CopyReport = field(default_factory=CopyReport)
+
+
+def policy_from_env() -> QuotaPolicy:
+    """`MLEDOJO_DISK_QUOTA`: `auto` (default), `require` or `off`."""
+    value = os.environ.get(POLICY_ENV, "auto").strip().lower() or "auto"
+    for policy in POLICIES:
+        if value == policy:
+            return policy
+    raise SandboxError(
+        f"{POLICY_ENV}={value!r} is not a disk quota policy; use one of {', '.join(POLICIES)}"
+    )
+
+
+def image_size_bytes(resources: Resources) -> int:
+    """The image's size: `disk_mb` for data plus ext4's own share (inode tables, bitmaps and
+    the 2 % up to 16 MB it keeps back), so an honest episode can use all of `disk_mb`."""
+    data = resources.disk_mb * MIB
+    inode_tables = inode_count(resources) * 256
+    kept_back = min(data // 50, 16 * MIB)
+    extra = inode_tables + kept_back + data // 512 + MIB // 4
+    return -(-(data + extra) // 4096) * 4096
+
+
+def inode_count(resources: Resources) -> int:
+    """`max_files` for the agent, plus what the file system and our folders use."""
+    return resources.max_files + RESERVED_INODES
+
+
+def unavailable_reason() -> str | None:
+    """Why this host cannot make a quota, or None when it can."""
+    if os.geteuid() != 0:
+        return "not running as root (mounting a volume needs root)"
+    if not Path("/dev/loop-control").exists():
+        return "no loop devices (/dev/loop-control is missing; try `modprobe loop`)"
+    for tool in ("mkfs.ext4", "mount"):
+        if shutil.which(tool) is None:
+            return f"`{tool}` is not installed (install e2fsprogs and util-linux)"
+    return None
+
+
+class DiskQuota:
+    """One episode's volume: made by `create`, undone by `release`."""
+
+    def __init__(self, record: QuotaRecord, workspace: Path, control_dir: Path) -> None:
+        self.record = record
+        self.workspace = workspace
+        self.control_dir = control_dir
+        self.capacity_bytes = 0
+        self.inodes = 0
+        self.released = False
+
+    @property
+    def fs(self) -> Path:
+        return Path(self.record.fs)
+
+    @classmethod
+    def create(cls, *, workspace: Path, control_dir: Path, resources: Resources) -> DiskQuota:
+        """Make, format and mount the volume and bind it over the workspace and `run`/`home`.
+
+        Raises `QuotaUnavailableError` when the host cannot (see `unavailable_reason`), and
+        `SandboxError` when the workspace already holds more than the quota.
+        """
+        reason = unavailable_reason()
+        if reason is not None:
+            raise QuotaUnavailableError(reason)
+        folder = workspace.parent / f"{FOLDER_PREFIX}{secrets.token_hex(6)}"
+        record = QuotaRecord(
+            folder=str(folder), image=str(folder / IMAGE_NAME), fs=str(folder / FS_NAME)
+        )
+        _write_record(control_dir, record)  # first, so a killed host leaves a trace
+        quota = cls(record, workspace, control_dir)
+        try:
+            quota._make(resources)
+        except BaseException:
+            quota.release(copy_out=False)
+            raise
+        return quota
+
+    def _make(self, resources: Resources) -> None:
+        folder, image, fs = Path(self.record.folder), Path(self.record.image), self.fs
+        folder.mkdir(mode=0o700)
+        fd = os.open(image, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            os.ftruncate(fd, image_size_bytes(resources))  # sparse: no blocks yet
+        finally:
+            os.close(fd)
+        _run_tool(
+            [
+                "mkfs.ext4",
+                "-q",
+                "-F",
+                "-b",
+                "4096",
+                "-N",
+                str(inode_count(resources)),
+                "-m",
+                "0",
+                "-O",
+                "^has_journal,^resize_inode",
+                "-E",
+                "nodiscard,root_owner=0:0",
+                str(image),
+            ],
+            "format the quota image",
+        )
+        fs.mkdir(mode=0o700)
+        # `-o loop` sets up a loop device with autoclear: it goes with the last unmount.
+        _run_tool(
+            ["mount", "-t", "ext4", "-o", "loop,nosuid,nodev,noinit_itable", str(image), str(fs)],
+            "mount the quota image",
+        )
+        vfs = os.statvfs(fs)
+        self.capacity_bytes = vfs.f_blocks * vfs.f_frsize
+        self.inodes = vfs.f_files
+        for name in (WORKSPACE_DIR, *CONTROL_SUBDIRS):
+            (fs / name).mkdir(mode=0o755)
+        if any(os.scandir(self.workspace)):
+            self._copy_in()
+        _bind(fs / WORKSPACE_DIR, self.workspace)
+        for name in CONTROL_SUBDIRS:
+            target = self.control_dir / name
+            target.mkdir(exist_ok=True)
+            _bind(fs / name, target)
+
+    def _copy_in(self) -> None:
+        """What the workspace already holds goes onto the volume (it must fit)."""
+        budget = _Budget(self.capacity_bytes, self.inodes, strict=True)
+        src = os.open(self.workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        dst = os.open(self.fs / WORKSPACE_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            _copy_tree(src, dst, budget, depth=0, path_len=0)
+        finally:
+            os.close(src)
+            os.close(dst)
+        if budget.report.over_budget:
+            raise SandboxError(
+                f"the workspace {self.workspace} already holds more than the episode's disk "
+                "quota (Resources.disk_mb / max_files): start with a smaller workspace or raise "
+                "the limits"
+            )
+
+    def release(self, *, copy_out: bool = True) -> CopyReport:
+        """Copy the workspace out (if asked), undo every mount, delete the image.
+
+        Call only when no process of the sandbox is left. Idempotent.
+        """
+        report = CopyReport()
+        if self.released:
+            return report
+        self.released = True
+        device = _mounted_device(self.fs)
+        if device is not None:
+            _unmount_target(self.workspace, device)
+            if str(self.workspace) in _mount_points(device):
+                log.warning("quota: %s is still mounted; nothing copied out", self.workspace)
+            elif copy_out:
+                report = self._copy_out()
+        release_volume(self.record, device)
+        return report
+
+    def _copy_out(self) -> CopyReport:
+        """The volume's workspace into the host workspace folder, bounded (see module doc)."""
+        started = time.monotonic()
+        _empty_folder(self.workspace)  # what was there at start was copied in
+        budget = _Budget(self.capacity_bytes or 1 << 62, self.inodes or 1 << 62, strict=False)
+        try:
+            src = os.open(self.fs / WORKSPACE_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError as exc:
+            log.warning("quota: nothing copied out of %s: %s", self.fs, exc)
+            return budget.report
+        try:
+            dst = os.open(self.workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            try:
+                _copy_tree(src, dst, budget, depth=0, path_len=0)
+            finally:
+                os.close(dst)
+        finally:
+            os.close(src)
+        budget.report.seconds = time.monotonic() - started
+        if budget.report.skipped:
+            log.warning("quota: copied the workspace out: %s", budget.report.summary())
+        return budget.report
+
+
+def make_quota(
+    *, workspace: Path, control_dir: Path, resources: Resources, policy: QuotaPolicy
+) -> DiskQuota | None:
+    """The episode's volume, or None (the runner's walk alone) where `policy` allows it."""
+    if policy == "off":
+        return None
+    try:
+        return DiskQuota.create(workspace=workspace, control_dir=control_dir, resources=resources)
+    except QuotaUnavailableError as exc:
+        if policy == "require":
+            raise SandboxError(
+                f"No file-system disk quota can be made here: {exc}. Run as root on a host "
+                f"with loop devices, or set {POLICY_ENV}=auto to fall back to the weaker walk."
+            ) from exc
+        warnings.warn(
+            f"No file-system disk quota for this episode ({exc}): only the runner's walk "
+            "limits the disk, and files unlinked while open, O_TMPFILE files and folders "
+            "nested past PATH_MAX escape it (result.json says sandbox.disk_quota='walk'). "
+            f"Set {POLICY_ENV}=require to refuse instead.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+
+
+# --------------------------------------------------------------------- leftovers
+
+
+def release_leftover(control_dir: Path) -> bool:
+    """Release the volume a dead owner's control folder records (no copy-out: the episode
+    was cut short). Returns whether there was one. Needs root."""
+    try:
+        record = QuotaRecord.model_validate_json((control_dir / RECORD_NAME).read_bytes())
+    except FileNotFoundError:
+        return False
+    except (OSError, ValidationError) as exc:
+        log.warning("quota: unreadable record in %s: %s", control_dir, exc)
+        return False
+    folder = Path(record.folder)
+    if not folder.name.startswith(FOLDER_PREFIX) or Path(record.fs).parent != folder:
+        log.warning("quota: %s records an unexpected folder %s; left alone", control_dir, folder)
+        return False
+    release_volume(record, _mounted_device(Path(record.fs)))
+    return True
+
+
+def release_volume(record: QuotaRecord, device: str | None) -> None:
+    """Unmount every mount of the volume (binds first), detach its loop device, delete it."""
+    if device is not None:
+        for target in reversed(_mount_points(device)):  # the newest (the binds) first
+            _umount(target)
+    _detach_loops(record.image)
+    folder = Path(record.folder)
+    fs = Path(record.fs)
+    if fs.exists() and os.path.ismount(fs):
+        log.warning("quota: %s is still mounted; the image is kept until `mledojo cleanup`", fs)
+        return
+    Path(record.image).unlink(missing_ok=True)
+    for path in (fs, folder):
+        try:
+            path.rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("quota: could not remove %s: %s", path, exc)
+
+
+# --------------------------------------------------------------------- mounts
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+def _bind(src: Path, dst: Path) -> None:
+    """Bind `src` over `dst` (the flags nosuid,nodev come with the volume's mount)."""
+    rc = _libc().mount(str(src).encode(), str(dst).encode(), None, ctypes.c_ulong(MS_BIND), None)
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise QuotaUnavailableError(f"bind-mounting {src} over {dst} failed: {os.strerror(err)}")
+
+
+def _umount(target: str) -> None:
+    if _libc().umount2(target.encode(), MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        log.warning("quota: could not unmount %s: %s", target, os.strerror(err))
+
+
+def _unmount_target(target: Path, device: str) -> None:
+    """Unmount `target` if (and only if) the volume is mounted there."""
+    if str(target) in _mount_points(device):
+        _umount(str(target))
+
+
+def _unescape(field: str) -> str:
+    """A /proc/self/mountinfo path field (octal escapes for space, tab, newline, \\)."""
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and field[i + 1 : i + 4].isdigit() and i + 4 <= len(field):
+            out.append(chr(int(field[i + 1 : i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def _mountinfo() -> list[tuple[str, str]]:
+    """(major:minor, mount point) of every mount in this namespace, oldest first."""
+    found = []
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
+        for line in fh:
+            parts = line.split(" ")
+            if len(parts) > 4:
+                found.append((parts[2], _unescape(parts[4])))
+    return found
+
+
+def _mounted_device(fs: Path) -> str | None:
+    """The major:minor of the volume mounted at `fs`, if it is mounted."""
+    for device, point in reversed(_mountinfo()):
+        if point == str(fs):
+            return device
+    return None
+
+
+def _mount_points(device: str) -> list[str]:
+    return [point for dev, point in _mountinfo() if dev == device]
+
+
+def _detach_loops(image: str) -> None:
+    """Detach any loop device still backed by `image` (autoclear normally did it)."""
+    base = Path("/sys/block")
+    try:
+        loops = [p for p in base.iterdir() if p.name.startswith("loop")]
+    except OSError:
+        return
+    for loop in loops:
+        try:
+            backing = (loop / "loop" / "backing_file").read_text().rstrip("\n")
+        except OSError:
+            continue
+        if backing.removesuffix(" (deleted)") != image:
+            continue
+        try:
+            fd = os.open(f"/dev/{loop.name}", os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.ioctl(fd, LOOP_CLR_FD)
+        except OSError:
+            pass  # still in use (another namespace): autoclear detaches it when freed
+        finally:
+            os.close(fd)
+
+
+def _run_tool(argv: list[str], what: str) -> None:
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=MKFS_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise QuotaUnavailableError(f"could not {what}: {exc}") from exc
+    if done.returncode != 0:
+        detail = done.stderr.decode(errors="replace").strip()[-500:]
+        raise QuotaUnavailableError(
+            f"could not {what} (`{argv[0]}` exited {done.returncode}: {detail}); check that "
+            "loop devices are free (`losetup -a`) and the run folder's disk has room"
+        )
+
+
+def _write_record(control_dir: Path, record: QuotaRecord) -> None:
+    path = control_dir / RECORD_NAME
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(record.model_dump_json())
+
+
+# --------------------------------------------------------------------- copying
+
+
+def _empty_folder(folder: Path) -> None:
+    """Remove the entries of a host folder (ours: what was there before the episode)."""
+    for entry in os.scandir(folder):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(entry.path)
+            except OSError as exc:
+                log.warning("quota: could not remove %s: %s", entry.path, exc)
+
+
+def _copy_tree(src: int, dst: int, budget: _Budget, *, depth: int, path_len: int) -> None:
+    """Copy the folder open at `src` into the one at `dst`, by descriptors only.
+
+    Every name is opened relative to its parent's descriptor with `O_NOFOLLOW`, so a
+    symlink, even one swapped in mid-copy, is never followed; symlinks and special files
+    are counted and skipped; so is anything past the depth and path-length limits or the
+    budget of bytes and entries.
+    """
+    report = budget.report
+    with os.scandir(src) as entries:
+        names = [entry.name for entry in entries]
+    for name in names:
+        try:
+            st = os.stat(name, dir_fd=src, follow_symlinks=False)
+        except OSError:
+            continue
+        length = path_len + len(os.fsencode(name)) + 1
+        if stat.S_ISLNK(st.st_mode):
+            report.symlinks += 1
+            continue
+        if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+            report.special += 1
+            continue
+        if depth >= MAX_COPY_DEPTH or length > MAX_COPY_PATH:
+            report.too_deep += 1
+            continue
+        if report.files + report.folders >= budget.entries:
+            report.over_budget += 1
+            if budget.strict:
+                return
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            _copy_folder(name, src, dst, budget, depth=depth, path_len=length)
+        else:
+            _copy_file(name, src, dst, budget)
+
+
+def _copy_folder(
+    name: str, src: int, dst: int, budget: _Budget, *, depth: int, path_len: int
+) -> None:
+    try:
+        child_src = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=src)
+    except OSError:
+        return
+    try:
+        st = os.fstat(child_src)
+        os.mkdir(name, 0o700, dir_fd=dst)
+        child_dst = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dst)
+        try:
+            budget.report.folders += 1
+            _copy_tree(child_src, child_dst, budget, depth=depth + 1, path_len=path_len)
+            os.fchmod(child_dst, stat.S_IMODE(st.st_mode) & 0o777 | 0o700)
+            os.utime(child_dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+        finally:
+            os.close(child_dst)
+    except OSError as exc:
+        log.warning("quota: folder %r not copied: %s", name, exc)
+    finally:
+        os.close(child_src)
+
+
+def _copy_file(name: str, src: int, dst: int, budget: _Budget) -> None:
+    """Copy one regular file's data (holes stay holes); drop setuid/setgid bits."""
+    try:
+        fin = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=src)
+    except OSError:
+        return
+    try:
+        st = os.fstat(fin)
+        if not stat.S_ISREG(st.st_mode):
+            budget.report.special += 1
+            return
+        fout = os.open(
+            name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dst
+        )
+        try:
+            copied = _copy_data(fin, fout, st.st_size, budget.bytes - budget.report.bytes)
+            if copied is None:
+                budget.report.over_budget += 1
+                os.close(fout)
+                fout = -1
+                os.unlink(name, dir_fd=dst)
+                return
+            os.ftruncate(fout, st.st_size)
+            os.fchmod(fout, stat.S_IMODE(st.st_mode) & 0o777)
+            os.utime(fout, ns=(st.st_atime_ns, st.st_mtime_ns))
+            budget.report.bytes += copied
+            budget.report.files += 1
+        finally:
+            if fout >= 0:
+                os.close(fout)
+    except OSError as exc:
+        log.warning("quota: file %r not copied: %s", name, exc)
+    finally:
+        os.close(fin)
+
+
+def _copy_data(fin: int, fout: int, size: int, allowance: int) -> int | None:
+    """Copy the data extents of `fin` (SEEK_DATA/SEEK_HOLE); None past `allowance` bytes."""
+    copied, offset = 0, 0
+    while offset < size:
+        try:
+            start = os.lseek(fin, offset, os.SEEK_DATA)
+        except OSError:  # ENXIO: only a hole is left
+            break
+        end = os.lseek(fin, start, os.SEEK_HOLE)
+        end = min(end, size)
+        if copied + (end - start) > allowance:
+            return None
+        os.lseek(fout, start, os.SEEK_SET)
+        position = start
+        while position < end:
+            sent = os.sendfile(fout, fin, position, min(end - position, 1 << 30))
+            if sent <= 0:
+                break
+            position += sent
+        copied += position - start
+        offset = end
+    return copied
