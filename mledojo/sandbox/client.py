@@ -178,13 +178,28 @@ class RunnerSandbox(Sandbox):
             self._teardown()
         finally:
             try:
-                if self._quota is not None:  # every process of the sandbox is dead now
-                    self.last_copy_out = self._quota.release()
+                if self._quota is not None:
+                    self.last_copy_out = self._quota.release(copy_out=self._all_dead())
             finally:
                 self._quota = None
                 if self._control_dir is not None:
                     shutil.rmtree(self._control_dir, ignore_errors=True)
                 self._control_dir = None
+
+    def _all_dead(self) -> bool:
+        """After `_teardown`: whether nothing of the sandbox runs, so the workspace can be
+        copied out without a process racing the copy (else it is dropped, with a warning)."""
+        try:
+            survivors = self.leftovers()
+        except Exception as exc:  # noqa: BLE001 - unsure is not "dead"
+            survivors = [f"unknown ({exc})"]
+        if survivors:
+            log.warning(
+                "%s: the workspace is not copied out (still running: %s)",
+                self.name,
+                ", ".join(survivors),
+            )
+        return not survivors
 
     def exec(self, code: str, *, timeout_s: float) -> ExecResult:
         resources = self._require_resources()

@@ -10,9 +10,9 @@ the volume and the kernel refuses writes past the limit (`ENOSPC`), whatever the
 
 At release (after every process of the sandbox is dead) the workspace's files are copied
 out to the host workspace folder, bounded by the quota's size and inode count, never
-following a symlink, skipping special files and anything nested past `MAX_COPY_DEPTH` or
-`MAX_COPY_PATH`; then every mount is undone, the loop device detached and the image
-deleted: nothing an episode writes outlives it.
+following a symlink (links are copied as links), skipping special files and anything
+nested past `MAX_COPY_DEPTH` or `MAX_COPY_PATH`; then every mount is undone, the loop
+device detached and the image deleted: nothing an episode writes outlives it.
 
 The image lives in a root-only (0700) folder beside the workspace (in the run folder, on
 the disk the workspace would have used, not in a RAM-backed /tmp). The control folder
@@ -84,8 +84,8 @@ class CopyReport:
 
     files: int = 0
     folders: int = 0
+    symlinks: int = 0  # copied as links (their text), never followed
     bytes: int = 0
-    symlinks: int = 0
     special: int = 0
     too_deep: int = 0
     over_budget: int = 0
@@ -93,13 +93,13 @@ class CopyReport:
 
     @property
     def skipped(self) -> int:
-        return self.symlinks + self.special + self.too_deep + self.over_budget
+        return self.special + self.too_deep + self.over_budget
 
     def summary(self) -> str:
         return (
-            f"{self.files} files, {self.folders} folders, {self.bytes / MIB:.1f} MB; skipped "
-            f"{self.symlinks} symlinks, {self.special} special files, {self.too_deep} entries "
-            f"nested too deep, {self.over_budget} over the quota"
+            f"{self.files} files, {self.folders} folders, {self.symlinks} symlinks, "
+            f"{self.bytes / MIB:.1f} MB; skipped {self.special} special files, "
+            f"{self.too_deep} entries nested too deep, {self.over_budget} over the quota"
         )
 
 
@@ -124,11 +124,17 @@ def policy_from_env() -> QuotaPolicy:
 
 def image_size_bytes(resources: Resources) -> int:
     """The image's size: `disk_mb` for data plus ext4's own share (inode tables, bitmaps and
-    the 2 % up to 16 MB it keeps back), so an honest episode can use all of `disk_mb`."""
+    the 2 % up to 16 MB it keeps back), plus a margin of 1.5 % + 1 MB.
+
+    With the margin an honest episode can use all of `disk_mb`, and a full volume always
+    holds more than `disk_mb`, so the runner's walk names it (`DiskLimitExceeded`) after
+    the step that hit `ENOSPC`.
+    """
     data = resources.disk_mb * MIB
     inode_tables = inode_count(resources) * 256
     kept_back = min(data // 50, 16 * MIB)
-    extra = inode_tables + kept_back + data // 512 + MIB // 4
+    margin = data // 64 + MIB
+    extra = inode_tables + kept_back + data // 512 + MIB // 4 + margin
     return -(-(data + extra) // 4096) * 4096
 
 
@@ -488,9 +494,9 @@ def _copy_tree(src: int, dst: int, budget: _Budget, *, depth: int, path_len: int
     """Copy the folder open at `src` into the one at `dst`, by descriptors only.
 
     Every name is opened relative to its parent's descriptor with `O_NOFOLLOW`, so a
-    symlink, even one swapped in mid-copy, is never followed; symlinks and special files
-    are counted and skipped; so is anything past the depth and path-length limits or the
-    budget of bytes and entries.
+    symlink, even one swapped in mid-copy, is never followed: a symlink is copied as a
+    link (its text). Special files (FIFOs, sockets, devices) are counted and skipped; so is
+    anything past the depth and path-length limits or the budget of bytes and entries.
     """
     report = budget.report
     with os.scandir(src) as entries:
@@ -501,24 +507,33 @@ def _copy_tree(src: int, dst: int, budget: _Budget, *, depth: int, path_len: int
         except OSError:
             continue
         length = path_len + len(os.fsencode(name)) + 1
-        if stat.S_ISLNK(st.st_mode):
-            report.symlinks += 1
-            continue
-        if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+        kind = stat.S_IFMT(st.st_mode)
+        if kind not in (stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK):
             report.special += 1
             continue
         if depth >= MAX_COPY_DEPTH or length > MAX_COPY_PATH:
             report.too_deep += 1
             continue
-        if report.files + report.folders >= budget.entries:
+        if report.files + report.folders + report.symlinks >= budget.entries:
             report.over_budget += 1
             if budget.strict:
                 return
             continue
-        if stat.S_ISDIR(st.st_mode):
+        if kind == stat.S_IFDIR:
             _copy_folder(name, src, dst, budget, depth=depth, path_len=length)
+        elif kind == stat.S_IFLNK:
+            _copy_link(name, src, dst, budget)
         else:
             _copy_file(name, src, dst, budget)
+
+
+def _copy_link(name: str, src: int, dst: int, budget: _Budget) -> None:
+    try:
+        os.symlink(os.readlink(name, dir_fd=src), name, dir_fd=dst)
+    except OSError as exc:
+        log.warning("quota: symlink %r not copied: %s", name, exc)
+        return
+    budget.report.symlinks += 1
 
 
 def _copy_folder(
