@@ -108,6 +108,7 @@ class _Budget:
     bytes: int
     entries: int
     strict: bool  # raise when exceeded (copy-in) instead of skipping (copy-out)
+    move: bool = False  # unlink each copied file: unmounting then writes none of it back
     report: CopyReport = field(default_factory=CopyReport)
 
 
@@ -279,7 +280,8 @@ class DiskQuota:
         """The volume's workspace into the host workspace folder, bounded (see module doc)."""
         started = time.monotonic()
         _empty_folder(self.workspace)  # what was there at start was copied in
-        budget = _Budget(self.capacity_bytes or 1 << 62, self.inodes or 1 << 62, strict=False)
+        limit_bytes, limit_entries = self.capacity_bytes or 1 << 62, self.inodes or 1 << 62
+        budget = _Budget(limit_bytes, limit_entries, strict=False, move=True)
         try:
             src = os.open(self.fs / WORKSPACE_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         except OSError as exc:
@@ -587,6 +589,8 @@ def _copy_file(name: str, src: int, dst: int, budget: _Budget) -> None:
             os.utime(fout, ns=(st.st_atime_ns, st.st_mtime_ns))
             budget.report.bytes += copied
             budget.report.files += 1
+            if budget.move:
+                os.unlink(name, dir_fd=src)
         finally:
             if fout >= 0:
                 os.close(fout)
