@@ -189,8 +189,12 @@ class DiskQuota:
         quota = cls(record, workspace, control_dir)
         try:
             quota._make(resources)
-        except BaseException:
+        except BaseException as exc:
             quota.release(copy_out=False)
+            if isinstance(exc, OSError):  # e.g. the run folder is read-only or on NFS
+                raise QuotaUnavailableError(
+                    f"could not make the disk volume in {folder}: {exc}"
+                ) from exc
             raise
         return quota
 
@@ -279,7 +283,6 @@ class DiskQuota:
     def _copy_out(self) -> CopyReport:
         """The volume's workspace into the host workspace folder, bounded (see module doc)."""
         started = time.monotonic()
-        _empty_folder(self.workspace)  # what was there at start was copied in
         limit_bytes, limit_entries = self.capacity_bytes or 1 << 62, self.inodes or 1 << 62
         budget = _Budget(limit_bytes, limit_entries, strict=False, move=True)
         try:
@@ -287,6 +290,7 @@ class DiskQuota:
         except OSError as exc:
             log.warning("quota: nothing copied out of %s: %s", self.fs, exc)
             return budget.report
+        _empty_folder(self.workspace)  # what was there at start was copied in
         try:
             dst = os.open(self.workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
             try:
