@@ -95,7 +95,9 @@ class RunnerSandbox(Sandbox):
     """A sandbox whose steps go to a `_runner.py` fork server over a unix socket.
 
     Subclasses say how the runner is launched and torn down; this class owns the protocol,
-    the conversion to `ExecResult` / `ToolResult`, and the restart of a dead runner.
+    the conversion to `ExecResult` / `ToolResult`, the restart of a dead runner, and the
+    episode's disk volume (`quota.py`: made before the first launch, released at `stop`;
+    `quota_policy` overrides `$MLEDOJO_DISK_QUOTA`, `disk_quota` says what was in force).
     """
 
     def __init__(self) -> None:

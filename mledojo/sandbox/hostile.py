@@ -7,7 +7,10 @@ docs/sandbox.md, "Threat model"). Shipped like the conformance suite, and run th
 `run_check(name, sb, ctx, checks=HOSTILE_CHECKS)` (tests/sandbox/test_conformance.py).
 
 Each check attacks through the public `Sandbox` interface only (code cells and
-`read_file`), and fails when the attack works.
+`read_file`), and fails when the attack works. The episode checks
+(`HOSTILE_EPISODE_CHECKS`, `run_episode_check(name, factory, tmp_dir, resources)`) start
+and stop sandboxes of their own, for what only shows after `stop()` or between neighbours
+(`neighbour_writes` makes a small tmpfs "host disk" for both, so it needs root).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ volume of a host killed with SIGKILL (`release_leftover`).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import fcntl
@@ -594,7 +595,8 @@ def _copy_file(name: str, src: int, dst: int, budget: _Budget) -> None:
             budget.report.bytes += copied
             budget.report.files += 1
             if budget.move:
-                os.unlink(name, dir_fd=src)
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=src)
         finally:
             if fout >= 0:
                 os.close(fout)
