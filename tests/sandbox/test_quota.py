@@ -258,7 +258,8 @@ def test_mledojo_cleanup_releases_the_volume_of_a_killed_docker_host(
         check=False,
         env={**os.environ, "TMPDIR": str(private_tmp)},
     )
-    assert done.returncode == 0 and "removed 1 container(s)" in done.stdout, done
-    assert "stale control folder" in done.stdout, done
+    # Another test session's start() may have reaped the orphan container first.
+    assert done.returncode == 0 and "stale control folder" in done.stdout, done
+    assert cleanup.find_labelled("quota-killed-host") == []
     assert _wait_gone(episode) == []
     private_tmp.rmdir()
