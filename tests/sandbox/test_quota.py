@@ -263,3 +263,28 @@ def test_mledojo_cleanup_releases_the_volume_of_a_killed_docker_host(
     assert cleanup.find_labelled("quota-killed-host") == []
     assert _wait_gone(episode) == []
     private_tmp.rmdir()
+
+
+@needs_quota
+@pytest.mark.timeout(90)
+def test_a_full_volume_does_not_stop_the_runner_from_restarting(tmp_path: Path) -> None:
+    """The socket folder shares the volume: a step that used every inode and then killed
+    the runner must still get a restart (a fault the agent causes is never infra_error)."""
+    from mledojo.sandbox.local import LocalSandbox
+
+    ctx = make_context(tmp_path, CONFORMANCE_RESOURCES.model_copy(update={"max_files": 1000}))
+    sb = LocalSandbox()
+    sb.start(data_dir=ctx.data_dir, workspace=ctx.workspace, resources=ctx.resources, labels={})
+    try:
+        fill = (
+            "import os\nos.mkdir('f')\ntry:\n    for i in range(100_000):\n"
+            "        open(f'f/{i}', 'w').close()\nexcept OSError as exc:\n    print(exc)\n"
+        )
+        sb.exec(fill, timeout_s=60)
+        assert os.statvfs(ctx.workspace).f_favail == 0  # not one inode left
+        r = sb.exec("import os\nos.kill(os.getppid(), 9)", timeout_s=30)
+        assert r.error_type == "SandboxRestarted", r
+        r = sb.exec("print('alive')", timeout_s=30)
+        assert r.stdout == "alive\n", r
+    finally:
+        sb.stop()
