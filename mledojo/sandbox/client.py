@@ -32,6 +32,7 @@ from mledojo.sandbox.protocol import (
     Request,
     ToolRequest,
 )
+from mledojo.sandbox.treecopy import CopyReport
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class RunnerSandbox(Sandbox):
         self._quota: quota.DiskQuota | None = None
         self.restarts = 0
         self.quota_policy: quota.QuotaPolicy | None = None  # None: $MLEDOJO_DISK_QUOTA
-        self.last_copy_out: quota.CopyReport | None = None
+        self.last_copy_out: CopyReport | None = None
 
     # -- lifecycle hooks for subclasses
 

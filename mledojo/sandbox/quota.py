@@ -11,8 +11,8 @@ the volume and the kernel refuses writes past the limit (`ENOSPC`), whatever the
 At release (after every process of the sandbox is dead) the workspace's files are copied
 out to the host workspace folder, bounded by the quota's size and inode count, never
 following a symlink (links are copied as links), skipping special files and anything
-nested past `MAX_COPY_DEPTH` or `MAX_COPY_PATH`; then every mount is undone, the loop
-device detached and the image deleted: nothing an episode writes outlives it.
+nested past 64 levels or 3,072 bytes of path (`treecopy.py`); then every mount is undone,
+the loop device detached and the image deleted: nothing an episode writes outlives it.
 
 The image lives in a root-only (0700) folder beside the workspace (in the run folder, on
 the disk the workspace would have used, not in a RAM-backed /tmp). The control folder
@@ -22,7 +22,6 @@ volume of a host killed with SIGKILL (`release_leftover`).
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import fcntl
@@ -30,11 +29,8 @@ import logging
 import os
 import secrets
 import shutil
-import stat
 import subprocess
-import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -42,6 +38,8 @@ from pydantic import BaseModel, ValidationError
 
 from mledojo.competition import Resources
 from mledojo.errors import SandboxError
+from mledojo.sandbox import treecopy
+from mledojo.sandbox.treecopy import CopyReport
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +54,6 @@ FS_NAME = "fs"
 WORKSPACE_DIR = "workspace"
 CONTROL_SUBDIRS = ("run", "home")  # agent-writable folders of the control folder
 RESERVED_INODES = 16  # ext4's reserved inodes, the root, and our three folders
-MAX_COPY_DEPTH = 64
-MAX_COPY_PATH = 3072  # bytes of a path relative to the workspace (PATH_MAX is 4096)
 MIB = 1 << 20
 
 MS_BIND = 4096
@@ -77,40 +73,6 @@ class QuotaRecord(BaseModel):
     folder: str
     image: str
     fs: str
-
-
-@dataclass
-class CopyReport:
-    """What a copy between the host and the volume did, and what it left out on purpose."""
-
-    files: int = 0
-    folders: int = 0
-    symlinks: int = 0  # copied as links (their text), never followed
-    bytes: int = 0
-    special: int = 0
-    too_deep: int = 0
-    over_budget: int = 0
-    seconds: float = 0.0
-
-    @property
-    def skipped(self) -> int:
-        return self.special + self.too_deep + self.over_budget
-
-    def summary(self) -> str:
-        return (
-            f"{self.files} files, {self.folders} folders, {self.symlinks} symlinks, "
-            f"{self.bytes / MIB:.1f} MB; skipped {self.special} special files, "
-            f"{self.too_deep} entries nested too deep, {self.over_budget} over the quota"
-        )
-
-
-@dataclass
-class _Budget:
-    bytes: int
-    entries: int
-    strict: bool  # raise when exceeded (copy-in) instead of skipping (copy-out)
-    move: bool = False  # unlink each copied file: unmounting then writes none of it back
-    report: CopyReport = field(default_factory=CopyReport)
 
 
 def policy_from_env() -> QuotaPolicy:
@@ -247,15 +209,14 @@ class DiskQuota:
 
     def _copy_in(self) -> None:
         """What the workspace already holds goes onto the volume (it must fit)."""
-        budget = _Budget(self.capacity_bytes, self.inodes, strict=True)
-        src = os.open(self.workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        dst = os.open(self.fs / WORKSPACE_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        try:
-            _copy_tree(src, dst, budget, depth=0, path_len=0)
-        finally:
-            os.close(src)
-            os.close(dst)
-        if budget.report.over_budget:
+        report = treecopy.copy_tree(
+            self.workspace,
+            self.fs / WORKSPACE_DIR,
+            max_bytes=self.capacity_bytes,
+            max_entries=self.inodes,
+            strict=True,
+        )
+        if report.over_budget:
             raise SandboxError(
                 f"the workspace {self.workspace} already holds more than the episode's disk "
                 "quota (Resources.disk_mb / max_files): start with a smaller workspace or raise "
@@ -282,28 +243,27 @@ class DiskQuota:
         return report
 
     def _copy_out(self) -> CopyReport:
-        """The volume's workspace into the host workspace folder, bounded (see module doc)."""
-        started = time.monotonic()
-        limit_bytes, limit_entries = self.capacity_bytes or 1 << 62, self.inodes or 1 << 62
-        budget = _Budget(limit_bytes, limit_entries, strict=False, move=True)
-        try:
-            src = os.open(self.fs / WORKSPACE_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        except OSError as exc:
-            log.warning("quota: nothing copied out of %s: %s", self.fs, exc)
-            return budget.report
-        _empty_folder(self.workspace)  # what was there at start was copied in
-        try:
-            dst = os.open(self.workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-            try:
-                _copy_tree(src, dst, budget, depth=0, path_len=0)
-            finally:
-                os.close(dst)
-        finally:
-            os.close(src)
-        budget.report.seconds = time.monotonic() - started
-        if budget.report.skipped:
-            log.warning("quota: copied the workspace out: %s", budget.report.summary())
-        return budget.report
+        """The volume's workspace into the host workspace folder, bounded (see module doc).
+
+        Each file is moved (unlinked from the volume once copied), so the unmount writes
+        none of its data back to the image.
+        """
+        source = self.fs / WORKSPACE_DIR
+        if not source.is_dir():
+            log.warning("quota: nothing to copy out of %s", self.fs)
+            return CopyReport()
+        treecopy.empty_folder(self.workspace)  # what was there at start was copied in
+        report = treecopy.copy_tree(
+            source,
+            self.workspace,
+            max_bytes=self.capacity_bytes or 1 << 62,
+            max_entries=self.inodes or 1 << 62,
+            strict=False,
+            move=True,
+        )
+        if report.skipped:
+            log.warning("quota: copied the workspace out: %s", report.summary())
+        return report
 
 
 def make_quota(
@@ -480,151 +440,3 @@ def _write_record(control_dir: Path, record: QuotaRecord) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(record.model_dump_json())
-
-
-# --------------------------------------------------------------------- copying
-
-
-def _empty_folder(folder: Path) -> None:
-    """Remove the entries of a host folder (ours: what was there before the episode)."""
-    for entry in os.scandir(folder):
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
-        else:
-            try:
-                os.unlink(entry.path)
-            except OSError as exc:
-                log.warning("quota: could not remove %s: %s", entry.path, exc)
-
-
-def _copy_tree(src: int, dst: int, budget: _Budget, *, depth: int, path_len: int) -> None:
-    """Copy the folder open at `src` into the one at `dst`, by descriptors only.
-
-    Every name is opened relative to its parent's descriptor with `O_NOFOLLOW`, so a
-    symlink, even one swapped in mid-copy, is never followed: a symlink is copied as a
-    link (its text). Special files (FIFOs, sockets, devices) are counted and skipped; so is
-    anything past the depth and path-length limits or the budget of bytes and entries.
-    """
-    report = budget.report
-    with os.scandir(src) as entries:
-        names = [entry.name for entry in entries]
-    for name in names:
-        try:
-            st = os.stat(name, dir_fd=src, follow_symlinks=False)
-        except OSError:
-            continue
-        length = path_len + len(os.fsencode(name)) + 1
-        kind = stat.S_IFMT(st.st_mode)
-        if kind not in (stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK):
-            report.special += 1
-            continue
-        if depth >= MAX_COPY_DEPTH or length > MAX_COPY_PATH:
-            report.too_deep += 1
-            continue
-        if report.files + report.folders + report.symlinks >= budget.entries:
-            report.over_budget += 1
-            if budget.strict:
-                return
-            continue
-        if kind == stat.S_IFDIR:
-            _copy_folder(name, src, dst, budget, depth=depth, path_len=length)
-        elif kind == stat.S_IFLNK:
-            _copy_link(name, src, dst, budget)
-        else:
-            _copy_file(name, src, dst, budget)
-
-
-def _copy_link(name: str, src: int, dst: int, budget: _Budget) -> None:
-    try:
-        os.symlink(os.readlink(name, dir_fd=src), name, dir_fd=dst)
-    except OSError as exc:
-        log.warning("quota: symlink %r not copied: %s", name, exc)
-        return
-    budget.report.symlinks += 1
-
-
-def _copy_folder(
-    name: str, src: int, dst: int, budget: _Budget, *, depth: int, path_len: int
-) -> None:
-    try:
-        child_src = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=src)
-    except OSError:
-        return
-    try:
-        st = os.fstat(child_src)
-        os.mkdir(name, 0o700, dir_fd=dst)
-        child_dst = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dst)
-        try:
-            budget.report.folders += 1
-            _copy_tree(child_src, child_dst, budget, depth=depth + 1, path_len=path_len)
-            os.fchmod(child_dst, stat.S_IMODE(st.st_mode) & 0o777 | 0o700)
-            os.utime(child_dst, ns=(st.st_atime_ns, st.st_mtime_ns))
-        finally:
-            os.close(child_dst)
-    except OSError as exc:
-        log.warning("quota: folder %r not copied: %s", name, exc)
-    finally:
-        os.close(child_src)
-
-
-def _copy_file(name: str, src: int, dst: int, budget: _Budget) -> None:
-    """Copy one regular file's data (holes stay holes); drop setuid/setgid bits."""
-    try:
-        fin = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=src)
-    except OSError:
-        return
-    try:
-        st = os.fstat(fin)
-        if not stat.S_ISREG(st.st_mode):
-            budget.report.special += 1
-            return
-        fout = os.open(
-            name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dst
-        )
-        try:
-            copied = _copy_data(fin, fout, st.st_size, budget.bytes - budget.report.bytes)
-            if copied is None:
-                budget.report.over_budget += 1
-                os.close(fout)
-                fout = -1
-                os.unlink(name, dir_fd=dst)
-                return
-            os.ftruncate(fout, st.st_size)
-            os.fchmod(fout, stat.S_IMODE(st.st_mode) & 0o777)
-            os.utime(fout, ns=(st.st_atime_ns, st.st_mtime_ns))
-            budget.report.bytes += copied
-            budget.report.files += 1
-            if budget.move:
-                with contextlib.suppress(OSError):
-                    os.unlink(name, dir_fd=src)
-        finally:
-            if fout >= 0:
-                os.close(fout)
-    except OSError as exc:
-        log.warning("quota: file %r not copied: %s", name, exc)
-    finally:
-        os.close(fin)
-
-
-def _copy_data(fin: int, fout: int, size: int, allowance: int) -> int | None:
-    """Copy the data extents of `fin` (SEEK_DATA/SEEK_HOLE); None past `allowance` bytes."""
-    copied, offset = 0, 0
-    while offset < size:
-        try:
-            start = os.lseek(fin, offset, os.SEEK_DATA)
-        except OSError:  # ENXIO: only a hole is left
-            break
-        end = os.lseek(fin, start, os.SEEK_HOLE)
-        end = min(end, size)
-        if copied + (end - start) > allowance:
-            return None
-        os.lseek(fout, start, os.SEEK_SET)
-        position = start
-        while position < end:
-            sent = os.sendfile(fout, fin, position, min(end - position, 1 << 30))
-            if sent <= 0:
-                break
-            position += sent
-        copied += position - start
-        offset = end
-    return copied
