@@ -65,6 +65,9 @@ class SandboxStats(BaseModel):
     kind: str
     errors: int = 0
     restarts: int = 0
+    disk_quota: Literal["filesystem", "walk"] | None = None
+    """`filesystem`: the kernel enforced disk_mb/max_files (a volume of that size);
+    `walk`: only the runner's weaker walk did (no root or loop devices); None: not reported."""
 
 
 class LLMUsage(BaseModel):

@@ -491,7 +491,10 @@ class Episode:
             metric=spec.metric.name,
             higher_is_better=spec.metric.higher_is_better,
             sandbox=SandboxStats(
-                kind=self.sandbox.name, errors=self.sandbox_errors, restarts=self._restarts_seen
+                kind=self.sandbox.name,
+                errors=self.sandbox_errors,
+                restarts=self._restarts_seen,
+                disk_quota=self.sandbox.disk_quota,
             ),
             llm=self.llm,
             feedback=self.feedback,

@@ -99,7 +99,14 @@ def test_submit_grades_private_part_and_writes_artifacts(env: MLEDojoEnv) -> Non
     assert result["schema_version"] == 2
     assert result["final"]["private_score"] == final["private_score"]
     assert result["key"] == result_key(result["spec"]) and result["spec"]["seed"] == 0
-    assert result["sandbox"] == {"kind": env.episode.sandbox.name, "errors": 0, "restarts": 0}
+    sandbox = env.episode.sandbox
+    assert result["sandbox"] == {
+        "kind": sandbox.name,
+        "errors": 0,
+        "restarts": 0,
+        "disk_quota": sandbox.disk_quota,
+    }
+    assert sandbox.disk_quota in ("filesystem", "walk")
     shown = [f for f in result["feedback"] if f["submission"] == "valid"]
     assert [f["step"] for f in shown] == [1] and shown[0]["public_score"] > 0.5
     lines = (folder / "trajectory.jsonl").read_text().splitlines()

@@ -18,6 +18,7 @@ import pytest
 import mledojo
 from mledojo.artifacts import EpisodeResult, LLMUsage
 from mledojo.errors import SandboxError
+from mledojo.sandbox import quota
 from mledojo.sandbox.local import LocalSandbox
 
 WRITE_SIGNAL = (
@@ -78,6 +79,8 @@ def test_a_runner_the_agent_killed_is_a_restart_not_an_infra_error(tmp_path: Pat
         result = result_of(env)
     assert result.sandbox.restarts == 1 and result.sandbox.errors == 0
     assert result.status == "completed"
+    expected = "filesystem" if quota.unavailable_reason() is None else "walk"
+    assert result.sandbox.disk_quota == expected  # recorded in result.json
 
 
 def test_a_host_bug_inside_a_step_still_writes_the_result(

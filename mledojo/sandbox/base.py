@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict
 from mledojo.competition import Resources
 
 ExecStatus = Literal["ok", "error", "timeout", "oom", "killed", "sandbox_error"]
+DiskQuotaKind = Literal["filesystem", "walk"]
+"""How `Resources.disk_mb` / `max_files` were enforced: by the kernel (a volume of their
+size) or only by the runner's walk of the workspace (see docs/sandbox.md)."""
 
 
 class ExecResult(BaseModel):
@@ -72,6 +75,7 @@ class Sandbox(ABC):
 
     name: str = "abstract"
     restarts: int = 0  # how often a dead runner was replaced mid-episode (backends count)
+    disk_quota: DiskQuotaKind | None = None  # set by `start`; None: the backend does not say
 
     def prepare(self) -> None:  # noqa: B027 - optional hook
         """Once per process and competition: build or verify what `start` needs."""

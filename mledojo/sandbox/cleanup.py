@@ -8,7 +8,8 @@ host; `mledojo cleanup [--run R]` reaps the same orphans (`--all` also live epis
 Every sandbox also has a host control folder (`mledojo-ctl-*` in the temp dir) with an
 `owner.json` of the same labels (and LocalSandbox's episode uid): a host killed with
 SIGKILL leaves it behind, and `reap_control_dirs` removes it once its owner is dead,
-killing what still runs under its uid.
+killing what still runs under its uid, and releasing its disk quota volume (mounts, loop
+device, image; see `quota.release_leftover`).
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ def write_owner(control_dir: Path, *, uid: int | None = None) -> None:
 def reap_control_dirs(root: Path | None = None) -> list[str]:
     """Remove control folders whose owner process is dead; return their names."""
     from mledojo.sandbox.local import kill_uid
+    from mledojo.sandbox.quota import release_leftover
 
     removed = []
     for folder in Path(root or tempfile.gettempdir()).glob(f"{CONTROL_PREFIX}*"):
@@ -142,6 +144,8 @@ def reap_control_dirs(root: Path | None = None) -> list[str]:
         uid = owner.get("uid")
         if isinstance(uid, int) and os.geteuid() == 0:
             kill_uid(uid)
+        if os.geteuid() == 0:
+            release_leftover(folder)  # before the rmtree: its binds sit in the folder
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder.name)
     return removed

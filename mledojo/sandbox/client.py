@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from mledojo.competition import Resources
 from mledojo.errors import SandboxError, SandboxFileError
-from mledojo.sandbox import _runner, cleanup
+from mledojo.sandbox import _runner, cleanup, quota
 from mledojo.sandbox.base import ExecResult, Sandbox, ToolResult
 from mledojo.sandbox.protocol import (
     ExecRequest,
@@ -32,6 +32,7 @@ from mledojo.sandbox.protocol import (
     Request,
     ToolRequest,
 )
+from mledojo.sandbox.treecopy import CopyReport
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,9 @@ class RunnerSandbox(Sandbox):
     """A sandbox whose steps go to a `_runner.py` fork server over a unix socket.
 
     Subclasses say how the runner is launched and torn down; this class owns the protocol,
-    the conversion to `ExecResult` / `ToolResult`, and the restart of a dead runner.
+    the conversion to `ExecResult` / `ToolResult`, the restart of a dead runner, and the
+    episode's disk volume (`quota.py`: made before the first launch, released at `stop`;
+    `quota_policy` overrides `$MLEDOJO_DISK_QUOTA`, `disk_quota` says what was in force).
     """
 
     def __init__(self) -> None:
@@ -105,7 +108,10 @@ class RunnerSandbox(Sandbox):
         self._labels: dict[str, str] = {}
         self._control_dir: Path | None = None
         self._transport: Transport | None = None
+        self._quota: quota.DiskQuota | None = None
         self.restarts = 0
+        self.quota_policy: quota.QuotaPolicy | None = None  # None: $MLEDOJO_DISK_QUOTA
+        self.last_copy_out: CopyReport | None = None
 
     # -- lifecycle hooks for subclasses
 
@@ -154,8 +160,16 @@ class RunnerSandbox(Sandbox):
         self._data_dir, self._workspace, self._resources = data_dir, workspace, resources
         self._labels = dict(labels)
         cleanup.reap_control_dirs()
+        policy = self.quota_policy or quota.policy_from_env()
         self._control_dir = Path(tempfile.mkdtemp(prefix=cleanup.CONTROL_PREFIX))
         try:
+            self._quota = quota.make_quota(
+                workspace=workspace,
+                control_dir=self._control_dir,
+                resources=resources,
+                policy=policy,
+            )
+            self.disk_quota = "walk" if self._quota is None else "filesystem"
             self._launch()
             self._wait_ready()
         except BaseException:
@@ -166,9 +180,29 @@ class RunnerSandbox(Sandbox):
         try:
             self._teardown()
         finally:
-            if self._control_dir is not None:
-                shutil.rmtree(self._control_dir, ignore_errors=True)
-            self._control_dir = None
+            try:
+                if self._quota is not None:
+                    self.last_copy_out = self._quota.release(copy_out=self._all_dead())
+            finally:
+                self._quota = None
+                if self._control_dir is not None:
+                    shutil.rmtree(self._control_dir, ignore_errors=True)
+                self._control_dir = None
+
+    def _all_dead(self) -> bool:
+        """After `_teardown`: whether nothing of the sandbox runs, so the workspace can be
+        copied out without a process racing the copy (else it is dropped, with a warning)."""
+        try:
+            survivors = self.leftovers()
+        except Exception as exc:  # noqa: BLE001 - unsure is not "dead"
+            survivors = [f"unknown ({exc})"]
+        if survivors:
+            log.warning(
+                "%s: the workspace is not copied out (still running: %s)",
+                self.name,
+                ", ".join(survivors),
+            )
+        return not survivors
 
     def exec(self, code: str, *, timeout_s: float) -> ExecResult:
         resources = self._require_resources()

@@ -7,12 +7,17 @@ docs/sandbox.md, "Threat model"). Shipped like the conformance suite, and run th
 `run_check(name, sb, ctx, checks=HOSTILE_CHECKS)` (tests/sandbox/test_conformance.py).
 
 Each check attacks through the public `Sandbox` interface only (code cells and
-`read_file`), and fails when the attack works.
+`read_file`), and fails when the attack works. The episode checks
+(`HOSTILE_EPISODE_CHECKS`, `run_episode_check(name, factory, tmp_dir, resources)`) start
+and stop sandboxes of their own, for what only shows after `stop()` or between neighbours
+(`neighbour_writes` makes a small tmpfs "host disk" for both, so it needs root).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -24,11 +29,12 @@ from pathlib import Path
 
 from mledojo.competition import Resources
 from mledojo.errors import SandboxError, SandboxFileError
-from mledojo.sandbox.base import Sandbox
+from mledojo.sandbox.base import ExecResult, Sandbox
 from mledojo.sandbox.conformance import (
     CONFORMANCE_RESOURCES,
     Check,
     CheckContext,
+    CheckFailedError,
     CheckResult,
     _expect_ok,
     _fail,
@@ -232,6 +238,13 @@ def check_read_file_refuses(sb: Sandbox, ctx: CheckContext) -> None:
     )
 
 
+def _disk_refused(r: ExecResult) -> bool:
+    """The step was stopped by the disk limit: the runner's walk, or the kernel (ENOSPC)."""
+    if r.error_type == "DiskLimitExceeded":
+        return True
+    return r.status == "error" and "No space left on device" in (r.error_message or "")
+
+
 def check_hidden_folder_counts(sb: Sandbox, ctx: CheckContext) -> None:
     """Files under a folder the runner cannot list still count against the disk limit."""
     chunk = max(1, ctx.resources.disk_mb // 2)
@@ -246,7 +259,7 @@ def check_hidden_folder_counts(sb: Sandbox, ctx: CheckContext) -> None:
         os.chmod("hide", 0o300)
     """,
     )
-    if r.error_type != "DiskLimitExceeded":
+    if not _disk_refused(r):
         raise _fail("a folder with mode 0300 hid its files from the disk limit", r)
     _expect_ok(sb, "import os, shutil\nos.chmod('hide', 0o700)\nshutil.rmtree('hide')")
 
@@ -255,7 +268,7 @@ def check_file_count_limit(sb: Sandbox, ctx: CheckContext) -> None:
     """Empty files count too: more entries than `max_files` is over the limit."""
     n = ctx.resources.max_files + 50
     r = _run(sb, f"import os\nos.mkdir('many')\nfor i in range({n}): open(f'many/{{i}}', 'w')")
-    if r.error_type != "DiskLimitExceeded":
+    if not _disk_refused(r):
         raise _fail(f"{n} files went unnoticed under a {ctx.resources.max_files}-file limit", r)
     _expect_ok(sb, "import shutil\nshutil.rmtree('many')")
 
@@ -435,6 +448,263 @@ def check_host_files_hidden(sb: Sandbox, ctx: CheckContext) -> None:
         shutil.rmtree(folder, ignore_errors=True)
     if text in r.stdout or text in r.stderr:
         raise _fail("a step read a world-readable host file outside its mounts", r)
+# --------------------------------------------------------------------------- the disk quota
+
+# Files a walk of the workspace cannot see: unlinked while held open, and O_TMPFILE.
+HELD_OPEN = """
+import errno, os, time
+chunk = b"x" * (1 << 20)
+marker = "{marker}"
+if marker:
+    open(marker, "w").close()
+held, written, error = [], 0, "none"
+try:
+    for i in range({files}):
+        if i % 2:
+            fd = os.open(".", os.O_TMPFILE | os.O_WRONLY, 0o600)
+        else:
+            fd = os.open(f"held-{{i}}", os.O_CREAT | os.O_WRONLY, 0o600)
+            os.unlink(f"held-{{i}}")
+        held.append(fd)
+        for _ in range({per_file_mb}):
+            written += os.write(fd, chunk)
+except OSError as exc:
+    error = errno.errorcode.get(exc.errno, str(exc.errno))
+if marker:
+    os.rename(marker, marker + ".done")
+time.sleep({hold_s})
+print("WRITTEN", written >> 20, "ERROR", error)
+"""
+
+# Folders nested past PATH_MAX: a walk by path gets ENAMETOOLONG there.
+DEEP_DIR = """
+import errno, os
+os.mkdir("{root}")
+os.chdir("{root}")
+for level in range({levels}):
+    os.mkdir("d" * 200)
+    os.chdir("d" * 200)
+"""
+DEEP_LEVELS = 25  # 25 x 201 bytes: past PATH_MAX (4096)
+
+_REPORT = re.compile(r"WRITTEN (\d+) ERROR (\w+)")
+
+
+def _written(result: ExecResult) -> tuple[int, str]:
+    """The MB a quota attack wrote and the errno name that stopped it."""
+    found = _REPORT.search(result.stdout)
+    if result.status != "ok" or found is None:
+        raise _fail("the attack step did not run to its report", result)
+    return int(found.group(1)), found.group(2)
+
+
+def _quota_mb(resources: Resources) -> int:
+    """The most a step may hold: `disk_mb` plus the file system's rounding (5 %, 2 MB)."""
+    return resources.disk_mb + resources.disk_mb // 20 + 2
+
+
+def _expect_refused(result: ExecResult, resources: Resources, what: str) -> None:
+    written, error = _written(result)
+    if written > _quota_mb(resources) or error not in ("ENOSPC", "EDQUOT"):
+        raise _fail(
+            f"{what}: {written} MB written against disk_mb={resources.disk_mb}, stopped by "
+            f"{error} (the kernel must refuse with ENOSPC)",
+            result,
+        )
+
+
+def check_disk_held_open(sb: Sandbox, ctx: CheckContext) -> None:
+    """Files unlinked while open and O_TMPFILE files count: 2x disk_mb fails with ENOSPC."""
+    per_file = max(1, ctx.resources.disk_mb // 2)  # each below the per-file size limit
+    code = HELD_OPEN.format(files=4, per_file_mb=per_file, marker="", hold_s=0)
+    _expect_refused(_run(sb, code), ctx.resources, "held-open and O_TMPFILE files")
+    _expect_ok(sb, "import os\nopen('after', 'wb').write(b'x' * (1 << 20))\nos.remove('after')")
+
+
+def check_inodes_past_path_max(sb: Sandbox, ctx: CheckContext) -> None:
+    """Empty files in folders nested past PATH_MAX count against max_files."""
+    n = 2 * ctx.resources.max_files
+    code = (
+        DEEP_DIR.format(root="inodes", levels=DEEP_LEVELS)
+        + f"""
+created, error = 0, "none"
+try:
+    for i in range({n}):
+        os.close(os.open(f"f{{i}}", os.O_CREAT | os.O_WRONLY, 0o600))
+        created += 1
+except OSError as exc:
+    error = errno.errorcode.get(exc.errno, str(exc.errno))
+print("CREATED", created, "ERROR", error)
+"""
+    )
+    r = _run(sb, code)
+    found = re.search(r"CREATED (\d+) ERROR (\w+)", r.stdout)
+    if r.status != "ok" or found is None:
+        raise _fail("the inode attack did not run to its report", r)
+    created, error = int(found.group(1)), found.group(2)
+    limit = ctx.resources.max_files + ctx.resources.max_files // 50 + 16
+    if created + DEEP_LEVELS > limit or error not in ("ENOSPC", "EDQUOT"):
+        raise _fail(
+            f"{created} files made past PATH_MAX under max_files={ctx.resources.max_files} "
+            f"(stopped by {error})",
+            r,
+        )
+    _expect_ok(sb, "import shutil\nshutil.rmtree('inodes')")
+
+
+def episode_deep_tree_outlives(
+    factory: Callable[[], Sandbox], tmp_dir: Path, res: Resources
+) -> None:
+    """Data in folders nested past PATH_MAX is bounded, and none of it is left after stop()."""
+    ctx = make_context(tmp_dir, res)
+    sb = start_for_checks(factory, ctx)
+    try:
+        per_file = max(1, res.disk_mb // 2)
+        code = (
+            DEEP_DIR.format(root="deep", levels=DEEP_LEVELS)
+            + f"""
+chunk = b"x" * (1 << 20)
+written, error = 0, "none"
+try:
+    for i in range(3):
+        with open(f"deep-{{i}}.bin", "wb") as fh:
+            for _ in range({per_file}):
+                written += fh.write(chunk)
+                fh.flush()
+except OSError as exc:
+    error = errno.errorcode.get(exc.errno, str(exc.errno))
+print("WRITTEN", written >> 20, "ERROR", error)
+"""
+        )
+        _expect_refused(_run(sb, code), res, "data nested past PATH_MAX")
+    finally:
+        sb.stop()
+    left, longest = _host_tree(ctx.workspace)
+    room = 4095 - len(os.fsencode(str(ctx.workspace))) - 1
+    if left > 1 << 20 or longest > room:
+        raise _fail(
+            f"after stop() the host workspace holds {left} bytes and a path of {longest} bytes "
+            f"(nothing nested past PATH_MAX may remain; room: {room})"
+        )
+    _expect_no_volume(tmp_dir)
+
+
+def _host_tree(root: Path) -> tuple[int, int]:
+    """Bytes of the files under `root` and its longest relative path, by descriptors."""
+    total, longest = 0, 0
+    for folder, _, files, dirfd in os.fwalk(root, follow_symlinks=False):
+        rel = len(os.fsencode(os.path.relpath(folder, root)))
+        for name in files:
+            longest = max(longest, rel + 1 + len(os.fsencode(name)))
+            try:
+                total += os.stat(name, dir_fd=dirfd, follow_symlinks=False).st_size
+            except OSError:
+                continue
+        longest = max(longest, rel)
+    return total, longest
+
+
+def _expect_no_volume(tmp_dir: Path) -> None:
+    """No quota image, mount or loop device of an episode under `tmp_dir` is left."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = [p for p in _loop_backings() if p.startswith(str(tmp_dir))]
+        found += [p for p in _mount_points() if p.startswith(str(tmp_dir))]
+        found += [str(p) for p in tmp_dir.rglob(".mledojo-quota-*")]
+        if not found or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    if found:
+        raise _fail(f"the episode's volume outlived stop(): {found}")
+
+
+def _loop_backings() -> list[str]:
+    found = []
+    for loop in Path("/sys/block").glob("loop*/loop/backing_file"):
+        try:
+            found.append(loop.read_text().strip())
+        except OSError:
+            continue
+    return found
+
+
+def _mount_points() -> list[str]:
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+        return [line.split(" ")[4] for line in fh if len(line.split(" ")) > 4]
+
+
+def episode_neighbour_writes(factory: Callable[[], Sandbox], tmp_dir: Path, res: Resources) -> None:
+    """A hostile episode that fills what it can leaves its neighbour room for its model.
+
+    Both episodes' folders live on a small host disk (a tmpfs of 4x disk_mb, made here: needs
+    root); the hostile one holds unlinked files of 8x disk_mb, then the honest one saves.
+    """
+    disk = tmp_dir / "host-disk"
+    disk.mkdir()
+    _mount_tmpfs(disk, 4 * res.disk_mb)
+    try:
+        hostile_ctx, honest_ctx = make_context(disk / "a", res), make_context(disk / "b", res)
+        hostile = start_for_checks(factory, hostile_ctx)
+        try:
+            honest = start_for_checks(factory, honest_ctx)
+            try:
+                _neighbours(hostile, honest, hostile_ctx, res)
+            finally:
+                honest.stop()
+        finally:
+            hostile.stop()
+    finally:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.umount2(str(disk).encode(), 2)  # MNT_DETACH
+
+
+def _neighbours(
+    hostile: Sandbox, honest: Sandbox, hostile_ctx: CheckContext, res: Resources
+) -> None:
+    per_file = max(1, res.disk_mb // 2)
+    code = HELD_OPEN.format(files=16, per_file_mb=per_file, marker="filling", hold_s=8)
+    outcome: dict[str, ExecResult] = {}
+    worker = threading.Thread(target=lambda: outcome.update(r=_run(hostile, code)), daemon=True)
+    worker.start()
+    done = hostile_ctx.workspace / "filling.done"
+    deadline = time.monotonic() + 60
+    while not os.path.lexists(done) and worker.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    model_mb = max(1, res.disk_mb // 4)
+    saved = _run(
+        honest, f"open('model.bin', 'wb').write(b'm' * {model_mb} * (1 << 20))\nprint('SAVED')"
+    )
+    worker.join(60)
+    if saved.status != "ok" or "SAVED" not in saved.stdout:
+        raise _fail("the honest neighbour could not save its model", saved)
+    if "r" not in outcome:
+        raise _fail("the hostile step did not finish")
+    _expect_refused(outcome["r"], res, "the hostile neighbour")
+
+
+def _mount_tmpfs(path: Path, size_mb: int) -> None:
+    if os.geteuid() != 0:
+        raise _fail("this check needs root (it makes a small host disk to fill)")
+    libc = ctypes.CDLL(None, use_errno=True)
+    options = f"size={size_mb}m,mode=0755".encode()
+    if libc.mount(b"tmpfs", str(path).encode(), b"tmpfs", 0, options) != 0:
+        raise _fail(f"mounting a tmpfs at {path} failed: {os.strerror(ctypes.get_errno())}")
+
+
+EpisodeCheck = Callable[[Callable[[], Sandbox], Path, Resources], None]
+
+
+def run_episode_check(
+    name: str, factory: Callable[[], Sandbox], tmp_dir: Path, resources: Resources
+) -> CheckResult:
+    """Run one named check that starts (and stops) sandboxes of its own."""
+    check = dict(HOSTILE_EPISODE_CHECKS)[name]
+    started = time.monotonic()
+    try:
+        check(factory, tmp_dir, resources)
+    except CheckFailedError as exc:
+        return CheckResult(name, False, str(exc), time.monotonic() - started)
+    return CheckResult(name, True, "", time.monotonic() - started)
 
 
 HOSTILE_CHECKS: tuple[tuple[str, Check], ...] = (
@@ -451,17 +721,30 @@ HOSTILE_CHECKS: tuple[tuple[str, Check], ...] = (
     ("rebuild_answers", check_rebuild_answers),
     ("read_shared_kaggle", check_read_shared_kaggle),
     ("host_files_hidden", check_host_files_hidden),
+    ("disk_held_open", check_disk_held_open),
+    ("inodes_past_path_max", check_inodes_past_path_max),
 )
 HOSTILE_CHECK_NAMES: tuple[str, ...] = tuple(name for name, _ in HOSTILE_CHECKS)
+HOSTILE_EPISODE_CHECKS: tuple[tuple[str, EpisodeCheck], ...] = (
+    ("deep_tree_outlives", episode_deep_tree_outlives),
+    ("neighbour_writes", episode_neighbour_writes),
+)
+HOSTILE_EPISODE_CHECK_NAMES: tuple[str, ...] = tuple(name for name, _ in HOSTILE_EPISODE_CHECKS)
 
 
 def run_hostile(
     factory: Callable[[], Sandbox], tmp_dir: Path, *, resources: Resources = HOSTILE_RESOURCES
 ) -> list[CheckResult]:
-    """Run every hostile check against one sandbox from `factory`."""
-    ctx = make_context(tmp_dir, resources)
+    """Run every hostile check against one sandbox from `factory`, then the checks that
+    start sandboxes of their own."""
+    ctx = make_context(tmp_dir / "shared", resources)
     sb = start_for_checks(factory, ctx)
     try:
-        return [run_check(name, sb, ctx, checks=HOSTILE_CHECKS) for name in HOSTILE_CHECK_NAMES]
+        results = [run_check(n, sb, ctx, checks=HOSTILE_CHECKS) for n in HOSTILE_CHECK_NAMES]
     finally:
         sb.stop()
+    for name in HOSTILE_EPISODE_CHECK_NAMES:
+        folder = tmp_dir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        results.append(run_episode_check(name, factory, folder, resources))
+    return results

@@ -22,7 +22,13 @@ from mledojo.sandbox.conformance import (
     run_check,
     start_for_checks,
 )
-from mledojo.sandbox.hostile import HOSTILE_CHECK_NAMES, HOSTILE_CHECKS, HOSTILE_RESOURCES
+from mledojo.sandbox.hostile import (
+    HOSTILE_CHECK_NAMES,
+    HOSTILE_CHECKS,
+    HOSTILE_EPISODE_CHECK_NAMES,
+    HOSTILE_RESOURCES,
+    run_episode_check,
+)
 
 BACKENDS = [
     pytest.param(
@@ -78,6 +84,17 @@ def attacked(
 def test_hostile(attacked: tuple[Sandbox, CheckContext], check: str) -> None:
     sb, ctx = attacked
     result = run_check(check, sb, ctx, checks=HOSTILE_CHECKS)
+    assert result.passed, result.detail
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("check", HOSTILE_EPISODE_CHECK_NAMES)
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_hostile_episode(
+    kind: str, check: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Attacks that need sandboxes of their own (stop() itself, or a neighbour)."""
+    result = run_episode_check(check, _factory(kind, request), tmp_path, HOSTILE_RESOURCES)
     assert result.passed, result.detail
 
 
