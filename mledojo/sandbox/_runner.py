@@ -85,6 +85,9 @@ OOM_COUNTER_FILES = (
     "/sys/fs/cgroup/memory.events",  # cgroup v2
     "/sys/fs/cgroup/memory/memory.oom_control",  # cgroup v1
 )
+MEMORY_EVIDENCE_FRACTION = 0.5
+"""A `MemoryError` is `oom` only when the kernel's peak resident set of the step grew by at
+least this share of the memory budget (the step really used its memory)."""
 DEFAULT_PRELOAD = (
     "numpy",
     "pandas",
@@ -232,6 +235,7 @@ class StepOutcome:
     stderr: HeadTail = field(default_factory=lambda: HeadTail(0))
     result: bytes = b""
     result_overflow: bool = False
+    max_rss_kb: int = 0  # the kernel's peak resident set of the step (wait4's ru_maxrss)
 
 
 # --------------------------------------------------------------------------- the child side
@@ -319,12 +323,17 @@ def _set_limit(which: int, value: int) -> None:
 
 
 def _vm_size_bytes() -> int:
+    return _status_kb("VmSize") * 1024
+
+
+def _status_kb(key: str) -> int:
+    """A `kB` line of /proc/self/status (VmSize, VmHWM, ...), 0 when unreadable."""
     try:
         with open("/proc/self/status", encoding="ascii") as fh:
             for line in fh:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
+                if line.startswith(f"{key}:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
         pass
     return 0
 
@@ -729,8 +738,9 @@ class Supervisor:
                 drain_until = time.monotonic() + DRAIN_AFTER_EXIT_S
         if self.outcome.wait_status is None:
             _kill_group(self.pid)
-            _, status = os.waitpid(self.pid, 0)
+            _, status, usage = os.wait4(self.pid, 0)
             self.outcome.wait_status = status
+            self.outcome.max_rss_kb = usage.ru_maxrss
         self._close()
         return self.outcome
 
@@ -750,10 +760,11 @@ class Supervisor:
                 del self.sinks[fd]
 
     def _child_exited(self) -> bool:
-        pid, status = os.waitpid(self.pid, os.WNOHANG)
+        pid, status, usage = os.wait4(self.pid, os.WNOHANG)
         if pid == 0:
             return False
         self.outcome.wait_status = status
+        self.outcome.max_rss_kb = usage.ru_maxrss
         if self.pidfd is not None:
             os.close(self.pidfd)
             self.pidfd = None
@@ -913,6 +924,9 @@ class Server:
         cap = max(1000, int(req.get("output_bytes", 64_000)))
         pipes = [os.pipe() for _ in range(3)]
         oom_before = _read_oom_kills()
+        # A forked child starts with the runner's resident pages and peak: only growth
+        # beyond the runner's own peak is the step's.
+        runner_peak_kb = _status_kb("VmHWM")
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:
@@ -931,7 +945,8 @@ class Server:
         oom = _read_oom_kills() > oom_before
         if req["op"] == "tool":
             return _describe_tool(outcome, duration, oom)
-        return _describe_exec(self.cfg, outcome, duration, oom, timeout_s)
+        grown_kb = max(0, outcome.max_rss_kb - runner_peak_kb)
+        return _describe_exec(self.cfg, outcome, duration, oom, timeout_s, grown_kb)
 
 
 def _parse_result(outcome: StepOutcome) -> dict[str, Any]:
@@ -944,14 +959,36 @@ def _parse_result(outcome: StepOutcome) -> dict[str, Any]:
     return obj if isinstance(obj, dict) else {}
 
 
+def _memory_exhausted(cfg: Config, oom_kill: bool, error_type: str | None, grown_kb: int) -> bool:
+    """Whether the kernel says the step ran out of memory, whatever the step says.
+
+    Evidence: the cgroup's `oom_kill` counter rose during the step (Docker), or the step
+    raised `MemoryError` under our RLIMIT_AS while its peak resident set (`ru_maxrss`, kept
+    by the kernel) grew by `MEMORY_EVIDENCE_FRACTION` of the budget. A `MemoryError` the
+    step raised or wrote itself, or one from a self-lowered limit, has neither: `error`.
+    """
+    if oom_kill:
+        return True
+    if error_type != "MemoryError" or not cfg.as_mb:
+        return False
+    return grown_kb * 1024 >= MEMORY_EVIDENCE_FRACTION * cfg.as_mb * 1024 * 1024
+
+
 def _describe_exec(
-    cfg: Config, outcome: StepOutcome, duration: float, oom: bool, timeout_s: float
+    cfg: Config,
+    outcome: StepOutcome,
+    duration: float,
+    oom: bool,
+    timeout_s: float,
+    grown_kb: int,
 ) -> dict[str, Any]:
     """Turn a supervised exec into the JSON the host turns into an `ExecResult`.
 
-    The status comes from `waitpid`, the deadline, the disk check and the cgroup. What the
-    step wrote on its result pipe (the exception it raised) only names a failure that
-    `waitpid` already saw: a step that exits 0 is `ok` whatever it wrote there.
+    The status comes from `waitpid`, the deadline, the disk check and the kernel's memory
+    accounting. What the step wrote on its result pipe (the exception it raised) only names
+    a failure that `waitpid` already saw, and never makes it `oom` by itself: a step that
+    exits 0 is `ok` whatever it wrote there, and a `MemoryError` without kernel evidence
+    (`_memory_exhausted`) is an `error`.
     """
     status_code = outcome.wait_status or 0
     exit_code = os.waitstatus_to_exitcode(status_code)
@@ -972,7 +1009,7 @@ def _describe_exec(
             f"the workspace grew past its {cfg.disk_mb} MB or {cfg.max_files:,}-file limit "
             "(the step was stopped if it was still running); delete files to continue"
         )
-    elif (error_type == "MemoryError" or oom) and exit_code != 0:
+    elif exit_code != 0 and _memory_exhausted(cfg, oom, error_type, grown_kb):
         status = "oom"
         error_type = error_type or "OutOfMemory"
         error_message = error_message or "the step was killed for exceeding its memory limit"

@@ -90,6 +90,33 @@ def check_result_pipe(sb: Sandbox, ctx: CheckContext) -> None:
         raise _fail("a step that exited 0 was reported as failed by its own words", r)
 
 
+def check_forged_oom(sb: Sandbox, ctx: CheckContext) -> None:
+    """A failing step cannot relabel itself `oom`: that status needs the kernel's word (the
+    cgroup's OOM kills, or a peak resident set near the budget), not the step's."""
+    forgeries = {
+        "result pipe": """
+            import os
+            os.write(3, b'{"error_type": "MemoryError", "error_message": "forged"}')
+            os._exit(1)
+        """,
+        "raise": "raise MemoryError('forged')",
+        "self-lowered limit": """
+            import resource
+            import numpy as np
+            vm = int([l for l in open('/proc/self/status') if l.startswith('VmSize')][0].split()[1])
+            hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+            resource.setrlimit(resource.RLIMIT_AS, (vm * 1024 + (64 << 20), hard))
+            hoard = []
+            while True:
+                hoard.append(np.ones(16 << 20, dtype=np.uint8))
+        """,
+    }
+    for how, code in forgeries.items():
+        r = _run(sb, code)
+        if r.status != "error":
+            raise _fail(f"a step labelled itself `{r.status}` ({how}) without running out", r)
+
+
 def check_runner_protected(sb: Sandbox, ctx: CheckContext) -> None:
     """A step can neither patch the runner's memory nor read its descriptors."""
     r = _expect_ok(
@@ -284,6 +311,7 @@ def check_setuid_stripped(sb: Sandbox, ctx: CheckContext) -> None:
 HOSTILE_CHECKS: tuple[tuple[str, Check], ...] = (
     ("inherited_descriptors", check_inherited_descriptors),
     ("result_pipe", check_result_pipe),
+    ("forged_oom", check_forged_oom),
     ("runner_protected", check_runner_protected),
     ("smuggled_request", check_smuggled_request),
     ("daemon_dies", check_daemon_dies),
