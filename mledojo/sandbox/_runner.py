@@ -64,7 +64,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3  # 3: the host holds a lease connection
 HEADER = struct.Struct(">I")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 MAX_READ_BYTES = 256 * 1024 * 1024
@@ -217,6 +217,7 @@ class Config:
     peer: str  # who may connect: "outside-pidns" (Docker) or "pid:<host pid>"
     parent_pid: int | None  # exit when re-parented (the host died)
     tmp_dir: str | None  # a size-limited /tmp to watch (Docker)
+    lease_timeout_s: float | None  # exit unless the host takes a lease this soon after start
 
     @property
     def control_dir(self) -> str:
@@ -694,12 +695,36 @@ def _reap_all() -> None:
             return
 
 
-class Supervisor:
-    """Streams one child's pipes until it exits, enforcing the deadline and the disk limit."""
+class HostGoneError(Exception):
+    """The host's lease connection closed: the host died, nobody will read our replies."""
 
-    def __init__(self, cfg: Config, pid: int, fds: tuple[int, int, int], cap: int) -> None:
+
+def lease_lost(lease: socket.socket) -> bool:
+    """Called when the lease is readable: EOF (or an error) means the host is gone. The
+    host never sends on it; anything it did send is dropped."""
+    try:
+        return lease.recv(4096) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+class Supervisor:
+    """Streams one child's pipes until it exits, enforcing the deadline and the disk limit,
+    and stops it at once when the host's lease closes (`HostGoneError`)."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        pid: int,
+        fds: tuple[int, int, int],
+        cap: int,
+        lease: socket.socket | None = None,
+    ) -> None:
         self.cfg = cfg
         self.pid = pid
+        self.lease = lease
         self.outcome = StepOutcome(stdout=HeadTail(cap), stderr=HeadTail(cap))
         self.sinks: dict[int, Callable[[bytes], None]] = {
             fds[0]: self.outcome.stdout.feed,
@@ -746,11 +771,18 @@ class Supervisor:
 
     def _pump(self, wait: float) -> None:
         watched = list(self.sinks) + ([self.pidfd] if self.pidfd is not None else [])
+        if self.lease is not None:
+            watched.append(self.lease.fileno())
         if self.pidfd is None:  # no pidfd: poll for the child's exit
             wait = min(wait, 0.02)
         ready, _, _ = select.select(watched, [], [], wait)
         for fd in ready:
             if fd == self.pidfd:
+                continue
+            if self.lease is not None and fd == self.lease.fileno():
+                if lease_lost(self.lease):
+                    _kill_group(self.pid)
+                    raise HostGoneError("the host's lease closed during a step")
                 continue
             data = os.read(fd, 1 << 16)
             if data:
@@ -806,6 +838,8 @@ class Server:
         self.pending_preload = list(cfg.preload)
         self.preload_errors: dict[str, str] = {}
         self.listener = self._listen()
+        self.lease: socket.socket | None = None
+        self.started = time.monotonic()
 
     def _listen(self) -> socket.socket:
         try:
@@ -840,28 +874,55 @@ class Server:
             gc.freeze()
 
     def serve_forever(self) -> None:
-        while True:
-            if self.pending_preload:
-                ready, _, _ = select.select([self.listener], [], [], 0)
-                if not ready:
-                    self.preload_step()
-                    continue
-            else:
-                ready, _, _ = select.select([self.listener], [], [], 1.0)
-                if not ready:
-                    if self._orphaned():
-                        return
-                    continue
-            conn, _ = self.listener.accept()
-            with conn:
-                if not self._peer_allowed(conn):
-                    continue  # a process inside the sandbox: closed unanswered
-                if not self._handle(conn):
+        """Serve until `shutdown`, or until the host is gone (see `_host_gone`)."""
+        try:
+            while True:
+                watched: list[socket.socket] = [self.listener]
+                if self.lease is not None:
+                    watched.append(self.lease)
+                timeout = 0.0 if self.pending_preload else 1.0
+                ready, _, _ = select.select(watched, [], [], timeout)
+                if self._host_gone(lease_ready=self.lease is not None and self.lease in ready):
                     return
+                if self.listener not in ready:
+                    if self.pending_preload:
+                        self.preload_step()
+                    continue
+                if not self._accept_one():
+                    return
+        except HostGoneError as exc:
+            print(f"mledojo runner: {exc}; the step was killed, exiting", flush=True)
 
-    def _orphaned(self) -> bool:
-        """The host that started us is gone (LocalSandbox): nothing will ever stop us."""
+    def _accept_one(self) -> bool:
+        """Answer one connection; False when asked to shut down."""
+        conn, _ = self.listener.accept()
+        try:
+            if not self._peer_allowed(conn):
+                return True  # a process inside the sandbox: closed unanswered
+            return self._handle(conn)
+        finally:
+            if conn is not self.lease:
+                conn.close()
+
+    def _host_gone(self, *, lease_ready: bool) -> bool:
+        """Nothing will ever stop us: the host's lease closed, it took none in time after
+        start, or (LocalSandbox) our parent, the host, died."""
+        if lease_ready and self.lease is not None and lease_lost(self.lease):
+            print("mledojo runner: the host's lease closed; exiting", flush=True)
+            return True
+        timeout = self.cfg.lease_timeout_s
+        if self.lease is None and timeout and time.monotonic() - self.started > timeout:
+            print(f"mledojo runner: no lease taken within {timeout:g} s; exiting", flush=True)
+            return True
         return self.cfg.parent_pid is not None and os.getppid() != self.cfg.parent_pid
+
+    def take_lease(self, conn: socket.socket) -> dict[str, Any]:
+        """Keep `conn` open as the host's lease: when it closes, the host is gone."""
+        if self.lease is not None:
+            return {"ok": False, "error": "a lease is already held"}
+        conn.setblocking(False)
+        self.lease = conn
+        return {"ok": True}
 
     def _peer_allowed(self, conn: socket.socket) -> bool:
         """Only the host may send requests (see the module doc)."""
@@ -896,6 +957,8 @@ class Server:
             reply = self.run_step(req)
         elif op == "read":
             reply, payload = self.read(req)
+        elif op == "lease":
+            reply = self.take_lease(conn)
         elif op == "shutdown":
             _try_send(conn, {"ok": True})
             return False
@@ -933,7 +996,8 @@ class Server:
             _child_main(self.cfg, req, (pipes[0][1], pipes[1][1], pipes[2][1]))
         for _, w in pipes:
             os.close(w)
-        supervisor = Supervisor(self.cfg, pid, (pipes[0][0], pipes[1][0], pipes[2][0]), cap)
+        fds = (pipes[0][0], pipes[1][0], pipes[2][0])
+        supervisor = Supervisor(self.cfg, pid, fds, cap, self.lease)
         outcome = supervisor.run(timeout_s)
         if self.cfg.sweep:
             _sweep_strays()
@@ -1077,10 +1141,14 @@ def _signal_name(signum: int) -> str:
 
 
 def _try_send(conn: socket.socket, obj: dict[str, Any], payload: bytes | None = None) -> None:
+    blocking = conn.getblocking()
     try:
+        conn.setblocking(True)
         send_msg(conn, obj, payload)
     except OSError:
         pass
+    finally:
+        conn.setblocking(blocking)
 
 
 def _try_write(path: str, text: str) -> None:
@@ -1144,6 +1212,32 @@ def request(
         raise RunnerLostError(f"{type(exc).__name__}: {exc}") from exc
 
 
+def take_lease(
+    socket_path: str, *, timeout_s: float, expect: tuple[int, int] | None
+) -> socket.socket:
+    """Open the host's lease on a runner (used by the host): a connection held for the
+    sandbox's lifetime. The runner stops its step and exits when it closes, which the
+    kernel does when the host dies, even by SIGKILL."""
+    found = socket_identity(socket_path)
+    if expect is not None and found != expect:
+        raise RunnerLostError(
+            "the runner's socket was replaced from inside the sandbox; not trusting it"
+        )
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # not inherited by children
+    try:
+        sock.settimeout(timeout_s)
+        sock.connect(socket_path)
+        send_msg(sock, {"op": "lease"})
+        reply = recv_msg(sock, 1 << 16)
+    except (OSError, ValueError) as exc:
+        sock.close()
+        raise RunnerLostError(f"taking the lease failed: {type(exc).__name__}: {exc}") from exc
+    if reply.get("ok") is not True:
+        sock.close()
+        raise RunnerLostError(f"the runner refused the lease: {str(reply)[:200]}")
+    return sock
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -1165,6 +1259,12 @@ def parse_args(argv: list[str]) -> Config:
     p.add_argument("--peer", required=True, help="outside-pidns | pid:<host pid>")
     p.add_argument("--parent-pid", type=int, default=None)
     p.add_argument("--tmp-dir", default=None)
+    p.add_argument(
+        "--lease-timeout",
+        type=float,
+        default=None,
+        help="exit unless the host holds a lease connection within this many seconds",
+    )
     a = p.parse_args(argv)
     return Config(
         socket_path=a.socket,
@@ -1181,6 +1281,7 @@ def parse_args(argv: list[str]) -> Config:
         peer=a.peer,
         parent_pid=a.parent_pid,
         tmp_dir=a.tmp_dir,
+        lease_timeout_s=a.lease_timeout,
     )
 
 

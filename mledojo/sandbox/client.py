@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import socket
 import tempfile
 import time
 from abc import abstractmethod
@@ -39,6 +40,8 @@ SOCKET_NAME = "runner.sock"
 REPLY_GRACE_S = 20.0
 READ_TIMEOUT_S = 30.0
 START_TIMEOUT_S = 60.0
+LEASE_TIMEOUT_S = START_TIMEOUT_S
+"""A runner exits if the host has not taken its lease this long after the runner started."""
 
 
 class Transport(Protocol):
@@ -53,6 +56,10 @@ class Transport(Protocol):
 
     def round_trip(self, request: Request, *, timeout_s: float, max_reply: int) -> dict[str, Any]:
         """Send `request`, return the reply; `_runner.RunnerLostError` if none comes."""
+
+    def lease(self, *, timeout_s: float) -> socket.socket:
+        """Open the connection the host holds while the sandbox lives (the runner stops
+        when it closes); `_runner.RunnerLostError` if the runner refuses."""
 
 
 class UnixSocketTransport:
@@ -83,6 +90,9 @@ class UnixSocketTransport:
             expect=self._identity,
         )
 
+    def lease(self, *, timeout_s: float) -> socket.socket:
+        return _runner.take_lease(str(self.path), timeout_s=timeout_s, expect=self._identity)
+
 
 RESTARTED_MESSAGE = (
     "The sandbox runner died during this step (did the code kill it, or exhaust memory?). "
@@ -105,6 +115,7 @@ class RunnerSandbox(Sandbox):
         self._labels: dict[str, str] = {}
         self._control_dir: Path | None = None
         self._transport: Transport | None = None
+        self._lease: socket.socket | None = None
         self.restarts = 0
 
     # -- lifecycle hooks for subclasses
@@ -164,6 +175,7 @@ class RunnerSandbox(Sandbox):
 
     def stop(self) -> None:
         try:
+            self._drop_lease()
             self._teardown()
         finally:
             if self._control_dir is not None:
@@ -269,6 +281,7 @@ class RunnerSandbox(Sandbox):
                             f"{_runner.PROTOCOL_VERSION}: rebuild the image "
                             "(`mledojo image build`)."
                         )
+                    self._lease = transport.lease(timeout_s=5.0)
                     return
                 except _runner.RunnerLostError:
                     pass
@@ -284,6 +297,7 @@ class RunnerSandbox(Sandbox):
         """The runner is lost: tear it down and launch a fresh one on the same workspace."""
         detail = f"runner lost: {exc}\n{self._diagnostics()}"
         log.warning("%s: %s; restarting the sandbox", self.name, exc)
+        self._drop_lease()
         self._teardown()
         self._socket_path.unlink(missing_ok=True)  # never ping a socket a step left behind
         self.restarts += 1
@@ -293,6 +307,12 @@ class RunnerSandbox(Sandbox):
         except (SandboxError, OSError) as restart_exc:
             raise SandboxError(f"Restarting the sandbox failed: {restart_exc}") from exc
         return detail
+
+    def _drop_lease(self) -> None:
+        """Close the lease: the runner (if still alive) stops its step and exits."""
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            lease.close()
 
     def _runner_args(
         self, *, socket_path: str, workspace: str, data: str, tools_dir: str, extra: list[str]
@@ -316,6 +336,8 @@ class RunnerSandbox(Sandbox):
             str(resources.max_files),
             "--preload",
             ",".join(preload_for(resources)),
+            "--lease-timeout",
+            str(LEASE_TIMEOUT_S),
             *extra,
         ]
 
