@@ -308,6 +308,27 @@ def check_setuid_stripped(sb: Sandbox, ctx: CheckContext) -> None:
     _expect_ok(sb, "import os\nos.remove('suid')")
 
 
+def check_no_io_uring(sb: Sandbox, ctx: CheckContext) -> None:
+    """`io_uring_setup` is refused (a large kernel surface no agent needs). Needs a seccomp
+    filter, so only for backends that have one (Docker: `mledojo.sandbox.seccomp`)."""
+    r = _expect_ok(
+        sb,
+        """
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        params = ctypes.create_string_buffer(120)  # struct io_uring_params
+        fd = libc.syscall(425, 1, params)  # io_uring_setup(1 entry, params)
+        print("FD", fd, "ERRNO", ctypes.get_errno())
+    """,
+    )
+    if "FD -1 ERRNO 1\n" not in r.stdout and "FD -1 ERRNO 38\n" not in r.stdout:
+        raise _fail("a step set up an io_uring (expected EPERM or ENOSYS)", r)
+
+
+SECCOMP_CHECKS: tuple[tuple[str, Check], ...] = (("no_io_uring", check_no_io_uring),)
+"""Checks of the kernel surface a seccomp filter removes (Docker only)."""
+
 HOSTILE_CHECKS: tuple[tuple[str, Check], ...] = (
     ("inherited_descriptors", check_inherited_descriptors),
     ("result_pipe", check_result_pipe),
