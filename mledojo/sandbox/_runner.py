@@ -950,6 +950,7 @@ class Server:
                 "protocol": PROTOCOL_VERSION,
                 "preloading": list(self.pending_preload),
                 "preload_errors": self.preload_errors,
+                "leased": self.lease is not None,
             }
         elif op in ("exec", "tool"):
             while self.pending_preload:

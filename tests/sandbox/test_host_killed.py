@@ -168,3 +168,38 @@ def test_closing_the_lease_stops_an_idle_runner_and_a_second_lease_is_refused(
         assert proc.wait(timeout=GONE_WITHIN_S) == 0
     finally:
         proc.kill()
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param("docker", marks=pytest.mark.docker),
+        pytest.param(
+            "local",
+            marks=pytest.mark.skipif(os.geteuid() != 0, reason="LocalSandbox needs root"),
+        ),
+    ],
+)
+def test_a_restarted_runner_holds_a_new_lease(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from mledojo.competition import Resources
+    from mledojo.sandbox import make_sandbox
+
+    if kind == "docker":
+        request.getfixturevalue("runtime_image")
+    (tmp_path / "data").mkdir()
+    sb = make_sandbox(kind)
+    sb.start(
+        data_dir=tmp_path / "data",
+        workspace=tmp_path / "ws",
+        resources=Resources(memory_mb=512),
+        labels={"mledojo.run": f"lease-{uuid.uuid4().hex[:8]}"},
+    )
+    try:
+        assert sb.ping()["leased"] is True  # type: ignore[attr-defined]
+        r = sb.exec("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", timeout_s=20)
+        assert r.status == "sandbox_error" and sb.restarts == 1, r
+        assert sb.ping()["leased"] is True  # type: ignore[attr-defined]
+    finally:
+        sb.stop()
