@@ -72,9 +72,20 @@ class KaggleSource(_Model):
     competition: str
     files: list[str] = Field(default_factory=lambda: ["train.csv"])
 
+    @field_validator("competition")
+    @classmethod
+    def _slug(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", v):
+            raise ValueError("must be a Kaggle competition slug: lowercase letters, digits, dashes")
+        return v
+
 
 class LocalSource(_Model):
-    """Data from a folder of CSV files (relative to the competition folder or absolute)."""
+    """Data from a folder of CSV files inside the competition folder.
+
+    A data folder elsewhere on the host is the user's choice, not the folder's: pass it as
+    `--raw-dir` (or `raw_dir=`), never as an absolute `path` (docs/adding-a-competition.md).
+    """
 
     kind: Literal["local"]
     path: str
@@ -253,8 +264,22 @@ class Competition:
         return self.spec.id
 
     def path(self, relative: str) -> Path:
-        """A file of the competition folder."""
-        return self.folder / relative
+        """A file of the competition folder, resolved; refused if it resolves outside it.
+
+        Loading already checked every declared path; this check again at use time covers a
+        folder changed since (a file swapped for a symlink out of it).
+        """
+        resolved = resolve_inside(self.folder, relative)
+        if resolved is None:
+            raise SpecError(
+                self.folder / SPEC_FILE,
+                [
+                    f"`{relative}` resolves outside the competition folder {self.folder}; "
+                    "every file a competition names must be inside its folder"
+                ],
+                competition_id=self.spec.id,
+            )
+        return resolved
 
     def description_text(self) -> str:
         """The task description shown to agents."""
@@ -337,10 +362,7 @@ def load_competition(folder: Path, origin: str = "builtin") -> Competition:
         spec = CompetitionSpec.model_validate(raw)
     except ValidationError as e:
         raise SpecError(spec_path, _format_validation(e), competition_id=claimed) from e
-    problems = _metric_problems(spec)
-    for rel in [spec.description, spec.prepare] + _leaderboard_files(spec) + _source_files(spec):
-        if rel and not (folder / rel).is_file():
-            problems.append(f"refers to `{rel}`, which is not a file in {folder}")
+    problems = _metric_problems(spec) + _path_problems(spec, folder)
     if problems:
         raise SpecError(spec_path, problems, competition_id=spec.id)
     return Competition(spec=spec, folder=folder, origin=origin)
@@ -363,13 +385,67 @@ def _metric_problems(spec: CompetitionSpec) -> list[str]:
     return []
 
 
-def _leaderboard_files(spec: CompetitionSpec) -> list[str]:
-    lb = spec.leaderboard
-    return [f for f in ([lb.private, lb.public] if lb else []) if f]
+def resolve_inside(folder: Path, relative: str) -> Path | None:
+    """`folder / relative` with every symlink resolved, or None when that is not inside
+    `folder` (an absolute path, a `..` escape, a symlink pointing out, a NUL byte)."""
+    try:
+        root = folder.resolve()
+        if Path(relative).is_absolute():
+            return None
+        target = (root / relative).resolve()
+    except (OSError, ValueError, RuntimeError):
+        return None
+    return target if target.is_relative_to(root) else None
 
 
-def _source_files(spec: CompetitionSpec) -> list[str]:
-    return [spec.source.file] if isinstance(spec.source, GeneratorSource) else []
+def _declared_paths(spec: CompetitionSpec) -> list[tuple[str, str, Literal["file", "dir", "any"]]]:
+    """Every path the spec names, relative to the competition folder: (field, path, kind)."""
+    found: list[tuple[str, str, Literal["file", "dir", "any"]]] = [
+        ("description", spec.description, "file")
+    ]
+    if spec.prepare:
+        found.append(("prepare", spec.prepare, "file"))
+    if spec.leaderboard is not None:
+        found.append(("leaderboard.private", spec.leaderboard.private, "file"))
+        if spec.leaderboard.public:
+            found.append(("leaderboard.public", spec.leaderboard.public, "file"))
+    src = spec.source
+    if isinstance(src, GeneratorSource):
+        found.append(("source.file", src.file, "file"))
+    elif isinstance(src, LocalSource):
+        found.append(("source.path", src.path, "dir"))
+        for i, name in enumerate(src.files):
+            found.append((f"source.files.{i}", os.path.join(src.path, name), "any"))
+    return found
+
+
+def _path_problems(spec: CompetitionSpec, folder: Path) -> list[str]:
+    """Each declared path must resolve inside `folder`; named files must exist.
+
+    A path out of the folder would let a downloaded competition copy any host file the
+    user can read into the public data (and so to agents), or read it as a table.
+    """
+    problems = []
+    for name, rel, kind in _declared_paths(spec):
+        resolved = resolve_inside(folder, rel)
+        if resolved is None:
+            problems.append(
+                f"field `{name}`: `{rel:.200}` resolves outside the competition folder "
+                f"{folder} (absolute path, `..` or a symlink out); put the file inside the "
+                "folder, or pass a data folder elsewhere with --raw-dir"
+            )
+        elif kind == "file" and not resolved.is_file():
+            problems.append(f"field `{name}`: refers to `{rel}`, which is not a file in {folder}")
+        elif kind == "dir" and not resolved.is_dir():
+            problems.append(f"field `{name}`: refers to `{rel}`, which is not a folder in {folder}")
+    if isinstance(spec.source, KaggleSource):
+        for i, name in enumerate(spec.source.files):
+            if Path(name).is_absolute() or ".." in Path(name).parts or "\0" in name:
+                problems.append(
+                    f"field `source.files.{i}`: `{name:.200}` must be a relative path inside "
+                    "the Kaggle download (no absolute path, no `..`)"
+                )
+    return problems
 
 
 def _candidate_roots(extra: Iterable[Path] = ()) -> list[tuple[Path, str]]:

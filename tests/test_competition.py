@@ -156,3 +156,123 @@ def test_every_builtin_competition_loads() -> None:
 def test_spec_round_trips_through_json() -> None:
     spec = get_competition("pump-failure").spec
     assert CompetitionSpec.model_validate_json(spec.model_dump_json()) == spec
+
+
+# -- attack: a third-party folder naming host files (issue 17, item 6) ---------------------
+
+PATH_FIELDS: dict[str, tuple[str, ...]] = {
+    # field -> where in the spec it goes (a path of keys), and its kind
+    "description": ("description",),
+    "prepare": ("prepare",),
+    "leaderboard.private": ("leaderboard", "private"),
+    "leaderboard.public": ("leaderboard", "public"),
+    "source.file": ("source", "file"),
+    "source.path": ("source", "path"),
+    "source.files.0": ("source", "files", "0"),
+}
+
+
+def _spec_with(field: str, value: str) -> dict[str, object]:
+    """GOOD with `value` in `field` (and whatever else that field needs to be valid)."""
+    spec: dict[str, object] = dict(GOOD)
+    if field.startswith("leaderboard."):
+        board = {"kind": "kaggle", "private": "lb.csv", "public": "lb.csv"}
+        board[field.split(".")[1]] = value
+        spec["leaderboard"] = board
+    elif field == "source.file":
+        spec["source"] = {"kind": "generator", "file": value}
+    elif field == "source.path":
+        spec["source"] = {"kind": "local", "path": value}
+    elif field == "source.files.0":
+        spec["source"] = {"kind": "local", "path": ".", "files": [value]}
+    else:
+        spec[field] = value
+    return spec
+
+
+def _outside(tmp_path: Path, field: str, how: str, folder: Path) -> str:
+    """A path for `field` that leads out of `folder` to a real host file or folder."""
+    secret = tmp_path / "host" / "secret.txt"
+    secret.parent.mkdir(exist_ok=True)
+    secret.write_text("id,y\n1,host secret\n")
+    target = secret.parent if field == "source.path" else secret
+    if how == "absolute":
+        return "/etc" if field == "source.path" else "/etc/passwd"
+    if how == "dotdot":
+        return str(Path("..") / "host" / target.relative_to(tmp_path / "host"))
+    link = folder / "innocent"
+    link.symlink_to(target)
+    return "innocent"
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlink"])
+@pytest.mark.parametrize("field", sorted(PATH_FIELDS))
+def test_every_declared_path_must_stay_in_the_folder(tmp_path: Path, field: str, how: str) -> None:
+    root = tmp_path / "comps"
+    folder = write_comp(root, GOOD)
+    (folder / "lb.csv").write_text("rank,score\n1,0.9\n")
+    (folder / "generate.py").write_text("def generate(seed): ...\n")
+    value = _outside(tmp_path / "comps", field, how, folder)
+    (folder / "competition.yaml").write_text(yaml.safe_dump(_spec_with(field, value)))
+    with pytest.raises(SpecError) as info:
+        load_competition(folder)
+    msg = str(info.value)
+    assert str(folder / "competition.yaml") in msg
+    assert f"field `{field}`" in msg and "outside the competition folder" in msg
+
+
+def test_in_folder_paths_and_symlinks_still_load(tmp_path: Path) -> None:
+    folder = write_comp(tmp_path, GOOD)
+    (folder / "data").mkdir()
+    (folder / "data" / "t.csv").write_text("id,y\n1,0\n")
+    (folder / "same").symlink_to(folder / "data")  # a symlink that stays inside is fine
+    spec = {**GOOD, "source": {"kind": "local", "path": "same", "files": ["t.csv"]}}
+    (folder / "competition.yaml").write_text(yaml.safe_dump(spec))
+    comp = load_competition(folder)
+    assert comp.path("same/t.csv") == (folder / "data" / "t.csv").resolve()
+
+
+def test_a_file_swapped_for_a_symlink_after_loading_is_refused_at_use(tmp_path: Path) -> None:
+    folder = write_comp(tmp_path, GOOD)
+    comp = load_competition(folder)
+    (folder / "description.md").unlink()
+    (folder / "description.md").symlink_to("/etc/passwd")
+    with pytest.raises(SpecError, match="outside the competition folder"):
+        comp.description_text()
+
+
+@pytest.mark.parametrize(
+    ("source", "field"),
+    [
+        ({"kind": "kaggle", "competition": "../../etc"}, "source.kaggle.competition"),
+        ({"kind": "kaggle", "competition": "titanic", "files": ["/etc/passwd"]}, "source.files.0"),
+        ({"kind": "kaggle", "competition": "titanic", "files": ["../x.csv"]}, "source.files.0"),
+    ],
+)
+def test_kaggle_source_names_stay_in_the_download(
+    tmp_path: Path, source: dict[str, object], field: str
+) -> None:
+    folder = write_comp(tmp_path, {**GOOD, "source": source})
+    with pytest.raises(SpecError, match=rf"field `{field}`"):
+        load_competition(folder)
+
+
+def test_preparing_never_copies_a_host_file_into_public(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end: the description symlinked out after loading never reaches /data."""
+    from mledojo.data.prepare import prepare
+
+    monkeypatch.setenv("MLEDOJO_CACHE_DIR", str(tmp_path / "cache"))
+    folder = write_comp(tmp_path / "comps", GOOD)
+    rows = "".join(f"{i},{i % 2}\n" for i in range(40))
+    (folder / "t.csv").write_text("id,y\n" + rows)
+    spec = {**GOOD, "source": {"kind": "local", "path": ".", "files": ["t.csv"]}}
+    (folder / "competition.yaml").write_text(yaml.safe_dump(spec))
+    comp = load_competition(folder)
+    (folder / "description.md").unlink()
+    (folder / "description.md").symlink_to("/etc/passwd")
+    with pytest.raises(SpecError, match="field|outside"):
+        prepare(comp, data_seed=0)
+    copies = list((tmp_path / "cache").rglob("description.md"))
+    assert all(b"root:" not in p.read_bytes() for p in copies)

@@ -30,6 +30,12 @@ def expected_raw_checksums(comp: Competition) -> dict[str, str]:
     data = yaml.safe_load(path.read_text())
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise DataError(f"{path}: expected a mapping `file name: md5`")
+    for name in data:
+        if Path(str(name)).is_absolute() or ".." in Path(str(name)).parts:
+            raise DataError(
+                f"{path}: `{str(name):.200}` must be a file name relative to the raw folder "
+                "(no absolute path, no `..`)"
+            )
     return {str(k): v for k, v in data.items()}
 
 

@@ -220,7 +220,10 @@ def _load_table(
             raise DataError(f"{comp.path(src.file)}: generate() must return a pandas DataFrame")
         return df
     folder = _raw_folder(comp, raw_dir, cache_dir, say)
-    return pd.read_csv(folder / src.files[0])
+    table = folder / src.files[0]
+    if raw_dir is None and isinstance(src, LocalSource):
+        table = comp.path(os.path.join(src.path, src.files[0]))  # inside the folder, again
+    return pd.read_csv(table)
 
 
 def _raw_folder(
@@ -234,8 +237,7 @@ def _raw_folder(
     if raw_dir is not None:
         folder = Path(raw_dir).expanduser()
     elif isinstance(src, LocalSource):
-        folder = Path(src.path)
-        folder = folder if folder.is_absolute() else comp.folder / folder
+        folder = comp.path(src.path)  # never outside the competition folder
     elif isinstance(src, KaggleSource):
         from mledojo.data.kaggle import kaggle_raw_folder
 

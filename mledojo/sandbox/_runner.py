@@ -64,7 +64,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3  # 3: the host holds a lease connection
 HEADER = struct.Struct(">I")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 MAX_READ_BYTES = 256 * 1024 * 1024
@@ -85,6 +85,9 @@ OOM_COUNTER_FILES = (
     "/sys/fs/cgroup/memory.events",  # cgroup v2
     "/sys/fs/cgroup/memory/memory.oom_control",  # cgroup v1
 )
+MEMORY_EVIDENCE_FRACTION = 0.5
+"""A `MemoryError` is `oom` only when the kernel's peak resident set of the step grew by at
+least this share of the memory budget (the step really used its memory)."""
 DEFAULT_PRELOAD = (
     "numpy",
     "pandas",
@@ -214,6 +217,7 @@ class Config:
     peer: str  # who may connect: "outside-pidns" (Docker) or "pid:<host pid>"
     parent_pid: int | None  # exit when re-parented (the host died)
     tmp_dir: str | None  # a size-limited /tmp to watch (Docker)
+    lease_timeout_s: float | None  # exit unless the host takes a lease this soon after start
 
     @property
     def control_dir(self) -> str:
@@ -232,6 +236,7 @@ class StepOutcome:
     stderr: HeadTail = field(default_factory=lambda: HeadTail(0))
     result: bytes = b""
     result_overflow: bool = False
+    max_rss_kb: int = 0  # the kernel's peak resident set of the step (wait4's ru_maxrss)
 
 
 # --------------------------------------------------------------------------- the child side
@@ -319,12 +324,17 @@ def _set_limit(which: int, value: int) -> None:
 
 
 def _vm_size_bytes() -> int:
+    return _status_kb("VmSize") * 1024
+
+
+def _status_kb(key: str) -> int:
+    """A `kB` line of /proc/self/status (VmSize, VmHWM, ...), 0 when unreadable."""
     try:
         with open("/proc/self/status", encoding="ascii") as fh:
             for line in fh:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
+                if line.startswith(f"{key}:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
         pass
     return 0
 
@@ -685,12 +695,36 @@ def _reap_all() -> None:
             return
 
 
-class Supervisor:
-    """Streams one child's pipes until it exits, enforcing the deadline and the disk limit."""
+class HostGoneError(Exception):
+    """The host's lease connection closed: the host died, nobody will read our replies."""
 
-    def __init__(self, cfg: Config, pid: int, fds: tuple[int, int, int], cap: int) -> None:
+
+def lease_lost(lease: socket.socket) -> bool:
+    """Called when the lease is readable: EOF (or an error) means the host is gone. The
+    host never sends on it; anything it did send is dropped."""
+    try:
+        return lease.recv(4096) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+class Supervisor:
+    """Streams one child's pipes until it exits, enforcing the deadline and the disk limit,
+    and stops it at once when the host's lease closes (`HostGoneError`)."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        pid: int,
+        fds: tuple[int, int, int],
+        cap: int,
+        lease: socket.socket | None = None,
+    ) -> None:
         self.cfg = cfg
         self.pid = pid
+        self.lease = lease
         self.outcome = StepOutcome(stdout=HeadTail(cap), stderr=HeadTail(cap))
         self.sinks: dict[int, Callable[[bytes], None]] = {
             fds[0]: self.outcome.stdout.feed,
@@ -729,18 +763,26 @@ class Supervisor:
                 drain_until = time.monotonic() + DRAIN_AFTER_EXIT_S
         if self.outcome.wait_status is None:
             _kill_group(self.pid)
-            _, status = os.waitpid(self.pid, 0)
+            _, status, usage = os.wait4(self.pid, 0)
             self.outcome.wait_status = status
+            self.outcome.max_rss_kb = usage.ru_maxrss
         self._close()
         return self.outcome
 
     def _pump(self, wait: float) -> None:
         watched = list(self.sinks) + ([self.pidfd] if self.pidfd is not None else [])
+        if self.lease is not None:
+            watched.append(self.lease.fileno())
         if self.pidfd is None:  # no pidfd: poll for the child's exit
             wait = min(wait, 0.02)
         ready, _, _ = select.select(watched, [], [], wait)
         for fd in ready:
             if fd == self.pidfd:
+                continue
+            if self.lease is not None and fd == self.lease.fileno():
+                if lease_lost(self.lease):
+                    _kill_group(self.pid)
+                    raise HostGoneError("the host's lease closed during a step")
                 continue
             data = os.read(fd, 1 << 16)
             if data:
@@ -750,10 +792,11 @@ class Supervisor:
                 del self.sinks[fd]
 
     def _child_exited(self) -> bool:
-        pid, status = os.waitpid(self.pid, os.WNOHANG)
+        pid, status, usage = os.wait4(self.pid, os.WNOHANG)
         if pid == 0:
             return False
         self.outcome.wait_status = status
+        self.outcome.max_rss_kb = usage.ru_maxrss
         if self.pidfd is not None:
             os.close(self.pidfd)
             self.pidfd = None
@@ -795,6 +838,8 @@ class Server:
         self.pending_preload = list(cfg.preload)
         self.preload_errors: dict[str, str] = {}
         self.listener = self._listen()
+        self.lease: socket.socket | None = None
+        self.started = time.monotonic()
 
     def _listen(self) -> socket.socket:
         try:
@@ -829,28 +874,55 @@ class Server:
             gc.freeze()
 
     def serve_forever(self) -> None:
-        while True:
-            if self.pending_preload:
-                ready, _, _ = select.select([self.listener], [], [], 0)
-                if not ready:
-                    self.preload_step()
-                    continue
-            else:
-                ready, _, _ = select.select([self.listener], [], [], 1.0)
-                if not ready:
-                    if self._orphaned():
-                        return
-                    continue
-            conn, _ = self.listener.accept()
-            with conn:
-                if not self._peer_allowed(conn):
-                    continue  # a process inside the sandbox: closed unanswered
-                if not self._handle(conn):
+        """Serve until `shutdown`, or until the host is gone (see `_host_gone`)."""
+        try:
+            while True:
+                watched: list[socket.socket] = [self.listener]
+                if self.lease is not None:
+                    watched.append(self.lease)
+                timeout = 0.0 if self.pending_preload else 1.0
+                ready, _, _ = select.select(watched, [], [], timeout)
+                if self._host_gone(lease_ready=self.lease is not None and self.lease in ready):
                     return
+                if self.listener not in ready:
+                    if self.pending_preload:
+                        self.preload_step()
+                    continue
+                if not self._accept_one():
+                    return
+        except HostGoneError as exc:
+            print(f"mledojo runner: {exc}; the step was killed, exiting", flush=True)
 
-    def _orphaned(self) -> bool:
-        """The host that started us is gone (LocalSandbox): nothing will ever stop us."""
+    def _accept_one(self) -> bool:
+        """Answer one connection; False when asked to shut down."""
+        conn, _ = self.listener.accept()
+        try:
+            if not self._peer_allowed(conn):
+                return True  # a process inside the sandbox: closed unanswered
+            return self._handle(conn)
+        finally:
+            if conn is not self.lease:
+                conn.close()
+
+    def _host_gone(self, *, lease_ready: bool) -> bool:
+        """Nothing will ever stop us: the host's lease closed, it took none in time after
+        start, or (LocalSandbox) our parent, the host, died."""
+        if lease_ready and self.lease is not None and lease_lost(self.lease):
+            print("mledojo runner: the host's lease closed; exiting", flush=True)
+            return True
+        timeout = self.cfg.lease_timeout_s
+        if self.lease is None and timeout and time.monotonic() - self.started > timeout:
+            print(f"mledojo runner: no lease taken within {timeout:g} s; exiting", flush=True)
+            return True
         return self.cfg.parent_pid is not None and os.getppid() != self.cfg.parent_pid
+
+    def take_lease(self, conn: socket.socket) -> dict[str, Any]:
+        """Keep `conn` open as the host's lease: when it closes, the host is gone."""
+        if self.lease is not None:
+            return {"ok": False, "error": "a lease is already held"}
+        conn.setblocking(False)
+        self.lease = conn
+        return {"ok": True}
 
     def _peer_allowed(self, conn: socket.socket) -> bool:
         """Only the host may send requests (see the module doc)."""
@@ -878,6 +950,7 @@ class Server:
                 "protocol": PROTOCOL_VERSION,
                 "preloading": list(self.pending_preload),
                 "preload_errors": self.preload_errors,
+                "leased": self.lease is not None,
             }
         elif op in ("exec", "tool"):
             while self.pending_preload:
@@ -885,6 +958,8 @@ class Server:
             reply = self.run_step(req)
         elif op == "read":
             reply, payload = self.read(req)
+        elif op == "lease":
+            reply = self.take_lease(conn)
         elif op == "shutdown":
             _try_send(conn, {"ok": True})
             return False
@@ -913,13 +988,17 @@ class Server:
         cap = max(1000, int(req.get("output_bytes", 64_000)))
         pipes = [os.pipe() for _ in range(3)]
         oom_before = _read_oom_kills()
+        # A forked child starts with the runner's resident pages and peak: only growth
+        # beyond the runner's own peak is the step's.
+        runner_peak_kb = _status_kb("VmHWM")
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:
             _child_main(self.cfg, req, (pipes[0][1], pipes[1][1], pipes[2][1]))
         for _, w in pipes:
             os.close(w)
-        supervisor = Supervisor(self.cfg, pid, (pipes[0][0], pipes[1][0], pipes[2][0]), cap)
+        fds = (pipes[0][0], pipes[1][0], pipes[2][0])
+        supervisor = Supervisor(self.cfg, pid, fds, cap, self.lease)
         outcome = supervisor.run(timeout_s)
         if self.cfg.sweep:
             _sweep_strays()
@@ -931,7 +1010,8 @@ class Server:
         oom = _read_oom_kills() > oom_before
         if req["op"] == "tool":
             return _describe_tool(outcome, duration, oom)
-        return _describe_exec(self.cfg, outcome, duration, oom, timeout_s)
+        grown_kb = max(0, outcome.max_rss_kb - runner_peak_kb)
+        return _describe_exec(self.cfg, outcome, duration, oom, timeout_s, grown_kb)
 
 
 def _parse_result(outcome: StepOutcome) -> dict[str, Any]:
@@ -944,14 +1024,36 @@ def _parse_result(outcome: StepOutcome) -> dict[str, Any]:
     return obj if isinstance(obj, dict) else {}
 
 
+def _memory_exhausted(cfg: Config, oom_kill: bool, error_type: str | None, grown_kb: int) -> bool:
+    """Whether the kernel says the step ran out of memory, whatever the step says.
+
+    Evidence: the cgroup's `oom_kill` counter rose during the step (Docker), or the step
+    raised `MemoryError` under our RLIMIT_AS while its peak resident set (`ru_maxrss`, kept
+    by the kernel) grew by `MEMORY_EVIDENCE_FRACTION` of the budget. A `MemoryError` the
+    step raised or wrote itself, or one from a self-lowered limit, has neither: `error`.
+    """
+    if oom_kill:
+        return True
+    if error_type != "MemoryError" or not cfg.as_mb:
+        return False
+    return grown_kb * 1024 >= MEMORY_EVIDENCE_FRACTION * cfg.as_mb * 1024 * 1024
+
+
 def _describe_exec(
-    cfg: Config, outcome: StepOutcome, duration: float, oom: bool, timeout_s: float
+    cfg: Config,
+    outcome: StepOutcome,
+    duration: float,
+    oom: bool,
+    timeout_s: float,
+    grown_kb: int,
 ) -> dict[str, Any]:
     """Turn a supervised exec into the JSON the host turns into an `ExecResult`.
 
-    The status comes from `waitpid`, the deadline, the disk check and the cgroup. What the
-    step wrote on its result pipe (the exception it raised) only names a failure that
-    `waitpid` already saw: a step that exits 0 is `ok` whatever it wrote there.
+    The status comes from `waitpid`, the deadline, the disk check and the kernel's memory
+    accounting. What the step wrote on its result pipe (the exception it raised) only names
+    a failure that `waitpid` already saw, and never makes it `oom` by itself: a step that
+    exits 0 is `ok` whatever it wrote there, and a `MemoryError` without kernel evidence
+    (`_memory_exhausted`) is an `error`.
     """
     status_code = outcome.wait_status or 0
     exit_code = os.waitstatus_to_exitcode(status_code)
@@ -972,7 +1074,7 @@ def _describe_exec(
             f"the workspace grew past its {cfg.disk_mb} MB or {cfg.max_files:,}-file limit "
             "(the step was stopped if it was still running); delete files to continue"
         )
-    elif (error_type == "MemoryError" or oom) and exit_code != 0:
+    elif exit_code != 0 and _memory_exhausted(cfg, oom, error_type, grown_kb):
         status = "oom"
         error_type = error_type or "OutOfMemory"
         error_message = error_message or "the step was killed for exceeding its memory limit"
@@ -1040,10 +1142,14 @@ def _signal_name(signum: int) -> str:
 
 
 def _try_send(conn: socket.socket, obj: dict[str, Any], payload: bytes | None = None) -> None:
+    blocking = conn.getblocking()
     try:
+        conn.setblocking(True)
         send_msg(conn, obj, payload)
     except OSError:
         pass
+    finally:
+        conn.setblocking(blocking)
 
 
 def _try_write(path: str, text: str) -> None:
@@ -1107,6 +1213,32 @@ def request(
         raise RunnerLostError(f"{type(exc).__name__}: {exc}") from exc
 
 
+def take_lease(
+    socket_path: str, *, timeout_s: float, expect: tuple[int, int] | None
+) -> socket.socket:
+    """Open the host's lease on a runner (used by the host): a connection held for the
+    sandbox's lifetime. The runner stops its step and exits when it closes, which the
+    kernel does when the host dies, even by SIGKILL."""
+    found = socket_identity(socket_path)
+    if expect is not None and found != expect:
+        raise RunnerLostError(
+            "the runner's socket was replaced from inside the sandbox; not trusting it"
+        )
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # not inherited by children
+    try:
+        sock.settimeout(timeout_s)
+        sock.connect(socket_path)
+        send_msg(sock, {"op": "lease"})
+        reply = recv_msg(sock, 1 << 16)
+    except (OSError, ValueError) as exc:
+        sock.close()
+        raise RunnerLostError(f"taking the lease failed: {type(exc).__name__}: {exc}") from exc
+    if reply.get("ok") is not True:
+        sock.close()
+        raise RunnerLostError(f"the runner refused the lease: {str(reply)[:200]}")
+    return sock
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -1128,6 +1260,12 @@ def parse_args(argv: list[str]) -> Config:
     p.add_argument("--peer", required=True, help="outside-pidns | pid:<host pid>")
     p.add_argument("--parent-pid", type=int, default=None)
     p.add_argument("--tmp-dir", default=None)
+    p.add_argument(
+        "--lease-timeout",
+        type=float,
+        default=None,
+        help="exit unless the host holds a lease connection within this many seconds",
+    )
     a = p.parse_args(argv)
     return Config(
         socket_path=a.socket,
@@ -1144,6 +1282,7 @@ def parse_args(argv: list[str]) -> Config:
         peer=a.peer,
         parent_pid=a.parent_pid,
         tmp_dir=a.tmp_dir,
+        lease_timeout_s=a.lease_timeout,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import socket
 import tempfile
 import time
 from abc import abstractmethod
@@ -40,6 +41,8 @@ SOCKET_NAME = "runner.sock"
 REPLY_GRACE_S = 20.0
 READ_TIMEOUT_S = 30.0
 START_TIMEOUT_S = 60.0
+LEASE_TIMEOUT_S = START_TIMEOUT_S
+"""A runner exits if the host has not taken its lease this long after the runner started."""
 
 
 class Transport(Protocol):
@@ -54,6 +57,10 @@ class Transport(Protocol):
 
     def round_trip(self, request: Request, *, timeout_s: float, max_reply: int) -> dict[str, Any]:
         """Send `request`, return the reply; `_runner.RunnerLostError` if none comes."""
+
+    def lease(self, *, timeout_s: float) -> socket.socket:
+        """Open the connection the host holds while the sandbox lives (the runner stops
+        when it closes); `_runner.RunnerLostError` if the runner refuses."""
 
 
 class UnixSocketTransport:
@@ -84,6 +91,9 @@ class UnixSocketTransport:
             expect=self._identity,
         )
 
+    def lease(self, *, timeout_s: float) -> socket.socket:
+        return _runner.take_lease(str(self.path), timeout_s=timeout_s, expect=self._identity)
+
 
 RESTARTED_MESSAGE = (
     "The sandbox runner died during this step (did the code kill it, or exhaust memory?). "
@@ -109,6 +119,7 @@ class RunnerSandbox(Sandbox):
         self._control_dir: Path | None = None
         self._transport: Transport | None = None
         self._quota: quota.DiskQuota | None = None
+        self._lease: socket.socket | None = None
         self.restarts = 0
         self.quota_policy: quota.QuotaPolicy | None = None  # None: $MLEDOJO_DISK_QUOTA
         self.last_copy_out: CopyReport | None = None
@@ -178,6 +189,7 @@ class RunnerSandbox(Sandbox):
 
     def stop(self) -> None:
         try:
+            self._drop_lease()
             self._teardown()
         finally:
             try:
@@ -303,6 +315,7 @@ class RunnerSandbox(Sandbox):
                             f"{_runner.PROTOCOL_VERSION}: rebuild the image "
                             "(`mledojo image build`)."
                         )
+                    self._lease = transport.lease(timeout_s=5.0)
                     return
                 except _runner.RunnerLostError:
                     pass
@@ -318,6 +331,7 @@ class RunnerSandbox(Sandbox):
         """The runner is lost: tear it down and launch a fresh one on the same workspace."""
         detail = f"runner lost: {exc}\n{self._diagnostics()}"
         log.warning("%s: %s; restarting the sandbox", self.name, exc)
+        self._drop_lease()
         self._teardown()
         self._socket_path.unlink(missing_ok=True)  # never ping a socket a step left behind
         self.restarts += 1
@@ -327,6 +341,12 @@ class RunnerSandbox(Sandbox):
         except (SandboxError, OSError) as restart_exc:
             raise SandboxError(f"Restarting the sandbox failed: {restart_exc}") from exc
         return detail
+
+    def _drop_lease(self) -> None:
+        """Close the lease: the runner (if still alive) stops its step and exits."""
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            lease.close()
 
     def _runner_args(
         self, *, socket_path: str, workspace: str, data: str, tools_dir: str, extra: list[str]
@@ -350,6 +370,8 @@ class RunnerSandbox(Sandbox):
             str(resources.max_files),
             "--preload",
             ",".join(preload_for(resources)),
+            "--lease-timeout",
+            str(LEASE_TIMEOUT_S),
             *extra,
         ]
 

@@ -187,11 +187,27 @@ def check_output_cap(sb: Sandbox, ctx: CheckContext) -> None:
 
 
 def check_memory_limit(sb: Sandbox, ctx: CheckContext) -> None:
-    """Allocating far beyond the memory limit is reported as `oom`; the next step works."""
+    """Using up the memory limit is reported as `oom`; one allocation far beyond it fails
+    at once with `MemoryError`; the next step works.
+
+    The single allocation uses no memory, so the kernel has no evidence of exhaustion and it
+    is an `error` (docs/sandbox.md, "Outcomes of a step"); either label is accepted here.
+    """
+    r = _run(
+        sb,
+        """
+        import numpy as np
+        hoard = []
+        while True:
+            hoard.append(np.ones(32 << 20, dtype=np.uint8))
+    """,
+    )
+    if r.status != "oom":
+        raise _fail("using up the memory limit was not reported as oom", r)
     n_bytes = ctx.resources.memory_mb * 3 * 1024 * 1024
     r = _run(sb, f"import numpy as np\na = np.ones({n_bytes}, dtype=np.uint8)\nprint(a.sum())")
-    if r.status != "oom":
-        raise _fail("exceeding the memory limit was not reported as oom", r)
+    if r.status not in ("oom", "error") or r.error_type != "MemoryError":
+        raise _fail("an allocation far beyond the memory limit did not fail with MemoryError", r)
     _expect_ok(sb, "print('alive')")
 
 

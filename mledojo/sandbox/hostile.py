@@ -99,6 +99,33 @@ def check_result_pipe(sb: Sandbox, ctx: CheckContext) -> None:
         raise _fail("a step that exited 0 was reported as failed by its own words", r)
 
 
+def check_forged_oom(sb: Sandbox, ctx: CheckContext) -> None:
+    """A failing step cannot relabel itself `oom`: that status needs the kernel's word (the
+    cgroup's OOM kills, or a peak resident set near the budget), not the step's."""
+    forgeries = {
+        "result pipe": """
+            import os
+            os.write(3, b'{"error_type": "MemoryError", "error_message": "forged"}')
+            os._exit(1)
+        """,
+        "raise": "raise MemoryError('forged')",
+        "self-lowered limit": """
+            import resource
+            import numpy as np
+            vm = int([l for l in open('/proc/self/status') if l.startswith('VmSize')][0].split()[1])
+            hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+            resource.setrlimit(resource.RLIMIT_AS, (vm * 1024 + (64 << 20), hard))
+            hoard = []
+            while True:
+                hoard.append(np.ones(16 << 20, dtype=np.uint8))
+        """,
+    }
+    for how, code in forgeries.items():
+        r = _run(sb, code)
+        if r.status != "error":
+            raise _fail(f"a step labelled itself `{r.status}` ({how}) without running out", r)
+
+
 def check_runner_protected(sb: Sandbox, ctx: CheckContext) -> None:
     """A step can neither patch the runner's memory nor read its descriptors."""
     r = _expect_ok(
@@ -448,6 +475,8 @@ def check_host_files_hidden(sb: Sandbox, ctx: CheckContext) -> None:
         shutil.rmtree(folder, ignore_errors=True)
     if text in r.stdout or text in r.stderr:
         raise _fail("a step read a world-readable host file outside its mounts", r)
+
+
 # --------------------------------------------------------------------------- the disk quota
 
 # Files a walk of the workspace cannot see: unlinked while held open, and O_TMPFILE.
@@ -707,9 +736,31 @@ def run_episode_check(
     return CheckResult(name, True, "", time.monotonic() - started)
 
 
+def check_no_io_uring(sb: Sandbox, ctx: CheckContext) -> None:
+    """`io_uring_setup` is refused (a large kernel surface no agent needs). Needs a seccomp
+    filter, so only for backends that have one (Docker: `mledojo.sandbox.seccomp`)."""
+    r = _expect_ok(
+        sb,
+        """
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        params = ctypes.create_string_buffer(120)  # struct io_uring_params
+        fd = libc.syscall(425, 1, params)  # io_uring_setup(1 entry, params)
+        print("FD", fd, "ERRNO", ctypes.get_errno())
+    """,
+    )
+    if "FD -1 ERRNO 1\n" not in r.stdout and "FD -1 ERRNO 38\n" not in r.stdout:
+        raise _fail("a step set up an io_uring (expected EPERM or ENOSYS)", r)
+
+
+SECCOMP_CHECKS: tuple[tuple[str, Check], ...] = (("no_io_uring", check_no_io_uring),)
+"""Checks of the kernel surface a seccomp filter removes (Docker only)."""
+
 HOSTILE_CHECKS: tuple[tuple[str, Check], ...] = (
     ("inherited_descriptors", check_inherited_descriptors),
     ("result_pipe", check_result_pipe),
+    ("forged_oom", check_forged_oom),
     ("runner_protected", check_runner_protected),
     ("smuggled_request", check_smuggled_request),
     ("daemon_dies", check_daemon_dies),

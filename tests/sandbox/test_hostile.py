@@ -263,3 +263,12 @@ def test_full_tmp_is_named(box: tuple[object, CheckContext]) -> None:
     after = run(sb, "print(1)")
     assert "/tmp is full" not in after.stderr, (r, after)
     still_works(sb)
+
+
+def test_io_uring_is_refused(box: tuple[object, CheckContext]) -> None:
+    from mledojo.sandbox.conformance import run_check
+    from mledojo.sandbox.hostile import SECCOMP_CHECKS
+
+    sb, ctx = box
+    result = run_check("no_io_uring", sb, ctx, checks=SECCOMP_CHECKS)  # type: ignore[arg-type]
+    assert result.passed, result.detail
