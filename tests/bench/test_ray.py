@@ -9,6 +9,7 @@ container left behind.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -87,7 +88,13 @@ def _wait_nodes(address: str, n: int, timeout: float = 90) -> None:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    # Newer Ray starts clusters with token authentication: the nodes, the test and the bench
+    # (all inheriting this environment) share one token, as a real cluster's clients would.
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", secrets.token_hex(32))
     port = _free_port()
     address = f"127.0.0.1:{port}"
     head = _node(tmp_path, "head", "--head", "--port", str(port), "--include-dashboard=false")
