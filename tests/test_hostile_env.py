@@ -130,3 +130,47 @@ def test_public_scores_are_rounded_and_capped(tmp_path: Path) -> None:
         assert second["submission"] == "valid"
         _, _, terminated, _, info = e.step({"action": "submit"})
     assert terminated and info["final"]["graded"], info
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("sandbox", SANDBOXES)
+def test_a_submission_cannot_make_the_grader_fail(sandbox: str, tmp_path: Path) -> None:
+    """Issue 17 item 5: a 1e308 on a private row (rmse: inf on the private part only) and a
+    column of 400-digit integers (OverflowError) used to be grading faults: uncounted public
+    verdicts (a membership oracle) and a final `grading_error` (a re-roll). Both are now
+    invalid submissions, with the row named, counted as public grades."""
+    cid = "playground-series-s3e9"
+    with mledojo.make(cid, sandbox=sandbox, run_dir=tmp_path) as e:
+        e.reset(seed=0)
+        ans = e.scorer.answers
+        private_id = int(ans.loc[ans["usage"] == "private", "id"].iloc[0])
+        huge = _step(
+            e,
+            "import pandas as pd, os\n"
+            "s = pd.read_csv(os.environ['MLEDOJO_DATA'] + '/sample_submission.csv')\n"
+            "s['Strength'] = s['Strength'].astype(float)\n"
+            f"s.loc[s['id'] == {private_id}, 'Strength'] = 1e308\n"
+            "s.to_csv('submission.csv', index=False)\n"
+            f"print('ROW', int((s['id'] == {private_id}).to_numpy().argmax()) + 1)\n",
+        )
+        row = str(huge["stdout"]).split("ROW ")[1].split()[0]
+        assert huge["submission"] == "invalid", huge
+        assert f"row(s) {row} " in str(huge["error_message"]), huge
+        big = _step(
+            e,
+            "import pandas as pd, os\n"
+            "s = pd.read_csv(os.environ['MLEDOJO_DATA'] + '/sample_submission.csv')\n"
+            "s['Strength'] = '1' + '0' * 399\n"
+            "s.to_csv('submission.csv', index=False)\n",
+        )
+        assert big["submission"] == "invalid", big
+        assert "row(s) 1, 2" in str(big["error_message"]), big
+        assert e.episode is not None and e.episode.public_grades == 2
+        obs, _, terminated, _, info = e.step({"action": "submit", "path": "submission.csv"})
+        assert not terminated and obs["submission"] == "invalid", obs
+        _, _, terminated, _, info = e.step({"action": "submit"})
+    assert terminated
+    result = e.episode.result
+    assert result is not None and result.status == "completed", result
+    assert result.grading_errors == 0 and result.error is None
+    assert [f.submission for f in result.feedback] == ["invalid"] * 3
