@@ -50,7 +50,7 @@ from mledojo.errors import (
 from mledojo.grading.scorer import Scorer
 from mledojo.grading.worker import GradingWorker
 from mledojo.layout import EpisodeSpec, hardware_summary
-from mledojo.rewards import RewardMode, step_reward
+from mledojo.rewards import RewardMode, reward_warning, step_reward
 from mledojo.sandbox.base import ExecResult, Sandbox
 from mledojo.types import (
     Action,
@@ -340,12 +340,14 @@ class Episode:
             self._grade_new_submission(draft)
 
     def _grade_new_submission(self, draft: _Draft) -> None:
-        """A step wrote submission.csv: grade it on the public part, or past the cap keep it."""
-        if self.public_grades >= self.budget.max_public_grades:
+        """A step or a tool wrote submission.csv: grade it on the public part, or past the cap
+        (`Budget.public_grades`, one count for every source) keep it ungraded."""
+        if self.public_grades >= self.budget.public_grades:
             self._check_format(draft, keep=True)
             draft.note(
-                f"Not graded: the {self.budget.max_public_grades} public grades of this episode "
-                "are used up (a cap, so the public score cannot be mined row by row). `submit` "
+                f"Not graded: the {self.budget.public_grades} public grades of this episode "
+                "(code cells and tools together) are used up (a cap, so the public score "
+                "cannot be mined row by row). `submit` "
                 "without a path uses the best graded submission; "
                 "`submit(path='submission.csv')` uses this one."
             )
@@ -511,6 +513,7 @@ class Episode:
             feedback=self.feedback,
             grading_errors=self.grading_errors,
             error=error,
+            reward_warning=reward_warning(self.reward_mode),
             hardware=hardware_summary(),
             versions=versions(),
         )

@@ -183,6 +183,18 @@ def test_reward_modes(tmp_path: Path, mode: str) -> None:
         assert r2 == pytest.approx(obs["public_human_rank"]) and r3 == 0.0
     else:
         assert r1 == r2 == 0.0 and r3 == pytest.approx(info["final"]["private_human_rank"])
+    result = e.episode.result if e.episode is not None else None
+    assert result is not None
+    if mode == "final_only":
+        assert result.reward_warning is None
+    else:  # a public reward mode is opt-in, with a warning in the result
+        assert result.reward_warning is not None and mode in result.reward_warning
+
+
+@pytest.mark.parametrize("mode", ["human_rank_delta", "raw_delta", "position"])
+def test_public_reward_modes_warn(tmp_path: Path, mode: str) -> None:
+    with pytest.warns(UserWarning, match="pays for public scores"):
+        mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r", reward=mode).close()
 
 
 def test_gymnasium_make_uses_registered_id(tmp_path: Path) -> None:

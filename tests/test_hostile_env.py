@@ -174,3 +174,55 @@ def test_a_submission_cannot_make_the_grader_fail(sandbox: str, tmp_path: Path) 
     assert result is not None and result.status == "completed", result
     assert result.grading_errors == 0 and result.error is None
     assert [f.submission for f in result.feedback] == ["invalid"] * 3
+
+
+def _tool(env: MLEDojoEnv, tool: str, **args: object) -> dict[str, object]:
+    obs, *_ = env.step({"action": "call_tool", "tool": tool, "args": args})
+    return obs
+
+
+PROBES = 8
+PROBE_CODE = f"""
+import os
+import pandas as pd
+t = pd.read_csv(os.environ['MLEDOJO_DATA'] + '/test.csv')[['id']]
+pd.DataFrame({{'x': [0, 1] * 50, 'failure_24h': [0, 1] * 50}}).to_csv('train_probe.csv', index=False)
+for i in range({PROBES}):
+    p = t.copy()
+    p['x'] = 0
+    p.loc[i, 'x'] = 1
+    p.to_csv(f'probe_{{i}}.csv', index=False)
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(600)
+def test_tool_written_submissions_share_the_public_grade_budget(tmp_path: Path) -> None:
+    """Issue 17 item 4: `write_submission` costs no code step and was graded like a cell
+    under a cap (100) above the code steps (30), so one code step plus ~100 tool calls
+    decoded 100 public rows. Each probe here predicts 1 on one test row only: its public
+    AUC tells that row's label and part. The probes stop at the episode's one budget of
+    public grades (by default one per code step), whatever writes the submission."""
+    with mledojo.make(
+        "pump-failure", sandbox="docker", run_dir=tmp_path, budget={"max_steps": 3}
+    ) as e:
+        e.reset(seed=0)
+        assert _step(e, PROBE_CODE)["status"] == "ok"
+        trained = _tool(
+            e, "train_model", train="/workspace/train_probe.csv", target="failure_24h",
+            algorithm="random_forest", name="probe", features=["x"],
+        )  # fmt: skip
+        assert trained["status"] == "ok", trained
+        scores = []
+        for i in range(PROBES):
+            obs = _tool(
+                e, "write_submission", model="probe", data=f"/workspace/probe_{i}.csv",
+                id_column="id", sample_submission="/data/sample_submission.csv",
+                metric="roc_auc",
+            )  # fmt: skip
+            assert obs["status"] == "ok" and obs["submission"] == "valid", obs
+            scores.append(obs["public_score"])
+        graded = [s for s in scores if s is not None]
+        assert len(graded) == 3, scores  # Budget.public_grades == max_steps == 3
+        assert e.episode is not None and e.episode.public_grades == 3
+        assert e.episode.tool_calls == PROBES + 1 and e.episode.steps_left == 2
