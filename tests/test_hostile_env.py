@@ -186,7 +186,8 @@ PROBE_CODE = f"""
 import os
 import pandas as pd
 t = pd.read_csv(os.environ['MLEDOJO_DATA'] + '/test.csv')[['id']]
-pd.DataFrame({{'x': [0, 1] * 50, 'failure_24h': [0, 1] * 50}}).to_csv('train_probe.csv', index=False)
+train = pd.DataFrame({{'x': [0, 1] * 50, 'failure_24h': [0, 1] * 50}})
+train.to_csv('train_probe.csv', index=False)
 for i in range({PROBES}):
     p = t.copy()
     p['x'] = 0
