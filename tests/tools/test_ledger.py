@@ -171,10 +171,10 @@ def test_a_re_encoded_validation_part_is_in_sample_by_content(box: Box, reencode
         valid[list(reversed(valid.columns))].to_csv(copy, index=False, float_format="%.8g")
     else:
         valid.drop(columns=["id"]).sample(frac=1.0, random_state=1).to_csv(copy, index=False)
+    drop = ["timestamp", "pump_id"] + ([] if reencode == "csv-without-id" else ["id"])
     cheat = host.call(
         "train_model", train="/workspace/mine.csv", target="failure_24h",
-        algorithm="random_forest", name="cheat",
-        exclude=["id", "timestamp", "pump_id"] if reencode != "csv-without-id" else ["timestamp", "pump_id"],
+        algorithm="random_forest", name="cheat", exclude=drop,
         params={"n_estimators": 50, "min_samples_leaf": 1},
     )  # fmt: skip
     assert cheat["train_rows"] == len(valid)
