@@ -277,3 +277,29 @@ def test_result_names_the_submission_by_relative_path_and_hash(tmp_path: Path) -
     path = tmp_path / "r" / final["submission"]
     assert not Path(final["submission"]).is_absolute() and path.is_file()
     assert hashlib.sha256(path.read_bytes()).hexdigest() == final["submission_sha256"]
+
+
+def test_an_invalid_final_submission_is_the_agents_fault_not_a_grading_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 item 5: the private grade of a submission the agent's data breaks ends the
+    episode ungraded with its own status, never `grading_error` (a re-roll)."""
+    from mledojo.errors import InvalidSubmissionError
+
+    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+        e.reset(seed=0)
+        obs, *_ = e.step({"action": "execute_code", "code": WRITE_SAMPLE})
+        assert obs["submission"] == "valid"
+        real = e.grader.score
+
+        def private_fails(path: Path, *, part: str, display_name: str | None = None) -> object:
+            if part == "private":
+                raise InvalidSubmissionError("Submission `submission.csv`: row(s) 7 ...")
+            return real(path, part=part, display_name=display_name)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(e.grader, "score", private_fails)
+        _, _, terminated, _, info = e.step({"action": "submit"})
+    assert terminated and not info["final"]["graded"]
+    assert "the final submission is invalid" in info["final"]["reason"]
+    result = e.episode.result if e.episode is not None else None
+    assert result is not None and result.status == "completed" and result.error is None
