@@ -196,16 +196,18 @@ for i in range({PROBES}):
 """
 
 
-@pytest.mark.docker
 @pytest.mark.timeout(600)
-def test_tool_written_submissions_share_the_public_grade_budget(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sandbox", SANDBOXES)
+def test_tool_written_submissions_share_the_public_grade_budget(
+    sandbox: str, tmp_path: Path
+) -> None:
     """Issue 17 item 4: `write_submission` costs no code step and was graded like a cell
     under a cap (100) above the code steps (30), so one code step plus ~100 tool calls
     decoded 100 public rows. Each probe here predicts 1 on one test row only: its public
     AUC tells that row's label and part. The probes stop at the episode's one budget of
     public grades (by default one per code step), whatever writes the submission."""
     with mledojo.make(
-        "pump-failure", sandbox="docker", run_dir=tmp_path, budget={"max_steps": 3}
+        "pump-failure", sandbox=sandbox, run_dir=tmp_path, budget={"max_steps": 3}
     ) as e:
         e.reset(seed=0)
         assert _step(e, PROBE_CODE)["status"] == "ok"
