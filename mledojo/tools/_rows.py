@@ -10,8 +10,8 @@ So `train_model` keeps, next to each model, the sorted 64-bit keys of its traini
 feature columns and its target, in name order, canonicalised so that a re-encoding does not
 change it: numbers (and number-like text, booleans) as floats rounded to `SIGNIFICANT`
 significant digits, other text stripped. `evaluate_model` keys the evaluated table the
-same way and flags it `in_sample` when enough of its rows are training rows
-(`content_overlap`).
+same way and flags it `in_sample` when more of its rows are training rows than chance
+explains (`content_overlap`, `chance_share`, `is_in_sample`).
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from ._paths import handle_path, sandbox_path, write_atomic
 ROWS_SUFFIX = ".rows.npy"
 #: Significant digits kept of every number: a CSV written with 6 or more digits keys equal.
 SIGNIFICANT = 6
-#: Share of the evaluated rows found among the training rows from which it is in-sample.
-MIN_SHARE = 0.01
-#: Share of distinct keys the evaluated table needs for the test to say anything: a table
-#: of a few categorical features repeats its tuples, and equal tuples are not copied rows.
-MIN_DISTINCT = 0.9
+#: Share of the evaluated rows found among the training rows, beyond chance, from which the
+#: evaluation is in-sample.
+MIN_SHARE = 0.05
+#: Cap on how much larger than the evaluated table the training table counts for chance.
+MAX_SIZE_RATIO = 10.0
 
 Keys = npt.NDArray[np.uint64]
 
@@ -105,17 +105,31 @@ def load_row_keys(handle: str) -> Keys:
     return np.asarray(keys, dtype=np.uint64)
 
 
-def content_overlap(trained: Keys, frame: pd.DataFrame, columns: list[str]) -> int | None:
-    """How many rows of `frame` are training rows by content, when that can be told.
-
-    None when the table's keys are not distinct enough to identify rows (`MIN_DISTINCT`).
-    """
+def content_overlap(trained: Keys, frame: pd.DataFrame, columns: list[str]) -> tuple[int, float]:
+    """How many rows of `frame` are training rows by content, and the share expected by
+    chance (`chance_share`)."""
     keys = row_keys(frame, columns)
-    if len(keys) == 0 or len(np.unique(keys)) < MIN_DISTINCT * len(keys):
-        return None
-    return int(np.isin(keys, trained, assume_unique=False).sum())
+    found = int(np.isin(keys, trained).sum()) if len(keys) else 0
+    return found, chance_share(keys, len(trained))
 
 
-def is_in_sample(overlap: int | None, rows: int) -> bool:
-    """Whether `overlap` training rows among `rows` make a table in-sample (`MIN_SHARE`)."""
-    return overlap is not None and overlap >= max(1, math.ceil(MIN_SHARE * rows))
+def chance_share(keys: Keys, n_trained: int) -> float:
+    """The share of rows an honest table shares with training rows by chance, estimated
+    from the table itself: the share of its rows whose key repeats within it, scaled by how
+    many more distinct rows the training table has (at most `MAX_SIZE_RATIO` times).
+
+    Why: with a few coarse features (titanic's class, fare and family counts), honest
+    rows of the validation part equal training rows; with continuous features none do.
+    """
+    n = len(keys)
+    if n == 0:
+        return 0.0
+    _, counts = np.unique(keys, return_counts=True)
+    repeated = float(counts[counts > 1].sum()) / n
+    ratio = min(MAX_SIZE_RATIO, max(1.0, n_trained / n))
+    return min(1.0, repeated * ratio)
+
+
+def is_in_sample(found: int, chance: float, rows: int) -> bool:
+    """Whether `found` training rows among `rows` exceed chance by `MIN_SHARE` (and one)."""
+    return rows > 0 and found >= max(1, math.ceil((MIN_SHARE + chance) * rows))
