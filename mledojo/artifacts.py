@@ -129,6 +129,8 @@ class EpisodeResult(BaseModel):
     feedback: list[Feedback] = Field(default_factory=list)
     grading_errors: int = 0
     error: str | None = None
+    reward_warning: str | None = None
+    """Set when the reward mode paid for public scores (`mledojo.rewards.reward_warning`)."""
     hardware: str = "unknown"
     versions: dict[str, str] = Field(default_factory=dict)
     finished_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())

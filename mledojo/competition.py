@@ -143,11 +143,21 @@ class Budget(_Model):
     max_steps: int = Field(default=30, gt=0)
     episode_time_s: float = Field(default=3600, gt=0)
     step_timeout_s: float = Field(default=600, gt=0)
-    max_public_grades: int = Field(default=100, ge=1)
+    max_public_grades: int | None = Field(default=None, ge=1)
+    """Public grades per episode, every source alike (code cells, tools); None: `max_steps`."""
     max_tool_calls: int = Field(default=120, ge=0)
     llm_usd: float | None = Field(default=None, ge=0)
     llm_tokens: int | None = Field(default=None, ge=0)
     max_sandbox_errors: int = Field(default=3, ge=1)
+
+    @property
+    def public_grades(self) -> int:
+        """The episode's public grades: `max_public_grades`, else one per code step.
+
+        Why: tool calls cost no code step, so a cap above `max_steps` let tools add ~100
+        graded probes (100 public rows decoded) to an agent's 30 code steps.
+        """
+        return self.max_public_grades if self.max_public_grades is not None else self.max_steps
 
 
 class Resources(_Model):

@@ -10,6 +10,7 @@ scores on the *public* part of the test set; the *private* part is graded once, 
 from __future__ import annotations
 
 import logging
+import warnings
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +28,7 @@ from mledojo.grading.scorer import Scorer
 from mledojo.grading.worker import GradingWorker
 from mledojo.info import TaskInfo, info_text, task_info
 from mledojo.layout import AgentRef, EpisodeSpec, default_runs_dir, episode_dir, new_run_id
-from mledojo.rewards import RewardMode, reward_mode
+from mledojo.rewards import RewardMode, reward_mode, reward_warning
 from mledojo.sandbox import SandboxKind
 from mledojo.sandbox.base import Sandbox
 from mledojo.types import action_space, observation_space
@@ -83,6 +84,9 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         )
         spec = self.competition.spec
         self.reward_mode: RewardMode = reward_mode(reward)
+        warning = reward_warning(self.reward_mode)
+        if warning is not None:
+            warnings.warn(warning, UserWarning, stacklevel=2)
         self.budget = _override(Budget, spec.budget, budget, "budget")
         self.resources = _override(Resources, spec.resources, resources, "resources")
         self.agent = agent if isinstance(agent, AgentRef) else AgentRef(name=agent)

@@ -5,8 +5,9 @@ and it is the one place where failures are caught and classified (docs/episode.m
 
 | failure                          | the agent sees                 | the episode                  |
 |----------------------------------|--------------------------------|------------------------------|
-| invalid submission               | `submission=invalid` + reason  | goes on                      |
-| grading fault (public part)      | `error_type=GradingError`      | goes on, counted             |
+| invalid submission               | `submission=invalid` + reason  | goes on (a public grade used)|
+| grading fault (public part)      | `error_type=GradingError`      | goes on (a public grade used)|
+| invalid final submission         | -                              | ends ungraded (its fault)    |
 | grading fault (private part)     | -                              | ends `grading_error`         |
 | sandbox fault                    | `status=sandbox_error`         | counted; truncated after N   |
 | host bug or Ctrl-C inside a step | -                              | `infra_error` / `interrupted`|
@@ -49,7 +50,7 @@ from mledojo.errors import (
 from mledojo.grading.scorer import Scorer
 from mledojo.grading.worker import GradingWorker
 from mledojo.layout import EpisodeSpec, hardware_summary
-from mledojo.rewards import RewardMode, step_reward
+from mledojo.rewards import RewardMode, reward_warning, step_reward
 from mledojo.sandbox.base import ExecResult, Sandbox
 from mledojo.types import (
     Action,
@@ -261,7 +262,10 @@ class Episode:
             self.recorder.log(f"grading error (public part): {e}")
             draft.fields["submission"] = "none"
             draft.error("GradingError", f"the benchmark failed to grade this submission: {e}")
-            draft.note("Not your submission's fault: the grader failed. It was not counted.")
+            draft.note(
+                "Not your submission's fault: the grader failed. It still counts as a public "
+                "grade (an uncounted verdict would be free information)."
+            )
         except SandboxError as e:
             self._sandbox_fault(draft, str(e))
         except KeyboardInterrupt:
@@ -336,12 +340,14 @@ class Episode:
             self._grade_new_submission(draft)
 
     def _grade_new_submission(self, draft: _Draft) -> None:
-        """A step wrote submission.csv: grade it on the public part, or past the cap keep it."""
-        if self.public_grades >= self.budget.max_public_grades:
+        """A step or a tool wrote submission.csv: grade it on the public part, or past the cap
+        (`Budget.public_grades`, one count for every source) keep it ungraded."""
+        if self.public_grades >= self.budget.public_grades:
             self._check_format(draft, keep=True)
             draft.note(
-                f"Not graded: the {self.budget.max_public_grades} public grades of this episode "
-                "are used up (a cap, so the public score cannot be mined row by row). `submit` "
+                f"Not graded: the {self.budget.public_grades} public grades of this episode "
+                "(code cells and tools together) are used up (a cap, so the public score "
+                "cannot be mined row by row). `submit` "
                 "without a path uses the best graded submission; "
                 "`submit(path='submission.csv')` uses this one."
             )
@@ -350,9 +356,14 @@ class Episode:
             self._grade_public(draft)
 
     def _grade_public(self, draft: _Draft) -> None:
+        """Grade on the public part; every call counts, whatever its outcome.
+
+        Why: a verdict that is not counted is free information. A submission that made the
+        grader fail only when a probed row was public gave an uncounted membership oracle.
+        """
         copy = self._copy_submission(SUBMISSION_NAME)
-        report = self.grader.score(copy, part="public", display_name=SUBMISSION_NAME)
         self.public_grades += 1
+        report = self.grader.score(copy, part="public", display_name=SUBMISSION_NAME)
         old_score, old_hr = self.best_score, self.best_hr
         improved = old_score is None or self.scorer.better(report.score, old_score)
         if improved:
@@ -457,9 +468,14 @@ class Episode:
         else:
             try:
                 self.final = self._private_grade(target, reason)
-            except (GradingError, InvalidSubmissionError) as e:
-                # The submission was valid when chosen, so this is the benchmark's fault.
-                status, error = "grading_error", f"{type(e).__name__}: {e}"
+            except InvalidSubmissionError as e:
+                # The agent's data made grading fail: its fault, not a re-rollable error.
+                self.recorder.log(f"final submission invalid: {e}")
+                self.final = FinalGrade(
+                    graded=False, reason=f"the final submission is invalid: {e}"
+                )
+            except GradingError as e:
+                status, error = "grading_error", f"GradingError: {e}"
                 self.final = FinalGrade(graded=False, reason=f"grading failed: {error}")
         self.result = self._result(reason, status, error)
         self.recorder.write_result(self.result)
@@ -500,6 +516,7 @@ class Episode:
             feedback=self.feedback,
             grading_errors=self.grading_errors,
             error=error,
+            reward_warning=reward_warning(self.reward_mode),
             hardware=hardware_summary(),
             versions=versions(),
         )

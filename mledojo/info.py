@@ -163,7 +163,7 @@ def _metric(comp: Competition, scorer: Scorer) -> str:
 def _budget(steps_left: int, time_left_s: float, budget: Budget, resources: Resources) -> str:
     return (
         f"Steps left: {steps_left}. Time left: {time_left_s:.0f} s. Per-step timeout: "
-        f"{budget.step_timeout_s:.0f} s. Public grades: at most {budget.max_public_grades}. "
+        f"{budget.step_timeout_s:.0f} s. Public grades: at most {budget.public_grades}. "
         f"Memory: {resources.memory_mb} MB. CPUs: {resources.cpus:g}.\n{STATE_NOTE}"
     )
 

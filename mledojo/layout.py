@@ -89,7 +89,7 @@ def budget_class(budget: Budget) -> str:
         f"steps={budget.max_steps}",
         f"time={budget.episode_time_s:g}s",
         f"step={budget.step_timeout_s:g}s",
-        f"grades={budget.max_public_grades}",
+        f"grades={budget.public_grades}",
         f"tools={budget.max_tool_calls}",
     ]
     if budget.llm_usd is not None:

@@ -6,6 +6,10 @@ per episode, so the reward reveals nothing about single rows of the test set.
 equals its best public HumanRank); `raw_delta` the improvement of the best public raw
 score (positive = better, whatever the direction); `position` the public HumanRank of each
 graded step (MLE-Dojo's reward).
+
+The three public modes are opt-in: they pay for public scores, which an agent can probe
+(each graded submission is a question about the hidden public rows), so choosing one warns
+(`warnings.warn`) and the episode's `result.json` carries `reward_warning`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,19 @@ from mledojo.grading.scoring import GradeReport
 
 RewardMode = Literal["final_only", "human_rank_delta", "raw_delta", "position"]
 REWARD_MODES: tuple[str, ...] = RewardMode.__args__  # type: ignore[attr-defined]
+PUBLIC_REWARD_MODES: tuple[RewardMode, ...] = ("human_rank_delta", "raw_delta", "position")
+
+
+def reward_warning(mode: RewardMode) -> str | None:
+    """The warning a public reward mode carries (None for `final_only`)."""
+    if mode not in PUBLIC_REWARD_MODES:
+        return None
+    return (
+        f"reward mode `{mode}` pays for public scores: each graded submission (from a code "
+        "cell or a tool, at most Budget.public_grades per episode) is a question about the "
+        "hidden public rows, and an RL agent rewarded per step learns to ask them. Use "
+        "`final_only` for training unless dense public feedback is what you study."
+    )
 
 
 def reward_mode(name: str) -> RewardMode:

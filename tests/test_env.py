@@ -192,6 +192,18 @@ def test_reward_modes(tmp_path: Path, mode: str) -> None:
         assert r2 == pytest.approx(obs["public_human_rank"]) and r3 == 0.0
     else:
         assert r1 == r2 == 0.0 and r3 == pytest.approx(info["final"]["private_human_rank"])
+    result = e.episode.result if e.episode is not None else None
+    assert result is not None
+    if mode == "final_only":
+        assert result.reward_warning is None
+    else:  # a public reward mode is opt-in, with a warning in the result
+        assert result.reward_warning is not None and mode in result.reward_warning
+
+
+@pytest.mark.parametrize("mode", ["human_rank_delta", "raw_delta", "position"])
+def test_public_reward_modes_warn(tmp_path: Path, mode: str) -> None:
+    with pytest.warns(UserWarning, match="pays for public scores"):
+        mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r", reward=mode).close()
 
 
 def test_gymnasium_make_uses_registered_id(tmp_path: Path) -> None:
@@ -316,3 +328,29 @@ def test_an_env_never_closed_still_ends_its_episode_interrupted(tmp_path: Path) 
     result = json.loads((folder / "result.json").read_text())
     assert result["status"] == "interrupted" and result["end_reason"] == "the env was never closed"
     assert result["steps"] == 1
+
+
+def test_an_invalid_final_submission_is_the_agents_fault_not_a_grading_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 item 5: the private grade of a submission the agent's data breaks ends the
+    episode ungraded with its own status, never `grading_error` (a re-roll)."""
+    from mledojo.errors import InvalidSubmissionError
+
+    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+        e.reset(seed=0)
+        obs, *_ = e.step({"action": "execute_code", "code": WRITE_SAMPLE})
+        assert obs["submission"] == "valid"
+        real = e.grader.score
+
+        def private_fails(path: Path, *, part: str, display_name: str | None = None) -> object:
+            if part == "private":
+                raise InvalidSubmissionError("Submission `submission.csv`: row(s) 7 ...")
+            return real(path, part=part, display_name=display_name)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(e.grader, "score", private_fails)
+        _, _, terminated, _, info = e.step({"action": "submit"})
+    assert terminated and not info["final"]["graded"]
+    assert "the final submission is invalid" in info["final"]["reason"]
+    result = e.episode.result if e.episode is not None else None
+    assert result is not None and result.status == "completed" and result.error is None

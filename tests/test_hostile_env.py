@@ -130,3 +130,102 @@ def test_public_scores_are_rounded_and_capped(tmp_path: Path) -> None:
         assert second["submission"] == "valid"
         _, _, terminated, _, info = e.step({"action": "submit"})
     assert terminated and info["final"]["graded"], info
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("sandbox", SANDBOXES)
+def test_a_submission_cannot_make_the_grader_fail(sandbox: str, tmp_path: Path) -> None:
+    """Issue 17 item 5: a 1e308 on a private row (rmse: inf on the private part only) and a
+    column of 400-digit integers (OverflowError) used to be grading faults: uncounted public
+    verdicts (a membership oracle) and a final `grading_error` (a re-roll). Both are now
+    invalid submissions, with the row named, counted as public grades."""
+    cid = "playground-series-s3e9"
+    with mledojo.make(cid, sandbox=sandbox, run_dir=tmp_path) as e:
+        e.reset(seed=0)
+        ans = e.scorer.answers
+        private_id = int(ans.loc[ans["usage"] == "private", "id"].iloc[0])
+        huge = _step(
+            e,
+            "import pandas as pd, os\n"
+            "s = pd.read_csv(os.environ['MLEDOJO_DATA'] + '/sample_submission.csv')\n"
+            "s['Strength'] = s['Strength'].astype(float)\n"
+            f"s.loc[s['id'] == {private_id}, 'Strength'] = 1e308\n"
+            "s.to_csv('submission.csv', index=False)\n"
+            f"print('ROW', int((s['id'] == {private_id}).to_numpy().argmax()) + 1)\n",
+        )
+        row = str(huge["stdout"]).split("ROW ")[1].split()[0]
+        assert huge["submission"] == "invalid", huge
+        assert f"row(s) {row} " in str(huge["error_message"]), huge
+        big = _step(
+            e,
+            "import pandas as pd, os\n"
+            "s = pd.read_csv(os.environ['MLEDOJO_DATA'] + '/sample_submission.csv')\n"
+            "s['Strength'] = '1' + '0' * 399\n"
+            "s.to_csv('submission.csv', index=False)\n",
+        )
+        assert big["submission"] == "invalid", big
+        assert "row(s) 1, 2" in str(big["error_message"]), big
+        assert e.episode is not None and e.episode.public_grades == 2
+        obs, _, terminated, _, info = e.step({"action": "submit", "path": "submission.csv"})
+        assert not terminated and obs["submission"] == "invalid", obs
+        _, _, terminated, _, info = e.step({"action": "submit"})
+    assert terminated
+    result = e.episode.result
+    assert result is not None and result.status == "completed", result
+    assert result.grading_errors == 0 and result.error is None
+    assert [f.submission for f in result.feedback] == ["invalid"] * 3
+
+
+def _tool(env: MLEDojoEnv, tool: str, **args: object) -> dict[str, object]:
+    obs, *_ = env.step({"action": "call_tool", "tool": tool, "args": args})
+    return obs
+
+
+PROBES = 8
+PROBE_CODE = f"""
+import os
+import pandas as pd
+t = pd.read_csv(os.environ['MLEDOJO_DATA'] + '/test.csv')[['id']]
+train = pd.DataFrame({{'x': [0, 1] * 50, 'failure_24h': [0, 1] * 50}})
+train.to_csv('train_probe.csv', index=False)
+for i in range({PROBES}):
+    p = t.copy()
+    p['x'] = 0
+    p.loc[i, 'x'] = 1
+    p.to_csv(f'probe_{{i}}.csv', index=False)
+"""
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("sandbox", SANDBOXES)
+def test_tool_written_submissions_share_the_public_grade_budget(
+    sandbox: str, tmp_path: Path
+) -> None:
+    """Issue 17 item 4: `write_submission` costs no code step and was graded like a cell
+    under a cap (100) above the code steps (30), so one code step plus ~100 tool calls
+    decoded 100 public rows. Each probe here predicts 1 on one test row only: its public
+    AUC tells that row's label and part. The probes stop at the episode's one budget of
+    public grades (by default one per code step), whatever writes the submission."""
+    with mledojo.make(
+        "pump-failure", sandbox=sandbox, run_dir=tmp_path, budget={"max_steps": 3}
+    ) as e:
+        e.reset(seed=0)
+        assert _step(e, PROBE_CODE)["status"] == "ok"
+        trained = _tool(
+            e, "train_model", train="/workspace/train_probe.csv", target="failure_24h",
+            algorithm="random_forest", name="probe", features=["x"],
+        )  # fmt: skip
+        assert trained["status"] == "ok", trained
+        scores = []
+        for i in range(PROBES):
+            obs = _tool(
+                e, "write_submission", model="probe", data=f"/workspace/probe_{i}.csv",
+                id_column="id", sample_submission="/data/sample_submission.csv",
+                metric="roc_auc",
+            )  # fmt: skip
+            assert obs["status"] == "ok" and obs["submission"] == "valid", obs
+            scores.append(obs["public_score"])
+        graded = [s for s in scores if s is not None]
+        assert len(graded) == 3, scores  # Budget.public_grades == max_steps == 3
+        assert e.episode is not None and e.episode.public_grades == 3
+        assert e.episode.tool_calls == PROBES + 1 and e.episode.steps_left == 2

@@ -40,6 +40,7 @@ class Scorer:
         self, competition: Competition, data: PreparedData, *, max_bytes: int | None = None
     ) -> None:
         self.competition = competition
+        self.data = data
         self.spec = competition.spec
         self.sample_path = data.sample_submission_path
         self.answers = load_answers(competition, data)

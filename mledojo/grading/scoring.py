@@ -11,6 +11,7 @@ hidden answers exactly is reported as `implausible` with `copies_answers=True`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, NamedTuple, TypeAlias
@@ -21,14 +22,16 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from mledojo.competition import CompetitionSpec
-from mledojo.errors import GradingError
+from mledojo.errors import GradingError, InvalidSubmissionError
 from mledojo.grading.boards import load_leaderboard
 from mledojo.grading.metrics import positive_label
 from mledojo.grading.rank import Medal, MedalThresholds, rank_score
 from mledojo.grading.validate import (
     USAGE_COLUMN,
     SubmissionLayout,
+    agent_data_faults,
     bounded_errors,
+    display_name_of,
     known_classes,
     normalize_labels,
     submission_layout,
@@ -289,9 +292,22 @@ def score_submission(
         )
         answers = answers.reset_index(drop=True)
         mask = part_mask(answers, part)
-        inputs = metric_inputs(spec, layout, aligned, answers, mask)
-        copies = reproduces_answers(spec, layout, aligned, answers, mask, inputs)
-        return Graded(layout.metric(*inputs), int(mask.sum()), copies)
+        shown = (
+            display_name or "<DataFrame>"
+            if isinstance(submission, pd.DataFrame)
+            else display_name_of(submission, display_name)
+        )
+        where = f"Submission `{shown[:200]}`"
+        with agent_data_faults(where, f"scoring the {part} part"):
+            inputs = metric_inputs(spec, layout, aligned, answers, mask)
+            copies = reproduces_answers(spec, layout, aligned, answers, mask, inputs)
+            score = layout.metric(*inputs)
+        if not math.isfinite(score):
+            raise InvalidSubmissionError(
+                f"{where} scores {score} on the {part} part: its predictions are too extreme "
+                "for the metric. Write finite predictions of a sensible size."
+            )
+        return Graded(score, int(mask.sum()), copies)
 
 
 def _auto_caveats(kind: LeaderboardKind, part: Part) -> list[str]:

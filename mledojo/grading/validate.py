@@ -14,9 +14,17 @@ matches the answers.
 Submissions are written by agents that may be hostile, so every check is linear in the
 file's size and the file is refused *before* pandas parses it when it is far larger, far
 longer or far wider than the competition needs (`max_submission_bytes`, `max_data_lines`,
-`MAX_EXTRA_COLUMNS`). Messages quote agent data only in bounded form (`SHOWN_CHARS` per
-value, `MAX_MESSAGE_CHARS` in all) and name the file by its base name (or the caller's
-`display_name`), never by its host path.
+`MAX_EXTRA_COLUMNS`). Messages never quote the file's contents: they name rows by number,
+columns by their expected name or their position in the header, and ids only when they are
+test ids (public, from test.csv; at most `SHOWN_CHARS` each), so a file the agent could
+read is never echoed back through a rejection (docs/scoring.md, "What a rejection shows").
+Messages are bounded (`MAX_MESSAGE_CHARS`) and name the file by its base name (or the
+caller's `display_name`), never by its host path.
+
+Predictions must be finite numbers no larger than `MAX_ABS_PREDICTION` in magnitude, so no
+metric can overflow on them; and any exception raised while reading or checking the agent's
+data is the submission's fault (`agent_data_faults`), never a `GradingError`: a grader the
+agent can make fail is an uncounted oracle and a re-roll.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import math
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -52,8 +62,12 @@ MAX_HEADER_BYTES = 1024 * 1024
 MAX_EXTRA_COLUMNS = 32
 #: How many offending ids / rows a message quotes.
 SHOW = 5
-#: Longest text shown for one quoted value (an id, a cell, a column name).
-SHOWN_CHARS = 60
+#: Longest text shown for one quoted value (a test id, an expected column name).
+SHOWN_CHARS = 40
+#: Largest magnitude of a numeric prediction. Why: squares and sums of 1e100 stay far from
+#: float overflow (1.8e308) on any test set, so every metric returns a finite number, and
+#: no honest prediction comes near it.
+MAX_ABS_PREDICTION = 1e100
 #: Longest message of an `InvalidSubmissionError` raised while grading.
 MAX_MESSAGE_CHARS = 2000
 #: Longest expected header quoted in full; longer ones are shortened.
@@ -388,18 +402,36 @@ def read_submission(
         ) from e
     except (pd.errors.ParserError, UnicodeDecodeError, csv.Error, ValueError) as e:
         raise InvalidSubmissionError(
-            f"{where} is not a readable CSV ({type(e).__name__}: {str(e).strip()[:200]}). "
-            "Write a comma-separated UTF-8 file with a header line, e.g. `df.to_csv(path, "
-            "index=False)`."
+            f"{where} is not a readable CSV ({_parse_problem(e)}). Write a comma-separated "
+            "UTF-8 file with a header line, e.g. `df.to_csv(path, index=False)`."
         ) from e
     return df
+
+
+_FIELDS_PROBLEM = re.compile(r"Expected \d+ fields in line \d+, saw \d+")
+
+
+def _parse_problem(e: Exception) -> str:
+    """What went wrong while parsing, in words that quote nothing of the file.
+
+    pandas' messages may quote the offending text (a cell, a line); only the error type,
+    a byte offset or the "Expected N fields in line L, saw M" counts are shown.
+    """
+    if isinstance(e, UnicodeDecodeError):
+        return f"not UTF-8 at byte {e.start:,}"
+    found = _FIELDS_PROBLEM.search(str(e))
+    return f"{type(e).__name__}: {found.group(0)}" if found else type(e).__name__
 
 
 # --------------------------------------------------------------------------- checks
 
 
 def _shown(v: object) -> str:
-    """One quoted value, at most `SHOWN_CHARS` long (text is cut before `repr`, so cheap)."""
+    """One quoted value, at most `SHOWN_CHARS` long (text is cut before `repr`, so cheap).
+
+    Only for values the grader knows from public data (test ids, class names, expected
+    column names) and for numbers it computed (rows, positions): never the file's contents.
+    """
     if isinstance(v, np.generic):
         v = v.item()
     if isinstance(v, str) and len(v) > SHOWN_CHARS:
@@ -412,6 +444,36 @@ def _quote(values: Sequence[object] | npt.NDArray[np.generic], n: int = SHOW) ->
     shown = ", ".join(_shown(v) for v in list(values[:n]))
     more = len(values) - n
     return shown + (f" (and {more:,} more)" if more > 0 else "")
+
+
+def _positions(indices: Sequence[int], n: int = 10) -> str:
+    """1-based header positions, for columns whose (agent-written) names are not shown."""
+    return _quote([int(i) + 1 for i in indices], n)
+
+
+@contextmanager
+def agent_data_faults(where: str, doing: str) -> Iterator[None]:
+    """Turn any unexpected exception raised on the agent's data into `InvalidSubmissionError`.
+
+    Why: an exception that escaped as a `GradingError` ended an episode `grading_error` (a
+    re-roll under `--retry grading`) and, on the public part, gave a grade that was not
+    counted (a 1e308 on one row told public rows from private ones). Deliberate
+    `GradingError`s (broken answers or spec) and `InvalidSubmissionError`s pass through. The
+    message names the exception type only: its text may quote the file.
+    """
+    try:
+        yield
+    except (InvalidSubmissionError, GradingError):
+        raise
+    except MemoryError as e:
+        raise InvalidSubmissionError(
+            f"{where} needed too much memory while {doing}. Write one plain row per test id."
+        ) from e
+    except Exception as e:  # noqa: BLE001 - the agent's data made our checks fail
+        raise InvalidSubmissionError(
+            f"{where} could not be graded: {type(e).__name__} while {doing}. Write plain "
+            "finite numbers (or class labels), one row per test id."
+        ) from e
 
 
 def _expected_header(layout: SubmissionLayout) -> str:
@@ -439,41 +501,47 @@ def _check_columns(df: pd.DataFrame, layout: SubmissionLayout, where: str) -> No
     _check_width(len(df.columns), layout, where)
     cols = [str(c) for c in df.columns]
     counts = Counter(cols)
-    dupes = sorted(c for c, k in counts.items() if k > 1)
-    if dupes:
-        raise InvalidSubmissionError(
-            f"{where} has duplicate columns [{_quote(dupes, 10)}]. Keep one of each."
-        )
     expected = layout.columns
     wanted = set(expected)
+    dupes = [i for i, c in enumerate(cols) if counts[c] > 1]
+    if dupes:
+        named = sorted({cols[i] for i in dupes if cols[i] in wanted})
+        which = f" [{_quote(named, 10)}]" if named else ""
+        raise InvalidSubmissionError(
+            f"{where} has duplicate columns{which} at header position(s) "
+            f"{_positions(dupes)}. Keep one of each."
+        )
     missing = [c for c in expected if c not in counts]
-    extra = [c for c in cols if c not in wanted]
+    extra = [i for i, c in enumerate(cols) if c not in wanted]
     if not missing and not extra:
         return
     parts = []
     if missing:
         parts.append(f"missing column(s) {_quote(missing, 10)}")
     if extra:
-        parts.append(f"unexpected column(s) {_quote(extra, 10)}")
-    hint = _rename_hints(missing, extra)
+        parts.append(f"unexpected column(s) at header position(s) {_positions(extra)}")
+    hint = _rename_hints(missing, {i: cols[i] for i in extra})
     raise InvalidSubmissionError(
         f"{where}: {'; '.join(parts)}. The header must be exactly: {_expected_header(layout)} "
         f"(any order).{hint}"
     )
 
 
-def _rename_hints(missing: list[str], extra: list[str]) -> str:
-    """The hint ` Rename `Y` -> `y`.` for unexpected names close to missing ones (or "").
+def _rename_hints(missing: list[str], extra: dict[int, str]) -> str:
+    """The hint ` Rename column 2 to `y`.` for unexpected names close to missing ones.
 
-    Names are compared on their first `SHOWN_CHARS` characters: difflib is quadratic in
-    the length of the strings, and a column name may be a megabyte long.
+    The unexpected name itself is not quoted (it is the agent's text). Names are compared
+    on their first `SHOWN_CHARS` characters: difflib is quadratic in the length of the
+    strings, and a column name may be a megabyte long.
     """
-    lowered = {_short(e.strip().lower()): e for e in extra}
+    lowered: dict[str, int] = {}
+    for i, e in extra.items():
+        lowered.setdefault(_short(e.strip().lower()), i)
     hints = []
     for c in missing:
         close = difflib.get_close_matches(_short(c.lower()), list(lowered), n=1, cutoff=0.6)
         if close:
-            hints.append(f"`{_short(lowered[close[0]])}` -> `{c}`")
+            hints.append(f"column {lowered[close[0]] + 1} to `{c}`")
     return f" Rename {', '.join(hints)}." if hints else ""
 
 
@@ -534,9 +602,8 @@ def align_ids(
     unknown = pos < 0
     if unknown.any():
         raise InvalidSubmissionError(
-            f"{where}: {int(unknown.sum()):,} `{id_column}` value(s) are not test ids: "
-            f"{_quote(sub_keys[unknown])} (row(s) {_quote(_rows(unknown))}).{count} "
-            "Predict exactly the ids of the test file."
+            f"{where}: {int(unknown.sum()):,} `{id_column}` value(s) are not test ids, in "
+            f"row(s) {_quote(_rows(unknown))}.{count} Predict exactly the ids of the test file."
         )
     hits = np.bincount(pos, minlength=n_ans)
     dup = hits[pos] > 1
@@ -560,23 +627,27 @@ def align_ids(
 def _numeric_column(
     col: pd.Series, name: str, where: str, ids: pd.Series
 ) -> npt.NDArray[np.float64]:
-    """A prediction column as floats; refuses text, blanks (NaN) and infinities."""
+    """A prediction column as floats; refuses text, blanks (NaN), infinities and numbers
+    beyond `MAX_ABS_PREDICTION` (a 400-digit integer, 1e308), naming the rows."""
     if pd.api.types.is_bool_dtype(col.dtype):
         raise InvalidSubmissionError(
             f"{where}: column `{name}` holds True/False, but numbers are needed. "
             "Write numeric predictions (e.g. probabilities)."
         )
     if not pd.api.types.is_numeric_dtype(col.dtype):
-        coerced = pd.to_numeric(col, errors="coerce")
+        try:
+            coerced = pd.to_numeric(col, errors="coerce")
+        except OverflowError:  # Python ints beyond float: one cell at a time
+            coerced = pd.Series(_as_floats(col.astype(object)), index=col.index)
         bad = (coerced.isna() & col.notna()).to_numpy()
         if bad.any():
             raise InvalidSubmissionError(
-                f"{where}: column `{name}` must be numeric, but row(s) "
-                f"{_quote(_rows(bad))} (id(s) {_quote(ids[bad].to_numpy())}) hold "
-                f"{_quote(col[bad].to_numpy())}. Write numbers only."
+                f"{where}: column `{name}` must be numeric, but {int(bad.sum()):,} row(s) are "
+                f"not numbers, e.g. row(s) {_quote(_rows(bad))} (id(s) "
+                f"{_quote(ids[bad].to_numpy())}). Write numbers only."
             )
         col = coerced
-    x = np.asarray(col.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+    x = _as_floats(col)
     nan = np.isnan(x)
     if nan.any():
         raise InvalidSubmissionError(
@@ -584,14 +655,39 @@ def _numeric_column(
             f"{_quote(_rows(nan))} (id(s) {_quote(ids[nan].to_numpy())}). "
             "Fill every prediction with a number."
         )
-    inf = np.isinf(x)
-    if inf.any():
+    huge = ~(np.abs(x) <= MAX_ABS_PREDICTION)
+    if huge.any():
         raise InvalidSubmissionError(
-            f"{where}: column `{name}` is infinite in {int(inf.sum()):,} row(s), e.g. row(s) "
-            f"{_quote(_rows(inf))} (id(s) {_quote(ids[inf].to_numpy())}). "
-            "Write finite numbers."
+            f"{where}: column `{name}` is infinite or beyond ±{MAX_ABS_PREDICTION:g} in "
+            f"{int(huge.sum()):,} row(s), e.g. row(s) {_quote(_rows(huge))} (id(s) "
+            f"{_quote(ids[huge].to_numpy())}). Write finite numbers of a sensible size."
         )
     return x
+
+
+def _as_floats(col: pd.Series) -> npt.NDArray[np.float64]:
+    """A numeric column as float64; integers too large for a float become ±inf.
+
+    Why: pandas keeps an integer of 400 digits as a Python int (an object column), and
+    converting it raises `OverflowError`; as ±inf it is refused with its row named.
+    """
+    if col.dtype != object:
+        return np.asarray(col.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+    return np.fromiter((_to_float(v) for v in col), dtype=np.float64, count=len(col))
+
+
+def _to_float(v: object) -> float:
+    """One cell of an object column as a float (see `_as_floats`); text that is not a
+    number is NaN, an integer too large for a float is ±inf."""
+    if isinstance(v, int):
+        try:
+            return float(v)
+        except OverflowError:
+            return math.inf if v > 0 else -math.inf
+    try:
+        return float(str(v))
+    except ValueError:
+        return math.nan
 
 
 def _check_range(
@@ -604,7 +700,7 @@ def _check_range(
             raise InvalidSubmissionError(
                 f"{where}: column `{name}` must hold probabilities in [0, 1], but "
                 f"{int(bad.sum()):,} row(s) do not, e.g. row(s) {_quote(_rows(bad))} "
-                f"(id(s) {_quote(ids[bad].to_numpy())}) = {_quote(x[bad])}. "
+                f"(id(s) {_quote(ids[bad].to_numpy())}). "
                 "Write probabilities (e.g. `predict_proba`), not scores or labels."
             )
     if layout.metric.nonnegative:
@@ -632,8 +728,8 @@ def _label_column(
     outside = ~pd.Series(labels, dtype=object).isin(known).to_numpy()
     if outside.any():
         raise InvalidSubmissionError(
-            f"{where}: column `{name}` holds label(s) that are not classes of this task: "
-            f"{_quote(pd.unique(labels[outside]))} in row(s) {_quote(_rows(outside))} "
+            f"{where}: column `{name}` holds label(s) that are not classes of this task in "
+            f"{int(outside.sum()):,} row(s), e.g. row(s) {_quote(_rows(outside))} "
             f"(id(s) {_quote(ids[outside].to_numpy())}). Known classes: "
             f"{_quote(sorted(known), 20)}."
         )
@@ -691,26 +787,45 @@ def _validate(
     max_bytes: int | None,
     display_name: str | None,
 ) -> pd.DataFrame:
-    """`validate_submission`'s work (without the message bound)."""
+    """`validate_submission`'s work (without the message bound).
+
+    The answers and the spec are checked first, outside `agent_data_faults` (their faults
+    are the benchmark's); everything that touches the agent's data runs inside it.
+    """
     check_answers(spec, answers)
     layout = submission_layout(spec)
     answer_ids = answer_index(spec, answers)
+    known = known_classes(spec, answers) if layout.kind == "label" else None
     if isinstance(submission, str | Path):
         name = display_name_of(submission, display_name)
         where = _where(name)
         int_ids = answer_ids.dtype.kind == "i"
         cap = max_submission_bytes(spec, len(answers)) if max_bytes is None else max_bytes
-        df = read_submission(
-            Path(submission),
-            spec,
-            max_bytes=cap,
-            ids_as_text=not int_ids,
-            display_name=name,
-            n_test_rows=len(answers),
-        )
+        with agent_data_faults(where, "reading the file"):
+            df = read_submission(
+                Path(submission),
+                spec,
+                max_bytes=cap,
+                ids_as_text=not int_ids,
+                display_name=name,
+                n_test_rows=len(answers),
+            )
     else:
         where = _where(display_name or "<DataFrame>")
         df = submission
+    with agent_data_faults(where, "checking its rows"):
+        return _check_frame(df, layout, answers[spec.id_column], answer_ids, known, where)
+
+
+def _check_frame(
+    df: pd.DataFrame,
+    layout: SubmissionLayout,
+    answer_id_column: pd.Series,
+    answer_ids: pd.Index,
+    known: npt.NDArray[np.object_] | None,
+    where: str,
+) -> pd.DataFrame:
+    """Columns, ids and predictions of a parsed submission, aligned to the answers' rows."""
     if len(df.columns) == 0:
         raise InvalidSubmissionError(f"{where} has no columns. Write a header line.")
     _check_columns(df, layout, where)
@@ -720,8 +835,7 @@ def _validate(
         )
     ids = df[layout.id_column].reset_index(drop=True)
     order = align_ids(ids, answer_ids, where, layout.id_column)
-    out: dict[str, object] = {layout.id_column: answers[spec.id_column].to_numpy()}
-    known = known_classes(spec, answers) if layout.kind == "label" else None
+    out: dict[str, object] = {layout.id_column: answer_id_column.to_numpy()}
     for name in layout.prediction_columns:
         col = df[name].reset_index(drop=True)
         if known is not None:

@@ -1,58 +1,91 @@
-"""`GradingWorker`: grading in a child process that holds nothing worth stealing.
+"""`GradingWorker`: grading in a fresh process that holds nothing worth stealing.
 
 A submission is hostile input to pandas and to our checks. The host process holds what an
-exploit would want (root, API keys in its environment, every competition's answers on
-disk), so grading runs in a forked child that, before it reads any submission:
+exploit would want (root, API keys in its environment and heap, every competition's
+answers on disk), so grading runs in a child that:
 
-* drops to `nobody` when the host is root (no other competition's answers are readable:
-  they are root-only files), keeps no supplementary groups;
-* empties its environment (no API keys);
-* caps its address space and CPU time;
-* gets the submission as bytes over a pipe and writes them to a private temporary file.
+* is a new interpreter (`subprocess`, `python -I`), not a fork: none of the host's memory
+  is in it, and it gets an empty environment (no API keys);
+* loads only this competition's answers (from the spec and the data paths it is sent),
+  then drops to `nobody` when the host is root (no other competition's answers are
+  readable: they are root-only files), keeps no supplementary groups and no descriptor but
+  its pipes, and caps its address space;
+* gets each submission as bytes over a pipe and answers in JSON frames that the host
+  validates (`WorkerReply`, at most `MAX_REPLY_BYTES`): the root host never unpickles what
+  the `nobody` worker sends, so a compromised worker cannot make it run code.
 
-The child is forked lazily, on the first grade, from a process that already holds this
-competition's `Scorer` (answers and boards loaded), so a grade costs a pipe round trip, not
-a re-import. A grade that takes longer than `timeout_s` kills the child (a fresh one serves
-the next grade) and is refused as the submission's fault; a child that dies otherwise is a
-`GradingError` (the benchmark's fault).
+The child starts on the first grade (a second or two: it imports pandas and scikit-learn
+and grades our sample once) and then serves every grade of the env. A grade that takes
+longer than `timeout_s` kills the child (a fresh one serves the next grade) and is refused
+as the submission's fault; a child that dies, or replies with anything but a well-formed
+frame, is a `GradingError` (the benchmark's fault) and is replaced.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
-import os
-import pwd
-import resource
-import tempfile
-from multiprocessing.connection import Connection
+import subprocess
+import sys
+import time
 from pathlib import Path
-from typing import Any
+
+from pydantic import ValidationError
 
 from mledojo.errors import GradingError, InvalidSubmissionError
 from mledojo.grading.scorer import Scorer
 from mledojo.grading.scoring import GradeReport, Part
+from mledojo.grading.worker_protocol import (
+    MAX_REPLY_BYTES,
+    FrameError,
+    WorkerInit,
+    WorkerReply,
+    WorkerRequest,
+    read_frame,
+    write_frame,
+)
 
 GRADE_TIMEOUT_S = 120.0
-WORKER_MEMORY_MB = 8192
-UNPRIVILEGED_USER = "nobody"
+START_TIMEOUT_S = 300.0
+#: The child's entry point: a module run by a fresh interpreter (see `worker_argv`).
+ENTRY_MODULE = "mledojo._grading_worker"
+
+
+def worker_argv() -> list[str]:
+    """The command that starts a worker: this interpreter, isolated (`-I`: no PYTHON*
+    variables, no user site, no current folder), importing mledojo from where the host
+    did (appended to `sys.path`, so it never shadows an installed package)."""
+    root = str(Path(__file__).resolve().parents[2])
+    boot = (
+        f"import sys; sys.path.append({root!r}); "
+        f"import runpy; runpy.run_module({ENTRY_MODULE!r}, run_name='__main__')"
+    )
+    return [sys.executable, "-I", "-c", boot]
 
 
 class GradingWorker:
-    """Grades one competition's submissions in an unprivileged child (see the module doc)."""
+    """Grades one competition's submissions in a fresh unprivileged child (module doc)."""
 
-    def __init__(self, scorer: Scorer, *, timeout_s: float = GRADE_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        scorer: Scorer,
+        *,
+        timeout_s: float = GRADE_TIMEOUT_S,
+        start_timeout_s: float = START_TIMEOUT_S,
+    ) -> None:
         self.scorer = scorer
         self.timeout_s = timeout_s
-        self._conn: Connection | None = None
-        self._proc: Any | None = None
+        self.start_timeout_s = start_timeout_s
+        self._proc: subprocess.Popen[bytes] | None = None
 
     def score(
         self, submission: Path, *, part: Part, display_name: str | None = None
     ) -> GradeReport:
         """Like `Scorer.score`, in the child; `submission` is a host-owned file."""
         reply = self._ask("score", submission, part, display_name)
-        return GradeReport.model_validate(reply)
+        if reply.report is None:
+            self.close()
+            raise GradingError("the grading worker answered a grade without a report")
+        return reply.report
 
     def validate(self, submission: Path, *, display_name: str | None = None) -> None:
         """Like `Scorer.validate`, in the child."""
@@ -60,144 +93,111 @@ class GradingWorker:
 
     def close(self) -> None:
         """Stop the child (idempotent)."""
-        conn, proc, self._conn, self._proc = self._conn, self._proc, None, None
-        if conn is not None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        for stream in (proc.stdin, proc.stdout):
             with contextlib.suppress(OSError):
-                conn.close()
-        if proc is not None and proc.is_alive():
+                if stream is not None:
+                    stream.close()
+        with contextlib.suppress(OSError):
             proc.kill()
-        if proc is not None:
-            proc.join(5)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
 
     @property
     def pid(self) -> int | None:
         """The child's pid while it runs (for tests and diagnostics)."""
         return None if self._proc is None else int(self._proc.pid)
 
-    def _ask(self, op: str, submission: Path, part: Part, name: str | None) -> Any:
+    def _ask(self, op: str, submission: Path, part: Part, name: str | None) -> WorkerReply:
         data = Path(submission).read_bytes()  # a file the host wrote itself
         shown = name or Path(submission).name
-        conn = self._ensure()
+        proc = self._ensure()
+        request = WorkerRequest(op=op, part=part, display_name=shown[:500])  # type: ignore[arg-type]
         try:
-            conn.send((op, data, part, shown))
-            if not conn.poll(self.timeout_s):
-                self.close()
-                raise InvalidSubmissionError(
-                    f"Submission `{shown}` took longer than {self.timeout_s:g} s to grade and "
-                    "was refused. Write one plain row per test id."
-                )
-            kind, payload = conn.recv()
+            _write(proc, request.model_dump_json().encode())
+            _write(proc, data)
+            reply = self._read_reply(proc, time.monotonic() + self.timeout_s)
+        except TimeoutError:
+            self.close()
+            raise InvalidSubmissionError(
+                f"Submission `{shown}` took longer than {self.timeout_s:g} s to grade and "
+                "was refused. Write one plain row per test id."
+            ) from None
+        except FrameError as exc:
+            self.close()
+            raise GradingError(
+                f"the grading worker sent a malformed reply while grading `{shown}` ({exc}); "
+                "it was stopped and nothing of it was used"
+            ) from None
         except (EOFError, OSError) as exc:
             self.close()
             raise GradingError(f"the grading process died while grading `{shown}`") from exc
-        if kind == "invalid":
-            raise InvalidSubmissionError(str(payload))
-        if kind == "error":
-            raise GradingError(str(payload))
-        return payload
+        if reply.kind == "invalid":
+            raise InvalidSubmissionError(reply.message or f"Submission `{shown}` is invalid.")
+        if reply.kind == "error":
+            raise GradingError(reply.message or "the grading process failed")
+        if reply.kind != "ok":
+            self.close()
+            raise GradingError(f"the grading worker answered `{reply.kind}` to a request")
+        return reply
 
-    def _ensure(self) -> Connection:
-        if self._conn is not None and self._proc is not None and self._proc.is_alive():
-            return self._conn
+    def _read_reply(self, proc: subprocess.Popen[bytes], deadline: float) -> WorkerReply:
+        """One reply frame, validated; anything else stops the worker (a `GradingError`)."""
+        if proc.stdout is None:
+            raise GradingError("the grading worker has no reply pipe")
+        body = read_frame(proc.stdout.fileno(), max_bytes=MAX_REPLY_BYTES, deadline=deadline)
+        try:
+            return WorkerReply.model_validate_json(body)
+        except ValidationError:
+            self.close()
+            raise GradingError(
+                f"the grading worker sent a malformed reply ({len(body):,} bytes that are not "
+                "a WorkerReply in JSON); it was stopped and nothing of it was used"
+            ) from None
+
+    def _ensure(self) -> subprocess.Popen[bytes]:
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc
         self.close()
-        ctx = multiprocessing.get_context("fork")
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(self.scorer, child), daemon=True)
-        proc.start()
-        child.close()
-        self._conn, self._proc = parent, proc
-        return parent
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and entry point
+            worker_argv(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={},  # not one variable of the host's (API keys)
+            cwd="/",
+            close_fds=True,
+            bufsize=0,
+        )
+        self._proc = proc
+        init = WorkerInit(
+            spec=self.scorer.spec.model_dump(mode="json"),
+            folder=str(self.scorer.competition.folder),
+            origin=self.scorer.competition.origin,
+            data=self.scorer.data.model_dump(mode="json"),
+            max_bytes=self.scorer.max_bytes,
+        )
+        try:
+            _write(proc, init.model_dump_json().encode())
+            ready = self._read_reply(proc, time.monotonic() + self.start_timeout_s)
+        except (EOFError, FrameError, OSError, TimeoutError) as exc:
+            self.close()
+            raise GradingError(
+                f"the grading process for `{self.scorer.spec.id}` failed to start"
+            ) from exc
+        if ready.kind != "ready":
+            self.close()
+            raise GradingError(f"the grading worker answered `{ready.kind}` instead of `ready`")
+        return proc
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
             self.close()
 
 
-def _drop_privileges(keep_fd: int) -> None:
-    # Nothing inherited from the host: not its Docker connection, not its sandboxes' sockets.
-    os.closerange(3, keep_fd)
-    os.closerange(keep_fd + 1, _max_fd())
-    os.environ.clear()
-    _wipe_initial_environment()
-    if os.geteuid() == 0:
-        user = pwd.getpwnam(UNPRIVILEGED_USER)
-        os.setgroups([])
-        os.setgid(user.pw_gid)
-        os.setuid(user.pw_uid)
-    limit = _vm_size_bytes() + WORKER_MEMORY_MB * 1024 * 1024  # on top of what the fork holds
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def _wipe_initial_environment() -> None:
-    """Zero the process's initial environment block (what `/proc/<pid>/environ` shows).
-
-    `os.environ.clear()` unsets the variables, but the strings the process started with
-    stay in its memory; the kernel says where (`env_start`, `env_end` in /proc/self/stat).
-    """
-    import ctypes
-
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-        start, end = int(fields[47]), int(fields[48])  # stat fields 50 and 51
-        if 0 < start < end:
-            ctypes.memset(start, 0, end - start)
-
-
-def _max_fd() -> int:
-    try:
-        return max(256, int(os.sysconf("SC_OPEN_MAX")))
-    except (ValueError, OSError):
-        return 65536
-
-
-def _vm_size_bytes() -> int:
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def _warm_up(scorer: Scorer) -> None:
-    """Grade our own sample submission once, before privileges drop.
-
-    Grading imports modules lazily (scikit-learn, scipy, parts of the standard library);
-    once the child is `nobody` it may not be able to read the Python installation (under
-    a 0700 home, say). One trusted grade imports exactly what grading needs.
-    """
-    with contextlib.suppress(Exception):  # e.g. a one-class public part: reported later
-        scorer.score(scorer.sample_path, part="public")
-    with contextlib.suppress(Exception):
-        scorer.score(scorer.sample_path, part="private")
-
-
-def _serve(scorer: Scorer, conn: Connection) -> None:  # pragma: no cover - in the child
-    _warm_up(scorer)
-    _drop_privileges(conn.fileno())
-    scratch = Path(tempfile.mkdtemp(prefix="mledojo-grade-"))
-    path = scratch / "submission.csv"
-    while True:
-        try:
-            op, data, part, shown = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            path.write_bytes(data)
-            if op == "validate":
-                scorer.validate(path, display_name=shown)
-                reply: tuple[str, Any] = ("ok", None)
-            else:
-                report = scorer.score(path, part=part, display_name=shown)
-                reply = ("ok", report.model_dump())
-        except InvalidSubmissionError as exc:
-            reply = ("invalid", str(exc))
-        except MemoryError:
-            reply = ("invalid", f"Submission `{shown}` needed too much memory to grade.")
-        except Exception as exc:  # noqa: BLE001 - reported to the host as the benchmark's fault
-            reply = ("error", f"{type(exc).__name__}: {str(exc)[:500]}")
-        finally:
-            path.unlink(missing_ok=True)
-        conn.send(reply)
+def _write(proc: subprocess.Popen[bytes], payload: bytes) -> None:
+    if proc.stdin is None:
+        raise OSError("the grading worker has no request pipe")
+    write_frame(proc.stdin.fileno(), payload)

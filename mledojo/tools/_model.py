@@ -43,6 +43,7 @@ class ModelMeta(BaseModel):
     trained_on: str  # sha256 of the training table
     lineage: str
     part: str = ""
+    row_keys: str = ""  # sandbox path of the training rows' content keys (`_rows.py`)
     train_rows: int
     id_column: str | None = None
     seed: int = 0

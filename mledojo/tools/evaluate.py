@@ -2,9 +2,11 @@
 
 Every metric that fits the task is computed (so any can rank later), plus a confusion
 matrix and, for binary tasks, precision / recall / F1 across thresholds and the threshold
-that maximises F1. A table that may hold rows the model trained on (its training table,
-the file that was split, or a table derived from its training part) is flagged
-`in_sample`, and such records are never ranked.
+that maximises F1. A table that may hold rows the model trained on is flagged `in_sample`,
+and such records are never ranked: by where it came from (its training table, the file that
+was split, or a table derived from its training part) or by its rows' content (5 % more of
+its rows are training rows, compared by feature and target values, than chance explains:
+`_rows.py`), so a re-encoded copy of the validation part used for training is caught too.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ._model import (
     to_labels,
 )
 from ._paths import sandbox_path, tools_dir
+from ._rows import content_columns, content_overlap, is_in_sample, load_row_keys
 from ._safe import num
 
 MAX_THRESHOLDS = 99
@@ -63,6 +66,8 @@ def evaluate_model(args: EvaluateArgs) -> dict[str, Any]:
             f"argument `metric`: {primary} does not apply to a {model.meta.task} model"
         )
     in_sample = _overlaps(model, table)
+    found, chance = _content_overlap(model, table)
+    in_sample = in_sample or is_in_sample(found, chance, len(table.frame))
     out: dict[str, Any] = {
         "model": model.meta.name,
         "algorithm": model.meta.algorithm,
@@ -74,6 +79,8 @@ def evaluate_model(args: EvaluateArgs) -> dict[str, Any]:
         "higher_is_better": METRICS[primary].higher_is_better,
         "metrics": metrics,
         "in_sample": in_sample,
+        "training_rows_found": found,
+        "training_rows_by_chance": round(chance * len(table.frame), 1),
     }
     if in_sample:
         out["warning"] = "this table may hold rows the model trained on: optimistic, not ranked"
@@ -104,6 +111,16 @@ def _overlaps(model: LoadedModel, table: Table) -> bool:
         table.fingerprint in (m.trained_on, m.lineage)
         or meta.lineage == m.trained_on
         or bool(m.part and meta.part == m.part)
+    )
+
+
+def _content_overlap(model: LoadedModel, table: Table) -> tuple[int, float]:
+    """Training rows found in `table` by content, and the share chance explains."""
+    m = model.meta
+    if not m.row_keys:
+        raise ToolError(f"model {m.name} was saved without its training rows; train it again")
+    return content_overlap(
+        load_row_keys(m.name), table.frame, content_columns(m.features, m.target)
     )
 
 

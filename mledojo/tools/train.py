@@ -20,6 +20,7 @@ from ._columns import MAX_CLASSES, Task, infer_task
 from ._data import read_table, require_column
 from ._hyper import Algorithm, ParamValue, describe_params, validate_params
 from ._model import ModelMeta, class_names, feature_matrix, save_model, threads
+from ._rows import content_columns, row_keys, save_row_keys
 from ._safe import num
 
 TaskArg = Literal["auto", "binary", "multiclass", "regression"]
@@ -103,6 +104,7 @@ def train_model(args: TrainArgs) -> dict[str, Any]:
         trained_on=table.fingerprint,
         lineage=table.meta.lineage or table.fingerprint,
         part=table.meta.part,
+        row_keys=save_row_keys(args.name, row_keys(df, content_columns(features, target))),
         train_rows=int(len(df)),
         id_column=args.id_column or table.meta.id_column,
         seed=args.seed,

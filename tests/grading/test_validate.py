@@ -161,13 +161,13 @@ def test_too_large(tmp_path: Path) -> None:
 def test_missing_column_suggests_rename(tmp_path: Path) -> None:
     path = csv_of(good().rename(columns={"y": "Y"}), tmp_path)
     msg = refused(make_spec(), path, answers())
-    assert "missing column(s) 'y'" in msg and "unexpected column(s) 'Y'" in msg
-    assert "`Y` -> `y`" in msg and "id,y" in msg
+    assert "missing column(s) 'y'" in msg and "unexpected column(s) at header position(s) 2" in msg
+    assert "Rename column 2 to `y`" in msg and "id,y" in msg
 
 
 def test_extra_column(tmp_path: Path) -> None:
     msg = refused(make_spec(), csv_of(good().assign(extra=1), tmp_path), answers())
-    assert "unexpected column(s) 'extra'" in msg
+    assert "unexpected column(s) at header position(s) 3" in msg and "extra" not in msg
 
 
 def test_missing_id_column(tmp_path: Path) -> None:
@@ -178,7 +178,7 @@ def test_missing_id_column(tmp_path: Path) -> None:
 def test_duplicate_column_in_dataframe() -> None:
     df = pd.DataFrame([[0, 0.1, 0.2]], columns=["id", "y", "y"])
     msg = refused(make_spec(), df, answers(1))
-    assert "duplicate columns ['y']" in msg
+    assert "duplicate columns ['y'] at header position(s) 2, 3" in msg
 
 
 # ----------------------------------------------------------------- ids and rows
@@ -192,7 +192,7 @@ def test_missing_ids(tmp_path: Path) -> None:
 def test_extra_ids(tmp_path: Path) -> None:
     sub = pd.concat([good(), pd.DataFrame({"id": [99], "y": [0.5]})])
     msg = refused(make_spec(), csv_of(sub, tmp_path), answers())
-    assert "not test ids" in msg and "99" in msg and "row(s) 7" in msg
+    assert "not test ids, in row(s) 7" in msg and "99" not in msg
 
 
 def test_duplicate_ids(tmp_path: Path) -> None:
@@ -227,12 +227,12 @@ def test_nan_prediction(tmp_path: Path) -> None:
 def test_infinite_prediction(tmp_path: Path) -> None:
     spec = make_spec(task="regression", metric={"name": "rmse", "higher_is_better": False})
     msg = refused(spec, write(tmp_path, "id,y\n0,inf\n1,2\n"), answers(2))
-    assert "column `y`" in msg and "infinite" in msg and "row(s) 1" in msg
+    assert "column `y`" in msg and "infinite or beyond" in msg and "row(s) 1" in msg
 
 
 def test_non_numeric_prediction(tmp_path: Path) -> None:
     msg = refused(make_spec(), write(tmp_path, "id,y\n0,0.1\n1,high\n"), answers(2))
-    assert "column `y` must be numeric" in msg and "'high'" in msg and "row(s) 2" in msg
+    assert "column `y` must be numeric" in msg and "row(s) 2" in msg and "high" not in msg
 
 
 def test_bool_where_probability_needed(tmp_path: Path) -> None:
@@ -242,7 +242,7 @@ def test_bool_where_probability_needed(tmp_path: Path) -> None:
 
 def test_probability_out_of_range(tmp_path: Path) -> None:
     msg = refused(make_spec(), write(tmp_path, "id,y\n0,0.1\n1,1.5\n"), answers(2))
-    assert "column `y`" in msg and "[0, 1]" in msg and "1.5" in msg and "id(s) 1" in msg
+    assert "column `y`" in msg and "[0, 1]" in msg and "1.5" not in msg and "id(s) 1" in msg
 
 
 def test_class_probability_out_of_range(tmp_path: Path) -> None:
@@ -265,7 +265,8 @@ def test_negative_prediction_for_rmsle(tmp_path: Path) -> None:
 def test_label_outside_classes(tmp_path: Path) -> None:
     spec = make_spec(metric={"name": "accuracy", "higher_is_better": True})
     msg = refused(spec, write(tmp_path, "id,y\n0,0\n1,maybe\n"), answers(2))
-    assert "column `y`" in msg and "'maybe'" in msg and "Known classes: '0', '1'" in msg
+    assert "column `y`" in msg and "row(s) 2" in msg and "Known classes: '0', '1'" in msg
+    assert "maybe" not in msg
 
 
 def test_blank_label(tmp_path: Path) -> None:

@@ -9,12 +9,13 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from mledojo.tools import registry
 from mledojo.tools._base import ToolError
 
-from .conftest import Box
+from .conftest import Box, copy_kaggle
 
 
 class Host:
@@ -141,3 +142,77 @@ def test_a_forged_pipeline_is_refused(box: Box) -> None:
     box.call("engineer_features", **args)  # without a ledger the forged state is applied
     with pytest.raises(ToolError, match=r"f.pipeline.json was changed after the tool"):
         host.call("engineer_features", **args)
+
+
+@pytest.mark.parametrize(
+    "reencode",
+    [
+        "csv-default",
+        "csv-float-format-and-column-order",
+        "csv-without-id",
+    ],
+)
+def test_a_re_encoded_validation_part_is_in_sample_by_content(box: Box, reencode: str) -> None:
+    """Issue 17 item 9: agent code copies the validation part into a CSV of its own (no
+    sidecar, so `raw`), a model trained on it memorises those rows and scored 1.0 with
+    `in_sample: false`, ranked first. Rows are now compared by content."""
+    host = Host()
+    parts = _split(host)
+    honest = host.call("train_model", train=parts["train"], algorithm="random_forest", name="h")
+    assert honest["train_rows"] > 0
+    fair = host.call("evaluate_model", model="h", data=parts["valid"], metric="roc_auc")
+    assert fair["in_sample"] is False and fair["training_rows_found"] == 0
+    valid = pd.read_parquet(_real(box, parts["valid"]))
+    copy = box.workspace / "mine.csv"
+    if reencode == "csv-default":
+        valid.to_csv(copy, index=False)
+    elif reencode == "csv-float-format-and-column-order":
+        valid[list(reversed(valid.columns))].to_csv(copy, index=False, float_format="%.8g")
+    else:
+        valid.drop(columns=["id"]).sample(frac=1.0, random_state=1).to_csv(copy, index=False)
+    drop = ["timestamp", "pump_id"] + ([] if reencode == "csv-without-id" else ["id"])
+    cheat = host.call(
+        "train_model", train="/workspace/mine.csv", target="failure_24h",
+        algorithm="random_forest", name="cheat", exclude=drop,
+        params={"n_estimators": 50, "min_samples_leaf": 1},
+    )  # fmt: skip
+    assert cheat["train_rows"] == len(valid)
+    out = host.call("evaluate_model", model="cheat", data=parts["valid"], metric="roc_auc")
+    assert out["score"] > fair["score"], (out["score"], fair["score"])  # memorised
+    assert out["in_sample"] is True, out
+    assert out["training_rows_found"] == len(valid)
+    ranked = host.call("rank_experiments", metric="roc_auc", data=parts["valid"])
+    assert ranked["best"]["model"] == "h" and ranked["excluded"]["in_sample"] == 1, ranked
+
+
+def test_a_model_without_its_training_rows_is_refused(box: Box) -> None:
+    """Deleting the content keys must not turn the content check off."""
+    host = Host()
+    parts = _split(host)
+    host.call("train_model", train=parts["train"], algorithm="logistic_regression", name="m")
+    (box.workspace / "tools" / "m.rows.npy").unlink()
+    with pytest.raises(ToolError, match="training rows"):
+        host.call("evaluate_model", model="m", data=parts["valid"], metric="roc_auc")
+
+
+def test_look_alike_rows_are_not_copies_but_a_copy_is(box: Box) -> None:
+    """titanic's numeric columns repeat honestly (33 of 178 validation rows equal training
+    rows): the content test allows for chance there, and still catches a copied part."""
+    copy_kaggle(box, "titanic")
+    host = Host()
+    split = host.call(
+        "split_dataset", path="/data/train.csv", target="Survived", id_column="PassengerId",
+        name="t",
+    )  # fmt: skip
+    parts = {role: p["path"] for role, p in split["parts"].items()}
+    features = ["Pclass", "Age", "SibSp", "Parch", "Fare"]
+    host.call("train_model", train=parts["train"], algorithm="random_forest", name="h",
+              features=features)  # fmt: skip
+    fair = host.call("evaluate_model", model="h", data=parts["valid"], metric="accuracy")
+    assert fair["training_rows_found"] > 0 and fair["in_sample"] is False, fair
+    valid = pd.read_parquet(_real(box, parts["valid"]))
+    valid.to_csv(box.workspace / "mine.csv", index=False, float_format="%.7g")
+    host.call("train_model", train="/workspace/mine.csv", target="Survived",
+              algorithm="random_forest", name="cheat", features=features)  # fmt: skip
+    out = host.call("evaluate_model", model="cheat", data=parts["valid"], metric="accuracy")
+    assert out["in_sample"] is True, out
