@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -157,3 +158,29 @@ def test_llm_options_are_agent_arguments(tmp_path: Path) -> None:
     res = mledojo("run", "pump-failure", "--agent", str(agent), "--model", "rules")
     assert res.returncode == 1 and "takes no argument 'model'" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="the local sandbox needs root")
+def test_ctrl_c_on_run_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the whole foreground group, the grading worker included."""
+    slow_agent = Path(__file__).parent / "bench" / "slow_agent.py"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mledojo.cli", "run", "titanic", "--agent", str(slow_agent)]
+        + ["--sandbox", "local", "--runs-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("*/titanic-v1/*/*/trajectory.jsonl")):  # the episode runs
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.2)
+    time.sleep(1)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out and "Error" not in out, out
+    (result,) = tmp_path.glob("*/titanic-v1/*/*/result.json")
+    assert json.loads(result.read_text())["status"] == "interrupted"
