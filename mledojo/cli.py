@@ -457,6 +457,40 @@ def image_build(
     out.print(report.summary())
 
 
+@image_app.command("list")
+def image_list(as_json: JsonOpt = False) -> None:
+    """List the runtime and base images mledojo built; `current` is the one episodes use.
+
+    Example: `mledojo image list`
+    """
+    from mledojo.sandbox.image import list_images
+
+    images = list_images()
+    if as_json:
+        _print_json([i.model_dump() for i in images])
+        return
+    table = Table("tag", "kind", "size", "created", "current")
+    for i in images:
+        table.add_row(i.tag, i.kind, f"{i.size_mb} MB", i.created, "yes" if i.current else "")
+    out.print(table)
+
+
+@image_app.command("clean")
+def image_clean() -> None:
+    """Remove every mledojo image but the current one and the base its next build uses
+    (an image a container still uses is kept).
+
+    Example: `mledojo image clean`
+    """
+    from mledojo.sandbox.image import remove_images
+
+    removed = remove_images(keep_current=True)
+    for name in removed:
+        out.print(f"removed {name}")
+    if not removed:
+        out.print("nothing to remove")
+
+
 @app.command()
 def cleanup(
     run: Annotated[str | None, typer.Option(help="only containers of this run id")] = None,

@@ -184,3 +184,15 @@ def test_ctrl_c_on_run_exits_130_without_a_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in out and "Error" not in out, out
     (result,) = tmp_path.glob("*/titanic-v1/*/*/result.json")
     assert json.loads(result.read_text())["status"] == "interrupted"
+
+
+@pytest.mark.docker
+def test_image_list_names_the_current_image() -> None:
+    from mledojo.sandbox.image import image_tag
+
+    res = mledojo("image", "list", "--json")
+    assert res.returncode == 0, res.stderr
+    images = json.loads(res.stdout)
+    current = [i for i in images if i["current"]]
+    assert [i["tag"] for i in current] == [image_tag()] and current[0]["kind"] == "runtime"
+    assert "clean" in mledojo("image", "--help").stdout

@@ -43,6 +43,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict
 
 from mledojo.errors import DockerUnavailableError, ImageBuildError
+from mledojo.sandbox import cleanup
 from mledojo.sandbox.engine import docker_client
 
 log = logging.getLogger(__name__)
@@ -320,6 +321,37 @@ def remove_images(keep_current: bool) -> list[str]:
                     continue
                 removed.append(name)
     return removed
+
+
+class ImageInfo(BaseModel):
+    """One image mledojo built: its tag, kind (runtime or base), size and whether it is the
+    image of the current sources."""
+
+    tag: str
+    kind: str
+    size_mb: int
+    created: str
+    current: bool
+
+
+def list_images() -> list[ImageInfo]:
+    """The runtime and base images on this engine, newest first."""
+    client = docker_client(timeout=BUILD_TIMEOUT_S)
+    current = image_tag()
+    found = []
+    for kind in ("runtime", "base"):
+        for image in client.images.list(filters={"label": f"{LABEL_KIND}={kind}"}):
+            for tag in list(image.tags) or [image.short_id]:
+                found.append(
+                    ImageInfo(
+                        tag=tag,
+                        kind=kind,
+                        size_mb=int(image.attrs.get("Size", 0)) // 2**20,
+                        created=str(image.attrs.get("Created", ""))[:19],
+                        current=tag == current,
+                    )
+                )
+    return sorted(found, key=lambda i: i.created, reverse=True)
 
 
 # --------------------------------------------------------------------------- build paths
@@ -678,7 +710,14 @@ def _install_and_commit(
         user="0",
         network_disabled=True,
         environment={"PATH": RUNTIME_ENV["PATH"], "LANG": "C.UTF-8"},
-        labels={LABEL_KIND: "build"},
+        # An episode-style label with this process as owner: `mledojo cleanup` and the next
+        # start's orphan reaping find a build container whose builder was killed.
+        labels={
+            LABEL_KIND: "build",
+            cleanup.LABEL_EPISODE: "image-build",
+            cleanup.LABEL_RUN: "image-build",
+            **cleanup.owner_labels(),
+        },
     )
     try:
         with tempfile.NamedTemporaryFile(dir=cache, suffix=".tar") as archive:
