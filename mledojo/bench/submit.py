@@ -538,6 +538,7 @@ def submit_run(
                 reported_hardware=result.hardware if result.hardware != "unknown" else hardware,
                 reported_attempts=1 if live else attempts_before(folder) + 1,
                 verification=verification,
+                anytime=_anytime(folder),
                 **numbers,
             )
         )
@@ -560,3 +561,18 @@ def submit_run(
     )
     (out_dir / f"{stem}.submission.json").write_text(record.model_dump_json(indent=2), "utf-8")
     return record
+
+
+def _anytime(folder: Path) -> list[Any]:
+    """The episode's progress points from its bundled trajectory (reported by the submitter,
+    like the wall time they are measured in); none when it is missing or unreadable."""
+    from mledojo.leaderboard._io import LeaderboardError
+    from mledojo.leaderboard.episode import anytime_points
+
+    trajectory = folder / "trajectory.jsonl"
+    if not trajectory.is_file() or trajectory.is_symlink():
+        return []
+    try:
+        return list(anytime_points(trajectory))
+    except (OSError, LeaderboardError):
+        return []

@@ -105,6 +105,7 @@ def test_the_honest_run_is_accepted_with_re_graded_numbers(
         assert ep.verification.level == "self-reported"
         assert ep.private_score == pytest.approx(stored.final.private_score)
         assert ep.budget_class == load_plan(run).jobs[0].spec.budget_class
+        assert ep.anytime and ep.anytime[-1].elapsed_s > 0  # progress plots have data
     from mledojo.leaderboard.board import build_from_sources
 
     _, board = build_from_sources([out], tmp_path / "board", bootstrap=20)
