@@ -5,6 +5,9 @@
 
 Each row: the private-part score, HumanRank and medal of one episode (data seed = the
 competition's default, agent seed `--seed`), against the competition's real Kaggle board.
+
+`--smoke` (what CI runs, seconds): one small competition (`titanic`), run folder under
+`$MLEDOJO_RUNS_DIR` (else `runs/`); same code path, same table.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from pathlib import Path
 
 import mledojo
 from mledojo.artifacts import EpisodeResult
-from mledojo.layout import new_run_id
+from mledojo.layout import default_runs_dir, new_run_id
 from mledojo.runner import EpisodeRequest, run_episode
 
 HEADER = (
     "| competition | metric | baseline score (private part) | HumanRank | medal | board teams "
     "| wall time (s) |\n|---|---|---|---|---|---|---|"
 )
+SMOKE_COMPETITION = "titanic"
 
 
 def row(cid: str, result: EpisodeResult) -> str:
@@ -45,11 +49,16 @@ def main() -> None:
     parser.add_argument("--split", default="kaggle")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs-dir", type=Path, default=Path("runs/baseline-table"))
+    parser.add_argument("--smoke", action="store_true", help="one small competition (CI)")
     args = parser.parse_args()
+    competitions = mledojo.list_competitions(args.split)
+    if args.smoke:
+        competitions = [SMOKE_COMPETITION]
+        args.runs_dir = default_runs_dir()
     run_id = new_run_id()
     lines = [HEADER]
     t0 = time.monotonic()
-    for cid in mledojo.list_competitions(args.split):
+    for cid in competitions:
         request = EpisodeRequest(
             competition=cid, agent="baseline", seed=args.seed, sandbox=args.sandbox
         )

@@ -8,6 +8,8 @@ scripted LLM answering after `--latency` seconds, 3 experiments), concurrent aga
 sequential reference measured in the same run.
 
     .venv/bin/python benchmarks/bench_bot_concurrency.py --latency 2 --repeats 2
+
+`--smoke` (what CI runs, seconds): `--latency 0.2 --repeats 1`; same code path, same lines.
 """
 
 from __future__ import annotations
@@ -67,7 +69,10 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=2.0, help="seconds per model reply")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--sandbox", default="local")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.latency, args.repeats = 0.2, 1
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench-not-a-real-key")
     warm = mledojo.make("titanic", sandbox="local")  # grading's lazy imports, before it forks
     with contextlib.suppress(Exception):  # (needed on branches without main's 2145a3f)

@@ -7,7 +7,10 @@ Prints, in one run, medians of:
     `docker run --rm <image> python -c` per step;
 and the ratios against those references.
 
-    python benchmarks/bench_env.py [--repeat 20] [--baseline-repeat 5]
+    python benchmarks/bench_env.py [--repeat 20] [--baseline-repeat 5] [--resets 5]
+
+`--smoke` (what CI runs, seconds): `--repeat 2 --baseline-repeat 1 --resets 2`; same code
+path, same lines (the figures are then rough).
 """
 
 from __future__ import annotations
@@ -35,7 +38,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--baseline-repeat", type=int, default=5)
+    parser.add_argument("--resets", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.repeat, args.baseline_repeat, args.resets = 2, 1, 2
     image = build_image().tag
     mledojo.prepare("pump-failure")  # cached from here on
     with tempfile.TemporaryDirectory() as tmp:
@@ -47,7 +54,7 @@ def main() -> None:
         )
         try:
             resets = []
-            for _ in range(5):
+            for _ in range(args.resets):
                 t0 = time.perf_counter()
                 env.reset(seed=0)
                 resets.append(time.perf_counter() - t0)
@@ -71,7 +78,7 @@ def main() -> None:
     }
     reset = statistics.median(resets)
     print(
-        f"env.reset (cached data), median of 5: {reset:.3f} s "
+        f"env.reset (cached data), median of {args.resets}: {reset:.3f} s "
         f"(target {RESET_TARGET_S} s, ratio {reset / RESET_TARGET_S:.2f})"
     )
     print(

@@ -4,6 +4,9 @@ Prints, in one run: the cold build time, the median cached-prepare time, the tim
 read and hash the cached files (the floor a verifying cache cannot beat), and the ratios.
 
     python benchmarks/bench_prepare.py [--competition pump-failure] [--repeat 10]
+
+`--smoke` (what CI runs, seconds): `--competition titanic --repeat 2` (a small Kaggle
+competition, read from `$MLEDOJO_KAGGLE_DIR`); same code path, same lines.
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--competition", default="pump-failure")
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.competition, args.repeat = "titanic", 2
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         data = prepare(args.competition, cache_dir=tmp)

@@ -7,6 +7,9 @@ workspace (a 10 MB CSV, a 20 MB model, 50 small files) with and without the quot
 the copy-out's own time. Resources are the defaults (disk_mb=2048, max_files=100000).
 
     python benchmarks/bench_quota.py [--repeat 10] [--backend docker|local|both]
+
+`--smoke` (what CI runs, seconds): `--repeat 1` and one filled workspace per policy instead
+of at least three; same code path, same lines (the figures are then rough).
 """
 
 from __future__ import annotations
@@ -124,7 +127,7 @@ def bench_volume(repeat: int, root: Path) -> None:
     )
 
 
-def bench(backend: str, repeat: int, root: Path) -> None:
+def bench(backend: str, repeat: int, root: Path, fills: int) -> None:
     factory = _factory(backend)
     _one(factory, "auto", root, fill=False)  # warm-up (image, imports)
     starts: dict[str, list[float]] = {"off": [], "auto": []}
@@ -135,7 +138,7 @@ def bench(backend: str, repeat: int, root: Path) -> None:
         for policy in POLICIES_BENCHED:  # interleaved, so drift hits both alike
             start_s, _, _ = _one(factory, policy, root, fill=False)
             starts[policy].append(start_s)
-    for _ in range(max(3, repeat // 3)):
+    for _ in range(fills):
         for policy in POLICIES_BENCHED:
             _, stop_s, copy_s = _one(factory, policy, root, fill=True)
             stops[policy].append(stop_s)
@@ -164,7 +167,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--backend", choices=("docker", "local", "both"), default="both")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (CI)")
     args = parser.parse_args()
+    fills = max(3, args.repeat // 3)
+    if args.smoke:
+        args.repeat, fills = 1, 1
     backends = ["docker", "local"] if args.backend == "both" else [args.backend]
     if os.geteuid() != 0:
         raise SystemExit("the quota needs root: run this benchmark as root")
@@ -172,7 +179,7 @@ def main() -> None:
     try:
         bench_volume(args.repeat, root)
         for backend in backends:
-            bench(backend, args.repeat, root)
+            bench(backend, args.repeat, root, fills)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -8,11 +8,15 @@ those defences), runs `print(1)` and a pandas+sklearn step through each, and pri
 medians and the ratio new/old.
 
     python benchmarks/bench_runner_overhead.py [--baseline-ref 058c911] [--repeat 30]
+
+`--smoke` (what CI runs, seconds): `--repeat 2` and one round instead of two; same code path,
+same lines (the figures are then rough).
 """
 
 from __future__ import annotations
 
 import argparse
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -23,11 +27,21 @@ from typing import Any
 from bench_step_latency import PRINT_STEP, RESOURCES, SKLEARN_STEP  # the same steps, same limits
 
 from mledojo.sandbox import _runner
+from mledojo.sandbox.client import Transport, UnixSocketTransport
 from mledojo.sandbox.docker import DockerSandbox
 from mledojo.sandbox.image import build_image
 
 MOUNTED_RUNNER = "/run/mledojo-bench/runner.py"
-NEW_ONLY_FLAGS = ("--peer", "--tmp-dir", "--max-files", "--parent-pid")
+NEW_ONLY_FLAGS = ("--peer", "--tmp-dir", "--max-files", "--parent-pid", "--lease-timeout")
+
+
+class LeaselessTransport(UnixSocketTransport):
+    """The old runner knows no lease: hold one end of a local socket pair in its place."""
+
+    def lease(self, *, timeout_s: float) -> socket.socket:
+        held, other = socket.socketpair()
+        other.close()
+        return held
 
 
 class MountedRunnerSandbox(DockerSandbox):
@@ -56,6 +70,11 @@ class MountedRunnerSandbox(DockerSandbox):
         kwargs["volumes"][str(self._runner)] = {"bind": MOUNTED_RUNNER, "mode": "ro"}
         return kwargs
 
+    def _make_transport(self) -> Transport:
+        if self._legacy:
+            return LeaselessTransport(self._socket_path)
+        return super()._make_transport()
+
     def ping(self) -> dict[str, Any]:
         """The old runner names no protocol; it speaks the subset this script uses."""
         reply = super().ping()
@@ -80,7 +99,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--baseline-ref", default="058c911")
     p.add_argument("--repeat", type=int, default=30)
+    p.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (CI)")
     a = p.parse_args()
+    rounds = 2
+    if a.smoke:
+        a.repeat, rounds = 2, 1
     image = build_image().tag
     root = Path(__file__).resolve().parent.parent
     tmp = Path(tempfile.mkdtemp(prefix="mledojo-bench-"))
@@ -98,7 +121,7 @@ def main() -> None:
     (tmp / "data").mkdir()
     figures: dict[str, dict[str, float]] = {}
     # Interleave the variants twice so a drift of the machine hits both alike.
-    for round_ in range(2):
+    for round_ in range(rounds):
         for name, runner, legacy in (("old", old, True), ("new", new, False)):
             sb = MountedRunnerSandbox(runner, legacy=legacy, image=image)
             sb.start(

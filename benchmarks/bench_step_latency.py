@@ -10,6 +10,9 @@ and the ratios, plus `DockerSandbox.start()` time (target: <= 1.5 s) and LocalSa
 Baselines shell out on purpose: that is what they measure.
 
     python benchmarks/bench_step_latency.py [--repeat 20] [--baseline-repeat 5] [--local-only]
+
+`--smoke` (what CI runs, seconds): `--repeat 2 --baseline-repeat 1`, two `start()`s instead
+of three; same code path, same lines (the figures are then rough).
 """
 
 from __future__ import annotations
@@ -75,18 +78,18 @@ def docker_exec(container: str, code: str) -> None:
     )
 
 
-def local_figures(root: Path, repeat: int) -> tuple[list[float], float]:
+def local_figures(root: Path, repeat: int, starts_n: int = 3) -> tuple[list[float], float]:
     """LocalSandbox: `start()` times (until the runner answers) and the `print(1)` median."""
     (root / "data").mkdir(exist_ok=True)
     starts = []
-    for i in range(3):
+    for i in range(starts_n):
         local = LocalSandbox()
         started = time.perf_counter()
         local.start(
             data_dir=root / "data", workspace=root / f"local-ws{i}", resources=RESOURCES, labels={}
         )
         starts.append(time.perf_counter() - started)
-        if i < 2:
+        if i < starts_n - 1:
             local.stop()
     try:
         local.exec("pass", timeout_s=60)  # wait for the preloaded imports
@@ -109,17 +112,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--baseline-repeat", type=int, default=5)
     parser.add_argument("--local-only", action="store_true", help="LocalSandbox figures only")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (CI)")
     args = parser.parse_args()
+    starts_n = 3
+    if args.smoke:
+        args.repeat, args.baseline_repeat, starts_n = 2, 1, 2
     if args.local_only:
         with tempfile.TemporaryDirectory(prefix="mledojo-bench-") as tmp:
-            print_local(*local_figures(Path(tmp), args.repeat))
+            print_local(*local_figures(Path(tmp), args.repeat, starts_n))
         return
     image = build_image().tag
     with tempfile.TemporaryDirectory(prefix="mledojo-bench-") as tmp:
         root = Path(tmp)
         (root / "data").mkdir()
         starts = []
-        for i in range(3):
+        for i in range(starts_n):
             sb = DockerSandbox(image=image)
             started = time.perf_counter()
             sb.start(
@@ -129,7 +136,7 @@ def main() -> None:
                 labels={"mledojo.run": "bench"},
             )
             starts.append(time.perf_counter() - started)
-            if i < 2:
+            if i < starts_n - 1:
                 sb.stop()
         try:
             sb.exec("pass", timeout_s=60)  # wait for the preloaded imports
@@ -150,7 +157,7 @@ def main() -> None:
             name: median_s(lambda c=code: docker_run(image, c), args.baseline_repeat)
             for name, code in (("print", PRINT_STEP), ("sklearn", SKLEARN_STEP))
         }
-        local_starts, local_print = local_figures(root, args.repeat)
+        local_starts, local_print = local_figures(root, args.repeat, starts_n)
     print(f"image {image}")
     print(
         f"DockerSandbox.start(): median {statistics.median(starts):.3f} s "

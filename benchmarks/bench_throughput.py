@@ -9,6 +9,9 @@ own wall time (process start, imports, cache checks).
 
     MLEDOJO_KAGGLE_DIR=../shared/datasets/kaggle \
         python benchmarks/bench_throughput.py [--seeds 2] [--no-ray]
+
+`--smoke` (what CI runs, seconds): titanic only, 2 seeds, no Ray cluster (starting one
+takes 15 s); same code path, same table.
 """
 
 from __future__ import annotations
@@ -33,12 +36,15 @@ from mledojo.bench.scheduler import BenchReport, run_bench
 from mledojo.sandbox.image import build_image
 
 COMPETITIONS = ["playground-series-s3e12", "titanic"]
+SMOKE_COMPETITIONS = ["titanic"]
 
 
-def one(backend: str, workers: int, seeds: int, address: str | None) -> BenchReport:
+def one(
+    backend: str, workers: int, seeds: int, address: str | None, competitions: list[str]
+) -> BenchReport:
     plan = make_plan(
         agents=["baseline"],
-        competitions=COMPETITIONS,
+        competitions=competitions,
         seeds=list(range(seeds)),
         sandbox="docker",
         budget={"max_steps": 3},
@@ -81,7 +87,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--no-ray", action="store_true")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (CI)")
     args = ap.parse_args()
+    competitions = COMPETITIONS
+    if args.smoke:
+        competitions, args.seeds, args.no_ray = SMOKE_COMPETITIONS, 2, True
     build_image()
     configs = [("local", 1), ("local", 2)] + ([] if args.no_ray else [("ray", 2)])
     print(
@@ -96,7 +106,7 @@ def main() -> None:
         if backend == "ray":
             address, head = ray_head()
         try:
-            r = one(backend, workers, args.seeds, address)
+            r = one(backend, workers, args.seeds, address, competitions)
         finally:
             if head is not None:
                 os.killpg(head.pid, signal.SIGTERM)

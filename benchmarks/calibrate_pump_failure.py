@@ -22,6 +22,10 @@ The bands of docs/pump-failure.md are checked at the end; exit status 1 if a see
 
     .venv/bin/python benchmarks/calibrate_pump_failure.py --seeds 0 1 2 3 4 5 6 7 8 9
     .venv/bin/python benchmarks/calibrate_pump_failure.py --prepare-only --seeds 10 11 12 13 14
+
+`--smoke` (what CI runs, seconds): `--seeds 0 --train-pumps 3` (the models learn from the
+first three pumps' training rows; every case is scored); same code path and table. At that
+size the bands are printed but not promised: the exit status ignores them.
 """
 
 from __future__ import annotations
@@ -172,8 +176,11 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def calibrate(seed: int, cache: Path, *, prepare_only: bool = False) -> dict[str, float]:
-    """Prepare one data seed, then score the models and the leak probes on its cases."""
+def calibrate(
+    seed: int, cache: Path, *, prepare_only: bool = False, train_pumps: int | None = None
+) -> dict[str, float]:
+    """Prepare one data seed, then score the models and the leak probes on its cases
+    (trained on the first `train_pumps` pumps' rows only, when given)."""
     from sklearn.metrics import roc_auc_score
 
     from mledojo.competition import get_competition
@@ -194,6 +201,8 @@ def calibrate(seed: int, cache: Path, *, prepare_only: bool = False) -> dict[str
         return {"seed": seed, "prepare_s": fresh, "cached_s": cached, "reference_s": reference}
     started = time.perf_counter()
     train = pd.read_csv(data.public_dir / "train.csv")
+    if train_pumps is not None:
+        train = train[train["pump_id"].isin(sorted(train["pump_id"].unique())[:train_pumps])]
     history = pd.read_csv(data.public_dir / "history.csv")
     test = pd.read_csv(data.public_dir / "test.csv").set_index("id")
     answers = pd.read_csv(data.answers_path).set_index("id")[TARGET]
@@ -271,7 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--prepare-only", action="store_true", help="time the preparation only (no models)"
     )
+    parser.add_argument("--train-pumps", type=int, default=None, help="train on N pumps only")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (CI)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.seeds, args.train_pumps = [0], 3
     if args.prepare_only:
         return time_prepare(args.seeds)
     print(
@@ -282,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
-            r = calibrate(seed, Path(tmp))
+            r = calibrate(seed, Path(tmp), train_pumps=args.train_pumps)
             rows.append(r)
             print(
                 f"| {seed} | {r['cases']:.0f} | {r['pos_train']:.2%} | {r['pos_cases']:.1%} "
@@ -297,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nbands: {bands}, gbm_raw > lr_raw, leak probes <= gbm_rolling, prepare < 5 s")
     print(f"idle-machine prepare estimate = ratio x {REFERENCE_IDLE_S} s")
     print("\n".join(problems) if problems else "all seeds within the bands")
+    if args.smoke:
+        print("(smoke sizes: the bands are not promised here)")
+        return 0
     return 1 if problems else 0
 
 
