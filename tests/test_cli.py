@@ -48,6 +48,7 @@ def test_unknown_competition_is_one_clear_line() -> None:
     assert len([ln for ln in res.stderr.splitlines() if ln.strip()]) <= 3
 
 
+@pytest.mark.slow
 def test_prepare_then_grade_sample_and_invalid(tmp_path: Path) -> None:
     env = {"MLEDOJO_CACHE_DIR": str(tmp_path / "cache")}
     res = mledojo("prepare", "pump-failure", env=env)
@@ -93,6 +94,7 @@ def test_version_and_agents() -> None:
     assert "baseline" in json.loads(listed.stdout)
 
 
+@pytest.mark.slow
 def test_json_outputs_parse(tmp_path: Path) -> None:
     rows = json.loads(mledojo("list", "--json").stdout)
     assert "pump-failure" in {r["id"] for r in rows["competitions"]}

@@ -100,6 +100,7 @@ def test_a_host_bug_inside_a_step_still_writes_the_result(
     assert result.status == "infra_error" and "a bug of ours" in (result.error or "")
 
 
+@pytest.mark.slow
 def test_time_budget_ends_as_timeout_and_grades_the_best(tmp_path: Path) -> None:
     budget = {"episode_time_s": 15.0}
     with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r", budget=budget) as e:
@@ -131,6 +132,7 @@ def test_llm_budget_truncates_cleanly(tmp_path: Path) -> None:
     assert per_step == [pytest.approx(0.03), pytest.approx(0.03)]
 
 
+@pytest.mark.slow
 def test_data_seed_per_reset_and_options_checked(tmp_path: Path) -> None:
     with mledojo.make("pump-failure", sandbox="local", runs_dir=tmp_path) as e:
         e.reset(seed=0)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mledojo.artifacts import EpisodeResult
 
 AGENT = """
@@ -39,6 +41,7 @@ class FlakyAgent(Agent):
 """
 
 
+@pytest.mark.slow
 def test_infra_errors_are_reported_apart_and_retried_only_when_asked(
     tmp_path: Path, bh: Any
 ) -> None:

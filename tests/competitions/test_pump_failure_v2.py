@@ -170,6 +170,7 @@ def seen(public: dict[str, pd.DataFrame]) -> set[str]:
     return set(pd.concat([keys(public[f]) for f in ("train.csv", "test.csv", "history.csv")]))
 
 
+@pytest.mark.slow
 def test_no_public_file_holds_any_row_of_a_cases_future(
     seen: set[str], cases: pd.DataFrame
 ) -> None:

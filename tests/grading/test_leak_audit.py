@@ -49,6 +49,7 @@ def test_competition_passes_the_leak_audit(cid: str, cache: Path) -> None:
     assert "test.csv" in report.strongest  # the test file was really examined
 
 
+@pytest.mark.slow
 def test_pump_failure_v1_look_ahead_leak_is_caught(cache: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
