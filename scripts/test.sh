@@ -11,6 +11,7 @@ bash scripts/ensure_docker.sh
 .venv/bin/lint-imports  # the import-layer contracts of pyproject.toml
 .venv/bin/mledojo image build
 export MLEDOJO_REQUIRE_DOCKER=1
+export MLEDOJO_REQUIRE_DATA=1  # a test that needs ../shared data fails instead of skipping
 export MLEDOJO_KAGGLE_DIR="${MLEDOJO_KAGGLE_DIR:-$(cd .. && pwd)/shared/datasets/kaggle}"
 set +e
 .venv/bin/python -m pytest -q -p no:cacheprovider --timeout 900 "$@"

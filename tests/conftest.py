@@ -12,12 +12,14 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from mledojo.testing.shared_data import kaggle_root
+
 REQUIRE_DOCKER_ENV = "MLEDOJO_REQUIRE_DOCKER"
-SHARED_KAGGLE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "kaggle"
+
+SHARED_KAGGLE = kaggle_root()
 
 
 def pytest_configure(config: pytest.Config) -> None:

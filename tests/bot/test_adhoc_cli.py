@@ -13,12 +13,19 @@ from typer.testing import CliRunner
 from mledojo.bot.adhoc import AdhocError, AdhocOptions, build_adhoc
 from mledojo.bot.cli import attach
 from mledojo.competition import load_competition
+from mledojo.testing.shared_data import kaggle_root, need
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "kaggle"
+SHARED = kaggle_root()
 TITANIC = SHARED / "titanic" / "train.csv"
 BIKE = SHARED / "bike-sharing-demand" / "train.csv"
 
-needs_data = pytest.mark.skipif(not TITANIC.is_file(), reason="../shared/datasets is missing")
+
+@pytest.fixture
+def _data() -> None:
+    need(TITANIC)
+
+
+needs_data = pytest.mark.usefixtures("_data")
 
 
 def app() -> typer.Typer:

@@ -23,9 +23,10 @@ from mledojo.errors import InvalidSubmissionError
 from mledojo.grading.audit import perfect_submission
 from mledojo.grading.scorer import Scorer
 from mledojo.grading.validate import submission_layout
+from mledojo.testing.shared_data import kaggle_root, need
 
 REPO = Path(__file__).resolve().parents[2]
-KAGGLE_DIR = REPO.parent / "shared" / "datasets" / "kaggle"
+KAGGLE_DIR = kaggle_root()
 KAGGLE_IDS = mledojo.list_competitions("kaggle")
 
 #: MLE-bench's published MD5s (public train, public test, public sample submission,
@@ -79,9 +80,10 @@ PERFECT_EXCEPTIONS: dict[str, tuple[str, float]] = {}
 #: Competitions whose train/test split does not depend on the data seed (fixed by the source).
 SEED_INDEPENDENT_SPLIT = {"bike-sharing-demand"}
 
-pytestmark = pytest.mark.skipif(
-    not KAGGLE_DIR.is_dir(), reason=f"real Kaggle data not found at {KAGGLE_DIR}"
-)
+
+@pytest.fixture(autouse=True)
+def _kaggle_data() -> None:
+    need(KAGGLE_DIR)
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,7 @@ from mledojo.competition import Competition, get_competition, load_competition
 from mledojo.data import kaggle as kaggle_data
 from mledojo.data.checksums import RAW_CHECKSUMS, md5_file, verify_raw_files
 from mledojo.errors import DataError, KaggleError
+from mledojo.testing.shared_data import need, shared_root
 
 COMPETITION = "toy-comp"
 USER = "dojo-user"
@@ -407,9 +408,7 @@ def test_the_shared_folder_beside_the_checkout_is_found_without_the_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A fresh clone beside `../shared` prepares Kaggle competitions with no setup."""
-    shared = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "kaggle"
-    if not (shared / "titanic").is_dir():
-        pytest.skip(f"real Kaggle data not found at {shared}")
+    shared = need(shared_root() / "datasets" / "kaggle" / "titanic").parent
     monkeypatch.delenv(kaggle_data.KAGGLE_DIR_ENV, raising=False)
     monkeypatch.chdir(tmp_path)  # found from the checkout, not from the working folder
 

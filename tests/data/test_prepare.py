@@ -15,17 +15,15 @@ import pytest
 
 from mledojo.competition import get_competition
 from mledojo.data.prepare import MANIFEST, PreparedData, prepare
+from mledojo.testing.shared_data import kaggle_root, need_kaggle
 
-KAGGLE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "kaggle"
+KAGGLE_DIR = kaggle_root()
 CID = "titanic"
-
-pytestmark = pytest.mark.skipif(
-    not KAGGLE_DIR.is_dir(), reason=f"real Kaggle data not found at {KAGGLE_DIR}"
-)
 
 
 @pytest.fixture(autouse=True)
 def _raw_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    need_kaggle(CID)
     monkeypatch.setenv("MLEDOJO_KAGGLE_DIR", str(KAGGLE_DIR))
 
 

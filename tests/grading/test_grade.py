@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from mledojo.competition import CompetitionSpec
 from mledojo.errors import GradingError, InvalidSubmissionError
 from mledojo.grading import GradeReport, grade, grade_report
 from mledojo.grading.scoring import label_codes, report_for_score
+from mledojo.testing.shared_data import shared_root
 
 from .conftest import make_spec as toy_spec
 
@@ -26,8 +26,7 @@ def make_spec(**over: Any) -> CompetitionSpec:
 
 
 def shared_dir() -> Path:
-    env = os.environ.get("MLEDOJO_SHARED_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared"
+    return shared_root()
 
 
 # ----------------------------------------------------------------- parts

@@ -9,7 +9,6 @@ never show in a rejection.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -18,21 +17,22 @@ import mledojo
 from mledojo.competition import get_competition
 from mledojo.grading.hostile import GRADING_ATTACKS, run_grading_attacks
 from mledojo.grading.scorer import Scorer
+from mledojo.testing.shared_data import kaggle_root, need
 
-HAVE_KAGGLE = Path(os.environ.get("MLEDOJO_KAGGLE_DIR", "/nonexistent")).is_dir()
-KAGGLE = pytest.mark.skipif(not HAVE_KAGGLE, reason="needs MLEDOJO_KAGGLE_DIR")
 COMPETITIONS = [
     "pump-failure",  # probability (roc_auc), generated
-    pytest.param("playground-series-s3e9", marks=KAGGLE),  # value (rmse)
-    pytest.param("bike-sharing-demand", marks=KAGGLE),  # value (rmsle), text ids
-    pytest.param("titanic", marks=KAGGLE),  # label (accuracy)
-    pytest.param("leaf-classification", marks=KAGGLE),  # class probabilities (log loss)
-    pytest.param("nomad2018-predict-transparent-conductors", marks=KAGGLE),  # two targets
+    "playground-series-s3e9",  # value (rmse)
+    "bike-sharing-demand",  # value (rmsle), text ids
+    "titanic",  # label (accuracy)
+    "leaf-classification",  # class probabilities (log loss)
+    "nomad2018-predict-transparent-conductors",  # two targets
 ]
 _SCORERS: dict[str, Scorer] = {}
 
 
 def scorer_of(cid: str) -> Scorer:
+    if get_competition(cid).spec.source.kind == "kaggle":
+        need(kaggle_root())
     if cid not in _SCORERS:
         _SCORERS[cid] = Scorer(get_competition(cid), mledojo.prepare(cid))
     return _SCORERS[cid]

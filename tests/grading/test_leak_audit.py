@@ -10,7 +10,6 @@ v1 (its look-ahead leak) and leaky copies of a real data set must each be caught
 
 from __future__ import annotations
 
-import os
 import textwrap
 import warnings
 from pathlib import Path
@@ -21,9 +20,9 @@ from sklearn.datasets import load_breast_cancer
 
 import mledojo
 from mledojo.competition import get_competition, load_competition
-from mledojo.data.kaggle import KAGGLE_DIR_ENV
 from mledojo.data.prepare import prepare
 from mledojo.grading.audit import audit
+from mledojo.testing.shared_data import kaggle_root, need
 
 COMPETITIONS = mledojo.list_competitions()
 
@@ -41,8 +40,8 @@ def test_every_builtin_competition_is_audited() -> None:
 @pytest.mark.parametrize("cid", COMPETITIONS)
 def test_competition_passes_the_leak_audit(cid: str, cache: Path) -> None:
     comp = get_competition(cid)
-    if comp.spec.source.kind == "kaggle" and not os.environ.get(KAGGLE_DIR_ENV):
-        pytest.skip(f"{KAGGLE_DIR_ENV} is not set: no local Kaggle files to audit {cid}")
+    if comp.spec.source.kind == "kaggle":
+        need(kaggle_root())
     report = audit(comp, prepare(comp, cache_dir=cache))
     assert report.passed, "\n".join(f.message for f in report.findings)
     assert report.perfect_medal == "gold" and report.sample_medal != "gold"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +18,11 @@ from mledojo.grading.rank import (
     medal_thresholds,
     rank_score,
 )
+from mledojo.testing.shared_data import shared_root
 
 
 def shared_dir() -> Path:
-    env = os.environ.get("MLEDOJO_SHARED_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared"
+    return shared_root()
 
 
 MLEBENCH = shared_dir() / "datasets" / "leaderboards" / "mlebench"

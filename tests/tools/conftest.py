@@ -4,7 +4,6 @@ with real data (pump-failure's own generator, Kaggle CSVs from ../shared/dataset
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from mledojo.testing.shared_data import need_kaggle
 from mledojo.tools._base import parse_args
 from mledojo.tools.registry import TOOLS
 
@@ -79,14 +79,8 @@ def box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pump_table: pd.DataFram
 
 
 def kaggle_dir(competition: str) -> Path:
-    """The real Kaggle download of `competition`, or a skip when it is not on this machine."""
-    base = Path(
-        os.environ.get("MLEDOJO_KAGGLE_DIR", ROOT.parent / "shared" / "datasets" / "kaggle")
-    )
-    folder = base / competition
-    if not (folder / "train.csv").is_file():
-        pytest.skip(f"{folder} is missing (the real Kaggle files live in ../shared/datasets)")
-    return folder
+    """The real Kaggle download of `competition` (skipped, or failed in CI, when missing)."""
+    return need_kaggle(competition, "train.csv").parent
 
 
 def copy_kaggle(box: Box, competition: str) -> None:
