@@ -12,6 +12,7 @@ never share a folder, so a resumed run can never hand back another episode's res
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -136,8 +137,21 @@ class RunManifest(BaseModel):
 
 
 def record_run(run_folder: Path, *, image: str | None = None) -> RunManifest:
-    """Create or extend `<run>/run.json` with this process; returns the manifest."""
+    """Create or extend `<run>/run.json` with this process; returns the manifest.
+
+    Bench workers start at once and each records itself: the read-modify-write happens under
+    an exclusive lock on `run.json.lock`, so no worker's invocation is lost.
+    """
     run_folder.mkdir(parents=True, exist_ok=True)
+    lock = os.open(run_folder / f"{MANIFEST_FILE}.lock", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _record_run_locked(run_folder, image)
+    finally:
+        os.close(lock)
+
+
+def _record_run_locked(run_folder: Path, image: str | None) -> RunManifest:
     path = run_folder / MANIFEST_FILE
     now = datetime.now(UTC).isoformat()
     if path.is_file():
