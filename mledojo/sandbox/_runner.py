@@ -880,12 +880,16 @@ class Server:
                 watched: list[socket.socket] = [self.listener]
                 if self.lease is not None:
                     watched.append(self.lease)
-                timeout = 0.0 if self.pending_preload else 1.0
-                ready, _, _ = select.select(watched, [], [], timeout)
+                # Imports wait for the host's lease: the host pings and then takes it at once,
+                # and a request that arrives mid-import waits for the import (~0.2 s).
+                warming = bool(self.pending_preload) and (
+                    self.lease is not None or not self.cfg.lease_timeout_s
+                )
+                ready, _, _ = select.select(watched, [], [], 0.0 if warming else 1.0)
                 if self._host_gone(lease_ready=self.lease is not None and self.lease in ready):
                     return
                 if self.listener not in ready:
-                    if self.pending_preload:
+                    if warming:
                         self.preload_step()
                     continue
                 if not self._accept_one():
