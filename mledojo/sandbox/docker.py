@@ -247,6 +247,16 @@ class DockerSandbox(RunnerSandbox):
     def stop(self) -> None:
         workspace = self._workspace
         super().stop()
+        if self._episode:
+            # A container the engine made while `containers.run` was interrupted (Ctrl-C, a
+            # dead scheduler's SIGINT) was never handed to us: find it by its episode label.
+            try:
+                found = self.client.containers.list(
+                    all=True, filters={"label": f"{cleanup.LABEL_EPISODE}={self._episode}"}
+                )
+                cleanup.remove(found)
+            except Exception as exc:  # noqa: BLE001 - best effort; `mledojo cleanup` remains
+                log.warning("could not look for leftover containers: %s", exc)
         if os.geteuid() == 0 and self._episode:
             # Root-owned files lose any setuid bit a step set (setuid to a real host uid).
             try:
