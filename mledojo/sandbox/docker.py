@@ -251,10 +251,7 @@ class DockerSandbox(RunnerSandbox):
             # A container the engine made while `containers.run` was interrupted (Ctrl-C, a
             # dead scheduler's SIGINT) was never handed to us: find it by its episode label.
             try:
-                found = self.client.containers.list(
-                    all=True, filters={"label": f"{cleanup.LABEL_EPISODE}={self._episode}"}
-                )
-                cleanup.remove(found)
+                cleanup.remove(self._episode_containers(self._episode))
             except Exception as exc:  # noqa: BLE001 - best effort; `mledojo cleanup` remains
                 log.warning("could not look for leftover containers: %s", exc)
         if os.geteuid() == 0 and self._episode:
@@ -273,10 +270,14 @@ class DockerSandbox(RunnerSandbox):
         episode = self._episode or self._previous_episode
         if not episode:
             return []
-        found = self.client.containers.list(
+        return [str(c.name) for c in self._episode_containers(episode)]
+
+    def _episode_containers(self, episode: str) -> list[Any]:
+        """Every container labelled with `episode`, running or not."""
+        found: list[Any] = self.client.containers.list(
             all=True, filters={"label": f"{cleanup.LABEL_EPISODE}={episode}"}
         )
-        return [str(c.name) for c in found]
+        return found
 
 
 def _tmpfs_options(resources: Resources) -> str:

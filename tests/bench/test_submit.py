@@ -279,3 +279,18 @@ def test_the_submit_command_lists_every_reason_and_exits_non_zero(
     )
     assert ok.returncode == 0, ok.stderr
     assert "accepted (self-reported): 2 episode(s) re-graded" in ok.stdout
+
+
+def test_anytime_points_never_follow_a_symlinked_trajectory(tmp_path: Path) -> None:
+    """The host reads the bundle's trajectory for progress points: a link is not opened."""
+    from mledojo.bench.submit import _anytime
+
+    secret = tmp_path / "host-secret.jsonl"
+    secret.write_text('{"time": 1.0, "obs": {"best_public_human_rank": 0.9}}\n')
+    folder = tmp_path / "episode"
+    folder.mkdir()
+    (folder / "trajectory.jsonl").symlink_to(secret)
+    assert _anytime(folder) == []
+    (folder / "trajectory.jsonl").unlink()
+    (folder / "trajectory.jsonl").write_text(secret.read_text())
+    assert [p.best_human_rank for p in _anytime(folder)][-1] == 0.9  # a real file is read
