@@ -24,8 +24,8 @@ from pathlib import Path
 
 import mledojo
 from mledojo.bot.engine import BotConfig, MLEBot
-from mledojo.bot.scripted import DESIGN, ScriptedEngineer
 from mledojo.testing.llm_server import ScriptedLLMServer
+from mledojo.testing.scripted_bot import DESIGN, ScriptedEngineer
 
 THREE = {
     **DESIGN,

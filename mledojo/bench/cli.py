@@ -207,7 +207,7 @@ def _board_file(board_spec: Path | None) -> Path | None:
 
 
 def _accept(run_dir: Path, as_json: bool, **kw: Any) -> None:
-    from mledojo.bench.submit import SubmissionRejected, submit_run
+    from mledojo.leaderboard.submit import SubmissionRejected, submit_run
 
     try:
         entry = submit_run(run_dir, **kw)

@@ -33,8 +33,8 @@ from mledojo.bot.planner import EXPERIMENT_TOOLS, LLMPlanner, Planner, RulesPlan
 from mledojo.bot.report import write_report
 from mledojo.bot.rules import best_of, rules_code
 from mledojo.bot.schemas import (
-    Attempt,
     BotState,
+    CodeAttempt,
     Design,
     ExperimentPlan,
     ExperimentRecord,
@@ -388,7 +388,7 @@ class MLEBot:
                 except (StepError, ValueError) as e:
                     error = f"the result could not be evaluated: {e}"
             record.attempts.append(
-                Attempt(
+                CodeAttempt(
                     code=code, error=error, tool_calls=outcome.tool_calls, seconds=outcome.seconds
                 )
             )

@@ -80,7 +80,7 @@ class Review(BaseModel):
     )
 
 
-class Attempt(BaseModel):
+class CodeAttempt(BaseModel):
     """One run of an experiment's code: the code and what went wrong, if anything."""
 
     code: str
@@ -94,7 +94,7 @@ class ExperimentRecord(BaseModel):
 
     iteration: int
     plan: ExperimentPlan
-    attempts: list[Attempt] = Field(default_factory=list)
+    attempts: list[CodeAttempt] = Field(default_factory=list)
     status: Literal["ok", "failed"]
     score: float | None = None
     metrics: dict[str, float | None] = Field(default_factory=dict)

@@ -44,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from mledojo._files import UnsafeFileError, read_bounded
 from mledojo.competition import CompetitionSpec
 from mledojo.errors import GradingError, InvalidSubmissionError
 from mledojo.grading.metrics import Metric, PredictionKind, get_metric
@@ -278,20 +279,23 @@ def bounded_errors(limit: int = MAX_MESSAGE_CHARS) -> Iterator[None]:
 
 
 def _read_bounded(path: Path, max_bytes: int, where: str) -> bytes:
-    """The file's bytes, refusing more than `max_bytes` (the file may grow after `stat`)."""
+    """The file's bytes by the shared bounded reader (no symlink, a regular file, at most
+    `max_bytes`: the file may grow after `stat`); refusals name the file by `where` only."""
     try:
-        with path.open("rb") as f:
-            data = f.read(max_bytes + 1)
+        return read_bounded(path, max_bytes=max_bytes)
+    except UnsafeFileError as e:
+        if e.reason == "too_large":
+            raise InvalidSubmissionError(
+                f"{where} is too large: over {max_bytes:,} bytes, the limit for this "
+                "competition. Write only the required columns, one row per test id."
+            ) from None
+        raise InvalidSubmissionError(
+            f"{where} cannot be read (a symlink or not a regular file). Write it as a regular file."
+        ) from None
     except OSError as e:
         raise InvalidSubmissionError(
             f"{where} cannot be read ({type(e).__name__}). Write it as a regular file."
         ) from e
-    if len(data) > max_bytes:
-        raise InvalidSubmissionError(
-            f"{where} is too large: over {max_bytes:,} bytes, the limit for this competition. "
-            "Write only the required columns, one row per test id."
-        )
-    return data
 
 
 def _header_columns(line: bytes) -> int:

@@ -1,51 +1,40 @@
 """Reading files of a run folder or a bundle that someone else may have written.
 
-A bundle comes from outside (a downloaded run, a submission): a symlink in it could point at
-the host's secrets and a huge file could exhaust memory. Files are opened without following
-symlinks, must be regular files, and are read up to a cap.
+A bundle comes from outside (a downloaded run, a submission): files are read with the bounded
+reader of `mledojo._files` (no symlink, regular files only, a cap), whose refusals become
+`LeaderboardError`s here.
 """
 
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from mledojo._files import UnsafeFileError, iter_bounded_lines, read_bounded
 from mledojo.errors import MLEDojoError
 
 MAX_RESULT_BYTES = 1 << 20  # a result.json is a few kB
 MAX_TRAJECTORY_BYTES = 512 << 20
-MAX_LINE_BYTES = 16 << 20
 
 
 class LeaderboardError(MLEDojoError):
     """Leaderboard input (a result, a trajectory, a run folder) is unusable; says which."""
 
 
-def _open_regular(path: Path) -> int:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError as e:
-        raise LeaderboardError(f"{path}: no such file") from e
-    except OSError as e:  # ELOOP: a symlink
-        raise LeaderboardError(
-            f"{path}: cannot be opened ({e.strerror}); a run folder holds regular files, "
-            "never symlinks"
-        ) from e
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise LeaderboardError(f"{path}: not a regular file")
-    return fd
+def _refused(e: UnsafeFileError) -> LeaderboardError:
+    """The bounded reader's refusal, with what a run folder must hold."""
+    if e.reason == "unopenable":  # ELOOP: a symlink
+        return LeaderboardError(f"{e}; a run folder holds regular files, never symlinks")
+    return LeaderboardError(str(e))
 
 
 def read_text(path: Path, *, max_bytes: int) -> str:
     """The whole file as UTF-8 text, refusing symlinks, special files and files over the cap."""
-    fd = _open_regular(path)
-    with os.fdopen(fd, "rb") as f:
-        data = f.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise LeaderboardError(f"{path}: larger than {max_bytes:,} bytes; not a file mledojo wrote")
+    try:
+        data = read_bounded(path, max_bytes=max_bytes)
+    except UnsafeFileError as e:
+        raise _refused(e) from e
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -54,21 +43,16 @@ def read_text(path: Path, *, max_bytes: int) -> str:
 
 def iter_lines(path: Path, *, max_bytes: int = MAX_TRAJECTORY_BYTES) -> Iterator[tuple[int, str]]:
     """(1-based line number, text) of a JSON-lines file, with the same refusals as `read_text`."""
-    fd = _open_regular(path)
-    total = 0
-    with os.fdopen(fd, "rb") as f:
-        for number, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), 1):
-            total += len(raw)
-            if len(raw) > MAX_LINE_BYTES:
-                raise LeaderboardError(f"{path}:{number}: a line over {MAX_LINE_BYTES:,} bytes")
-            if total > max_bytes:
-                raise LeaderboardError(f"{path}: larger than {max_bytes:,} bytes")
+    try:
+        for number, raw in iter_bounded_lines(path, max_bytes=max_bytes):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 raise LeaderboardError(f"{path}:{number}: not UTF-8 text ({e.reason})") from e
             if text.strip():
                 yield number, text
+    except UnsafeFileError as e:
+        raise _refused(e) from e
 
 
 def find_files(root: Path, match: Callable[[str], bool]) -> list[Path]:

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from mledojo.llm.backends import Backend, backend_for, import_sdk
+from mledojo.llm.adapters import ApiAdapter, adapter_for, import_sdk
 from mledojo.llm.errors import (
     LLMAccessError,
     LLMCallError,
@@ -75,7 +75,7 @@ class LLMClient:
         self,
         model: ModelRef,
         *,
-        backend: Backend | None,
+        adapter: ApiAdapter | None,
         api_key: str | None,
         base_url: str | None,
         meter: UsageMeter,
@@ -91,7 +91,7 @@ class LLMClient:
         self.retry = retry
         self.max_output_tokens = max_output_tokens
         self.replaying = replayer is not None
-        self._backend = backend
+        self._adapter = adapter
         self._api_key = api_key
         self._secrets = [api_key] if api_key else []
         self._base_url = base_url
@@ -283,17 +283,17 @@ class LLMClient:
         self, base: CallRecord, schema: type[BaseModel] | None
     ) -> CallRecord:
         """Send `base.request` until a reply, a final failure or the retry budget ends."""
-        backend = self._backend
-        if backend is None or self._api_key is None:
-            raise LLMCallError("This client has no live backend (it was made for replay only).")
+        adapter = self._adapter
+        if adapter is None or self._api_key is None:
+            raise LLMCallError("This client has no live connection (it was made for replay only).")
         sdk_module = import_sdk("anthropic" if self.model.api == "anthropic-messages" else "openai")
-        sdk = backend.open_client(
+        sdk = adapter.open_client(
             api_key=self._api_key, base_url=self._base_url, timeout_s=self.timeout_s
         )
         attempts: list[Attempt] = []
         try:
             while True:
-                outcome = await self._attempt(backend, sdk, sdk_module, base.request, schema)
+                outcome = await self._attempt(adapter, sdk, sdk_module, base.request, schema)
                 if isinstance(outcome, WireReply):
                     return base.model_copy(update={"reply": outcome, "attempts": attempts})
                 tries = len(attempts) + 1
@@ -325,7 +325,7 @@ class LLMClient:
 
     async def _attempt(
         self,
-        backend: Backend,
+        adapter: ApiAdapter,
         sdk: Any,
         sdk_module: Any,
         request: LLMRequest,
@@ -334,7 +334,7 @@ class LLMClient:
         """One attempt under the hard deadline: the reply, or the classified failure."""
         try:
             async with asyncio.timeout(self.timeout_s):
-                return await backend.send(sdk, request, schema, self.timeout_s)
+                return await adapter.send(sdk, request, schema, self.timeout_s)
         except Exception as exc:  # noqa: BLE001 - provider failures are classified, others raise
             failure = classify(exc, sdk_module, self._secrets)
             if failure is None:
@@ -466,7 +466,7 @@ def make_client(
         if record_dir is not None and Path(record_dir).resolve() == Path(replay_dir).resolve():
             raise ValueError("record_dir and replay_dir must differ (replay reads, record appends)")
         replayer = Replayer(Path(replay_dir) / RECORD_FILE)
-        backend, key = None, None
+        adapter, key = None, None
     else:
         if ref.provider == "openai-compatible" and not base_url:
             raise ModelNameError(
@@ -474,12 +474,12 @@ def make_client(
                 "vLLM or http://localhost:11434/v1 for Ollama)."
             )
         key = _api_key(ref, api_key_env)
-        backend = backend_for(ref, table)
+        adapter = adapter_for(ref, table)
         import_sdk("anthropic" if ref.api == "anthropic-messages" else "openai")
     recorder = Recorder(Path(record_dir), [key] if key else []) if record_dir else None
     return LLMClient(
         ref,
-        backend=backend,
+        adapter=adapter,
         api_key=key,
         base_url=base_url,
         meter=meter,

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mledojo.llm.backends import MalformedReplyError
+from mledojo.llm.adapters import MalformedReplyError
 from mledojo.llm.record import redact
 
 

@@ -1,4 +1,5 @@
-"""Test helpers shipped with mledojo: a scripted LLM server speaking the providers' formats."""
+"""Test helpers shipped with mledojo: a scripted LLM server speaking the providers' formats,
+and (`mledojo.testing.scripted_bot`, imported on its own) a scripted ML engineer behind it."""
 
 from mledojo.testing.llm_server import RecordedRequest, Reply, ScriptedLLMServer, ScriptedUsage
 

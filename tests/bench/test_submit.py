@@ -17,8 +17,8 @@ import pytest
 from mledojo.artifacts import EpisodeResult
 from mledojo.bench.bundle import write_manifest
 from mledojo.bench.plan import load_plan
-from mledojo.bench.submit import SubmissionRejected, submit_run
 from mledojo.leaderboard.episode import load_episodes
+from mledojo.leaderboard.submit import SubmissionRejected, submit_run
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 COMPETITIONS = ["playground-series-s3e12", "titanic"]
@@ -283,7 +283,7 @@ def test_the_submit_command_lists_every_reason_and_exits_non_zero(
 
 def test_anytime_points_never_follow_a_symlinked_trajectory(tmp_path: Path) -> None:
     """The host reads the bundle's trajectory for progress points: a link is not opened."""
-    from mledojo.bench.submit import _anytime
+    from mledojo.leaderboard.submit import _anytime
 
     secret = tmp_path / "host-secret.jsonl"
     secret.write_text('{"time": 1.0, "obs": {"best_public_human_rank": 0.9}}\n')

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 import mledojo
-from mledojo.bot.scripted import DESIGN, ScriptedEngineer, prompt_text
 from mledojo.testing.llm_server import ScriptedLLMServer
 from mledojo.testing.pytest_plugin import llm_server  # noqa: F401 - the fixture
+from mledojo.testing.scripted_bot import DESIGN, ScriptedEngineer, prompt_text
 
 OPENAI_SENTINEL = "sk-test-SENTINEL-bot-openai-71c2"
 ANTHROPIC_SENTINEL = "sk-ant-test-SENTINEL-bot-anthropic-93ad"

@@ -8,7 +8,7 @@ from mledojo.bot.context import TaskContext, context_from_profile
 from mledojo.bot.orchestrate import check_code
 from mledojo.bot.report import render_html, write_report
 from mledojo.bot.rules import rules_code, rules_design, rules_review
-from mledojo.bot.schemas import Attempt, BotState, ExperimentRecord, IterationRecord
+from mledojo.bot.schemas import BotState, CodeAttempt, ExperimentRecord, IterationRecord
 
 TASK = {
     "targets": ["failure_24h"],
@@ -79,7 +79,7 @@ def record(name: str, score: float | None, iteration: int = 1) -> ExperimentReco
         plan=plan,
         status="ok" if score is not None else "failed",
         score=score,
-        attempts=[Attempt(code="result = {}\n", error=None if score else "boom")],
+        attempts=[CodeAttempt(code="result = {}\n", error=None if score else "boom")],
     )
 
 

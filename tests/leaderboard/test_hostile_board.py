@@ -30,11 +30,11 @@ import yaml
 
 from mledojo.artifacts import EpisodeResult
 from mledojo.bench.bundle import write_manifest
-from mledojo.bench.submit import SubmissionRejected, submit_run
 from mledojo.leaderboard.boardspec import load_board_file
 from mledojo.leaderboard.episode import load_episodes, load_jsonl
 from mledojo.leaderboard.render import render_html, render_markdown
 from mledojo.leaderboard.stats import build_board
+from mledojo.leaderboard.submit import SubmissionRejected, submit_run
 from mledojo.runner import EpisodeRequest
 
 COMP = "playground-series-s3e3"  # 336 private rows; the baseline's honest AUC is about 0.81
@@ -253,8 +253,8 @@ def test_an_llm_agent_reproduces_from_its_recording_without_a_key_or_a_model(
     board replays it with no key and no server. A schema-1 bundle (no recording carried)
     still verifies, and stays self-reported: reproduce refuses it."""
     from mledojo.bench.bundle import BUNDLE_FILE, load_manifest
-    from mledojo.bot.scripted import ScriptedEngineer
     from mledojo.testing.llm_server import ScriptedLLMServer
+    from mledojo.testing.scripted_bot import ScriptedEngineer
 
     with ScriptedLLMServer() as server:
         server.set_script(ScriptedEngineer())

@@ -1,6 +1,6 @@
 """The three wire formats, each sent through its official SDK (imported lazily).
 
-A backend turns an `LLMRequest` into one SDK call and the provider's reply into a
+An adapter turns an `LLMRequest` into one SDK call and the provider's reply into a
 `WireReply`. Structured requests use each SDK's own schema machinery: `chat.completions.parse`
 (`response_format`) and `responses.parse` (`text_format`) for OpenAI, a forced tool for
 Anthropic. Replies are read from the raw body, so a reply that fails the schema is still
@@ -30,7 +30,7 @@ def import_sdk(package: str) -> Any:
         raise SDKNotInstalledError(package) from None
 
 
-class Backend(Protocol):
+class ApiAdapter(Protocol):
     """Sends one request through an SDK client made by `open_client`."""
 
     def open_client(self, *, api_key: str, base_url: str | None, timeout_s: float) -> Any: ...
@@ -86,11 +86,11 @@ class MalformedReplyError(Exception):
     """The provider answered 2xx with a body that is not the format's JSON (retried)."""
 
 
-class _SDKBackend:
-    """What the three backends share: the model, the prices and one TLS context.
+class _SDKAdapter:
+    """What the three adapters share: the model, the prices and one TLS context.
 
     The SDK client is made per call (its connections die with the call's event loop), but
-    the TLS context, whose certificate loading costs ~60 ms, is made once per backend.
+    the TLS context, whose certificate loading costs ~60 ms, is made once per adapter.
     """
 
     package: str
@@ -114,7 +114,7 @@ class _SDKBackend:
         )
 
 
-class OpenAIChat(_SDKBackend):
+class OpenAIChat(_SDKAdapter):
     """OpenAI Chat Completions (any OpenAI-compatible server: vLLM, Ollama, llama.cpp)."""
 
     package = "openai"
@@ -157,7 +157,7 @@ class OpenAIChat(_SDKBackend):
         )
 
 
-class OpenAIResponses(_SDKBackend):
+class OpenAIResponses(_SDKAdapter):
     """OpenAI's Responses API (the default for `openai/...` models)."""
 
     package = "openai"
@@ -209,7 +209,7 @@ class OpenAIResponses(_SDKBackend):
         )
 
 
-class AnthropicMessages(_SDKBackend):
+class AnthropicMessages(_SDKAdapter):
     """Anthropic's Messages API; structured output through one forced tool."""
 
     package = "anthropic"
@@ -281,8 +281,8 @@ class AnthropicMessages(_SDKBackend):
         )
 
 
-def backend_for(model: ModelRef, prices: PriceTable) -> Backend:
-    """The backend speaking the model's wire format."""
+def adapter_for(model: ModelRef, prices: PriceTable) -> ApiAdapter:
+    """The adapter speaking the model's wire format."""
     if model.api == "openai-responses":
         return OpenAIResponses(model, prices)
     if model.api == "anthropic-messages":

@@ -38,7 +38,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mledojo._files import sha256_file
+from mledojo._files import UnsafeFileError, read_bounded, sha256_file
 from mledojo.artifacts import RESULT_FILE, EpisodeResult, Feedback
 from mledojo.bench.bundle import BUNDLE_FILE, load_manifest, verify_manifest
 from mledojo.bench.plan import BenchError, BenchPlan, Job, load_plan
@@ -126,12 +126,9 @@ def _regular(path: Path, inside: Path) -> str | None:
 
 
 def _read_json(path: Path, max_bytes: int) -> Any:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as fh:
-        data = fh.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise ValueError(f"larger than {max_bytes} bytes")
-    return json.loads(data)
+    """JSON from a bundle file, by the bounded reader (raises `UnsafeFileError`, a ValueError
+    for bad JSON)."""
+    return json.loads(read_bounded(path, max_bytes=max_bytes))
 
 
 def _hardware(run_folder: Path) -> str:
@@ -140,7 +137,7 @@ def _hardware(run_folder: Path) -> str:
         mem = host.get("memory_bytes")
         gb = f", {mem / 2**30:.0f} GB" if isinstance(mem, int | float) else ""
         return f"{host.get('machine', '?')}, {host.get('cpus', '?')} CPUs{gb}"[:200]
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, UnsafeFileError):
         return "unknown"
 
 
@@ -224,7 +221,7 @@ def _check_episode(
     try:
         raw = _read_json(result_path, MAX_RESULT_BYTES)
         result = EpisodeResult.model_validate(raw)
-    except (OSError, ValueError, ValidationError) as e:
+    except (OSError, ValueError, ValidationError, UnsafeFileError) as e:
         return [f"{where}: result.json is not a valid result: {str(e)[:300]}"], None
     reasons: list[str] = []
     if result.key != job.key or result.spec != job.spec:
@@ -294,11 +291,10 @@ def _trajectory_private_keys(path: Path, where: str) -> list[str]:
         return []
     if _regular(path, path.parent) is not None:
         return [f"{where}: trajectory.jsonl is not a regular file"]
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as fh:
-        data = fh.read(MAX_TRAJECTORY_BYTES + 1)
-    if len(data) > MAX_TRAJECTORY_BYTES:
-        return [f"{where}: trajectory.jsonl is larger than {MAX_TRAJECTORY_BYTES} bytes"]
+    try:
+        data = read_bounded(path, max_bytes=MAX_TRAJECTORY_BYTES)
+    except UnsafeFileError as e:
+        return [f"{where}: trajectory.jsonl: {e}"]
     for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
         try:
             entry = json.loads(line)

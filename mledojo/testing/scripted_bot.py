@@ -14,7 +14,7 @@ from typing import Any
 from mledojo.bot.context import TaskContext
 from mledojo.bot.rules import rules_code
 from mledojo.bot.schemas import ExperimentPlan
-from mledojo.testing.llm_server import Reply
+from mledojo.testing.replies import Reply
 
 DESIGN = {
     "strategy": "Two model families on encoded features, the stronger refined later.",
