@@ -108,7 +108,6 @@ class MLEBot:
         self.bot_dir.mkdir(mode=0o700, exist_ok=True)
         self.planner: Planner = RulesPlanner()
         self.state: BotState | None = None
-        self.previous: BotState | None = None
         self.notes: list[str] = []
         # Tool calls draw on the step budget, or on their own (`Budget.max_tool_calls`).
         self.tool_budget: int | None = getattr(env.budget, "max_tool_calls", None)
@@ -193,7 +192,6 @@ class MLEBot:
     def _run(self, task: dict[str, Any]) -> None:
         # The client first: a missing key or SDK fails before the episode does any work.
         client = self._client()
-        self.previous = find_checkpoint(self.folder, self.env)
         profile = self.tool(
             "profile_dataset", {"path": "/data/train.csv", "target": task["targets"][0]}
         )
@@ -204,9 +202,11 @@ class MLEBot:
             key=self.folder.name, model=self.config.model, problem=problem, profile=profile
         )
         self.planner = self._planner(client, problem, profile)
-        if self.previous is not None:
+        earlier = earlier_attempts(self.folder)
+        if earlier:
             self.notes.append(
-                f"resumed: {len(self.previous.experiments)} finished experiment(s) reused"
+                f"a retry: {len(earlier)} earlier attempt(s) set aside ({earlier[-1].name}); "
+                "this attempt starts afresh under the full budget and reuses none of their work"
             )
         self._report(ctx)
         best_written: str | None = None
@@ -293,19 +293,11 @@ class MLEBot:
         )
 
     def _design(self, ctx: TaskContext, iteration: int, size: int) -> Design:
-        prev = self.previous
-        if prev is not None and len(prev.iterations) >= iteration:
-            return prev.iterations[iteration - 1].design
         assert self.state is not None  # noqa: S101 - set in _run before any phase
         design = self.planner.design(ctx, list(self.state.experiments), size, iteration)
         return unique_names(design, {e.plan.name for e in self.state.experiments})
 
     def _review(self, ctx: TaskContext, iteration: int) -> Any:
-        prev = self.previous
-        if prev is not None and len(prev.iterations) >= iteration:
-            old = prev.iterations[iteration - 1].review
-            if old is not None:
-                return old
         assert self.state is not None  # noqa: S101
         return self.planner.review(
             ctx, list(self.state.experiments), iteration, self.config.max_iterations
@@ -354,13 +346,6 @@ class MLEBot:
         self, ctx: TaskContext, iteration: int, plan: ExperimentPlan, pool: Any, *, first: bool
     ) -> None:
         assert self.state is not None  # noqa: S101
-        reused = self._reused(iteration, plan)
-        if reused is not None:
-            with self._lock:
-                self.state.experiments.append(reused)
-            self._save()
-            self._report(ctx)
-            return
         t0 = time.monotonic()
         record = ExperimentRecord(iteration=iteration, plan=plan, status="failed")
         failed: list[tuple[str, str]] = []
@@ -410,14 +395,6 @@ class MLEBot:
         self._save()
         self._report(ctx)
 
-    def _reused(self, iteration: int, plan: ExperimentPlan) -> ExperimentRecord | None:
-        if self.previous is None:
-            return None
-        for old in self.previous.experiments:
-            if old.iteration == iteration and old.plan == plan:
-                return old.model_copy(update={"model": None})  # its model is in the old workspace
-        return None
-
     def _experiment_tool(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         if name not in EXPERIMENT_TOOLS:
             raise StepError(
@@ -465,9 +442,6 @@ class MLEBot:
     # --------------------------------------------------------------- submit
     def _submit_best(self, ctx: TaskContext, best: ExperimentRecord) -> bool:
         """The best model writes the submission; a copy cell gets it graded (public part)."""
-        if best.model is None:  # reused from a crashed run: rebuild its model (no LLM)
-            if not self._rebuild(ctx, best):
-                return False
         try:
             self.tool(
                 "write_submission",
@@ -490,24 +464,6 @@ class MLEBot:
             return False
         assert self.state is not None  # noqa: S101
         self.state.best = best.plan.name
-        return True
-
-    def _rebuild(self, ctx: TaskContext, best: ExperimentRecord) -> bool:
-        from pydantic_monty import Monty
-
-        with Monty(min_processes=1, max_processes=1) as pool:
-            outcome = run_orchestration(
-                best.code,
-                inputs={"ctx": ctx.model_dump(), "plan": best.plan.model_dump()},
-                call_tool=self._experiment_tool,
-                limits=self.config.monty,
-                pool=pool,
-            )
-        if not outcome.ok or outcome.result is None:
-            self.notes.append(f"could not rebuild {best.plan.name}: {outcome.error}")
-            return False
-        best.model = str(outcome.result.get("model"))
-        best.test_table = str(outcome.result.get("test"))
         return True
 
     def _budget_end(self) -> None:
@@ -575,17 +531,10 @@ def corrupt(code: str) -> str:
     return "result = undefined_name\n" + code
 
 
-def find_checkpoint(folder: Path, env: MLEDojoEnv) -> BotState | None:
-    """The newest checkpoint of an earlier attempt of this episode (`<folder>.attempt-*`)."""
-    candidates = sorted(folder.parent.glob(f"{folder.name}.attempt-*/bot/{STATE_FILE}"))
-    for path in reversed(candidates):
-        try:
-            state = BotState.model_validate_json(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if state.key == folder.name:
-            return state
-    return None
+def earlier_attempts(folder: Path) -> list[Path]:
+    """Earlier attempts of this episode the runner set aside (`<folder>.attempt-*`), oldest
+    first. The bot reads nothing from them: a retry is a new play (docs/mle-bot.md)."""
+    return sorted(folder.parent.glob(f"{folder.name}.attempt-*"))
 
 
-__all__ = ["BotConfig", "MLEBot", "corrupt", "find_checkpoint", "rules_code"]
+__all__ = ["BotConfig", "MLEBot", "corrupt", "rules_code"]

@@ -6,6 +6,7 @@ the tools do the real work in the sandbox; grading is real.
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -216,14 +217,20 @@ def test_llm_token_budget_truncates_with_the_best_submission_graded(
     assert result.llm.tokens >= 80 and len(llm_server.requests) == 5
 
 
-def test_a_crashed_bot_rerun_reuses_finished_experiments(
+def test_a_retried_bot_episode_is_a_fresh_play_within_its_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A retry after a crash reuses nothing of the set-aside attempt: every experiment the
+    new attempt's checkpoint and report show was trained and scored in its own steps, and
+    those steps stay within the episode's budget (the old bot reused the first attempt's
+    experiments: their scores appeared with no step behind them)."""
+    budget = {"max_tool_calls": 20}
     request = EpisodeRequest(
         competition="titanic",
         agent="mle-bot",
         agent_args={"max_iterations": 2},
         sandbox="local",
+        budget=budget,
     )
     real_review = MLEBot._review
 
@@ -243,15 +250,20 @@ def test_a_crashed_bot_rerun_reuses_finished_experiments(
     old = next(f for f in folders if ".attempt-" in f.name)
     before = BotState.model_validate_json((old / "bot" / "state.json").read_text())
     after = BotState.model_validate_json((current / "bot" / "state.json").read_text())
-    assert len(before.experiments) == 3
-    assert any("resumed: 3 finished experiment(s) reused" in n for n in after.notes)
-    reused = [e for e in after.experiments if e.iteration == 1]
-    assert {e.plan.name: e.score for e in reused} == {
-        e.plan.name: e.score for e in before.experiments
-    }
-    # Reuse means no re-training: iteration 1 trained only its best again (for the file).
-    trained = (current / "trajectory.jsonl").read_text().count('"tool": "train_model"')
-    assert trained <= 3  # one rebuild + iteration 2's experiment(s)
+    assert len(before.experiments) == 3 and all(e.status == "ok" for e in before.experiments)
+    assert any("a retry: 1 earlier attempt(s) set aside" in n for n in after.notes)
+    steps = [
+        json.loads(line) for line in (current / "trajectory.jsonl").read_text().splitlines()
+    ]
+    tools = [s["action"].get("tool") for s in steps if s["action"].get("action") == "call_tool"]
+    scored = [e for e in after.experiments if e.score is not None]
+    assert scored, after.notes
+    # Each score in the checkpoint was earned by an evaluate_model step of this attempt.
+    assert tools.count("evaluate_model") >= len(scored), (tools, [e.plan.name for e in scored])
+    assert tools.count("train_model") >= len(scored)
+    # ... and the whole play stays within the budget it is accounted against.
+    assert second.tool_calls == len(tools) <= budget["max_tool_calls"]
+    assert second.steps == len(steps) - 1  # the reset line is not a step
 
 
 def test_a_missing_key_fails_at_once_naming_the_variable(
