@@ -26,16 +26,17 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from mledojo._files import write_text_atomic
-from mledojo.artifacts import LLMUsage
+from mledojo.artifacts import EpisodeResult, LLMUsage
 from mledojo.bot.context import TaskContext, context_from_profile
 from mledojo.bot.orchestrate import MontyLimits, run_orchestration
 from mledojo.bot.planner import EXPERIMENT_TOOLS, LLMPlanner, Planner, RulesPlanner
-from mledojo.bot.report import write_report
+from mledojo.bot.report import clip_lines, write_report
 from mledojo.bot.rules import best_of, rules_code
 from mledojo.bot.schemas import (
     BotState,
     CodeAttempt,
     Design,
+    EpisodeEnd,
     ExperimentPlan,
     ExperimentRecord,
     IterationRecord,
@@ -51,6 +52,7 @@ RESERVED_PREFIX = "bot_"  # handles of the bot's own split and submission
 SUBMISSION_HANDLE = "/workspace/tools/bot_submission.csv"
 STEPS_PER_EXPERIMENT = 3  # features, train, evaluate
 FINAL_STEPS = 3  # write_submission, the copy cell, submit
+MAX_PROBLEM_PROMPT_CHARS = 6000  # of the task description, in the planner's prompts
 
 
 class BotConfig(BaseModel):
@@ -108,6 +110,7 @@ class MLEBot:
         self.bot_dir.mkdir(mode=0o700, exist_ok=True)
         self.planner: Planner = RulesPlanner()
         self.state: BotState | None = None
+        self.ctx: TaskContext | None = None  # set once the table is profiled and split
         self.notes: list[str] = []
         # Tool calls draw on the step budget, or on their own (`Budget.max_tool_calls`).
         self.tool_budget: int | None = getattr(env.budget, "max_tool_calls", None)
@@ -187,7 +190,10 @@ class MLEBot:
         finally:
             if self.state is not None:
                 self.state.notes = [*self.state.notes, *self.notes]
+                self.state.outcome = episode_end(self.env.result())
                 self._save()
+                if self.ctx is not None:
+                    self._report(self.ctx)
 
     def _run(self, task: dict[str, Any]) -> None:
         # The client first: a missing key or SDK fails before the episode does any work.
@@ -197,6 +203,7 @@ class MLEBot:
         )
         ctx = context_from_profile(task, profile)
         ctx = self._split(ctx)
+        self.ctx = ctx
         problem = self.config.problem or self._problem()
         self.state = BotState(
             key=self.folder.name, model=self.config.model, problem=problem, profile=profile
@@ -236,7 +243,7 @@ class MLEBot:
 
     def _problem(self) -> str:
         obs, _ = self.step({"action": "request_info", "topic": "description"})
-        return str(obs.get("info") or "")[:6000]
+        return clip_lines(str(obs.get("info") or ""), MAX_PROBLEM_PROMPT_CHARS)
 
     def _client(self) -> LLMClient | None:
         """The episode's LLM client (None for the rules), recording into the episode folder."""
@@ -529,6 +536,25 @@ def corrupt(code: str) -> str:
     if '"train_model"' in code:
         return code.replace('"train_model"', '"train_modle"', 1)
     return "result = undefined_name\n" + code
+
+
+def episode_end(result: EpisodeResult | None) -> EpisodeEnd | None:
+    """The report's outcome of an ended episode (None while it runs)."""
+    if result is None:
+        return None
+    f = result.final
+    return EpisodeEnd(
+        status=result.status,
+        end_reason=result.end_reason,
+        best_public_score=result.best_public_score,
+        best_public_human_rank=result.best_public_human_rank,
+        graded=f.graded,
+        not_graded_reason="" if f.graded else f.reason,
+        private_score=f.private_score,
+        private_human_rank=f.private_human_rank,
+        medal=f.medal,
+        above_median=f.above_median,
+    )
 
 
 def earlier_attempts(folder: Path) -> list[Path]:

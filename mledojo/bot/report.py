@@ -1,24 +1,97 @@
 """Phase 5: `report.md` and a self-contained `report.html` in the episode folder.
 
-Rewritten (atomically) as each experiment finishes, so a reader can follow a live run.
+Rewritten (atomically) as each experiment finishes, so a reader can follow a live run, and
+once more when the episode has ended, with its outcome (public and private scores, medal).
 Everything shown comes from the bot's state: the profile's aggregates, each experiment's
-plan, reasoning, code and metrics, the ranking, and how the strategy evolved. Text written
-by an LLM is escaped in the HTML (it is hostile input like any other).
+plan, reasoning, code and metrics, the ranking, and how the strategy evolved.
+
+The HTML is the Markdown rendered by a CommonMark parser (markdown-it-py, tables on) with raw
+HTML, links and images off: text written by an LLM is hostile input like any other, so it is
+escaped, can load nothing and links nowhere. The page's Content-Security-Policy allows no
+script and no resource beyond its inline style.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+from markdown_it import MarkdownIt
+
 from mledojo._files import write_text_atomic
 from mledojo.bot.context import TaskContext
-from mledojo.bot.schemas import BotState, ExperimentRecord
+from mledojo.bot.schemas import BotState, EpisodeEnd, ExperimentRecord
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
+MAX_PROBLEM_CHARS = 20_000
+CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+_HEADING = re.compile(r"^(#{1,6})(\s)")
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+
+
+def clip_lines(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters at a line end (never mid-word or mid-row of a
+    table), with a last line saying how much was left out."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    cut = head.rfind("\n")
+    head = head[:cut] if cut > 0 else head[: head.rfind(" ") if " " in head else limit]
+    return f"{head.rstrip()}\n\n({len(text) - len(head):,} more characters not shown)"
+
+
+def _nested(markdown: str, below: int = 2) -> str:
+    """Markdown embedded under a level-`below` heading: its headings demoted to stay below it
+    (code blocks untouched)."""
+    out, in_code = [], False
+    for line in markdown.splitlines():
+        if _FENCE.match(line):
+            in_code = not in_code
+        elif not in_code:
+            m = _HEADING.match(line)
+            if m:
+                level = min(len(m.group(1)) + below, 6)
+                line = "#" * level + line[len(m.group(1)) :]
+        out.append(line)
+    return "\n".join(out)
+
+
+def _number(value: float | None, digits: int = 5) -> str:
+    return "-" if value is None else f"{value:.{digits}g}"
+
+
+def _outcome_lines(end: EpisodeEnd | None, metric: str) -> list[str]:
+    """The Outcome section: how the episode ended, graded on the private part or why not."""
+    if end is None:
+        return [
+            "Not ended yet: this section gets the scores when the episode ends (if the bot "
+            "stopped first, the episode's `result.json` has them)."
+        ]
+    lines = [f"- status: **{end.status}**" + (f" ({end.end_reason})" if end.end_reason else "")]
+    if end.graded:
+        medal = end.medal if end.medal not in (None, "none") else "no medal"
+        lines += [
+            f"- private score ({metric}, the hidden part of the test set): "
+            f"**{_number(end.private_score, 6)}**",
+            f"- HumanRank: {_number(end.private_human_rank, 4)}; medal: **{medal}**"
+            + (
+                ""
+                if end.above_median is None
+                else f"; {'above' if end.above_median else 'not above'} the median"
+            ),
+        ]
+    else:
+        lines.append(f"- not graded: {end.not_graded_reason or 'no valid submission'}")
+    lines.append(
+        f"- best public score ({metric}, the part shown during the episode): "
+        f"{_number(end.best_public_score, 6)} (HumanRank {_number(end.best_public_human_rank, 4)})"
+    )
+    return lines
 
 
 def ranking(state: BotState, higher_is_better: bool) -> list[ExperimentRecord]:
@@ -58,9 +131,13 @@ def render_markdown(state: BotState, ctx: TaskContext, *, planner: str) -> str:
         "",
         f"Planner: **{planner}**. Model option: `{state.model}`.",
         "",
+        "## Outcome",
+        "",
+        *_outcome_lines(state.outcome, ctx.metric),
+        "",
         "## Problem",
         "",
-        state.problem.strip()[:3000] or "(none given)",
+        _nested(clip_lines(state.problem, MAX_PROBLEM_CHARS)) or "(none given)",
         "",
         "## Dataset (aggregates from profile_dataset)",
         "",
@@ -81,7 +158,7 @@ def render_markdown(state: BotState, ctx: TaskContext, *, planner: str) -> str:
     out += ["", "## How the strategy evolved", ""]
     for it in state.iterations:
         out.append(f"### Iteration {it.iteration}")
-        out += ["", it.design.strategy, ""]
+        out += ["", _nested(it.design.strategy, below=3), ""]
         if it.review is not None:
             out += [f"Review: **{it.review.decision}**: {it.review.reason}", ""]
     for ex in state.explorations:
@@ -112,51 +189,28 @@ def render_markdown(state: BotState, ctx: TaskContext, *, planner: str) -> str:
 
 CSS = (
     "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"
-    "color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem}"
-    "pre{background:#f6f6f6;padding:.6rem;overflow-x:auto}.failed{color:#a00}"
+    "color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;"
+    "text-align:left;vertical-align:top}pre{background:#f6f6f6;padding:.6rem;overflow-x:auto}"
+    "code{background:#f6f6f6}"
 )
 
 
+def _parser() -> MarkdownIt:
+    """CommonMark with tables; raw HTML, links and images off (see the module doc)."""
+    md = MarkdownIt("js-default", {"html": False, "linkify": False})
+    md.disable(["image", "link", "autolink"])
+    return md
+
+
 def render_html(markdown: str) -> str:
-    """A self-contained HTML page (inline CSS, no scripts, no external resources)."""
-    body: list[str] = []
-    in_code = in_table = False
-    for line in markdown.splitlines():
-        if line.startswith("```"):
-            body.append("</code></pre>" if in_code else "<pre><code>")
-            in_code = not in_code
-            continue
-        if in_code:
-            body.append(html.escape(line))
-            continue
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if set("".join(cells)) <= set("-"):
-                continue
-            if not in_table:
-                body.append("<table>")
-                in_table = True
-                body.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cells) + "</tr>")
-            else:
-                body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-            continue
-        if in_table:
-            body.append("</table>")
-            in_table = False
-        if line.startswith("#"):
-            level = min(len(line) - len(line.lstrip("#")), 4)
-            body.append(f"<h{level}>{html.escape(line.lstrip('#').strip())}</h{level}>")
-        elif line.startswith("- "):
-            body.append(f"<li>{html.escape(line[2:])}</li>")
-        elif line.strip():
-            body.append(f"<p>{html.escape(line)}</p>")
-    if in_table:
-        body.append("</table>")
-    if in_code:
-        body.append("</code></pre>")
+    """A self-contained HTML page of the report (inline CSS, no script, nothing to load)."""
+    body = str(_parser().render(markdown))
     return (
-        '<!doctype html><html><head><meta charset="utf-8"><title>MLE-Bot report</title>'
-        f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+        '<!doctype html><html><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{html.escape(CSP)}">'
+        f"<title>MLE-Bot report</title><style>{CSS}</style></head><body>\n"
+        + body
+        + "</body></html>\n"
     )
 
 

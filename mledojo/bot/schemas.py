@@ -115,6 +115,21 @@ class IterationRecord(BaseModel):
     review: Review | None = None
 
 
+class EpisodeEnd(BaseModel):
+    """How the episode ended, from its result once the env has graded it (for the report)."""
+
+    status: str
+    end_reason: str = ""
+    best_public_score: float | None = None
+    best_public_human_rank: float | None = None
+    graded: bool = False
+    not_graded_reason: str = ""
+    private_score: float | None = None
+    private_human_rank: float | None = None
+    medal: str | None = None
+    above_median: bool | None = None
+
+
 class BotState(BaseModel):
     """The bot's checkpoint (`bot/state.json`), rewritten as each experiment finishes."""
 
@@ -129,3 +144,4 @@ class BotState(BaseModel):
     submitted: bool = False
     explorations: list[dict[str, object]] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    outcome: EpisodeEnd | None = None

@@ -68,6 +68,10 @@ def test_rules_episode_is_graded_with_a_report(make_env: MakeEnv) -> None:
     assert state.iterations[0].review is not None  # phase 4 ran
     md = (env.run_folder / "report.md").read_text()
     assert "rules (no LLM)" in md and state.best in md and "```python" in md
+    # The last rewrite states the outcome the env graded (decision 71).
+    assert state.outcome is not None and state.outcome.private_score == result.final.private_score
+    assert "private score (" in md
+    assert f"**{result.final.private_score:.6g}**" in md
     assert (env.run_folder / "report.html").read_text().startswith("<!doctype html>")
     assert not (env.run_folder / "llm-calls.jsonl").exists()
     assert bot.llm.calls == 0
@@ -252,9 +256,7 @@ def test_a_retried_bot_episode_is_a_fresh_play_within_its_budget(
     after = BotState.model_validate_json((current / "bot" / "state.json").read_text())
     assert len(before.experiments) == 3 and all(e.status == "ok" for e in before.experiments)
     assert any("a retry: 1 earlier attempt(s) set aside" in n for n in after.notes)
-    steps = [
-        json.loads(line) for line in (current / "trajectory.jsonl").read_text().splitlines()
-    ]
+    steps = [json.loads(line) for line in (current / "trajectory.jsonl").read_text().splitlines()]
     tools = [s["action"].get("tool") for s in steps if s["action"].get("action") == "call_tool"]
     scored = [e for e in after.experiments if e.score is not None]
     assert scored, after.notes
