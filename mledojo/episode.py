@@ -224,13 +224,13 @@ class Episode:
             "truncated": truncated,
             "duration_s": info["step_time_s"],
         }
-        if self.llm != self._llm_logged:  # model calls since the last step
+        llm = self.llm  # one snapshot: an agent's thread may charge a call meanwhile
+        if llm != self._llm_logged:  # model calls since the last step
             spent = {
-                k: getattr(self.llm, k) - getattr(self._llm_logged, k)
-                for k in LLMUsage.model_fields
+                k: getattr(llm, k) - getattr(self._llm_logged, k) for k in LLMUsage.model_fields
             }
             entry["llm"] = {**spent, "tokens": spent["input_tokens"] + spent["output_tokens"]}
-            self._llm_logged = self.llm
+            self._llm_logged = llm
         self.recorder.record_step(entry)
         return StepOutcome(obs, draft.reward, draft.terminated, truncated, info)
 

@@ -2,14 +2,22 @@
 
 Two formats (the schema is `StepRecord` / `ChatRecord`; docs/leaderboard.md lists the fields):
 
-* `jsonl`: one `StepRecord` a line per step: the observation the agent acted on, its
-  action, the code it ran, the reward, the outcome (the observation that came back), LLM
-  messages and usage when the trajectory recorded them, and the episode's end result.
+* `jsonl`: one `StepRecord` a line per step: the observation the agent acted on, the LLM
+  calls that preceded the action (prompts and completions, from `llm-calls.jsonl`), its
+  action, the code it ran, the reward, the outcome (the observation that came back), and
+  the episode's end result.
 * `chat`: one `ChatRecord` a line per episode: the episode as a conversation (observations
   as `user` turns, actions as `assistant` turns) for supervised fine-tuning.
 
-Only what the host wrote is read (`trajectory.jsonl`, `result.json`), never the agent's
-`workspace/`, without following symlinks and with size caps.
+Only what the host wrote is read (`trajectory.jsonl`, `result.json`, `llm-calls.jsonl`),
+never the agent's `workspace/`, without following symlinks and with size caps.
+
+Joining the LLM calls to steps: each trajectory line counts the calls the episode was charged
+since the step before (`llm.calls`), and `llm-calls.jsonl` lists the billed calls (those with
+a reply) in the order they were charged (the client records and charges a call together), so
+step k gets the next `llm.calls` billed calls of the file, with any failed (unbilled)
+request before them. The join is checked call by call: the tokens of the joined calls must
+equal the step's. Calls after the last step preceded no action and are left out.
 """
 
 from __future__ import annotations
@@ -19,13 +27,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mledojo.artifacts import RESULT_FILE
 from mledojo.leaderboard._io import LeaderboardError, find_files, iter_lines
 from mledojo.leaderboard.episode import TRAJECTORY_FILE, load_episode
 
-EXPORT_SCHEMA_VERSION = 1
+EXPORT_SCHEMA_VERSION = 2
+LLM_CALLS_FILE = "llm-calls.jsonl"  # `mledojo.llm.record.RECORD_FILE` (a sibling layer)
 ExportFormat = Literal["jsonl", "chat"]
 EXPORT_FORMATS: tuple[str, ...] = ("jsonl", "chat")
 CODE_ACTIONS = ("execute_code", "validate_code")
@@ -60,6 +69,22 @@ class EpisodeRef(BaseModel):
     seed: int | None
 
 
+class LLMExchange(BaseModel):
+    """One LLM call joined to the step it preceded: its prompt, then the completion."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    call: int = Field(description="the call's number in llm-calls.jsonl")
+    purpose: str
+    model: str
+    messages: list[dict[str, str]] = Field(
+        description="the request's messages, then the reply as an `assistant` message"
+    )
+    error: str | None = Field(default=None, description="why no reply came (not billed)")
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
 class StepRecord(BaseModel):
     """One step of one episode (format `jsonl`)."""
 
@@ -76,7 +101,13 @@ class StepRecord(BaseModel):
     truncated: bool
     duration_s: float | None
     outcome: dict[str, Any] = Field(description="the observation the action produced")
-    llm_messages: list[Any] | None = None
+    llm_messages: list[Any] | None = Field(
+        default=None,
+        description="the prompt and completion of the last LLM call before the action",
+    )
+    llm_calls: list[LLMExchange] | None = Field(
+        default=None, description="every LLM call since the step before, in order"
+    )
     llm_tokens: int | None = None
     llm_usd: float | None = None
     final: EpisodeOutcome
@@ -109,10 +140,118 @@ def _outcome(folder: Path) -> tuple[EpisodeOutcome, tuple[str | None, str | None
     )
 
 
+class _Message(BaseModel):
+    role: str
+    content: str
+
+
+class _Request(BaseModel):
+    model: str
+    messages: list[_Message]
+
+
+class _Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class _Reply(BaseModel):
+    text: str = ""
+    tool_input: dict[str, Any] | None = None
+    usage: _Usage
+
+
+class _Error(BaseModel):
+    message: str
+
+
+class _Call(BaseModel):
+    """The fields of an `llm-calls.jsonl` line the export reads (the rest is ignored)."""
+
+    call: int
+    purpose: str
+    request: _Request
+    reply: _Reply | None = None
+    error: _Error | None = None
+
+    def exchange(self) -> LLMExchange:
+        messages = [m.model_dump() for m in self.request.messages]
+        usage = _Usage()
+        if self.reply is not None:
+            usage = self.reply.usage
+            answer = self.reply.text
+            if not answer and self.reply.tool_input is not None:
+                answer = json.dumps(self.reply.tool_input, sort_keys=True)
+            messages.append({"role": "assistant", "content": answer})
+        return LLMExchange(
+            call=self.call,
+            purpose=self.purpose,
+            model=self.request.model,
+            messages=messages,
+            error=self.error.message if self.error is not None else None,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+        )
+
+
+def _llm_calls(folder: Path) -> list[_Call]:
+    """The episode's recorded LLM calls, in file order (none without a recording)."""
+    path = folder / LLM_CALLS_FILE
+    if not (path.exists() or path.is_symlink()):
+        return []
+    calls = []
+    for number, line in iter_lines(path):
+        try:
+            calls.append(_Call.model_validate_json(line))
+        except ValidationError as e:
+            first = e.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "line"
+            raise LeaderboardError(
+                f"{path}:{number}: `{field}`: {first['msg']} (not a line mledojo's LLM client "
+                "wrote)"
+            ) from None
+    return calls
+
+
+class _CallQueue:
+    """Hands out the recorded calls step by step, by the trajectory's per-step counts."""
+
+    def __init__(self, calls: list[_Call], path: Path) -> None:
+        self.calls, self.path, self.next = calls, path, 0
+
+    def take(self, billed: int, tokens: int | None, where: str) -> list[LLMExchange]:
+        """The next `billed` billed calls (and failed requests before them); their tokens
+        must be the step's `tokens`."""
+        taken: list[_Call] = []
+        while billed > sum(1 for c in taken if c.reply is not None):
+            if self.next >= len(self.calls):
+                raise LeaderboardError(
+                    f"{where}: the step counts {billed} LLM call(s), but {self.path} has no "
+                    "more billed calls: the recording is incomplete or not this episode's"
+                )
+            taken.append(self.calls[self.next])
+            self.next += 1
+        joined = [c.exchange() for c in taken]
+        got = sum(x.input_tokens + x.output_tokens for x in joined)
+        if tokens is not None and got != tokens:
+            raise LeaderboardError(
+                f"{where}: the step was charged {tokens} LLM tokens, but the calls joined to it "
+                f"from {self.path} (numbers {[x.call for x in joined]}) add up to {got}: the "
+                "recording and the trajectory disagree"
+            )
+        return joined
+
+
 def _dict(value: object, where: str, field: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise LeaderboardError(f"{where}: field `{field}` must be a JSON object")
     return value
+
+
+def _count(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
 
 
 def _num(value: object) -> float | None:
@@ -131,6 +270,7 @@ def episode_records(folder: Path, run_root: Path) -> Iterator[StepRecord]:
         seed=seed,
     )
     path = folder / TRAJECTORY_FILE
+    queue = _CallQueue(_llm_calls(folder), folder / LLM_CALLS_FILE)
     previous: dict[str, Any] | None = None
     for number, line in iter_lines(path):
         where = f"{path}:{number}"
@@ -150,6 +290,12 @@ def episode_records(folder: Path, run_root: Path) -> Iterator[StepRecord]:
         raw_llm = entry.get("llm")
         llm: dict[str, Any] = raw_llm if isinstance(raw_llm, dict) else {}
         messages = llm.get("messages")
+        tokens = _count(llm.get("tokens"))
+        calls = _count(llm.get("calls")) or 0
+        joined = queue.take(calls, tokens, where) if queue.calls and calls > 0 else None
+        if joined and not isinstance(messages, list):
+            billed = [x for x in joined if x.error is None]
+            messages = billed[-1].messages if billed else None
         code = action.get("code") if action.get("action") in CODE_ACTIONS else None
         yield StepRecord(
             episode=ref,
@@ -163,7 +309,8 @@ def episode_records(folder: Path, run_root: Path) -> Iterator[StepRecord]:
             duration_s=_num(entry.get("duration_s")),
             outcome=obs,
             llm_messages=messages if isinstance(messages, list) else None,
-            llm_tokens=llm.get("tokens") if isinstance(llm.get("tokens"), int) else None,
+            llm_calls=joined,
+            llm_tokens=tokens,
             llm_usd=_num(llm.get("usd")),
             final=final,
         )

@@ -98,6 +98,9 @@ class LLMClient:
         self._recorder = recorder
         self._replayer = replayer
         self._lock = threading.Lock()
+        # Recording a call and charging it happen together, so `llm-calls.jsonl` lists billed
+        # calls in the order the episode counted them (`mledojo export` joins them by it).
+        self._ledger_lock = threading.Lock()
         self._calls = 0
         self._cancelled = threading.Event()
         self._inflight: set[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = set()
@@ -259,13 +262,16 @@ class LLMClient:
             call = self._calls
         base = CallRecord(call=call, purpose=purpose, round=round_, request=request)
         if self._replayer is not None:
-            record = self._replayer.take(call, base, self._recorder)
+            with self._ledger_lock:
+                record = self._replayer.take(call, base, self._recorder)
+                self._charge(record)
         else:
             record = await self._send_with_retries(base, schema)
-            if self._recorder is not None:
-                self._recorder.append(record)
+            with self._ledger_lock:
+                if self._recorder is not None:
+                    self._recorder.append(record)
+                self._charge(record)
         if record.reply is not None:
-            self.meter.charge(record.reply.usage)
             return record.reply
         error = record.error or RecordedError(kind="call", message="no reply was recorded")
         cls: type[LLMCallError] = LLMCallError
@@ -278,6 +284,11 @@ class LLMClient:
             status=error.status,
             attempts=error.attempts,
         )
+
+    def _charge(self, record: CallRecord) -> None:
+        """Charge a call the provider billed (one with a reply, even one that fails the schema)."""
+        if record.reply is not None:
+            self.meter.charge(record.reply.usage)
 
     async def _send_with_retries(
         self, base: CallRecord, schema: type[BaseModel] | None

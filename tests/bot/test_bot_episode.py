@@ -18,12 +18,14 @@ import pytest
 from mledojo.artifacts import EpisodeResult
 from mledojo.bot.engine import BotConfig, MLEBot
 from mledojo.bot.schemas import BotState
+from mledojo.leaderboard.export import StepRecord, export_run
 from mledojo.runner import EpisodeRequest, run_episode
 from mledojo.testing.llm_server import ScriptedLLMServer
 from mledojo.testing.replies import Reply
 
 from .conftest import (
     ANTHROPIC_SENTINEL,
+    DESIGN,
     OPENAI_SENTINEL,
     ScriptedEngineer,
     files_text,
@@ -119,6 +121,49 @@ def test_llm_episode_sees_only_aggregates_and_keeps_the_key_out(
     assert [e["columns"] for e in state.explorations] == [["Pclass", "Sex"]]
     designs = [r for r in llm_server.requests if b"Iteration 2. Design" in r.raw]
     assert len(designs) == 1 and b"Explorations you asked for" in designs[0].raw
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-5-mini", "anthropic/claude-sonnet-4-5"])
+def test_export_joins_each_llm_call_to_the_step_it_preceded(
+    make_env: MakeEnv, llm_server: ScriptedLLMServer, model: str
+) -> None:
+    """`export --format jsonl` of an LLM agent's episode: each step carries the prompts and
+    completions that came before its action (from llm-calls.jsonl), every billed call once,
+    in order; the old export gave `llm_messages: null` on every step."""
+    engineer = ScriptedEngineer(reviews=("continue", "stop"), bad_code={"lgbm_enc": ["import os"]})
+    llm_server.set_script(engineer)
+    env = make_env("titanic")
+    _, result = play(
+        env, model=model, model_base_url=server_for(model, llm_server), max_iterations=2
+    )
+    records = [StepRecord.model_validate_json(x) for x in export_run(env.run_folder, "jsonl")]
+    lines = llm_lines(env.run_folder)
+    billed = [line for line in lines if line.get("reply") is not None]
+    assert len(billed) == result.llm.calls >= 4  # design, 3 code (one refused), review
+    joined = [(r, x) for r in records for x in r.llm_calls or []]
+    # Every recorded call is joined once, in the recording's order (none came after the
+    # bot's last step), with its tokens.
+    assert [x.call for _, x in joined] == [line["call"] for line in lines]
+    assert sum(x.input_tokens + x.output_tokens for _, x in joined) == result.llm.tokens
+    for record in records:
+        if not record.llm_calls:
+            assert record.llm_messages is None
+            continue
+        # messages, then the action, then the observation: the last call's prompt and answer
+        assert record.llm_messages == record.llm_calls[-1].messages
+        assert record.llm_messages[0]["role"] in ("system", "user")
+        assert record.llm_messages[-1]["role"] == "assistant"
+        assert record.llm_tokens == sum(x.input_tokens + x.output_tokens for x in record.llm_calls)
+    # The design preceded the first step that followed it (the experiments' first tool call),
+    # and its completion is the design the scripted model answered.
+    first, design = joined[0]
+    assert design.purpose == "design-1" and first.action["action"] == "call_tool"
+    answer = json.loads(design.messages[-1]["content"])
+    assert answer["strategy"] == DESIGN["strategy"]
+    assert "Design" in "".join(m["content"] for m in design.messages[:-1])
+    # A refused code answer and its repair both precede the experiment's first tool step.
+    code = [x for _, x in joined if x.purpose.startswith("code")]
+    assert any("import os" in x.messages[-1]["content"] for x in code)
 
 
 def test_replay_reproduces_the_llm_calls_byte_for_byte(

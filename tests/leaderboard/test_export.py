@@ -82,3 +82,44 @@ def test_a_broken_line_names_the_file_and_line(write_episode: WriteEpisode) -> N
         f.write('{"time": 1, "step": 9, "action": "oops", "obs": {}}\n')
     with pytest.raises(LeaderboardError, match=r"trajectory.jsonl:3: field `action`"):
         list(export_run(folder, "jsonl"))
+
+
+def _call_line(call: int, tokens: tuple[int, int] | None, text: str = "{}") -> str:
+    """One llm-calls.jsonl line as the LLM client writes it (the fields the export reads)."""
+    line: dict[str, object] = {
+        "v": 1,
+        "call": call,
+        "purpose": f"p-{call}",
+        "round": "first",
+        "request": {"model": "m", "messages": [{"role": "user", "content": f"q{call}"}]},
+    }
+    if tokens is None:
+        line["error"] = {"kind": "call", "message": "HTTP 500"}
+    else:
+        usage = {"input_tokens": tokens[0], "output_tokens": tokens[1]}
+        line["reply"] = {"text": text, "usage": usage}
+    return json.dumps(line)
+
+
+def test_llm_calls_are_joined_by_count_and_checked_by_tokens(write_episode: WriteEpisode) -> None:
+    llm = [{"calls": 2, "tokens": 10}, {"calls": 1, "tokens": 5}]
+    folder = write_episode("r", "c1", "bot", 0, hr=0.7, public_hrs=[0.4, 0.6], llm=llm)
+    calls = [_call_line(1, (3, 3)), _call_line(2, None), _call_line(3, (2, 2), '{"a": 1}')]
+    calls += [_call_line(4, (4, 1)), _call_line(5, (9, 9))]  # 5: after the last step
+    (folder / "llm-calls.jsonl").write_text("\n".join(calls) + "\n")
+    first, second = [StepRecord.model_validate_json(x) for x in export_run(folder, "jsonl")]
+    assert [x.call for x in first.llm_calls or []] == [1, 2, 3]  # the failed request too
+    assert first.llm_calls and first.llm_calls[1].error == "HTTP 500"
+    assert first.llm_messages == [
+        {"role": "user", "content": "q3"},
+        {"role": "assistant", "content": '{"a": 1}'},
+    ]
+    assert [x.call for x in second.llm_calls or []] == [4]
+    # A recording that does not add up to the trajectory's tokens is refused, naming both.
+    calls[3] = _call_line(4, (4, 2))
+    (folder / "llm-calls.jsonl").write_text("\n".join(calls) + "\n")
+    with pytest.raises(LeaderboardError, match="charged 5 LLM tokens.*add up to 6"):
+        list(export_run(folder, "jsonl"))
+    (folder / "llm-calls.jsonl").write_text('{"call": "x"}\n')
+    with pytest.raises(LeaderboardError, match=r"llm-calls.jsonl:1: `call`"):
+        list(export_run(folder, "jsonl"))
