@@ -175,7 +175,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             scorer=task.scorer,
             grader=task.grader,
             spec=spec,
-            folder=new_episode_folder(self._episode_base(spec)),
+            folder=new_episode_folder(self._episode_base(spec, sandbox.image)),
             sandbox=sandbox,
             reward=self.reward_mode,
             info_text=lambda topic, steps_left, time_left: info_text(
@@ -270,7 +270,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
 
         return make_sandbox(self._sandbox_choice, **self._sandbox_options)
 
-    def _episode_base(self, spec: EpisodeSpec) -> Path:
+    def _episode_base(self, spec: EpisodeSpec, image: str | None) -> Path:
         """`run_dir` when given (the runner's episode folder), else a folder of this env's run."""
         if self._run_dir is not None:
             return self._run_dir
@@ -279,7 +279,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             from mledojo.layout import record_run
 
             self._run_id = new_run_id()
-            record_run(root / self._run_id)
+            record_run(root / self._run_id, image=image)
         return episode_dir(root, self._run_id, spec)
 
 

@@ -94,7 +94,7 @@ def test_result_json_records_the_sandbox_versions_and_image(
     runtime_image: str, tmp_path: Path
 ) -> None:
     env = mledojo.make(
-        "pump-failure", sandbox="docker", run_dir=tmp_path / "run", budget={"max_steps": 2}
+        "pump-failure", sandbox="docker", runs_dir=tmp_path / "runs", budget={"max_steps": 2}
     )
     try:
         env.reset(seed=0)
@@ -107,3 +107,5 @@ def test_result_json_records_the_sandbox_versions_and_image(
     assert {k: result.sandbox_versions.get(k) for k in seen} == seen
     assert result.sandbox.image == runtime_image == image_tag()
     assert result.versions["mledojo"] != "not installed"  # the host's, still beside them
+    run_json = json.loads((folder.parents[2] / "run.json").read_text())
+    assert run_json["image"] == runtime_image  # it was null for an env made by `make`
