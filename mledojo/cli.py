@@ -301,6 +301,7 @@ def run(
     if image is not None:
         if spec.sandbox != "docker":
             raise typer.BadParameter(f"--image needs the Docker sandbox, not {spec.sandbox}")
+        _check_image(image)
         env_kwargs["sandbox_options"] = {"image": image}
     elif spec.sandbox == "docker":
         _ensure_image(required=True)
@@ -430,6 +431,24 @@ def _print_json(payload: object) -> None:
 
 def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.6g}"
+
+
+def _check_image(tag: str) -> None:
+    """`--image`: the image exists here and can run episodes (before any episode starts)."""
+    from mledojo.errors import SandboxError
+    from mledojo.sandbox.engine import docker_client, image_exists
+    from mledojo.sandbox.extend import check_extended
+
+    client = docker_client()
+    if not image_exists(client, tag):
+        raise typer.BadParameter(
+            f"--image {tag}: no such image on this Docker engine; `mledojo image list` shows "
+            "the ones built, `mledojo image extend` builds one"
+        )
+    try:
+        check_extended(client, tag)
+    except SandboxError as e:
+        raise typer.BadParameter(f"--image {tag}: {e}") from e
 
 
 def _ensure_image(*, required: bool) -> None:

@@ -143,6 +143,11 @@ def test_an_episode_imports_a_package_of_an_extended_image(
             docker_client.images.remove(name, force=True)
 
 
+def _flat(text: str) -> str:
+    """A message as one line, without the CLI's box drawing."""
+    return " ".join(text.replace("│", " ").split())
+
+
 def listed_numpy(image: str, client: Any) -> str:
     """numpy's version in `image`, as its own Python says."""
     out = client.containers.run(
@@ -178,6 +183,10 @@ def test_an_extended_image_of_another_runtime_image_is_refused(
     try:
         with pytest.raises(SandboxError, match="mledojo image extend"):
             DockerSandbox(image=tag).prepare()
+        refused = _cli("run", "pump-failure", "--sandbox", "docker", "--image", tag)
+        assert refused.returncode == 2 and "mledojo image extend" in _flat(refused.stderr)
+        missing = _cli("run", "pump-failure", "--sandbox", "docker", "--image", "nope:1")
+        assert missing.returncode == 2 and "mledojo image list" in _flat(missing.stderr)
         assert tag in remove_images(keep_current=True)
     finally:
         if tag in {i.tag for i in list_images()}:
