@@ -103,6 +103,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_an_episode_imports_a_package_of_an_extended_image(
     runtime_image: str, docker_client: Any, tmp_path: Path

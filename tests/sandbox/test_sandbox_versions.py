@@ -90,6 +90,7 @@ def test_docker_sandbox_reports_the_containers_versions(runtime_image: str, tmp_
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_result_json_records_the_sandbox_versions_and_image(
     runtime_image: str, tmp_path: Path
 ) -> None:
