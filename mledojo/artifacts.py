@@ -68,6 +68,9 @@ class SandboxStats(BaseModel):
     disk_quota: Literal["filesystem", "walk"] | None = None
     """`filesystem`: the kernel enforced disk_mb/max_files (a volume of that size);
     `walk`: only the runner's weaker walk did (no root or loop devices); None: not reported."""
+    image: str | None = None
+    """The image the agent's code ran in (Docker: the runtime image's tag, or an extended
+    one's); None for backends that run on the host's files, and in older results."""
 
 
 class LLMUsage(BaseModel):
@@ -133,6 +136,10 @@ class EpisodeResult(BaseModel):
     """Set when the reward mode paid for public scores (`mledojo.rewards.reward_warning`)."""
     hardware: str = "unknown"
     versions: dict[str, str] = Field(default_factory=dict)
+    """The host's versions (where the env and the grader ran)."""
+    sandbox_versions: dict[str, str] = Field(default_factory=dict)
+    """Python and every installed distribution where the agent's code ran, as the sandbox's
+    runner reported them at start (bounded and validated); empty in older results."""
     finished_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     @model_validator(mode="before")

@@ -241,6 +241,10 @@ def run(
         Path | None, typer.Option(help="where run folders go (default: $MLEDOJO_RUNS_DIR or runs)")
     ] = None,
     run_id: Annotated[str | None, typer.Option(help="reuse a run id to resume")] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(help="Docker: the image to run, e.g. one `mledojo image extend` printed"),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run an agent on a competition in a sandbox and print its result.
@@ -293,7 +297,13 @@ def run(
         spec = request.resolve(comp)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
-    if spec.sandbox == "docker":
+    env_kwargs: dict[str, Any] = {}
+    if image is not None:
+        if spec.sandbox != "docker":
+            raise typer.BadParameter(f"--image needs the Docker sandbox, not {spec.sandbox}")
+        _check_image(image)
+        env_kwargs["sandbox_options"] = {"image": image}
+    elif spec.sandbox == "docker":
         _ensure_image(required=True)
     root = runs_dir or default_runs_dir()
     rid = run_id or new_run_id()
@@ -303,7 +313,7 @@ def run(
             runs_dir=root,
             run_id=rid,
             agent=agent_obj,
-            env_kwargs={"on_step": live.update},
+            env_kwargs={"on_step": live.update, **env_kwargs},
         )
     folder = episode_dir(root, rid, spec)
     if as_json:
@@ -423,6 +433,24 @@ def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.6g}"
 
 
+def _check_image(tag: str) -> None:
+    """`--image`: the image exists here and can run episodes (before any episode starts)."""
+    from mledojo.errors import SandboxError
+    from mledojo.sandbox.engine import docker_client, image_exists
+    from mledojo.sandbox.extend import check_extended
+
+    client = docker_client()
+    if not image_exists(client, tag):
+        raise typer.BadParameter(
+            f"--image {tag}: no such image on this Docker engine; `mledojo image list` shows "
+            "the ones built, `mledojo image extend` builds one"
+        )
+    try:
+        check_extended(client, tag)
+    except SandboxError as e:
+        raise typer.BadParameter(f"--image {tag}: {e}") from e
+
+
 def _ensure_image(*, required: bool) -> None:
     from mledojo.sandbox.engine import docker_available
     from mledojo.sandbox.image import build_image, image_tag
@@ -459,7 +487,8 @@ def image_build(
 
 @image_app.command("list")
 def image_list(as_json: JsonOpt = False) -> None:
-    """List the runtime and base images mledojo built; `current` is the one episodes use.
+    """List the runtime, extended and base images mledojo built; `current` is the one
+    episodes use by default, `built on` the runtime image an extended one adds to.
 
     Example: `mledojo image list`
     """
@@ -469,10 +498,46 @@ def image_list(as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json([i.model_dump() for i in images])
         return
-    table = Table("tag", "kind", "size", "created", "current")
+    table = Table("tag", "kind", "size", "created", "current", "built on")
     for i in images:
-        table.add_row(i.tag, i.kind, f"{i.size_mb} MB", i.created, "yes" if i.current else "")
+        current = "yes" if i.current else ""
+        table.add_row(i.tag, i.kind, f"{i.size_mb} MB", i.created, current, i.base)
     out.print(table)
+
+
+@image_app.command("extend")
+def image_extend(
+    requirements: Annotated[
+        Path | None,
+        typer.Option("--requirements", "-r", help="pinned requirement lines to add"),
+    ] = None,
+    wheels: Annotated[
+        Path | None, typer.Option(help="a folder of your own wheels (*.whl) to add")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="rebuild even if the tag exists")] = False,
+) -> None:
+    """Build the runtime image plus extra packages, offline, and print its tag.
+
+    Wheels come from the host's package index (`-r`) and/or your folder (`--wheels`); the
+    runtime's own pins cannot change. Run an episode in it with `mledojo run --image TAG`.
+
+    Example: `mledojo image extend -r extra-requirements.txt`
+    """
+    from mledojo.errors import ImageBuildError
+    from mledojo.sandbox.extend import extend_image
+
+    try:
+        report = extend_image(
+            requirements=requirements,
+            wheels=wheels,
+            force=force,
+            progress=lambda msg: err.print(f"[dim]{msg}[/dim]"),
+        )
+    except ImageBuildError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(1) from None
+    err.print(report.summary())
+    sys.stdout.write(report.tag + "\n")
 
 
 @image_app.command("clean")

@@ -56,6 +56,8 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
     `on_step(steps, observation)` is called after each step (progress displays).
     `limits=` (one flat mapping, the spelling before the split) still works, with a
     deprecation warning: its fields go to `budget=` or `resources=`.
+    `sandbox_options=` go to the sandbox backend when the env makes it, e.g.
+    `{"image": "mledojo-runtime-ext:<hash>"}` for an extended image (docs/sandbox.md).
     """
 
     metadata: dict[str, Any] = {"render_modes": []}
@@ -76,7 +78,13 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         resources: dict[str, Any] | None = None,
         on_step: Callable[[int, dict[str, Any]], None] | None = None,
         limits: dict[str, Any] | None = None,
+        sandbox_options: dict[str, Any] | None = None,
     ) -> None:
+        if sandbox_options and isinstance(sandbox, Sandbox):
+            raise ValueError(
+                "sandbox_options= configure a sandbox the env makes; give them to your "
+                "Sandbox instance instead (e.g. DockerSandbox(image=...))"
+            )
         if limits is not None:
             budget, resources = _split_legacy_limits(limits, budget, resources)
         self.competition = (
@@ -94,6 +102,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         self._tasks: dict[int, _Task] = {}
         self._task = self._task_for(data_seed)
         self._sandbox_choice = sandbox
+        self._sandbox_options = dict(sandbox_options or {})
         self._run_dir = Path(run_dir) if run_dir is not None else None
         self._runs_dir = Path(runs_dir) if runs_dir is not None else None
         self._run_id: str | None = None
@@ -166,7 +175,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             scorer=task.scorer,
             grader=task.grader,
             spec=spec,
-            folder=new_episode_folder(self._episode_base(spec)),
+            folder=new_episode_folder(self._episode_base(spec, sandbox.image)),
             sandbox=sandbox,
             reward=self.reward_mode,
             info_text=lambda topic, steps_left, time_left: info_text(
@@ -259,9 +268,9 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             return self._sandbox_choice
         from mledojo.sandbox import make_sandbox
 
-        return make_sandbox(self._sandbox_choice)
+        return make_sandbox(self._sandbox_choice, **self._sandbox_options)
 
-    def _episode_base(self, spec: EpisodeSpec) -> Path:
+    def _episode_base(self, spec: EpisodeSpec, image: str | None) -> Path:
         """`run_dir` when given (the runner's episode folder), else a folder of this env's run."""
         if self._run_dir is not None:
             return self._run_dir
@@ -270,7 +279,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             from mledojo.layout import record_run
 
             self._run_id = new_run_id()
-            record_run(root / self._run_id)
+            record_run(root / self._run_id, image=image)
         return episode_dir(root, self._run_id, spec)
 
 

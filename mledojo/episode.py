@@ -511,6 +511,7 @@ class Episode:
                 errors=self.sandbox_errors,
                 restarts=self._restarts_seen,
                 disk_quota=self.sandbox.disk_quota,
+                image=self.sandbox.image,
             ),
             llm=self.llm,
             feedback=self.feedback,
@@ -519,6 +520,7 @@ class Episode:
             reward_warning=reward_warning(self.reward_mode),
             hardware=hardware_summary(),
             versions=versions(),
+            sandbox_versions=dict(self.sandbox.runtime_versions),
         )
 
     def _private_grade(self, target: Path, reason: str) -> FinalGrade:

@@ -96,7 +96,8 @@ def run_episode(
             return previous
     if folder.exists():  # an earlier attempt died or is to be retried: keep it aside
         folder.rename(folder.with_name(f"{folder.name}.attempt-{time.strftime('%Y%m%d%H%M%S')}"))
-    record_run(root / rid, image=_default_image(spec))
+    image = (env_kwargs or {}).get("sandbox_options", {}).get("image") or _default_image(spec)
+    record_run(root / rid, image=image)
     return _play(comp, spec, agent_obj, folder, env_kwargs or {})
 
 

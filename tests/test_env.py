@@ -105,6 +105,7 @@ def test_submit_grades_private_part_and_writes_artifacts(env: MLEDojoEnv) -> Non
         "errors": 0,
         "restarts": 0,
         "disk_quota": sandbox.disk_quota,
+        "image": sandbox.image,  # the runtime image's tag in Docker, None for `local`
     }
     assert sandbox.disk_quota in ("filesystem", "walk")
     shown = [f for f in result["feedback"] if f["submission"] == "valid"]

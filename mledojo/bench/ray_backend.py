@@ -6,10 +6,21 @@ another node than its task). Ray retries a task whose worker or node died (`max_
 the retry finds the dead attempt's folder without a `result.json`, sets it aside as an
 attempt and plays the episode again. The runs folder must be the same path on every node
 (one machine, or a shared file system). Ray is imported only here, with an install hint.
+
+Starting (or reaching) Ray is bounded: `ray.init` runs in a helper thread and the caller
+waits at most `START_TIMEOUT_S`, so a start that cannot finish ends with a message naming
+the fix instead of hanging for minutes, and SIGTERM ends the process at once meanwhile
+(`ray.init` in the main thread installs a SIGTERM handler that cannot run while it blocks).
+Without an address, a new single-node Ray starts on loopback: `address="local"`, so a stale
+`/tmp/ray/ray_current_cluster` or `RAY_ADDRESS` is never joined, and
+`RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`, which makes Ray take 127.0.0.1 as the node address
+instead of the default route's (which a host may not reach).
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -20,9 +31,17 @@ from mledojo.bench.plan import BenchError, Job
 from mledojo.bench.worker import Outcome, attempts_before, read_outcome
 
 TASK_RETRIES = 3  # a node or worker that dies mid-episode: the episode is played again
+START_TIMEOUT_S = 60.0  # a local start takes 5-10 s on a 2-core machine
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+"""Read by Ray once, at import: `0` makes a local start use 127.0.0.1 as the node address."""
+LOOPBACK_HEAD = "ray start --head --node-ip-address 127.0.0.1 --port 6379"
 
 
-def _import_ray() -> Any:
+def _import_ray(*, local: bool) -> Any:
+    """Ray, imported now; for a local start with the loopback node address (unless the
+    caller set `LOOPBACK_ENV` or imported Ray already)."""
+    if local:
+        os.environ.setdefault(LOOPBACK_ENV, "0")
     try:
         import ray
     except ImportError as e:
@@ -30,6 +49,69 @@ def _import_ray() -> Any:
             "--backend ray needs Ray: pip install 'mledojo[ray]' (or 'ray[default]')"
         ) from e
     return ray
+
+
+def start_ray(ray: Any, address: str | None, timeout_s: float = START_TIMEOUT_S) -> RayStart:
+    """`ray.init` (a new local Ray without `address`), waiting at most `timeout_s`.
+
+    The call runs in a daemon thread: the caller's thread stays free for signals, and on a
+    timeout the process can still exit. The thread then waits for `RayStart.release`: a
+    local start's processes die with the thread that started them (Ray asks the kernel for
+    that, `PR_SET_PDEATHSIG`, which follows the thread), so it lives as long as Ray is used.
+    """
+    handle = RayStart()
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def init() -> None:
+        try:
+            ray.init(
+                address=address or "local",
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level="ERROR",
+            )
+        except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
+            failure.append(e)
+        finally:
+            done.set()
+        handle.released.wait()
+
+    threading.Thread(target=init, name="mledojo-ray", daemon=True).start()
+    if not done.wait(timeout_s):
+        raise BenchError(_start_timeout_message(address, timeout_s))
+    if failure:
+        handle.release()
+        raise BenchError(f"Ray did not start: {type(failure[0]).__name__}: {failure[0]}") from (
+            failure[0]
+        )
+    return handle
+
+
+class RayStart:
+    """The thread that started Ray; `release()` after `ray.shutdown()` lets it end."""
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+
+    def release(self) -> None:
+        self.released.set()
+
+
+def _start_timeout_message(address: str | None, timeout_s: float) -> str:
+    if address:
+        return (
+            f"Ray: no cluster answered at {address} within {timeout_s:g} s. Check that its head "
+            f"runs and is reachable from here (`ray status --address {address}`), or drop "
+            "--address to start a local Ray."
+        )
+    return (
+        f"Ray: a local start did not finish within {timeout_s:g} s. Its processes listen on "
+        "the node's IP address, which Ray resolves from the default route unless "
+        f"{LOOPBACK_ENV}=0 was set before Ray was imported (mledojo sets it for a local "
+        "start); on a host whose own address is unreachable, start a head on loopback "
+        f"yourself, `{LOOPBACK_HEAD}`, and pass `--address 127.0.0.1:6379`."
+    )
 
 
 def _episode_task(job_json: str, runs_dir: str, run_id: str, retry: list[str]) -> dict[str, Any]:
@@ -45,13 +127,19 @@ class RayBackend:
 
     name = "ray"
 
-    def __init__(self, runs_dir: Path, run_id: str, *, address: str | None = None) -> None:
-        self.ray = _import_ray()
+    def __init__(
+        self,
+        runs_dir: Path,
+        run_id: str,
+        *,
+        address: str | None = None,
+        start_timeout_s: float = START_TIMEOUT_S,
+    ) -> None:
+        self.ray = _import_ray(local=address is None)
         self.runs_dir, self.run_id = runs_dir.resolve(), run_id
+        self._start: RayStart | None = None
         if not self.ray.is_initialized():
-            self.ray.init(
-                address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR"
-            )
+            self._start = start_ray(self.ray, address, start_timeout_s)
         self._task = self.ray.remote(_episode_task)
         self._refs: list[Any] = []
 
@@ -104,3 +192,5 @@ class RayBackend:
 
     def close(self) -> None:
         self.ray.shutdown()
+        if self._start is not None:
+            self._start.release()

@@ -17,8 +17,10 @@ is idle, so a step only pays for `fork()`. Each step runs in a forked child that
 Requests:  {"op": "ping"} | {"op": "exec", "code", "timeout_s", "output_bytes"}
            | {"op": "tool", "name", "args", "ledger", "timeout_s", "output_bytes"}
            | {"op": "read", "path", "max_bytes"} | {"op": "shutdown"}
-A reply may carry a raw payload (the bytes of a `read`): a second length-prefixed frame,
-announced by `"payload_bytes"` in the JSON.
+`ping` answers the protocol version, the warm-up state and the versions of Python and of
+every installed distribution (taken once, at start). A reply may carry a raw payload (the
+bytes of a `read`): a second length-prefixed frame, announced by `"payload_bytes"` in the
+JSON.
 
 Trust (docs/sandbox.md, "Threat model"). The step is hostile and runs as the runner's own
 uid, so the runner defends itself with what the kernel gives a same-uid process:
@@ -64,7 +66,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-PROTOCOL_VERSION = 3  # 3: the host holds a lease connection
+PROTOCOL_VERSION = 4  # 3: the host holds a lease connection; 4: ping reports versions
 HEADER = struct.Struct(">I")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 MAX_READ_BYTES = 256 * 1024 * 1024
@@ -100,6 +102,9 @@ DEFAULT_PRELOAD = (
     ":tools",
 )
 TOOLS_PRELOAD = ":tools"
+MAX_VERSIONS = 500  # distributions the runner reports (and the host keeps) at most
+MAX_VERSION_NAME_CHARS = 100
+MAX_VERSION_CHARS = 64
 
 
 # --------------------------------------------------------------------------- framing
@@ -827,6 +832,34 @@ def _pidfd_open(pid: int) -> int | None:
         return None
 
 
+# --------------------------------------------------------------------------- versions
+
+
+def installed_versions() -> dict[str, str]:
+    """The Python version and every distribution on `sys.path` as name -> version.
+
+    Read from the names of the `.dist-info` / `.egg-info` folders (`numpy-2.4.6.dist-info`),
+    so no metadata file is parsed and nothing is imported: a few directory listings, taken
+    once at start, before any step ran. Names are lower-cased with `_` as `-` (how the
+    installers write them varies); the first folder found for a name wins, as for imports.
+    """
+    found = {"python": ".".join(str(part) for part in sys.version_info[:3])}
+    for entry in sys.path:
+        try:
+            names = sorted(os.listdir(entry or "."))
+        except OSError:
+            continue
+        for name in names:
+            stem, dot, suffix = name.rpartition(".")
+            if not dot or suffix not in ("dist-info", "egg-info"):
+                continue
+            dist, _, version = stem.partition("-")
+            key = dist.lower().replace("_", "-")
+            if dist and version and key not in found and len(found) < MAX_VERSIONS:
+                found[key[:MAX_VERSION_NAME_CHARS]] = version.split("-")[0][:MAX_VERSION_CHARS]
+    return found
+
+
 # --------------------------------------------------------------------------- the server
 
 
@@ -837,6 +870,8 @@ class Server:
         self.cfg = cfg
         self.pending_preload = list(cfg.preload)
         self.preload_errors: dict[str, str] = {}
+        # Taken before the socket exists, so before any step could add a distribution.
+        self.versions = installed_versions()
         self.listener = self._listen()
         self.lease: socket.socket | None = None
         self.started = time.monotonic()
@@ -955,6 +990,7 @@ class Server:
                 "preloading": list(self.pending_preload),
                 "preload_errors": self.preload_errors,
                 "leased": self.lease is not None,
+                "versions": self.versions,
             }
         elif op in ("exec", "tool"):
             while self.pending_preload:

@@ -76,6 +76,14 @@ class Sandbox(ABC):
     name: str = "abstract"
     restarts: int = 0  # how often a dead runner was replaced mid-episode (backends count)
     disk_quota: DiskQuotaKind | None = None  # set by `start`; None: the backend does not say
+    runtime_versions: Mapping[str, str] = {}
+    """Python and library versions where the agent's code runs, as the sandbox reported them
+    at its first start (validated, bounded); empty when the backend does not say."""
+
+    @property
+    def image(self) -> str | None:
+        """The image the agent's code runs in, for the record; None: the host's own files."""
+        return None
 
     def prepare(self) -> None:  # noqa: B027 - optional hook
         """Once per process and competition: build or verify what `start` needs."""

@@ -32,6 +32,7 @@ from mledojo.sandbox.protocol import (
     ReadRequest,
     Request,
     ToolRequest,
+    runner_versions,
 )
 from mledojo.sandbox.treecopy import CopyReport
 
@@ -170,6 +171,7 @@ class RunnerSandbox(Sandbox):
         workspace.mkdir(parents=True, exist_ok=True)
         self._data_dir, self._workspace, self._resources = data_dir, workspace, resources
         self._labels = dict(labels)
+        self.runtime_versions = {}
         cleanup.reap_control_dirs()
         policy = self.quota_policy or quota.policy_from_env()
         self._control_dir = Path(tempfile.mkdtemp(prefix=cleanup.CONTROL_PREFIX))
@@ -308,13 +310,16 @@ class RunnerSandbox(Sandbox):
             if transport.connectable():
                 try:
                     transport.pin()
-                    protocol = self.ping().get("protocol")
+                    hello = self.ping()
+                    protocol = hello.get("protocol")
                     if protocol != _runner.PROTOCOL_VERSION:
                         raise SandboxError(
                             f"The sandbox runner speaks protocol {protocol}, this library "
                             f"{_runner.PROTOCOL_VERSION}: rebuild the image "
                             "(`mledojo image build`)."
                         )
+                    if not self.runtime_versions:  # the first start's; a restart keeps them
+                        self.runtime_versions = runner_versions(hello.get("versions"))
                     self._lease = transport.lease(timeout_s=5.0)
                     return
                 except _runner.RunnerLostError:

@@ -90,6 +90,10 @@ class DockerSandbox(RunnerSandbox):
             self._image = build_image().tag
         elif not image_exists(self.client, self._image):
             raise SandboxError(f"The image {self._image} does not exist; build or pull it.")
+        else:
+            from mledojo.sandbox.extend import check_extended
+
+            check_extended(self.client, self._image)
 
     @property
     def container_name(self) -> str | None:

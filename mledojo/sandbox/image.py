@@ -64,6 +64,7 @@ LABEL_KIND = "mledojo.image"
 LABEL_HASH = "mledojo.hash"
 LABEL_METHOD = "mledojo.method"
 LABEL_BASE = "mledojo.base"
+IMAGE_KINDS = ("extended", "runtime", "base")  # LABEL_KIND values; extended: extend.py
 
 RUNTIME_USER = "1000:1000"
 RUNTIME_WORKDIR = "/workspace"
@@ -291,10 +292,12 @@ def build_image(
 
 
 def remove_images(keep_current: bool) -> list[str]:
-    """Remove mledojo runtime images (and unused imported bases); return what was removed.
+    """Remove mledojo runtime images, extended ones and unused imported bases; return what
+    was removed.
 
-    With `keep_current`, the image of the current sources and its base stay. An image still
-    used by a container is left alone.
+    With `keep_current`, the image of the current sources, its base and the extended images
+    built on it stay (an extended image of an older runtime image cannot run: its runner
+    speaks another protocol). An image still used by a container is left alone.
     """
     from docker.errors import APIError
 
@@ -308,10 +311,14 @@ def remove_images(keep_current: bool) -> list[str]:
         for image in [current, *(_find_image(client, base) for base in bases if base)]:
             if image is not None:
                 keep.add(image.id)
+    current_tag = image_tag()
     removed: list[str] = []
-    for kind in ("runtime", "base"):  # runtime images first: they sit on top of the bases
+    for kind in IMAGE_KINDS:  # the top layers first: extended on runtime on base images
         for image in client.images.list(filters={"label": f"{LABEL_KIND}={kind}"}):
-            if image.id in keep:
+            labels = image.labels or {}
+            if image.id in keep or (
+                keep_current and kind == "extended" and labels.get(LABEL_BASE) == current_tag
+            ):
                 continue
             for name in list(image.tags) or [image.id]:  # by tag: an id with 2 tags fails
                 try:
@@ -324,22 +331,24 @@ def remove_images(keep_current: bool) -> list[str]:
 
 
 class ImageInfo(BaseModel):
-    """One image mledojo built: its tag, kind (runtime or base), size and whether it is the
-    image of the current sources."""
+    """One image mledojo built: its tag, kind (runtime, extended or base), size, whether it
+    is the image of the current sources, and what it was built on (extended images: the
+    runtime image; episodes can use one only while that is the current one)."""
 
     tag: str
     kind: str
     size_mb: int
     created: str
     current: bool
+    base: str = ""
 
 
 def list_images() -> list[ImageInfo]:
-    """The runtime and base images on this engine, newest first."""
+    """The runtime, extended and base images on this engine, newest first."""
     client = docker_client(timeout=BUILD_TIMEOUT_S)
     current = image_tag()
     found = []
-    for kind in ("runtime", "base"):
+    for kind in IMAGE_KINDS:
         for image in client.images.list(filters={"label": f"{LABEL_KIND}={kind}"}):
             for tag in list(image.tags) or [image.short_id]:
                 found.append(
@@ -349,6 +358,7 @@ def list_images() -> list[ImageInfo]:
                         size_mb=int(image.attrs.get("Size", 0)) // 2**20,
                         created=str(image.attrs.get("Created", ""))[:19],
                         current=tag == current,
+                        base=(image.labels or {}).get(LABEL_BASE, "") if kind != "base" else "",
                     )
                 )
     return sorted(found, key=lambda i: i.created, reverse=True)
@@ -639,10 +649,24 @@ def _platform_tags(arch: str) -> list[str]:
 
 
 def download_wheels(
-    requirements: Path, arch: str, cache: Path, progress: Progress | None = None
+    requirements: Path,
+    arch: str,
+    cache: Path,
+    progress: Progress | None = None,
+    *,
+    find_links: Path | None = None,
+    constraints: Path | None = None,
 ) -> Path:
-    """Download binary wheels for the image's Python and platform on the host (cached)."""
-    key_source = json.dumps([requirements.read_text(), arch, PYTHON_VERSION])
+    """Download binary wheels for the image's Python and platform on the host (cached).
+
+    `find_links` is a folder of the user's own wheels pip may take too; `constraints` pins
+    what is already in the image (an extended image must not change the runtime's pins).
+    """
+    extra = [str(file_digest(p)) for p in sorted(find_links.glob("*.whl"))] if find_links else []
+    key_source = json.dumps(
+        [requirements.read_text(), arch, PYTHON_VERSION, extra]
+        + ([constraints.read_text()] if constraints else [])
+    )
     key = hashlib.sha256(key_source.encode()).hexdigest()[:12]
     folder = cache / f"wheels-{key}"
     if (folder / ".complete").is_file():
@@ -657,6 +681,8 @@ def download_wheels(
         "--abi", "abi3", "--abi", "none",
         *[arg for tag in _platform_tags(arch) for arg in ("--platform", tag)],
         "--dest", str(partial), "-r", str(requirements),
+        *(["--find-links", str(find_links)] if find_links else []),
+        *(["-c", str(constraints)] if constraints else []),
     ]  # fmt: skip
     try:
         _run_logged(command, partial / "pip-download.log", "pip download")
@@ -666,6 +692,15 @@ def download_wheels(
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return folder
+
+
+def file_digest(path: Path) -> str:
+    """`<name>:<sha256>` of a file: what a wheel contributes to a cache key or a hash."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return f"{path.name}:{digest.hexdigest()}"
 
 
 # --------------------------------------------------------------------------- offline: install

@@ -8,11 +8,18 @@ and a host refuses a runner of another version. Replies are turned into `ExecRes
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mledojo.sandbox._runner import MAX_READ_BYTES, PROTOCOL_VERSION
+from mledojo.sandbox._runner import (
+    MAX_READ_BYTES,
+    MAX_VERSION_CHARS,
+    MAX_VERSION_NAME_CHARS,
+    MAX_VERSIONS,
+    PROTOCOL_VERSION,
+)
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -21,7 +28,11 @@ __all__ = [
     "ReadRequest",
     "Request",
     "ToolRequest",
+    "runner_versions",
 ]
+
+_VERSION_NAME = re.compile(rf"[a-z0-9][a-z0-9._-]{{0,{MAX_VERSION_NAME_CHARS - 1}}}")
+_VERSION = re.compile(rf"[A-Za-z0-9][A-Za-z0-9.+!_-]{{0,{MAX_VERSION_CHARS - 1}}}")
 
 
 class _Request(BaseModel):
@@ -65,3 +76,27 @@ class ReadRequest(_Request):
 Request = Annotated[
     PingRequest | ExecRequest | ToolRequest | ReadRequest, Field(discriminator="op")
 ]
+
+
+def runner_versions(value: object) -> dict[str, str]:
+    """The `versions` of a ping reply as they may enter a result: name -> version.
+
+    What a runner sends is checked like anything from the sandbox: a mapping of at most
+    `MAX_VERSIONS` entries, each a short distribution name (lower case, as the runner
+    normalises it) and a short version string; anything else is dropped, so a result never
+    carries more than about 85 KB of them, nor control characters or markup.
+    """
+    if not isinstance(value, dict):
+        return {}
+    kept: dict[str, str] = {}
+    for name, version in value.items():
+        if len(kept) >= MAX_VERSIONS:
+            break
+        if (
+            isinstance(name, str)
+            and isinstance(version, str)
+            and _VERSION_NAME.fullmatch(name)
+            and _VERSION.fullmatch(version)
+        ):
+            kept[name] = version
+    return kept
