@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mledojo.errors import CompetitionNotFoundError, SpecError
+from mledojo.spec import Budget, Resources, split_limits
 
 SPEC_FILE = "competition.yaml"
 ENV_PATH_VAR = "MLEDOJO_COMPETITIONS_PATH"
@@ -127,68 +128,6 @@ class LeaderboardSpec(_Model):
     public: str | None = None
     source_note: str = ""
     caveats: list[str] = Field(default_factory=list)
-
-
-class Budget(_Model):
-    """What an episode may spend: steps, time, graded submissions, tool calls and LLM usage.
-
-    `max_steps` counts every action but `call_tool`; tool calls have their own count
-    (`max_tool_calls`), so a tool-driven agent and a code-writing agent get the same number
-    of code steps (docs/episode.md). Both draw on the same wall-clock budget.
-
-    The env enforces the budget; the sandbox never sees it (only `Resources`). A budget
-    runs out at a step boundary: the episode is truncated and its best submission graded.
-    """
-
-    max_steps: int = Field(default=30, gt=0)
-    episode_time_s: float = Field(default=3600, gt=0)
-    step_timeout_s: float = Field(default=600, gt=0)
-    max_public_grades: int | None = Field(default=None, ge=1)
-    """Public grades per episode, every source alike (code cells, tools); None: `max_steps`."""
-    max_tool_calls: int = Field(default=120, ge=0)
-    llm_usd: float | None = Field(default=None, ge=0)
-    llm_tokens: int | None = Field(default=None, ge=0)
-    max_sandbox_errors: int = Field(default=3, ge=1)
-
-    @property
-    def public_grades(self) -> int:
-        """The episode's public grades: `max_public_grades`, else one per code step.
-
-        Why: tool calls cost no code step, so a cap above `max_steps` let tools add ~100
-        graded probes (100 public rows decoded) to an agent's 30 code steps.
-        """
-        return self.max_public_grades if self.max_public_grades is not None else self.max_steps
-
-
-class Resources(_Model):
-    """What the episode's sandbox may use: memory, CPUs, processes, disk and output."""
-
-    memory_mb: int = Field(default=4096, ge=128)
-    cpus: float = Field(default=2.0, gt=0)
-    pids: int = Field(default=256, ge=16)
-    disk_mb: int = Field(default=2048, ge=16)
-    max_files: int = Field(default=100_000, ge=100)
-    output_bytes: int = Field(default=64_000, ge=1000)
-
-
-BUDGET_FIELDS = tuple(Budget.model_fields)
-RESOURCE_FIELDS = tuple(Resources.model_fields)
-
-
-def split_limits(limits: dict[str, object], where: str = "limits") -> dict[str, dict[str, object]]:
-    """A flat `limits:` mapping (the v1 spelling) as `{"budget": ..., "resources": ...}`."""
-    budget = {k: v for k, v in limits.items() if k in BUDGET_FIELDS}
-    resources = {k: v for k, v in limits.items() if k in RESOURCE_FIELDS}
-    unknown = sorted(set(limits) - set(budget) - set(resources))
-    if unknown:
-        from mledojo.errors import did_you_mean
-
-        _, hint = did_you_mean(unknown[0], BUDGET_FIELDS + RESOURCE_FIELDS)
-        raise ValueError(
-            f"unknown {where} field(s) {unknown}.{hint} Budget fields: "
-            f"{', '.join(BUDGET_FIELDS)}; resource fields: {', '.join(RESOURCE_FIELDS)}"
-        )
-    return {"budget": budget, "resources": resources}
 
 
 class CaseLayout(_Model):

@@ -17,7 +17,8 @@ import pytest
 from mledojo.artifacts import EpisodeResult
 from mledojo.bot.engine import BotConfig, MLEBot
 from mledojo.bot.schemas import BotState
-from mledojo.runner import EpisodeRequest, run_episode
+from mledojo.play import run_episode
+from mledojo.resolve import resolve_spec
 from mledojo.testing.llm_server import ScriptedLLMServer
 from mledojo.testing.replies import Reply
 
@@ -219,7 +220,7 @@ def test_llm_token_budget_truncates_with_the_best_submission_graded(
 def test_a_crashed_bot_rerun_reuses_finished_experiments(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    request = EpisodeRequest(
+    request = resolve_spec(
         competition="titanic",
         agent="mle-bot",
         agent_args={"max_iterations": 2},
@@ -327,7 +328,7 @@ def test_a_model_that_cannot_be_used_is_a_model_error_not_a_clean_zero(
     else:
         monkeypatch.delenv("OPENAI_API_KEY")
     args = {"model": "openai/gpt-5-mini", "model_base_url": base_url, "max_iterations": 1}
-    request = EpisodeRequest(
+    request = resolve_spec(
         competition="titanic", agent="mle-bot", agent_args=args, sandbox="local",
         budget={"max_steps": 20},
     )  # fmt: skip
