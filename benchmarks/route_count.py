@@ -8,19 +8,23 @@ tiny scripted one (reset, copy the sample submission, submit) and the sandbox is
 `unsafe-local`, so the count is about the route, not about a model or a container.
 
 Counting (main thread only; the grading worker and the sandbox's runner are other
-processes and are not traced):
+processes and are not traced; the process's caches are cleared before the plan and
+before the worker, which runs in a process of its own in a real bench):
 
 * a *call* is a Python function call whose code lives in a module of the `mledojo`
   package; calls made while a module is being imported (a `<module>` frame on the stack)
   are left out, so lazy imports do not count;
-* a *stay* is a maximal run of consecutive calls into the same module;
+* a *stay* is a maximal run of consecutive calls into the same module; two views are
+  printed: `modules` (every module a room) and `layers` (each subpackage off the route,
+  such as `mledojo.sandbox` or `mledojo.grading`, one room; calls into the leaf modules of
+  values and helpers every layer uses, `LEAVES`, skipped: they are carried, not visited);
 * a *room* is a distinct module with at least one stay;
 * a module's *height* is the index of its first stay (the route enters it there); a
   *climb* is a stay in a module higher on the route (a smaller height) than the module of
   the stay before it: the route had gone below that module and comes back up to work in
   it again. A route that goes down once per layer and back once has no climbs.
 
-Also printed: name lookups (`get_competition` calls) and `EpisodeSpec` builds (instances
+Also printed: name lookups (`get_competition` and `load_version` calls) and `EpisodeSpec` builds (instances
 validated). `--smoke` runs the same thing (it is already small).
 
     python benchmarks/route_count.py [--competition pump-failure] [--show]
@@ -42,6 +46,9 @@ from mledojo.agent import Agent
 PACKAGE = "mledojo"
 #: Subpackages that are one room each in the layer view: what they do inside is not the route.
 FOLDED = ("sandbox", "grading", "tools", "data", "llm", "leaderboard", "bot", "testing")
+#: Modules of values and helpers that every layer uses (a leaf imports no other layer):
+#: the layer view skips calls into them, they are what the route carries, not a stop on it.
+LEAVES = ("spec", "errors", "types", "spaces", "_files", "_process")
 
 
 class RouteAgent(Agent):
@@ -85,14 +92,14 @@ class Route:
         module = frame.f_globals.get("__name__", "")
         if not (module == PACKAGE or module.startswith(PACKAGE + ".")):
             return
-        if code.co_name == "get_competition":
+        if code.co_name in ("get_competition", "load_version"):
             self.lookups += 1
         if not self.calls or self.calls[-1] != module:
             self.calls.append(module)
 
     def stays(self, *, fold: bool) -> list[str]:
-        """The stays, with each folded subpackage one room when `fold`."""
-        rooms = [_layer(m) if fold else m for m in self.calls]
+        """The stays; with `fold`, each folded subpackage is one room and leaves are skipped."""
+        rooms = [_layer(m) for m in self.calls if _layer(m) != ""] if fold else self.calls
         return [m for i, m in enumerate(rooms) if i == 0 or rooms[i - 1] != m]
 
 
@@ -109,6 +116,8 @@ def climbs(stays: list[str]) -> int:
 def _layer(module: str) -> str:
     """`mledojo.sandbox.local` -> `mledojo.sandbox` for the subpackages off the route."""
     parts = module.split(".")
+    if len(parts) == 2 and parts[1] in LEAVES:
+        return ""
     if len(parts) > 2 and parts[1] in FOLDED:
         return ".".join(parts[:2])
     return module
@@ -122,12 +131,21 @@ def _builds_spec(frame: types.FrameType) -> bool:
     return cls.__name__ == "EpisodeSpec"
 
 
+def _as_new_process() -> None:
+    """Forget what a new process would not know: the competition catalogue's cache."""
+    import mledojo.competition
+
+    if hasattr(mledojo.competition, "_catalogue"):
+        mledojo.competition._catalogue = None
+
+
 def trace(competition: str, runs_dir: Path) -> Route:
     """Plan and play one episode under the profiler; returns its route."""
     from mledojo.bench import worker
     from mledojo.bench.plan import make_plan
 
     route = Route()
+    _as_new_process()
     sys.setprofile(route.profile)
     try:
         plan = make_plan(
@@ -138,6 +156,9 @@ def trace(competition: str, runs_dir: Path) -> Route:
             budget={"max_steps": 3},
         )
         (job,) = plan.jobs
+        sys.setprofile(None)
+        _as_new_process()  # the worker is a child process of its own
+        sys.setprofile(route.profile)
         stdin, sys.stdin = sys.stdin, io.StringIO(job.model_dump_json())
         try:
             code = worker.main([str(runs_dir), "route", "", str(runs_dir / "outcome.json")])

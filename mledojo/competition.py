@@ -422,11 +422,40 @@ def _folders_under(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and (p / SPEC_FILE).is_file())
 
 
+_catalogue: tuple[object, Catalogue] | None = None
+
+
 def discover(extra_roots: Iterable[Path] = ()) -> Catalogue:
-    """Find every competition; broken folders are collected, not raised."""
+    """Find every competition; broken folders are collected, not raised.
+
+    The catalogue is cached in the process and rebuilt when a root, a competition folder's
+    entries or its `competition.yaml` changed (a bench plan resolves each competition of
+    the bench, `make()` is called in loops: loading and checking every spec each time cost
+    more than the lookups).
+    """
+    global _catalogue
+    roots = _candidate_roots(extra_roots)
+    key = (roots, [_stamp(f) for root, _ in roots for f in _folders_under(root)])
+    if _catalogue is not None and _catalogue[0] == key:
+        return _catalogue[1]
+    catalogue = _discover(roots)
+    _catalogue = (key, catalogue)
+    return catalogue
+
+
+def _stamp(folder: Path) -> tuple[str, int, int, int]:
+    """What changes when a competition folder or its spec file changes."""
+    try:
+        spec = (folder / SPEC_FILE).stat()
+        return (str(folder), folder.stat().st_mtime_ns, spec.st_mtime_ns, spec.st_size)
+    except OSError:
+        return (str(folder), -1, -1, -1)
+
+
+def _discover(roots: list[tuple[Path, str]]) -> Catalogue:
     found: dict[str, list[Competition]] = {}
     broken: list[SpecError] = []
-    for root, origin in _candidate_roots(extra_roots):
+    for root, origin in roots:
         if origin == "entry-point-error":
             broken.append(SpecError(root, ["the entry point failed to load"]))
             continue
@@ -453,13 +482,56 @@ class CompetitionDeprecatedWarning(UserWarning):
 def get_competition(competition_id: str) -> Competition:
     """Resolve one id (`name`, `name-vN` or `mledojo/name-vN`); warn if it is deprecated."""
     comp = discover().get(competition_id)
+    _warn_deprecated(comp)
+    return comp
+
+
+def load_version(versioned_id: str) -> Competition:
+    """Exactly the competition version `name-vN`, loading and checking only its folder.
+
+    What a resolved spec names, in a process that has not loaded the catalogue (a bench
+    worker): the first folder whose `competition.yaml` claims that id and version, in the
+    roots' order, as `discover` would pick it. Anything else (no such folder, a broken
+    one) goes through `get_competition`, whose errors name the known ids.
+    """
+    m = ID_RE.match(versioned_id)
+    if m is None or m.group("version") is None:
+        return get_competition(versioned_id)
+    wanted = (m.group("name"), int(m.group("version")))
+    for root, origin in _candidate_roots():
+        if origin == "entry-point-error":
+            continue
+        for folder in _folders_under(root):
+            if _claims(folder) != wanted:
+                continue
+            try:
+                comp = load_competition(folder, origin)
+            except SpecError:
+                break  # the catalogue reports it (or finds the version elsewhere)
+            _warn_deprecated(comp)
+            return comp
+    return get_competition(versioned_id)
+
+
+def _claims(folder: Path) -> tuple[str, int] | None:
+    """The (id, version) a `competition.yaml` claims, read without checking the rest."""
+    try:
+        raw = yaml.safe_load((folder / SPEC_FILE).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        return None
+    version = raw.get("version")
+    return (raw["id"], version) if isinstance(version, int) else None
+
+
+def _warn_deprecated(comp: Competition) -> None:
     if comp.spec.deprecated:
         warnings.warn(
             f"{comp.spec.versioned_id} is deprecated: {comp.spec.deprecated}",
             CompetitionDeprecatedWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    return comp
 
 
 def list_competitions(split: str = "all") -> list[str]:

@@ -64,19 +64,14 @@ class RunLayout:
         """The run label of this run's containers."""
         return self.run_id
 
-    def episode_folder(self, spec: EpisodeSpec, key: str | None = None) -> Path:
-        """Where the episode `spec` is filed (under `key`, default its own)."""
-        name = spec.folder_name_for(key or spec.key)
-        return self.folder / spec.competition / spec.agent.label / name
+    def episode_folder(self, spec: EpisodeSpec) -> Path:
+        """Where the episode `spec` is filed (under its own key)."""
+        return self._candidates(spec)[0]
 
     def finished(self, spec: EpisodeSpec) -> Path | None:
         """The folder holding the episode's `result.json`, under its own key or one an older
         key rule gave it (a run made before key versions); None when it has none."""
-        for key in spec.keys():
-            folder = self.episode_folder(spec, key)
-            if (folder / RESULT_FILE).is_file():
-                return folder
-        return None
+        return next((f for f in self._candidates(spec) if (f / RESULT_FILE).is_file()), None)
 
     def set_aside(self, folder: Path) -> Path:
         """Move an earlier attempt of an episode out of the way (`<folder>.attempt-<time>`)."""
@@ -91,13 +86,18 @@ class RunLayout:
 
     def attempts_before(self, spec: EpisodeSpec) -> int:
         """How many earlier attempts of this episode were set aside, under any of its keys."""
-        count = 0
-        for key in spec.keys():
-            folder = self.episode_folder(spec, key)
-            if folder.parent.is_dir():
-                prefix = f"{folder.name}{ATTEMPT_MARK}"
-                count += sum(1 for p in folder.parent.iterdir() if p.name.startswith(prefix))
-        return count
+        folders = self._candidates(spec)
+        parent = folders[0].parent
+        if not parent.is_dir():
+            return 0
+        prefixes = tuple(f"{f.name}{ATTEMPT_MARK}" for f in folders)
+        return sum(1 for p in parent.iterdir() if p.name.startswith(prefixes))
+
+    def _candidates(self, spec: EpisodeSpec) -> list[Path]:
+        """The episode's folder under each key it has had, its own key's first."""
+        keys, parent = spec.keys(), self.folder / spec.competition / spec.agent.label
+        seed = "none" if spec.seed is None else str(spec.seed)
+        return [parent / f"seed-{seed}-data-{spec.data_seed}-{key}" for key in keys]
 
     def record(self, *, image: str | None = None) -> RunManifest:
         """Create or extend `run.json` with this invocation (once per process).

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mledojo.competition import Competition, get_competition
+from mledojo.competition import Competition, get_competition, load_version
 from mledojo.rewards import reward_mode
 from mledojo.sandbox.registry import resolve_sandbox_kind
 from mledojo.spec import AgentRef, EpisodeSpec, override
@@ -65,5 +65,6 @@ def resolve_spec(
 
 
 def competition_of(spec: EpisodeSpec) -> Competition:
-    """The competition a spec names, exactly that version (a new process's one lookup)."""
-    return get_competition(spec.competition)
+    """The competition a spec names, exactly that version (a new process's one lookup:
+    only that competition's folder is loaded, not the whole catalogue)."""
+    return load_version(spec.competition)

@@ -162,13 +162,6 @@ class EpisodeSpec(_Model):
         """A readable name of the budget, so a board compares only like with like."""
         return budget_class(self.budget)
 
-    @property
-    def folder_name(self) -> str:
-        return self.folder_name_for(self.key)
-
-    def folder_name_for(self, key: str) -> str:
-        seed = "none" if self.seed is None else str(self.seed)
-        return f"seed-{seed}-data-{self.data_seed}-{key}"
 
 
 def budget_class(budget: Budget) -> str:
