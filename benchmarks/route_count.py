@@ -24,8 +24,8 @@ before the worker, which runs in a process of its own in a real bench):
   the stay before it: the route had gone below that module and comes back up to work in
   it again. A route that goes down once per layer and back once has no climbs.
 
-Also printed: name lookups (`get_competition` and `load_version` calls) and `EpisodeSpec` builds (instances
-validated). `--smoke` runs the same thing (it is already small).
+Also printed: name lookups (`get_competition` and `load_version` calls) and `EpisodeSpec`
+builds (instances validated). `--smoke` runs the same thing (it is already small).
 
     python benchmarks/route_count.py [--competition pump-failure] [--show]
 """
