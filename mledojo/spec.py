@@ -163,7 +163,6 @@ class EpisodeSpec(_Model):
         return budget_class(self.budget)
 
 
-
 def budget_class(budget: Budget) -> str:
     """`steps=30,time=3600s,step=600s,grades=100,tools=120[,usd=..]`: equal budgets, equal names."""
     parts = [
