@@ -294,3 +294,52 @@ def test_anytime_points_never_follow_a_symlinked_trajectory(tmp_path: Path) -> N
     (folder / "trajectory.jsonl").unlink()
     (folder / "trajectory.jsonl").write_text(secret.read_text())
     assert [p.best_human_rank for p in _anytime(folder)][-1] == 0.9  # a real file is read
+
+
+def _old_rule_key(spec: dict[str, Any]) -> str:
+    """The key rule before key versions: sha256 of the spec's sorted, compact JSON, 12 hex."""
+    import hashlib
+
+    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def test_a_run_filed_by_the_previous_key_rule_is_accepted(honest_run: Path, tmp_path: Path) -> None:
+    """A run written before key versions (rule-1 keys and folders, a schema-1 plan) is
+    accepted as it is: old runs can still be submitted."""
+    run = _copy(honest_run, tmp_path)
+    for path in list(run.glob("*/*/*/result.json")):
+        data = json.loads(path.read_text())
+        spec = {k: v for k, v in data["spec"].items() if k != "key_version"}
+        old = _old_rule_key(spec)
+        assert old != data["key"]
+        data["key"], data["spec"] = old, spec
+        path.write_text(json.dumps(data))
+        folder = path.parent
+        folder.rename(
+            folder.with_name(folder.name.removesuffix(folder.name.rsplit("-", 1)[1]) + old)
+        )
+    plan = json.loads((run / "bench.json").read_text())
+    jobs = []
+    for job in plan["jobs"]:
+        spec = {k: v for k, v in job["spec"].items() if k != "key_version"}
+        jobs.append(
+            {
+                "competition": spec["competition"].rsplit("-v", 1)[0],
+                "agent": spec["agent"]["name"],
+                "agent_args": spec["agent"]["args"],
+                "seed": spec["seed"],
+                "data_seed": None,
+                "sandbox": spec["sandbox"],
+                "reward": spec["reward"],
+                "budget": {"max_steps": 3},
+                "resources": {"cpus": 1, "memory_mb": 2048},
+                "spec": spec,
+            }
+        )
+    (run / "bench.json").write_text(json.dumps({"schema_version": 1, "jobs": jobs}))
+    write_manifest(run)
+    out = tmp_path / "submissions"
+    record = submit_run(run, name="old-keys", board_spec=_spec_file(tmp_path, run), out_dir=out)
+    assert record.episodes == 2 and record.re_graded == 2
+    assert {e.competition for e in load_episodes([out])} == set(COMPETITIONS)
