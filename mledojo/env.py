@@ -93,7 +93,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
                 agent=agent,
                 seed=None,
                 data_seed=data_seed,
-                sandbox=sandbox.name if isinstance(sandbox, Sandbox) else sandbox,
+                sandbox=sandbox,
                 reward=reward,
                 budget=budget,
                 resources=resources,

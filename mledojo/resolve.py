@@ -15,6 +15,7 @@ from typing import Any
 
 from mledojo.competition import Competition, get_competition, load_version
 from mledojo.rewards import reward_mode
+from mledojo.sandbox.base import Sandbox
 from mledojo.sandbox.registry import resolve_sandbox_kind
 from mledojo.spec import AgentRef, EpisodeSpec, override
 
@@ -34,7 +35,7 @@ def resolve_spec(
     agent_args: Mapping[str, Any] | None = None,
     seed: int | None = 0,
     data_seed: int | None = None,
-    sandbox: str = "auto",
+    sandbox: str | Sandbox = "auto",
     reward: str = "final_only",
     budget: Mapping[str, Any] | None = None,
     resources: Mapping[str, Any] | None = None,
@@ -42,7 +43,8 @@ def resolve_spec(
     """The full spec of one episode: names checked, defaults filled in, before any work.
 
     `competition` is an id (`pump-failure`, `pump-failure-v1`) or a loaded `Competition`;
-    `sandbox="auto"` is decided here (Docker when it answers); `budget` and `resources`
+    `sandbox="auto"` is decided here (Docker when it answers; a `Sandbox` instance is
+    recorded by its `name`); `budget` and `resources`
     override fields of the competition's own (an unknown field names the known ones).
     Raises `ValueError` (or an `MLEDojoError`) naming what is wrong.
     """
@@ -56,7 +58,7 @@ def resolve_spec(
         agent=ref,
         seed=seed,
         data_seed=spec.split.seed if data_seed is None else int(data_seed),
-        sandbox=resolve_sandbox_kind(sandbox),
+        sandbox=sandbox.name if isinstance(sandbox, Sandbox) else resolve_sandbox_kind(sandbox),
         reward=reward_mode(reward),
         budget=override(spec.budget, dict(budget or {}), "budget"),
         resources=override(spec.resources, dict(resources or {}), "resources"),
