@@ -100,14 +100,29 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             )
             self.competition, self.base_spec = resolved.competition, resolved.spec
         else:  # resolved already (mledojo.play): the spec's fields are not given twice
+            given = {
+                "data_seed": data_seed is not None,
+                "sandbox": sandbox != "auto" and not isinstance(sandbox, Sandbox),
+                "reward": reward != "final_only",
+                "agent": agent != "manual",
+                "budget": bool(budget),
+                "resources": bool(resources),
+                "limits": limits is not None,
+            }
+            twice = sorted(k for k, v in given.items() if v)
+            if twice:
+                raise TypeError(
+                    f"MLEDojoEnv(spec=...) takes {twice} from the spec; resolve them into it "
+                    "with mledojo.resolve.resolve_spec(...) instead of passing them again"
+                )
             self.competition = (
                 competition if isinstance(competition, Competition) else competition_of(spec)
             )
-            if self.competition.spec.versioned_id != spec.competition:
-                raise ValueError(
-                    f"spec= names {spec.competition}, the env was given "
-                    f"{self.competition.spec.versioned_id}"
-                )
+            named = self.competition.spec.versioned_id
+            if isinstance(competition, str):  # it must name the spec's version, if any
+                named = competition if competition.split("/")[-1] != spec.competition else named
+            if named != spec.competition:
+                raise ValueError(f"spec= names {spec.competition}, the env was given {named}")
             self.base_spec = spec
         warning = reward_warning(self.reward_mode)
         if warning is not None:

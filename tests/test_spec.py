@@ -176,3 +176,13 @@ def test_a_schema_1_bench_plan_is_still_read_with_its_old_keys(tmp_path: Path) -
     (tmp_path / "bench.json").write_text(json.dumps({"schema_version": 1, "jobs": [{}]}))
     with pytest.raises(BenchError, match="(?s)not a valid bench plan.*each hold a `spec`"):
         load_plan(tmp_path)
+
+
+def test_an_env_given_a_resolved_spec_refuses_its_fields_twice() -> None:
+    from mledojo.env import MLEDojoEnv
+
+    resolved = resolve_spec("pump-failure", sandbox="local")
+    with pytest.raises(TypeError, match=r"\['budget'\] from the spec"):
+        MLEDojoEnv(resolved.competition, spec=resolved.spec, budget={"max_steps": 2})
+    with pytest.raises(ValueError, match="spec= names pump-failure-v2"):
+        MLEDojoEnv("pump-failure-v1", spec=resolved.spec)
