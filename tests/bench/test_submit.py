@@ -199,7 +199,8 @@ def test_without_a_spec_the_board_keeps_its_budget_classes(
 
 
 def test_an_edited_budget_in_the_plan_is_rejected(honest_run: Path, tmp_path: Path) -> None:
-    """Claiming the board's budget class for a run made with a smaller budget fails too."""
+    """Claiming the board's budget class for a run made with a smaller budget fails too: the
+    edited spec has another key, and no episode of the run was played under it."""
     run = _copy(honest_run, tmp_path)
     plan = json.loads((run / "bench.json").read_text())
     for job in plan["jobs"]:
@@ -208,7 +209,8 @@ def test_an_edited_budget_in_the_plan_is_rejected(honest_run: Path, tmp_path: Pa
     write_manifest(run)
     board = _spec_file(tmp_path, run, budget={"max_steps": 20})  # what the edited plan claims
     reasons = _rejected(run, tmp_path, board_spec=board)
-    assert any("differs from what this mledojo resolves" in r for r in reasons), reasons
+    assert len(reasons) == 2, reasons
+    assert all("missing episode" in r and "result.json is missing" in r for r in reasons), reasons
 
 
 def test_feedback_showing_the_private_score_is_rejected(honest_run: Path, tmp_path: Path) -> None:
