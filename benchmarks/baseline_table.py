@@ -19,7 +19,8 @@ from pathlib import Path
 import mledojo
 from mledojo.artifacts import EpisodeResult
 from mledojo.layout import default_runs_dir, new_run_id
-from mledojo.runner import EpisodeRequest, run_episode
+from mledojo.play import run_episode
+from mledojo.resolve import resolve_spec
 
 HEADER = (
     "| competition | metric | baseline score (private part) | HumanRank | medal | board teams "
@@ -59,7 +60,7 @@ def main() -> None:
     lines = [HEADER]
     t0 = time.monotonic()
     for cid in competitions:
-        request = EpisodeRequest(
+        request = resolve_spec(
             competition=cid, agent="baseline", seed=args.seed, sandbox=args.sandbox
         )
         result = run_episode(request, runs_dir=args.runs_dir, run_id=run_id)

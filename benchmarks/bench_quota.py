@@ -23,9 +23,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mledojo.competition import Resources
 from mledojo.sandbox.client import RunnerSandbox
 from mledojo.sandbox.quota import DiskQuota, QuotaPolicy
+from mledojo.spec import Resources
 
 RESOURCES = Resources(memory_mb=2048, cpus=2)
 POLICIES_BENCHED: tuple[QuotaPolicy, ...] = ("off", "auto")

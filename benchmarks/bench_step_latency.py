@@ -25,10 +25,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mledojo.competition import Resources
 from mledojo.sandbox.docker import DockerSandbox
 from mledojo.sandbox.image import build_image
 from mledojo.sandbox.local import LocalSandbox
+from mledojo.spec import Resources
 
 PRINT_STEP = "print(1)"
 SKLEARN_STEP = """

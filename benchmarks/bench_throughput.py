@@ -29,8 +29,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from mledojo.bench.backends import make_backend
 from mledojo.bench.display import PlainDisplay
+from mledojo.bench.executors import make_executor
 from mledojo.bench.plan import make_plan
 from mledojo.bench.scheduler import BenchReport, run_bench
 from mledojo.sandbox.image import build_image
@@ -53,13 +53,13 @@ def one(
     with tempfile.TemporaryDirectory(prefix="mledojo-throughput-") as tmp:
         runs = Path(tmp)
         run_id = plan.default_run_id()
-        chosen = make_backend(backend, runs_dir=runs, run_id=run_id, address=address)
+        chosen = make_executor(backend, runs_dir=runs, run_id=run_id, address=address)
         try:
             return run_bench(
                 plan,
                 runs_dir=runs,
                 run_id=run_id,
-                backend=chosen,
+                executor=chosen,
                 display=PlainDisplay(Console(file=io.StringIO())),
                 workers=workers,
                 start_interval_s=0.2,

@@ -53,7 +53,12 @@ def __getattr__(name: str) -> Any:
 
 
 def make(competition_id: str, **overrides: Any) -> MLEDojoEnv:
-    """Create the env of a competition: `make("pump-failure", sandbox="docker", ...)`."""
+    """Create the env of a competition: `make("pump-failure", sandbox="docker", ...)`.
+
+    The keyword arguments are `MLEDojoEnv`'s; they are resolved once into the env's
+    `EpisodeSpec` (`mledojo.resolve.resolve_spec`), the same way `mledojo run` and the
+    bench resolve theirs.
+    """
     from mledojo.env import MLEDojoEnv
 
     return MLEDojoEnv(competition_id, **overrides)

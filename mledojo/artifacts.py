@@ -17,12 +17,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from mledojo._files import write_text_atomic
-from mledojo.layout import EpisodeSpec, versions
+from mledojo.layout import RESULT_FILE, versions
+from mledojo.spec import EpisodeSpec, upgrade_stored_spec
 
-__all__ = ["versions"]  # re-exported: where results have always found it
+__all__ = ["RESULT_FILE", "versions"]  # re-exported: where results have always found them
 
 RESULT_SCHEMA_VERSION = 2
-RESULT_FILE = "result.json"
 
 # completed: submitted, or the step budget ran out; timeout: the time budget ran out;
 # agent_error: the agent crashed; infra_error: the sandbox or the machine failed;
@@ -39,7 +39,10 @@ EpisodeStatus = Literal[
     "timeout",
     "interrupted",
 ]
-EPISODE_STATUSES: tuple[str, ...] = EpisodeStatus.__args__  # type: ignore[attr-defined]
+
+#: Statuses of the benchmark's own making, never the agent's (the sandbox, the machine or
+#: the grader failed): counted as infrastructure failures by the bench and the board alike.
+INFRA_STATUSES: tuple[EpisodeStatus, ...] = ("infra_error", "grading_error")
 
 
 class FinalGrade(BaseModel):
@@ -145,7 +148,10 @@ class EpisodeResult(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _upgrade_v1(cls, data: Any) -> Any:
-        """A v1 file: `sandbox` was its kind, `llm_cost_usd` the only LLM figure."""
+        """A v1 file: `sandbox` was its kind, `llm_cost_usd` the only LLM figure. A spec
+        stored without `key_version` was keyed by rule 1 (`mledojo.spec`)."""
+        if isinstance(data, dict) and isinstance(data.get("spec"), dict):
+            data = {**data, "spec": upgrade_stored_spec(data["spec"])}
         if isinstance(data, dict) and data.get("schema_version", 1) == 1:
             data = dict(data)
             if isinstance(data.get("sandbox"), str):

@@ -255,9 +255,9 @@ def run(
     Example: `mledojo run pump-failure --agent baseline --seed 0 --sandbox docker`
     """
     from mledojo.agent import make_agent
-    from mledojo.competition import get_competition
-    from mledojo.layout import default_runs_dir, episode_dir, new_run_id
-    from mledojo.runner import EpisodeRequest, run_episode
+    from mledojo.layout import RunLayout
+    from mledojo.play import run_episode
+    from mledojo.resolve import resolve_spec
 
     budget = {
         k: v
@@ -278,25 +278,24 @@ def run(
         "llm_replay": str(llm_replay) if llm_replay else None,
     }
     agent_args.update({k: v for k, v in llm_args.items() if v is not None})
-    request = EpisodeRequest(
-        competition=competition,
-        agent=agent,
-        agent_args=agent_args,
-        seed=seed,
-        data_seed=data_seed,
-        sandbox=sandbox,
-        reward=reward,
-        budget=budget,
-        resources={
-            k: v for k, v in {"cpus": cpus, "memory_mb": memory_mb}.items() if v is not None
-        },
-    )
-    comp = get_competition(competition)  # names first: no image build for a typo
-    agent_obj = make_agent(agent, request.agent_args)
-    try:
-        spec = request.resolve(comp)
+    try:  # names first: no image build for a typo
+        episode = resolve_spec(
+            competition,
+            agent=agent,
+            agent_args=agent_args,
+            seed=seed,
+            data_seed=data_seed,
+            sandbox=sandbox,
+            reward=reward,
+            budget=budget,
+            resources={
+                k: v for k, v in {"cpus": cpus, "memory_mb": memory_mb}.items() if v is not None
+            },
+        )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
+    spec = episode.spec
+    agent_obj = make_agent(agent, dict(spec.agent.args))
     env_kwargs: dict[str, Any] = {}
     if image is not None:
         if spec.sandbox != "docker":
@@ -305,17 +304,15 @@ def run(
         env_kwargs["sandbox_options"] = {"image": image}
     elif spec.sandbox == "docker":
         _ensure_image(required=True)
-    root = runs_dir or default_runs_dir()
-    rid = run_id or new_run_id()
-    with _LiveStatus(f"{agent} on {comp.spec.versioned_id} (seed {seed})", spec.budget) as live:
+    layout = RunLayout(runs_dir, run_id)
+    with _LiveStatus(f"{agent} on {spec.competition} (seed {seed})", spec.budget) as live:
         result = run_episode(
-            request,
-            runs_dir=root,
-            run_id=rid,
+            episode,
+            layout=layout,
             agent=agent_obj,
             env_kwargs={"on_step": live.update, **env_kwargs},
         )
-    folder = episode_dir(root, rid, spec)
+    folder = layout.finished(spec) or layout.episode_folder(spec)
     if as_json:
         _print_json({"run_dir": str(folder), **result.model_dump(mode="json")})
     else:

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mledojo.errors import CompetitionNotFoundError, SpecError
+from mledojo.spec import Budget, Resources, split_limits
 
 SPEC_FILE = "competition.yaml"
 ENV_PATH_VAR = "MLEDOJO_COMPETITIONS_PATH"
@@ -127,68 +128,6 @@ class LeaderboardSpec(_Model):
     public: str | None = None
     source_note: str = ""
     caveats: list[str] = Field(default_factory=list)
-
-
-class Budget(_Model):
-    """What an episode may spend: steps, time, graded submissions, tool calls and LLM usage.
-
-    `max_steps` counts every action but `call_tool`; tool calls have their own count
-    (`max_tool_calls`), so a tool-driven agent and a code-writing agent get the same number
-    of code steps (docs/episode.md). Both draw on the same wall-clock budget.
-
-    The env enforces the budget; the sandbox never sees it (only `Resources`). A budget
-    runs out at a step boundary: the episode is truncated and its best submission graded.
-    """
-
-    max_steps: int = Field(default=30, gt=0)
-    episode_time_s: float = Field(default=3600, gt=0)
-    step_timeout_s: float = Field(default=600, gt=0)
-    max_public_grades: int | None = Field(default=None, ge=1)
-    """Public grades per episode, every source alike (code cells, tools); None: `max_steps`."""
-    max_tool_calls: int = Field(default=120, ge=0)
-    llm_usd: float | None = Field(default=None, ge=0)
-    llm_tokens: int | None = Field(default=None, ge=0)
-    max_sandbox_errors: int = Field(default=3, ge=1)
-
-    @property
-    def public_grades(self) -> int:
-        """The episode's public grades: `max_public_grades`, else one per code step.
-
-        Why: tool calls cost no code step, so a cap above `max_steps` let tools add ~100
-        graded probes (100 public rows decoded) to an agent's 30 code steps.
-        """
-        return self.max_public_grades if self.max_public_grades is not None else self.max_steps
-
-
-class Resources(_Model):
-    """What the episode's sandbox may use: memory, CPUs, processes, disk and output."""
-
-    memory_mb: int = Field(default=4096, ge=128)
-    cpus: float = Field(default=2.0, gt=0)
-    pids: int = Field(default=256, ge=16)
-    disk_mb: int = Field(default=2048, ge=16)
-    max_files: int = Field(default=100_000, ge=100)
-    output_bytes: int = Field(default=64_000, ge=1000)
-
-
-BUDGET_FIELDS = tuple(Budget.model_fields)
-RESOURCE_FIELDS = tuple(Resources.model_fields)
-
-
-def split_limits(limits: dict[str, object], where: str = "limits") -> dict[str, dict[str, object]]:
-    """A flat `limits:` mapping (the v1 spelling) as `{"budget": ..., "resources": ...}`."""
-    budget = {k: v for k, v in limits.items() if k in BUDGET_FIELDS}
-    resources = {k: v for k, v in limits.items() if k in RESOURCE_FIELDS}
-    unknown = sorted(set(limits) - set(budget) - set(resources))
-    if unknown:
-        from mledojo.errors import did_you_mean
-
-        _, hint = did_you_mean(unknown[0], BUDGET_FIELDS + RESOURCE_FIELDS)
-        raise ValueError(
-            f"unknown {where} field(s) {unknown}.{hint} Budget fields: "
-            f"{', '.join(BUDGET_FIELDS)}; resource fields: {', '.join(RESOURCE_FIELDS)}"
-        )
-    return {"budget": budget, "resources": resources}
 
 
 class CaseLayout(_Model):
@@ -483,11 +422,40 @@ def _folders_under(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and (p / SPEC_FILE).is_file())
 
 
+_catalogue: tuple[object, Catalogue] | None = None
+
+
 def discover(extra_roots: Iterable[Path] = ()) -> Catalogue:
-    """Find every competition; broken folders are collected, not raised."""
+    """Find every competition; broken folders are collected, not raised.
+
+    The catalogue is cached in the process and rebuilt when a root, a competition folder's
+    entries or its `competition.yaml` changed (a bench plan resolves each competition of
+    the bench, `make()` is called in loops: loading and checking every spec each time cost
+    more than the lookups).
+    """
+    global _catalogue
+    roots = _candidate_roots(extra_roots)
+    key = (roots, [_stamp(f) for root, _ in roots for f in _folders_under(root)])
+    if _catalogue is not None and _catalogue[0] == key:
+        return _catalogue[1]
+    catalogue = _discover(roots)
+    _catalogue = (key, catalogue)
+    return catalogue
+
+
+def _stamp(folder: Path) -> tuple[str, int, int, int]:
+    """What changes when a competition folder or its spec file changes."""
+    try:
+        spec = (folder / SPEC_FILE).stat()
+        return (str(folder), folder.stat().st_mtime_ns, spec.st_mtime_ns, spec.st_size)
+    except OSError:
+        return (str(folder), -1, -1, -1)
+
+
+def _discover(roots: list[tuple[Path, str]]) -> Catalogue:
     found: dict[str, list[Competition]] = {}
     broken: list[SpecError] = []
-    for root, origin in _candidate_roots(extra_roots):
+    for root, origin in roots:
         if origin == "entry-point-error":
             broken.append(SpecError(root, ["the entry point failed to load"]))
             continue
@@ -514,13 +482,56 @@ class CompetitionDeprecatedWarning(UserWarning):
 def get_competition(competition_id: str) -> Competition:
     """Resolve one id (`name`, `name-vN` or `mledojo/name-vN`); warn if it is deprecated."""
     comp = discover().get(competition_id)
+    _warn_deprecated(comp)
+    return comp
+
+
+def load_version(versioned_id: str) -> Competition:
+    """Exactly the competition version `name-vN`, loading and checking only its folder.
+
+    What a resolved spec names, in a process that has not loaded the catalogue (a bench
+    worker): the first folder whose `competition.yaml` claims that id and version, in the
+    roots' order, as `discover` would pick it. Anything else (no such folder, a broken
+    one) goes through `get_competition`, whose errors name the known ids.
+    """
+    m = ID_RE.match(versioned_id)
+    if m is None or m.group("version") is None:
+        return get_competition(versioned_id)
+    wanted = (m.group("name"), int(m.group("version")))
+    for root, origin in _candidate_roots():
+        if origin == "entry-point-error":
+            continue
+        for folder in _folders_under(root):
+            if _claims(folder) != wanted:
+                continue
+            try:
+                comp = load_competition(folder, origin)
+            except SpecError:
+                break  # the catalogue reports it (or finds the version elsewhere)
+            _warn_deprecated(comp)
+            return comp
+    return get_competition(versioned_id)
+
+
+def _claims(folder: Path) -> tuple[str, int] | None:
+    """The (id, version) a `competition.yaml` claims, read without checking the rest."""
+    try:
+        raw = yaml.safe_load((folder / SPEC_FILE).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        return None
+    version = raw.get("version")
+    return (raw["id"], version) if isinstance(version, int) else None
+
+
+def _warn_deprecated(comp: Competition) -> None:
     if comp.spec.deprecated:
         warnings.warn(
             f"{comp.spec.versioned_id} is deprecated: {comp.spec.deprecated}",
             CompetitionDeprecatedWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    return comp
 
 
 def list_competitions(split: str = "all") -> list[str]:

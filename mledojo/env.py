@@ -20,17 +20,19 @@ import gymnasium as gym
 from gymnasium.envs.registration import EnvSpec
 
 from mledojo.artifacts import EpisodeResult, EpisodeStatus, LLMUsage, new_episode_folder
-from mledojo.competition import Budget, Competition, Resources, get_competition, split_limits
+from mledojo.competition import Competition
 from mledojo.data.prepare import PreparedData, prepare
 from mledojo.episode import Episode
 from mledojo.errors import ResetNeededError, did_you_mean
 from mledojo.grading.scorer import Scorer
 from mledojo.grading.worker import GradingWorker
 from mledojo.info import TaskInfo, info_text, task_info
-from mledojo.layout import AgentRef, EpisodeSpec, default_runs_dir, episode_dir, new_run_id
+from mledojo.layout import RunLayout
+from mledojo.resolve import competition_of, resolve_spec
 from mledojo.rewards import RewardMode, reward_mode, reward_warning
 from mledojo.sandbox import SandboxKind
 from mledojo.sandbox.base import Sandbox
+from mledojo.spec import AgentRef, Budget, EpisodeSpec, Resources, split_limits
 from mledojo.types import action_space, observation_space
 
 RESET_OPTIONS: tuple[str, ...] = ("data_seed",)
@@ -58,6 +60,10 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
     deprecation warning: its fields go to `budget=` or `resources=`.
     `sandbox_options=` go to the sandbox backend when the env makes it, e.g.
     `{"image": "mledojo-runtime-ext:<hash>"}` for an extended image (docs/sandbox.md).
+
+    The keyword arguments are resolved once, by `mledojo.resolve.resolve_spec`, into
+    `base_spec`; `reset(seed=...)` files each episode under that spec with its seed and
+    data seed. `spec=` (with `layout=`) takes an already resolved spec (`mledojo.play`).
     """
 
     metadata: dict[str, Any] = {"render_modes": []}
@@ -78,6 +84,8 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         resources: dict[str, Any] | None = None,
         on_step: Callable[[int, dict[str, Any]], None] | None = None,
         limits: dict[str, Any] | None = None,
+        spec: EpisodeSpec | None = None,
+        layout: RunLayout | None = None,
         sandbox_options: dict[str, Any] | None = None,
     ) -> None:
         if sandbox_options and isinstance(sandbox, Sandbox):
@@ -85,27 +93,56 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
                 "sandbox_options= configure a sandbox the env makes; give them to your "
                 "Sandbox instance instead (e.g. DockerSandbox(image=...))"
             )
-        if limits is not None:
-            budget, resources = _split_legacy_limits(limits, budget, resources)
-        self.competition = (
-            competition if isinstance(competition, Competition) else get_competition(competition)
-        )
-        spec = self.competition.spec
-        self.reward_mode: RewardMode = reward_mode(reward)
+        if spec is None:
+            if limits is not None:
+                budget, resources = _split_legacy_limits(limits, budget, resources)
+            resolved = resolve_spec(
+                competition,
+                agent=agent,
+                seed=None,
+                data_seed=data_seed,
+                sandbox=sandbox,
+                reward=reward,
+                budget=budget,
+                resources=resources,
+            )
+            self.competition, self.base_spec = resolved.competition, resolved.spec
+        else:  # resolved already (mledojo.play): the spec's fields are not given twice
+            given = {
+                "data_seed": data_seed is not None,
+                "sandbox": sandbox != "auto" and not isinstance(sandbox, Sandbox),
+                "reward": reward != "final_only",
+                "agent": agent != "manual",
+                "budget": bool(budget),
+                "resources": bool(resources),
+                "limits": limits is not None,
+            }
+            twice = sorted(k for k, v in given.items() if v)
+            if twice:
+                raise TypeError(
+                    f"MLEDojoEnv(spec=...) takes {twice} from the spec; resolve them into it "
+                    "with mledojo.resolve.resolve_spec(...) instead of passing them again"
+                )
+            self.competition = (
+                competition if isinstance(competition, Competition) else competition_of(spec)
+            )
+            named = self.competition.spec.versioned_id
+            if isinstance(competition, str):  # it must name the spec's version, if any
+                named = competition if competition.split("/")[-1] != spec.competition else named
+            if named != spec.competition:
+                raise ValueError(f"spec= names {spec.competition}, the env was given {named}")
+            self.base_spec = spec
         warning = reward_warning(self.reward_mode)
         if warning is not None:
             warnings.warn(warning, UserWarning, stacklevel=2)
-        self.budget = _override(Budget, spec.budget, budget, "budget")
-        self.resources = _override(Resources, spec.resources, resources, "resources")
-        self.agent = agent if isinstance(agent, AgentRef) else AgentRef(name=agent)
         self._prep = {"cache_dir": cache_dir, "raw_dir": raw_dir}
         self._tasks: dict[int, _Task] = {}
-        self._task = self._task_for(data_seed)
-        self._sandbox_choice = sandbox
+        self._task = self._task_for(self.base_spec.data_seed)
+        self._sandbox = sandbox if isinstance(sandbox, Sandbox) else None
         self._sandbox_options = dict(sandbox_options or {})
         self._run_dir = Path(run_dir) if run_dir is not None else None
+        self._layout = layout
         self._runs_dir = Path(runs_dir) if runs_dir is not None else None
-        self._run_id: str | None = None
         self._on_step = on_step
         self.episode: Episode | None = None
         self._abandoned: weakref.finalize[Any, Any] | None = None
@@ -114,7 +151,23 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             self.budget.max_steps, self.budget.episode_time_s
         )
         if self.spec is None:  # made by mledojo.make, not gymnasium.make
-            self.spec = _registered_spec(spec.versioned_id)
+            self.spec = _registered_spec(self.base_spec.competition)
+
+    @property
+    def budget(self) -> Budget:
+        return self.base_spec.budget
+
+    @property
+    def resources(self) -> Resources:
+        return self.base_spec.resources
+
+    @property
+    def agent(self) -> AgentRef:
+        return self.base_spec.agent
+
+    @property
+    def reward_mode(self) -> RewardMode:
+        return reward_mode(self.base_spec.reward)
 
     @property
     def data(self) -> PreparedData:
@@ -128,9 +181,8 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
     def grader(self) -> GradingWorker:
         return self._task.grader
 
-    def _task_for(self, data_seed: int | None) -> _Task:
+    def _task_for(self, seed: int) -> _Task:
         """The prepared data and grader of a data seed, prepared (and checksummed) once."""
-        seed = self.competition.spec.split.seed if data_seed is None else int(data_seed)
         if seed not in self._tasks:
             data = prepare(self.competition, data_seed=seed, **self._prep)  # type: ignore[arg-type]
             self._tasks[seed] = _Task(self.competition, data)
@@ -153,19 +205,8 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         if "data_seed" in options:
             self._task = self._task_for(int(options["data_seed"]))
         sandbox = self._make_sandbox()
-        spec = EpisodeSpec(
-            competition=self.competition.spec.versioned_id,
-            agent=self.agent,
-            seed=seed,
-            data_seed=self._task.data.data_seed,
-            sandbox=(
-                self._sandbox_choice
-                if isinstance(self._sandbox_choice, str) and self._sandbox_choice != "auto"
-                else sandbox.name
-            ),
-            reward=self.reward_mode,
-            budget=self.budget,
-            resources=self.resources,
+        spec = self.base_spec.model_copy(
+            update={"seed": seed, "data_seed": self._task.data.data_seed}
         )
         task = self._task
         comp, budget, resources = self.competition, self.budget, self.resources
@@ -176,6 +217,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             grader=task.grader,
             spec=spec,
             folder=new_episode_folder(self._episode_base(spec, sandbox.image)),
+            run_label=self._run_label(),
             sandbox=sandbox,
             reward=self.reward_mode,
             info_text=lambda topic, steps_left, time_left: info_text(
@@ -208,8 +250,6 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         except KeyboardInterrupt:
             self.close()
             raise
-        if self.episode.done:
-            self.episode.sandbox.stop()  # nothing more will run; free the container now
         if self._on_step is not None:
             self._on_step(self.episode.steps, out.observation)
         return out.observation, out.reward, out.terminated, out.truncated, out.info
@@ -225,9 +265,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             self._abandoned.detach()
             self._abandoned = None
         if self.episode is not None:
-            if not self.episode.done:
-                self.episode.finish(reason, status="interrupted", grade=False)
-            self.episode.sandbox.stop()
+            self.episode.close(reason)
 
     def finish(
         self, reason: str, *, status: EpisodeStatus, error: str | None = None
@@ -239,7 +277,6 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         if self.episode is None:
             return None
         self.episode.finish(reason, status=status, error=error)
-        self.episode.sandbox.stop()
         return self.episode.result
 
     def charge_llm(self, usage: LLMUsage) -> None:
@@ -264,36 +301,26 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         return self._task.info
 
     def _make_sandbox(self) -> Sandbox:
-        if isinstance(self._sandbox_choice, Sandbox):
-            return self._sandbox_choice
+        if self._sandbox is not None:
+            return self._sandbox
         from mledojo.sandbox import make_sandbox
 
-        return make_sandbox(self._sandbox_choice, **self._sandbox_options)
+        return make_sandbox(self.base_spec.sandbox, **self._sandbox_options)
 
     def _episode_base(self, spec: EpisodeSpec, image: str | None) -> Path:
-        """`run_dir` when given (the runner's episode folder), else a folder of this env's run."""
+        """`run_dir` when given, else the spec's folder in this env's run (`RunLayout`)."""
         if self._run_dir is not None:
             return self._run_dir
-        root = self._runs_dir if self._runs_dir is not None else default_runs_dir()
-        if self._run_id is None:
-            from mledojo.layout import record_run
+        if self._layout is None:  # this env's own run, recorded once
+            self._layout = RunLayout(self._runs_dir)
+            self._layout.record(image=image)
+        return self._layout.episode_folder(spec)
 
-            self._run_id = new_run_id()
-            record_run(root / self._run_id, image=image)
-        return episode_dir(root, self._run_id, spec)
-
-
-def _override(model: type[Budget] | type[Resources], base: Any, extra: Any, where: str) -> Any:
-    """`base` with the fields of `extra` replaced; an unknown field names the known ones."""
-    if not extra:
-        return base
-    unknown = sorted(set(extra) - set(model.model_fields))
-    if unknown:
-        _, hint = did_you_mean(unknown[0], model.model_fields)
-        raise ValueError(
-            f"unknown {where} field(s) {unknown}.{hint} Known: {', '.join(model.model_fields)}"
-        )
-    return model.model_validate({**base.model_dump(), **extra})
+    def _run_label(self) -> str:
+        """The run label of this env's containers (`mledojo cleanup` finds them by it)."""
+        if self._layout is not None:
+            return self._layout.label
+        return self._run_dir.name if self._run_dir is not None else "unfiled"
 
 
 def _registered_spec(versioned_id: str) -> EnvSpec | None:
@@ -321,8 +348,6 @@ def _split_legacy_limits(
 def _abandon(episode: Episode) -> None:
     """End an episode whose env was garbage-collected or left open when Python exits."""
     try:
-        if not episode.done:
-            episode.finish("the env was never closed", status="interrupted", grade=False)
-        episode.sandbox.stop()
+        episode.close("the env was never closed")
     except Exception:  # noqa: BLE001 - at exit: log, never raise from a finalizer
         logging.getLogger(__name__).warning("could not end an abandoned episode", exc_info=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -49,9 +50,10 @@ from mledojo.errors import (
 )
 from mledojo.grading.scorer import Scorer
 from mledojo.grading.worker import GradingWorker
-from mledojo.layout import EpisodeSpec, hardware_summary
+from mledojo.layout import hardware_summary
 from mledojo.rewards import RewardMode, reward_warning, step_reward
 from mledojo.sandbox.base import ExecResult, Sandbox
+from mledojo.spec import EpisodeSpec
 from mledojo.types import (
     Action,
     CallTool,
@@ -72,8 +74,8 @@ ACTIONS_HINT = (
 
 
 @dataclass
-class StepOutcome:
-    """What one step returns, in Gymnasium's order."""
+class Transition:
+    """What one step returns to the env, in Gymnasium's order."""
 
     observation: dict[str, Any]
     reward: float
@@ -116,6 +118,7 @@ class Episode:
         grader: GradingWorker,
         spec: EpisodeSpec,
         folder: Path,
+        run_label: str,
         sandbox: Sandbox,
         reward: RewardMode,
         info_text: Callable[[str, int, float], str],
@@ -123,7 +126,7 @@ class Episode:
     ) -> None:
         self.competition, self.data, self.scorer, self.grader = competition, data, scorer, grader
         self.spec, self.budget, self.reward_mode = spec, spec.budget, reward
-        self.sandbox = sandbox
+        self.sandbox, self.run_label = sandbox, run_label
         self.recorder = EpisodeRecorder(folder)
         self._info_text, self._task_info = info_text, task_info
         self.steps = 0  # every env.step, for numbering
@@ -160,15 +163,19 @@ class Episode:
 
     # ----------------------------------------------------------------- start
     def start(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Start the sandbox and describe the task; a failed start still writes a result."""
+        """Start the sandbox and describe the task; a failed start still writes a result.
+
+        The episode owns its sandbox's lifecycle: it starts it here and stops it when it
+        ends (`finish`) or is closed (`close`); the env only calls these methods.
+        """
         try:
-            self.sandbox.prepare()  # the per-process hook: image present, host capable
+            prepare_once(self.sandbox)
             self.sandbox.start(
                 data_dir=self.data.public_dir,
                 workspace=self.recorder.workspace,
                 resources=self.spec.resources,
                 labels={
-                    "mledojo.run": self.folder.parent.parent.parent.name,
+                    "mledojo.run": self.run_label,
                     "mledojo.competition": self.competition.id,
                     "mledojo.key": self.spec.key,
                 },
@@ -192,7 +199,7 @@ class Episode:
         return obs, {"run_dir": str(self.folder), "key": self.spec.key, "task": self._task_info}
 
     # ------------------------------------------------------------------ step
-    def step(self, raw: Any) -> StepOutcome:
+    def step(self, raw: Any) -> Transition:
         """Apply one action. The only place in the library where a step's failures are caught."""
         if self.done:
             raise ResetNeededError(
@@ -232,7 +239,7 @@ class Episode:
             entry["llm"] = {**spent, "tokens": spent["input_tokens"] + spent["output_tokens"]}
             self._llm_logged = llm
         self.recorder.record_step(entry)
-        return StepOutcome(obs, draft.reward, draft.terminated, truncated, info)
+        return Transition(obs, draft.reward, draft.terminated, truncated, info)
 
     def _apply(self, raw: Any) -> _Draft:
         try:
@@ -454,7 +461,8 @@ class Episode:
         chosen: Path | None = None,
         error: str | None = None,
     ) -> float:
-        """Grade the final submission on the private part and write `result.json` (once).
+        """Grade the final submission on the private part, write `result.json` (once) and
+        stop the sandbox (nothing more runs in it; the container is freed now).
 
         Returns the end-of-episode reward (the private HumanRank in `final_only` mode).
         """
@@ -480,9 +488,19 @@ class Episode:
         self.result = self._result(reason, status, error)
         self.recorder.write_result(self.result)
         self.recorder.log(f"finished: {reason} ({status})")
+        self.sandbox.stop()
         if self.reward_mode == "final_only" and self.final.private_human_rank is not None:
             return self.final.private_human_rank
         return 0.0
+
+    def close(self, reason: str) -> None:
+        """End the episode if it still runs (`interrupted`, ungraded) and stop the sandbox.
+
+        Idempotent: the env calls it on reset, close and when it is garbage-collected.
+        """
+        if not self.done:
+            self.finish(reason, status="interrupted", grade=False)
+        self.sandbox.stop()
 
     def _result(self, reason: str, status: EpisodeStatus, error: str | None) -> EpisodeResult:
         spec = self.competition.spec
@@ -605,6 +623,25 @@ class Episode:
             **draft.fields,
         )
         return obs.model_dump()
+
+
+_prepared: set[tuple[int, str]] = set()
+_prepare_lock = threading.Lock()
+
+
+def prepare_once(sandbox: Sandbox) -> None:
+    """Call the sandbox's per-process hook (`Sandbox.prepare`: image present, host capable)
+    once per process and sandbox kind, not once per episode.
+
+    Keyed by the process id too: a forked child prepares again. A hook that raises is
+    not marked done, so the next episode tries again.
+    """
+    key = (os.getpid(), sandbox.name)
+    with _prepare_lock:
+        if key in _prepared:
+            return
+        sandbox.prepare()
+        _prepared.add(key)
 
 
 def _exec_fields(result: ExecResult) -> dict[str, Any]:

@@ -113,10 +113,6 @@ class AgentNotFoundError(MLEDojoError, KeyError):
         return str(self.args[0])
 
 
-class InvalidActionError(MLEDojoError, ValueError):
-    """An action given to `env.step` is malformed."""
-
-
 class ResetNeededError(MLEDojoError):
     """`step` was called before `reset` or after the episode ended."""
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from mledojo.competition import Budget, Competition, Resources
+from mledojo.competition import Competition
 from mledojo.data.prepare import PreparedData
 from mledojo.grading.scorer import Scorer
+from mledojo.spec import Budget, Resources
 
 _PREVIEW_LINES = 4
 STATE_NOTE = (

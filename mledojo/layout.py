@@ -1,23 +1,21 @@
-"""The run layout: what identifies an episode, where its folder is, and the run manifest.
+"""The run layout: where a run's episodes are filed, their attempts, and `run.json`.
 
-This module is the one authority on folders; the env, the runner, the CLI and batch runs
-all ask it. An episode is identified by its `EpisodeSpec` (competition version, agent as
-typed plus its arguments, episode seed, data seed, sandbox, reward, budget, resources),
-hashed into `EpisodeSpec.key`. Two specs that differ in anything that can change a result
-never share a folder, so a resumed run can never hand back another episode's result.
+`RunLayout` is the one authority on run folders; the env, `mledojo.play`, the CLI and the
+bench all ask it. An episode is filed under its `EpisodeSpec.key` (`mledojo.spec`): two
+specs that differ in anything that can change a result never share a folder, so a resumed
+run can never hand back another episode's result. A spec keyed by an older rule is still
+found (`RunLayout.finished`).
 
     <runs>/<run-id>/run.json
     <runs>/<run-id>/<competition>-v<N>/<agent label>/seed-<s>-data-<d>-<key>/result.json
+    <runs>/<run-id>/<competition>-v<N>/<agent label>/seed-<s>-data-<d>-<key>.attempt-<time>/
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import json
 import os
 import platform
-import re
 import secrets
 import subprocess
 import sys
@@ -26,78 +24,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from mledojo._files import write_text_atomic
-from mledojo.competition import Budget, Resources
+from mledojo.spec import EpisodeSpec
+
+RESULT_FILE = "result.json"
 
 RUNS_ENV_VAR = "MLEDOJO_RUNS_DIR"
 MANIFEST_FILE = "run.json"
 MANIFEST_SCHEMA_VERSION = 1
-KEY_CHARS = 12
-ArgValue = str | int | float | bool | None
-
-
-class AgentRef(BaseModel):
-    """An agent as the user named it (`baseline`, `path/to/agent.py`, `pkg.mod:Class`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1, max_length=500)
-    args: dict[str, ArgValue] = Field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        """A folder-safe, readable form of `name` (the key keeps apart what it merges)."""
-        stem = self.name.rsplit("/", 1)[-1].removesuffix(".py").replace(":", "-")
-        return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._-")[:60] or "agent"
-
-
-class EpisodeSpec(BaseModel):
-    """Everything that defines one episode; its hash is the episode's key."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    competition: str  # the versioned id, e.g. `pump-failure-v2`
-    agent: AgentRef
-    seed: int | None
-    data_seed: int
-    sandbox: str
-    reward: str
-    budget: Budget
-    resources: Resources
-
-    @property
-    def key(self) -> str:
-        """A stable hash of the spec: equal specs, equal keys, on any machine."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:KEY_CHARS]
-
-    @property
-    def budget_class(self) -> str:
-        """A readable name of the budget, so a board compares only like with like."""
-        return budget_class(self.budget)
-
-    @property
-    def folder_name(self) -> str:
-        seed = "none" if self.seed is None else str(self.seed)
-        return f"seed-{seed}-data-{self.data_seed}-{self.key}"
-
-
-def budget_class(budget: Budget) -> str:
-    """`steps=30,time=3600s,step=600s,grades=100,tools=120[,usd=..]`: equal budgets, equal names."""
-    parts = [
-        f"steps={budget.max_steps}",
-        f"time={budget.episode_time_s:g}s",
-        f"step={budget.step_timeout_s:g}s",
-        f"grades={budget.public_grades}",
-        f"tools={budget.max_tool_calls}",
-    ]
-    if budget.llm_usd is not None:
-        parts.append(f"usd={budget.llm_usd:g}")
-    if budget.llm_tokens is not None:
-        parts.append(f"tokens={budget.llm_tokens}")
-    return ",".join(parts)
+ATTEMPT_MARK = ".attempt-"
 
 
 def default_runs_dir() -> Path:
@@ -110,9 +47,72 @@ def new_run_id() -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-def episode_dir(runs_dir: Path, run_id: str, spec: EpisodeSpec) -> Path:
-    """The folder of the episode `spec` within run `run_id`."""
-    return runs_dir / run_id / spec.competition / spec.agent.label / spec.folder_name
+class RunLayout:
+    """One run's folders: the run folder, its episode and attempt folders, its `run.json`
+    and the run label its containers carry (`mledojo.run`, which `mledojo cleanup` reads)."""
+
+    def __init__(self, runs_dir: Path | str | None = None, run_id: str | None = None) -> None:
+        self.runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+        self.run_id = run_id or new_run_id()
+
+    @property
+    def folder(self) -> Path:
+        return self.runs_dir / self.run_id
+
+    @property
+    def label(self) -> str:
+        """The run label of this run's containers."""
+        return self.run_id
+
+    def episode_folder(self, spec: EpisodeSpec) -> Path:
+        """Where the episode `spec` is filed (under its own key)."""
+        return self._candidates(spec)[0]
+
+    def finished(self, spec: EpisodeSpec) -> Path | None:
+        """The folder holding the episode's `result.json`, under its own key or one an older
+        key rule gave it (a run made before key versions); None when it has none."""
+        return next((f for f in self._candidates(spec) if (f / RESULT_FILE).is_file()), None)
+
+    def set_aside(self, folder: Path) -> Path:
+        """Move an earlier attempt of an episode out of the way (`<folder>.attempt-<time>`)."""
+        stamp = time.strftime("%Y%m%d%H%M%S")
+        target = folder.with_name(f"{folder.name}{ATTEMPT_MARK}{stamp}")
+        n = 1
+        while target.exists():
+            n += 1
+            target = folder.with_name(f"{folder.name}{ATTEMPT_MARK}{stamp}-{n}")
+        folder.rename(target)
+        return target
+
+    def attempts_before(self, spec: EpisodeSpec) -> int:
+        """How many earlier attempts of this episode were set aside, under any of its keys."""
+        folders = self._candidates(spec)
+        parent = folders[0].parent
+        if not parent.is_dir():
+            return 0
+        prefixes = tuple(f"{f.name}{ATTEMPT_MARK}" for f in folders)
+        return sum(1 for p in parent.iterdir() if p.name.startswith(prefixes))
+
+    def _candidates(self, spec: EpisodeSpec) -> list[Path]:
+        """The episode's folder under each key it has had, its own key's first."""
+        keys, parent = spec.keys(), self.folder / spec.competition / spec.agent.label
+        seed = "none" if spec.seed is None else str(spec.seed)
+        return [parent / f"seed-{seed}-data-{spec.data_seed}-{key}" for key in keys]
+
+    def record(self, *, image: str | None = None) -> RunManifest:
+        """Create or extend `run.json` with this invocation (once per process).
+
+        Processes of one run may start at once: the read-modify-write happens under an
+        exclusive lock on `run.json.lock`, so no invocation is lost; a process already
+        recorded (and no new image to note) leaves the file as it is.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        lock = os.open(self.folder / f"{MANIFEST_FILE}.lock", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return _record_locked(self.folder, image)
+        finally:
+            os.close(lock)
 
 
 class Invocation(BaseModel):
@@ -136,22 +136,7 @@ class RunManifest(BaseModel):
     invocations: list[Invocation] = Field(default_factory=list)
 
 
-def record_run(run_folder: Path, *, image: str | None = None) -> RunManifest:
-    """Create or extend `<run>/run.json` with this process; returns the manifest.
-
-    Bench workers start at once and each records itself: the read-modify-write happens under
-    an exclusive lock on `run.json.lock`, so no worker's invocation is lost.
-    """
-    run_folder.mkdir(parents=True, exist_ok=True)
-    lock = os.open(run_folder / f"{MANIFEST_FILE}.lock", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return _record_run_locked(run_folder, image)
-    finally:
-        os.close(lock)
-
-
-def _record_run_locked(run_folder: Path, image: str | None) -> RunManifest:
+def _record_locked(run_folder: Path, image: str | None) -> RunManifest:
     path = run_folder / MANIFEST_FILE
     now = datetime.now(UTC).isoformat()
     if path.is_file():
@@ -164,10 +149,13 @@ def _record_run_locked(run_folder: Path, image: str | None) -> RunManifest:
             versions=versions(),
             git_sha=git_sha(),
         )
+    known = any(i.pid == os.getpid() for i in manifest.invocations)
+    if known and path.is_file() and not (image and manifest.image is None):
+        return manifest
     if image and manifest.image is None:
         manifest.image = image
-    here = Invocation(command=list(sys.argv), pid=os.getpid(), started_at=now)
-    if not any(i.pid == here.pid for i in manifest.invocations):
+    if not known:
+        here = Invocation(command=list(sys.argv), pid=os.getpid(), started_at=now)
         manifest.invocations.append(here)
     write_text_atomic(path, manifest.model_dump_json(indent=2))
     return manifest

@@ -100,6 +100,11 @@ CASES = [
         marks=(docker,),
     ),
     case(
+        "route_count.py",
+        r"route \(layers\): \d+ stays in \d+ rooms, \d+ climbs",
+        r"name lookups: \d+; EpisodeSpec builds: \d+",
+    ),
+    case(
         "calibrate_pump_failure.py",
         rf"\| 0 \| \d+ \| {NUMBER}% \| {NUMBER}% \| {NUMBER} \| {NUMBER} \| {NUMBER} \|",
         r"^bands: lr_raw in ",

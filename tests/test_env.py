@@ -17,7 +17,7 @@ from gymnasium.utils.env_checker import check_env
 
 import mledojo
 from mledojo.env import MLEDojoEnv
-from mledojo.layout import EpisodeSpec
+from mledojo.spec import EpisodeSpec
 
 
 def result_key(spec: dict[str, Any]) -> str:

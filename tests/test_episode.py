@@ -253,3 +253,53 @@ def test_ctrl_c_during_sandbox_start_is_interrupted_not_infra(tmp_path: Path) ->
     result = EpisodeResult.load(tmp_path / "r" / "result.json")
     env.close()
     assert result.status == "interrupted" and result.sandbox.errors == 0
+
+
+PREPARE_COUNT = """
+import sys
+import mledojo
+from mledojo.sandbox.local import LocalSandbox
+
+calls = []
+
+class Counting(LocalSandbox):
+    # counts the per-process hook when the episode calls it, not the backend's own use
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.starting = False
+
+    def prepare(self):
+        if not self.starting:
+            calls.append(self.name)
+        super().prepare()
+
+    def start(self, **kw):
+        self.starting = True
+        try:
+            super().start(**kw)
+        finally:
+            self.starting = False
+
+runs = sys.argv[1]
+for unsafe in (False, False, True):
+    with mledojo.make("pump-failure", sandbox=Counting(unsafe=unsafe), runs_dir=runs) as env:
+        env.reset(seed=0)
+        env.reset(seed=1)
+print(",".join(calls))
+"""
+
+
+def test_the_sandbox_prepare_hook_runs_once_per_process_and_kind(tmp_path: Path) -> None:
+    """Six episodes of two kinds in one (fresh) process: two calls, not six."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", PREPARE_COUNT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "local,unsafe-local"

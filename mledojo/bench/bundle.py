@@ -4,7 +4,7 @@ In the bundle: `run.json` (host, versions, git sha, image), `bench.json` (the pl
 expected episode's spec, agent name and arguments, budget, resources), `bench-log.jsonl`
 (starts, ends, attempts), and per episode `result.json`, `trajectory.jsonl`, `episode.log`,
 `llm-calls.jsonl` (the agent's recorded LLM exchanges, from schema 2 on: what
-`leaderboard reproduce` replays), `code/*` and `submissions/*`; for an attempt the runner set
+`leaderboard reproduce` replays), `code/*` and `submissions/*`; for an attempt the run layout set
 aside, its `result.json`. Not in it: `workspace/` (the agent's own scratch files, unbounded
 and not evidence). The hashes catch a file edited or lost in transit; they prove nothing
 about who wrote the files (anyone can re-hash with `write_manifest`): see the verification

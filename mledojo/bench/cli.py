@@ -84,8 +84,8 @@ def bench(
 
     Example: `mledojo bench --agents baseline --competitions lite --seeds 3 --workers 2`
     """
-    from mledojo.bench.backends import make_backend
     from mledojo.bench.display import make_display
+    from mledojo.bench.executors import make_executor
     from mledojo.bench.plan import make_plan, parse_agent_args
     from mledojo.bench.scheduler import retry_statuses, run_bench
     from mledojo.layout import default_runs_dir
@@ -113,14 +113,14 @@ def bench(
     image = _ensure_image() if any(j.spec.sandbox == "docker" for j in plan.jobs) else None
     root = (runs_dir or default_runs_dir()).resolve()
     rid = run_id or plan.default_run_id()
-    chosen = make_backend(backend, runs_dir=root, run_id=rid, address=address)
+    chosen = make_executor(backend, runs_dir=root, run_id=rid, address=address)
     display = make_display(err, live=live)
     try:
         report = run_bench(
             plan,
             runs_dir=root,
             run_id=rid,
-            backend=chosen,
+            executor=chosen,
             display=display,
             workers=workers,
             retry=statuses,
@@ -167,7 +167,10 @@ def _summary(report: Any) -> None:
     table.add_row("wall time", f"{report.wall_time_s:.1f} s")
     out.print(table)
     if report.infra_failures:
-        out.print("[yellow]rerun with --retry infra to play the infrastructure failures[/yellow]")
+        out.print(
+            "[yellow]rerun with --retry infra (sandbox, machine) and --retry grading (grader) "
+            "to play the infrastructure failures again[/yellow]"
+        )
     if report.model_failures:
         out.print(
             "[yellow]the agents' model could not be used (key, model name, endpoint or an "

@@ -11,18 +11,19 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from mledojo._files import write_text_atomic
 from mledojo.errors import MLEDojoError
-from mledojo.layout import EpisodeSpec, episode_dir
+from mledojo.layout import RunLayout
 from mledojo.leaderboard._io import LeaderboardError, read_text
+from mledojo.spec import EpisodeSpec, upgrade_stored_spec
 
 PLAN_FILE = "bench.json"
 MAX_PLAN_BYTES = 64 << 20  # a plan of 100,000 episodes is about 60 MB
-PLAN_SCHEMA_VERSION = 1
+PLAN_SCHEMA_VERSION: Literal[2] = 2
 SPLITS = ("all", "tabular", "lite", "synthetic", "kaggle")
 
 
@@ -31,19 +32,10 @@ class BenchError(MLEDojoError):
 
 
 class Job(BaseModel):
-    """One episode to run: the request as typed (what the worker gets) and its spec."""
+    """One episode to run: its resolved spec (what the worker gets, and nothing else)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    competition: str
-    agent: str
-    agent_args: dict[str, Any] = Field(default_factory=dict)
-    seed: int | None
-    data_seed: int | None = None
-    sandbox: str = "auto"
-    reward: str = "final_only"
-    budget: dict[str, Any] = Field(default_factory=dict)
-    resources: dict[str, Any] = Field(default_factory=dict)
     spec: EpisodeSpec
 
     @property
@@ -51,33 +43,61 @@ class Job(BaseModel):
         return self.spec.key
 
     @property
+    def agent(self) -> str:
+        return self.spec.agent.name
+
+    @property
+    def agent_args(self) -> dict[str, Any]:
+        return dict(self.spec.agent.args)
+
+    @property
     def label(self) -> str:
         seed = "-" if self.spec.seed is None else str(self.spec.seed)
         return f"{self.spec.agent.label} on {self.spec.competition} seed {seed}"
 
-    def request_fields(self) -> dict[str, Any]:
-        """The keyword arguments of `EpisodeRequest` (the spec is derived again from them)."""
-        return self.model_dump(exclude={"spec"})
-
     def folder(self, runs_dir: Path, run_id: str) -> Path:
-        return episode_dir(runs_dir, run_id, self.spec)
+        """Where the episode is filed: its finished folder (any key rule), else its own."""
+        layout = RunLayout(runs_dir, run_id)
+        return layout.finished(self.spec) or layout.episode_folder(self.spec)
 
 
 class BenchPlan(BaseModel):
-    """`bench.json`: the episodes a run is expected to hold."""
+    """`bench.json`: the episodes a run is expected to hold.
+
+    Schema 1 repeated the request's fields beside each job's spec; it is still read (its
+    specs were keyed by key rule 1, and keep it, so its run's folders are found).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: int = PLAN_SCHEMA_VERSION
+    schema_version: Literal[2] = PLAN_SCHEMA_VERSION
     jobs: list[Job]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade_v1(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("schema_version") != 1:
+            return data
+        jobs = data.get("jobs")
+        if not isinstance(jobs, list) or not all(
+            isinstance(j, dict) and isinstance(j.get("spec"), dict) for j in jobs
+        ):
+            raise ValueError("a schema 1 plan whose jobs do not each hold a `spec` object")
+        return {
+            **data,
+            "schema_version": PLAN_SCHEMA_VERSION,
+            "jobs": [{"spec": upgrade_stored_spec(j["spec"])} for j in jobs],
+        }
 
     @property
     def keys(self) -> list[str]:
         return [j.key for j in self.jobs]
 
     def digest(self) -> str:
-        """A hash of the episode keys: the same bench, the same digest, in any order."""
-        return hashlib.sha256("\n".join(sorted(self.keys)).encode()).hexdigest()[:12]
+        """A hash of the episodes, in any order, the same under every key rule (it hashes
+        their rule-1 keys): rerunning a bench after an upgrade still resumes its run."""
+        ids = sorted(j.spec.key_for(1) for j in self.jobs)
+        return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12]
 
     def default_run_id(self) -> str:
         return f"bench-{self.digest()}"
@@ -111,7 +131,7 @@ def make_plan(
     """Every (agent, competition, seed) episode, names checked before any work starts."""
     from mledojo.agent import make_agent
     from mledojo.competition import get_competition
-    from mledojo.runner import EpisodeRequest
+    from mledojo.resolve import resolve_spec
     from mledojo.sandbox import resolve_sandbox_kind
 
     args = agent_args or {}
@@ -135,39 +155,41 @@ def make_plan(
         comp = get_competition(comp_id)
         for agent in agents:
             for seed in seeds:
-                fields: dict[str, Any] = {
-                    "competition": comp_id,
-                    "agent": agent,
-                    "agent_args": dict(args.get(agent, {})),
-                    "seed": seed,
-                    "data_seed": data_seed,
-                    "sandbox": sandbox,
-                    "reward": reward,
-                    "budget": dict(budget or {}),
-                    "resources": dict(resources or {}),
-                }
                 try:
-                    spec = EpisodeRequest(**fields).resolve(comp)
+                    resolved = resolve_spec(
+                        comp,
+                        agent=agent,
+                        agent_args=args.get(agent, {}),
+                        seed=seed,
+                        data_seed=data_seed,
+                        sandbox=sandbox,
+                        reward=reward,
+                        budget=budget,
+                        resources=resources,
+                    )
                 except ValueError as e:
                     raise BenchError(f"{agent} on {comp_id}: {e}") from e
-                jobs.append(Job(**fields, spec=spec))
+                jobs.append(Job(spec=resolved.spec))
     return BenchPlan(jobs=jobs)
 
 
-def write_plan(run_folder: Path, plan: BenchPlan) -> Path:
-    """Write `bench.json`, or check that the one there is the same bench."""
+def write_plan(run_folder: Path, plan: BenchPlan) -> BenchPlan:
+    """Write `bench.json`, or check that the one there is the same bench; returns the plan
+    the run goes on with (the one on disk when there is one: its specs keep the key rule
+    its folders were filed by)."""
     run_folder.mkdir(parents=True, exist_ok=True)
     path = run_folder / PLAN_FILE
     if path.is_file():
         old = load_plan(run_folder)
-        if sorted(old.keys) != sorted(plan.keys):
+        if old.digest() != plan.digest():
             raise BenchError(
                 f"{path} holds another bench ({len(old.jobs)} episodes, digest {old.digest()}; "
                 f"this one has {len(plan.jobs)}, digest {plan.digest()}): pass another "
                 "--run-id, or leave it out to get this bench's own run folder"
             )
-        return path
-    return write_text_atomic(path, plan.model_dump_json(indent=2))
+        return old
+    write_text_atomic(path, plan.model_dump_json(indent=2))
+    return plan
 
 
 def load_plan(run_folder: Path) -> BenchPlan:

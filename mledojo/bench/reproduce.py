@@ -24,14 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from mledojo.agent import load_agent, make_agent
-from mledojo.artifacts import EpisodeResult
+from mledojo.artifacts import INFRA_STATUSES, EpisodeResult
 from mledojo.bench.bundle import LLM_RECORD_FILE
 from mledojo.bench.plan import Job
 from mledojo.errors import MLEDojoError
-from mledojo.layout import new_run_id
+from mledojo.layout import RunLayout
 from mledojo.leaderboard._io import MAX_TRAJECTORY_BYTES, LeaderboardError, read_text
 from mledojo.leaderboard.episode import Verification
-from mledojo.runner import EpisodeRequest, run_episode
+from mledojo.play import run_episode
+from mledojo.resolve import ResolvedEpisode, competition_of
 
 REPLAY_ARG = "llm_replay"
 
@@ -90,13 +91,12 @@ def reexecute(
     job: Job, folder: Path, *, work_dir: Path, live: bool, cache_dir: Path | None
 ) -> EpisodeResult:
     """Play the bundle's episode again on the board, in a fresh run folder under `work_dir`."""
-    run_id = new_run_id()
-    replay_dir = work_dir / run_id / ".llm-replay" / job.key
+    layout = RunLayout(work_dir)
+    replay_dir = layout.folder / ".llm-replay" / job.key
     agent = make_agent(job.agent, _agent_args(job, folder, replay_dir, live=live))
     return run_episode(
-        EpisodeRequest(**job.request_fields()),
-        runs_dir=work_dir,
-        run_id=run_id,
+        ResolvedEpisode(job.spec, competition_of(job.spec)),
+        layout=layout,
         agent=agent,
         env_kwargs={"cache_dir": cache_dir} if cache_dir is not None else {},
     )
@@ -107,7 +107,7 @@ def compare(
 ) -> Verification | str:
     """The `reproduced` level when the re-execution matches the bundle, else why not."""
     old, new = recorded.final, again.final
-    if again.status == "infra_error":
+    if again.status in INFRA_STATUSES:
         return (
             f"{where}: the board's re-execution failed on the board's side (infra_error); "
             "run reproduce again"

@@ -1,7 +1,7 @@
 """The bench scheduler: admit episodes under the limits, collect outcomes, survive Ctrl-C.
 
-Limits, all at once: `--workers`, a hard cap (`HARD_CAP`), the backend's CPUs and memory
-against each episode's `Resources` (an episode larger than the whole backend runs alone),
+Limits, all at once: `--workers`, a hard cap (`HARD_CAP`), the executor's CPUs and memory
+against each episode's `Resources` (an episode larger than the whole executor runs alone),
 and a minimum interval between two starts (a burst of containers and data loads at once
 is what makes a host fall over). A finished episode (a `result.json` whose status is not
 to be retried) is skipped; an unfinished one (no result, or `interrupted`) is run again;
@@ -22,9 +22,10 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from mledojo.artifacts import EpisodeStatus
-from mledojo.bench.backends import HARD_CAP, INTERRUPT_GRACE_S, Backend
+from mledojo.bench.executors import HARD_CAP, INTERRUPT_GRACE_S, Executor
 from mledojo.bench.plan import BenchPlan, Job, write_plan
 from mledojo.bench.worker import Outcome, read_outcome
+from mledojo.layout import RunLayout
 
 LOG_FILE = "bench-log.jsonl"
 ALWAYS_RERUN: tuple[EpisodeStatus, ...] = ("interrupted",)
@@ -54,7 +55,7 @@ class BenchReport(BaseModel):
 
     run_id: str
     run_folder: str
-    backend: str
+    backend: str  # the executor's name, as `--backend` gave it
     outcomes: dict[str, Outcome] = Field(default_factory=dict)
     skipped: list[str] = Field(default_factory=list)  # finished before this invocation
     interrupted: bool = False
@@ -122,8 +123,8 @@ class _Log:
 class _Gate:
     """Admission: workers, hard cap, CPUs and memory, and the start interval."""
 
-    def __init__(self, backend: Backend, workers: int, start_interval_s: float) -> None:
-        cap = backend.capacity()
+    def __init__(self, executor: Executor, workers: int, start_interval_s: float) -> None:
+        cap = executor.capacity()
         self.cpus, self.memory_mb = cap.cpus, cap.memory_mb
         self.slots = max(1, min(workers, HARD_CAP))
         self.interval = max(0.0, start_interval_s)
@@ -134,7 +135,7 @@ class _Gate:
         if self.running >= self.slots or now - self.last_start < self.interval:
             return False
         if self.running == 0:
-            return True  # a job bigger than the backend still runs, alone
+            return True  # a job bigger than the executor still runs, alone
         r = job.spec.resources
         return (
             self.used_cpus + r.cpus <= self.cpus + 1e-9
@@ -160,7 +161,7 @@ def run_bench(
     *,
     runs_dir: Path,
     run_id: str,
-    backend: Backend,
+    executor: Executor,
     display: Display,
     workers: int = 1,
     retry: tuple[EpisodeStatus, ...] = ALWAYS_RERUN,
@@ -168,14 +169,13 @@ def run_bench(
     image: str | None = None,
 ) -> BenchReport:
     """Run every planned episode not finished yet; Ctrl-C stops cleanly (re-raised after)."""
-    from mledojo.layout import record_run
-
     t0 = time.monotonic()
-    folder = runs_dir / run_id
-    write_plan(folder, plan)
-    record_run(folder, image=image)  # host, versions, git sha and the runtime image
-    log = _Log(folder / LOG_FILE, backend.name)
-    report = BenchReport(run_id=run_id, run_folder=str(folder), backend=backend.name)
+    layout = RunLayout(runs_dir, run_id)
+    folder = layout.folder
+    plan = write_plan(folder, plan)
+    layout.record(image=image)  # once for the bench; its workers do not rewrite run.json
+    log = _Log(folder / LOG_FILE, executor.name)
+    report = BenchReport(run_id=run_id, run_folder=str(folder), backend=executor.name)
     pending: list[Job] = []
     done_before: list[tuple[Job, Outcome]] = []
     for job in plan.jobs:
@@ -186,7 +186,7 @@ def run_bench(
             report.skipped.append(job.key)
         else:
             pending.append(job)
-    gate = _Gate(backend, workers, start_interval_s)
+    gate = _Gate(executor, workers, start_interval_s)
     running: dict[Future[Outcome], tuple[Job, float]] = {}
     worker_time = waited = 0.0
     display.start(len(plan.jobs), done_before)
@@ -200,7 +200,7 @@ def run_bench(
                 attempt = _next_attempt(job, runs_dir, run_id)
                 log.write("start", job, attempt=attempt)
                 display.started(job, attempt)
-                running[backend.submit(job, retry)] = (job, now)
+                running[executor.submit(job, retry)] = (job, now)
             wait_s = gate.interval if pending and gate.running < gate.slots else 1.0
             t_wait = time.monotonic()
             finished, _ = wait(
@@ -216,7 +216,7 @@ def run_bench(
     except KeyboardInterrupt:
         report.interrupted = True
         display.note("interrupted: stopping the running episodes (finished ones are kept)")
-        _drain(backend, running, report, log, display)
+        _drain(executor, running, report, log, display)
         raise
     finally:
         report.wall_time_s = time.monotonic() - t0
@@ -231,10 +231,10 @@ def run_bench(
 
 
 def _next_attempt(job: Job, runs_dir: Path, run_id: str) -> int:
-    from mledojo.bench.worker import attempts_before
-
-    folder = job.folder(runs_dir, run_id)
-    return attempts_before(folder) + (2 if folder.exists() else 1)
+    """The attempt number the next play of `job` gets (a folder there is set aside first)."""
+    layout = RunLayout(runs_dir, run_id)
+    earlier = layout.finished(job.spec) or layout.episode_folder(job.spec).exists()
+    return layout.attempts_before(job.spec) + (2 if earlier else 1)
 
 
 def _record(report: BenchReport, log: _Log, display: Display, job: Job, outcome: Outcome) -> None:
@@ -252,14 +252,14 @@ def _record(report: BenchReport, log: _Log, display: Display, job: Job, outcome:
 
 
 def _drain(
-    backend: Backend,
+    executor: Executor,
     running: dict[Future[Outcome], tuple[Job, float]],
     report: BenchReport,
     log: _Log,
     display: Display,
 ) -> None:
     """After Ctrl-C: interrupt every episode, wait for each to close, then kill stragglers."""
-    backend.interrupt()
+    executor.interrupt()
     deadline = time.monotonic() + INTERRUPT_GRACE_S
     try:
         while running and time.monotonic() < deadline:
@@ -269,7 +269,7 @@ def _drain(
                 _record(report, log, display, job, fut.result())
     except KeyboardInterrupt:  # a second Ctrl-C: do not wait any longer
         pass
-    kill = getattr(backend, "kill", None)
+    kill = getattr(executor, "kill", None)
     if running and callable(kill):
         display.note(f"{len(running)} episode(s) did not stop in time: killing them")
         kill()

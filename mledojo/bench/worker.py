@@ -1,9 +1,10 @@
-"""One bench episode, run where the backend puts it: a child process or a Ray task.
+"""One bench episode, run where the executor puts it: a child process or a Ray task.
 
-`python -m mledojo.bench.worker RUNS_DIR RUN_ID RETRY OUTCOME` reads a `Job` (JSON) on
-stdin, plays it with `mledojo.runner.run_episode` and writes its `Outcome` to the file
-OUTCOME. A SIGINT (Ctrl-C forwarded by the scheduler, or the scheduler's death) stops the
-episode through the runner's own interrupt path, which removes its container. The
+`python -m mledojo.bench.worker RUNS_DIR RUN_ID RETRY OUTCOME` reads a `Job` (JSON: the
+resolved spec) on stdin, loads its competition once, plays it with
+`mledojo.play.run_episode` and writes its `Outcome` to the file OUTCOME. A SIGINT (Ctrl-C
+forwarded by the scheduler, or the scheduler's death) stops the episode through the
+episode's own interrupt path, which removes its container. The
 scheduler gives the child a log file, never a pipe, for stdout and stderr: a pipe to a dead
 scheduler would make the first warning during that clean-up fail it.
 """
@@ -22,11 +23,10 @@ from pydantic import BaseModel
 
 from mledojo._files import write_text_atomic
 from mledojo._process import obey_sigint
-from mledojo.artifacts import RESULT_FILE, EpisodeResult, EpisodeStatus
+from mledojo.artifacts import INFRA_STATUSES, RESULT_FILE, EpisodeResult, EpisodeStatus
 from mledojo.bench.plan import Job
+from mledojo.layout import RunLayout
 
-#: Statuses of the benchmark's own making (not the agent's): what `--retry infra` reruns.
-INFRA_STATUSES: tuple[EpisodeStatus, ...] = ("infra_error",)
 OutcomeStatus = EpisodeStatus | Literal["worker_died"]
 PARENT_ENV = "MLEDOJO_BENCH_PARENT"
 PR_SET_PDEATHSIG = 1
@@ -48,15 +48,7 @@ class Outcome(BaseModel):
     @property
     def infra(self) -> bool:
         """A failure of the benchmark, reported apart from the agent's own failures."""
-        return self.status in INFRA_STATUSES or self.status in ("worker_died", "grading_error")
-
-
-def attempts_before(folder: Path) -> int:
-    """How many earlier attempts of this episode the runner set aside (`*.attempt-*`)."""
-    if not folder.parent.is_dir():
-        return 0
-    prefix = f"{folder.name}.attempt-"
-    return sum(1 for p in folder.parent.iterdir() if p.name.startswith(prefix))
+        return self.status in INFRA_STATUSES or self.status == "worker_died"
 
 
 def outcome_from_result(result: EpisodeResult, *, host: str, attempt: int) -> Outcome:
@@ -75,27 +67,28 @@ def outcome_from_result(result: EpisodeResult, *, host: str, attempt: int) -> Ou
 
 def read_outcome(job: Job, runs_dir: Path, run_id: str, *, host: str = "") -> Outcome | None:
     """The outcome recorded in the job's `result.json`, or None when it has none."""
-    folder = job.folder(runs_dir, run_id)
-    path = folder / RESULT_FILE
-    if not path.is_file():
+    layout = RunLayout(runs_dir, run_id)
+    folder = layout.finished(job.spec)
+    if folder is None:
         return None
     return outcome_from_result(
-        EpisodeResult.load(path), host=host, attempt=attempts_before(folder) + 1
+        EpisodeResult.load(folder / RESULT_FILE),
+        host=host,
+        attempt=layout.attempts_before(job.spec) + 1,
     )
 
 
 def run_job(job: Job, runs_dir: Path, run_id: str, retry: tuple[EpisodeStatus, ...]) -> Outcome:
     """Play one job (skipping it when finished and not to be retried) and say how it went."""
     t0 = time.monotonic()
-    from mledojo.runner import EpisodeRequest, run_episode
+    from mledojo.play import run_episode
+    from mledojo.resolve import ResolvedEpisode, competition_of
 
-    request = EpisodeRequest(**job.request_fields())
-    result = run_episode(request, runs_dir=runs_dir, run_id=run_id, retry=retry)
-    if result.key != job.key:
-        raise RuntimeError(f"internal error: ran episode {result.key}, expected {job.key}")
-    folder = job.folder(runs_dir, run_id)
+    layout = RunLayout(runs_dir, run_id)
+    episode = ResolvedEpisode(job.spec, competition_of(job.spec))
+    result = run_episode(episode, layout=layout, retry=retry, record=False)
     out = outcome_from_result(
-        result, host=socket.gethostname(), attempt=attempts_before(folder) + 1
+        result, host=socket.gethostname(), attempt=layout.attempts_before(job.spec) + 1
     )
     out.overhead_s = max(0.0, time.monotonic() - t0 - result.wall_time_s)
     return out

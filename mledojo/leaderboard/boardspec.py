@@ -17,10 +17,17 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from mledojo.competition import BUDGET_FIELDS, RESOURCE_FIELDS, Budget, Resources, get_competition
-from mledojo.layout import EpisodeSpec, budget_class
+from mledojo.competition import get_competition
 from mledojo.leaderboard._io import MAX_RESULT_BYTES, LeaderboardError, read_text
 from mledojo.leaderboard.stats import BoardSpec
+from mledojo.spec import (
+    BUDGET_FIELDS,
+    RESOURCE_FIELDS,
+    Budget,
+    EpisodeSpec,
+    Resources,
+    budget_class,
+)
 
 BOARD_SPEC_SCHEMA_VERSION = 1
 DEFAULT_BOARD_FILE = Path("leaderboard/board.yaml")

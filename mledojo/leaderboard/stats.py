@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from mledojo.artifacts import INFRA_STATUSES
 from mledojo.leaderboard._io import LeaderboardError
 from mledojo.leaderboard.episode import (
     LEVELS,
@@ -541,7 +542,7 @@ def _agent_summary(
         present=len(eps),
         scored=len(scored),
         reported_agent_errors=sum(1 for e in eps if e.reported_status == "agent_error"),
-        reported_infra_errors=sum(1 for e in eps if e.reported_status == "infra_error"),
+        reported_infra_errors=sum(1 for e in eps if e.reported_status in INFRA_STATUSES),
         suspect=sum(1 for e in eps if e.implausible),
         reported_llm_tokens=sum(e.reported_llm_tokens for e in eps),
         reported_llm_usd=sum(e.reported_llm_usd for e in eps),

@@ -39,11 +39,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mledojo._files import UnsafeFileError, read_bounded, sha256_file
-from mledojo.artifacts import RESULT_FILE, EpisodeResult, Feedback
+from mledojo.artifacts import INFRA_STATUSES, RESULT_FILE, EpisodeResult, Feedback
 from mledojo.bench.bundle import BUNDLE_FILE, load_manifest, verify_manifest
 from mledojo.bench.plan import BenchError, BenchPlan, Job, load_plan
-from mledojo.bench.worker import attempts_before
 from mledojo.errors import MLEDojoError
+from mledojo.layout import RunLayout
 from mledojo.leaderboard._io import LeaderboardError
 from mledojo.leaderboard.boardspec import BoardFile, load_board_file
 from mledojo.leaderboard.episode import LEVELS, Level, Verification
@@ -201,18 +201,13 @@ def _check_episode(
 ) -> tuple[list[str], tuple[dict[str, Any], EpisodeResult] | None]:
     """Reasons to reject one episode, else its re-graded numbers and its checked result (the
     file is read once: a second read could see other bytes than the ones checked)."""
-    from mledojo.runner import EpisodeRequest
+    from mledojo.resolve import competition_of
 
     where = f"{job.label} ({job.key})"
     try:
-        fresh = EpisodeRequest(**job.request_fields()).resolve()
-    except (ValueError, BenchError) as e:
+        competition_of(job.spec)
+    except (ValueError, MLEDojoError) as e:
         return [f"{where}: the spec no longer resolves: {e}"], None
-    if fresh != job.spec:
-        return [
-            f"{where}: the planned spec differs from what this mledojo resolves for the same "
-            "request (an edited plan, another competition version or edited defaults)"
-        ], None
     folder = job.folder(run_folder.parent, run_folder.name)
     result_path = folder / RESULT_FILE
     why = _regular(result_path, run_folder)
@@ -224,7 +219,11 @@ def _check_episode(
     except (OSError, ValueError, ValidationError, UnsafeFileError) as e:
         return [f"{where}: result.json is not a valid result: {str(e)[:300]}"], None
     reasons: list[str] = []
-    if result.key != job.key or result.spec != job.spec:
+    if (
+        result.spec is None
+        or result.key != result.spec.key
+        or not result.spec.same_episode(job.spec)
+    ):
         reasons.append(f"{where}: result.json's spec is not the planned spec")
     if job.spec.sandbox != "docker":
         reasons.append(f"{where}: ran in sandbox {job.spec.sandbox!r}; the board takes docker only")
@@ -410,7 +409,7 @@ def _reproduce_all(
         where = f"{job.label} ({job.key})"
         again = reexecute(job, folder, work_dir=work_dir, live=live, cache_dir=cache_dir)
         if live:
-            if again.status == "infra_error":
+            if again.status in INFRA_STATUSES:
                 reasons.append(f"{where}: the board's live run failed on the board's side")
                 continue
             rows.append((job, _numbers_of(again), again, Verification(level="live")))
@@ -532,7 +531,9 @@ def submit_run(
                 reported_llm_usd=result.llm.usd,
                 reported_wall_time_s=result.wall_time_s,
                 reported_hardware=result.hardware if result.hardware != "unknown" else hardware,
-                reported_attempts=1 if live else attempts_before(folder) + 1,
+                reported_attempts=1
+                if live
+                else RunLayout(run_folder.parent, run_folder.name).attempts_before(job.spec) + 1,
                 verification=verification,
                 anytime=_anytime(folder),
                 **numbers,

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from mledojo.competition import Resources
+from mledojo.spec import Resources
 
 ExecStatus = Literal["ok", "error", "timeout", "oom", "killed", "sandbox_error"]
 DiskQuotaKind = Literal["filesystem", "walk"]

@@ -22,7 +22,6 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from mledojo.competition import Resources
 from mledojo.errors import SandboxError, SandboxFileError
 from mledojo.sandbox import _runner, cleanup, quota
 from mledojo.sandbox.base import ExecResult, Sandbox, ToolResult
@@ -35,6 +34,7 @@ from mledojo.sandbox.protocol import (
     runner_versions,
 )
 from mledojo.sandbox.treecopy import CopyReport
+from mledojo.spec import Resources
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mledojo.competition import Resources
 from mledojo.sandbox.base import ExecResult, Sandbox
+from mledojo.spec import Resources
 
 CONFORMANCE_RESOURCES = Resources(
     memory_mb=768,

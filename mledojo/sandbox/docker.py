@@ -26,12 +26,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from mledojo.competition import Resources
 from mledojo.errors import SandboxError
 from mledojo.sandbox import cleanup, seccomp
 from mledojo.sandbox.client import RunnerSandbox
 from mledojo.sandbox.engine import docker_client, image_exists
 from mledojo.sandbox.local import _chown_tree, give_back
+from mledojo.spec import Resources
 
 log = logging.getLogger(__name__)
 

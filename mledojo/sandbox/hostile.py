@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from mledojo.competition import Resources
 from mledojo.errors import SandboxError, SandboxFileError
 from mledojo.sandbox.base import ExecResult, Sandbox
 from mledojo.sandbox.conformance import (
@@ -43,6 +42,7 @@ from mledojo.sandbox.conformance import (
     run_check,
     start_for_checks,
 )
+from mledojo.spec import Resources
 
 HOSTILE_RESOURCES: Resources = CONFORMANCE_RESOURCES.model_copy(update={"max_files": 1000})
 

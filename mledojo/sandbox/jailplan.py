@@ -20,9 +20,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mledojo.competition import ENV_PATH_VAR, Resources, builtin_root
+from mledojo.competition import ENV_PATH_VAR, builtin_root
 from mledojo.errors import SandboxError
 from mledojo.sandbox._jail import Bind, JailPlan
+from mledojo.spec import Resources
 
 RUNNER_INSIDE = "/opt/mledojo/runner.py"
 TOOLS_INSIDE = "/opt/mledojo/tools"

@@ -36,10 +36,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from mledojo.competition import Resources
 from mledojo.errors import SandboxError
 from mledojo.sandbox import treecopy
 from mledojo.sandbox.treecopy import CopyReport
+from mledojo.spec import Resources
 
 log = logging.getLogger(__name__)
 

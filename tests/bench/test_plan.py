@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from mledojo.artifacts import EpisodeStatus
-from mledojo.bench.backends import HARD_CAP, Capacity
 from mledojo.bench.cli import parse_seeds
+from mledojo.bench.executors import HARD_CAP, Capacity
 from mledojo.bench.plan import (
     BenchError,
     make_plan,

@@ -19,7 +19,8 @@ from mledojo.artifacts import EpisodeResult
 from mledojo.bot.engine import BotConfig, MLEBot
 from mledojo.bot.schemas import BotState
 from mledojo.leaderboard.export import StepRecord, export_run
-from mledojo.runner import EpisodeRequest, run_episode
+from mledojo.play import run_episode
+from mledojo.resolve import resolve_spec
 from mledojo.testing.llm_server import ScriptedLLMServer
 from mledojo.testing.replies import Reply
 
@@ -274,7 +275,7 @@ def test_a_retried_bot_episode_is_a_fresh_play_within_its_budget(
     those steps stay within the episode's budget (the old bot reused the first attempt's
     experiments: their scores appeared with no step behind them)."""
     budget = {"max_tool_calls": 20}
-    request = EpisodeRequest(
+    request = resolve_spec(
         competition="titanic",
         agent="mle-bot",
         agent_args={"max_iterations": 2},
@@ -386,7 +387,7 @@ def test_a_model_that_cannot_be_used_is_a_model_error_not_a_clean_zero(
     else:
         monkeypatch.delenv("OPENAI_API_KEY")
     args = {"model": "openai/gpt-5-mini", "model_base_url": base_url, "max_iterations": 1}
-    request = EpisodeRequest(
+    request = resolve_spec(
         competition="titanic", agent="mle-bot", agent_args=args, sandbox="local",
         budget={"max_steps": 20},
     )  # fmt: skip

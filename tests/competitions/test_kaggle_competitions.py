@@ -285,11 +285,12 @@ def test_invalid_submission_is_rejected_clearly(
 @pytest.mark.slow
 @pytest.mark.parametrize("cid", KAGGLE_IDS)
 def test_baseline_end_to_end_in_docker(cid: str, kaggle_env: Path, tmp_path: Path) -> None:
-    from mledojo.runner import EpisodeRequest, run_episode
+    from mledojo.play import run_episode
+    from mledojo.resolve import resolve_spec
 
     # tests/conftest.py skips `docker` tests without Docker (fails them under CI's
     # MLEDOJO_REQUIRE_DOCKER=1).
-    request = EpisodeRequest(competition=cid, agent="baseline", sandbox="docker")
+    request = resolve_spec(competition=cid, agent="baseline", sandbox="docker")
     result = run_episode(request, runs_dir=tmp_path)
     assert result.final.graded, result.end_reason
     assert result.final.private_score is not None and np.isfinite(result.final.private_score)

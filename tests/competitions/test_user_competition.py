@@ -84,10 +84,11 @@ def test_user_folder_is_listed_prepared_and_graded(user_root: Path) -> None:
 
 @pytest.mark.slow
 def test_baseline_plays_the_user_competition(user_root: Path, tmp_path: Path) -> None:
-    from mledojo.runner import EpisodeRequest, run_episode
+    from mledojo.play import run_episode
+    from mledojo.resolve import resolve_spec
 
     write_competition(user_root)
-    request = EpisodeRequest(competition="tumour-malignancy", agent="baseline", sandbox="local")
+    request = resolve_spec(competition="tumour-malignancy", agent="baseline", sandbox="local")
     result = run_episode(request, runs_dir=tmp_path / "runs")
     assert result.final.graded, result.end_reason
     assert result.final.private_score is not None

@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 
 from mledojo.agent import Agent
-from mledojo.layout import episode_dir
+from mledojo.layout import RunLayout
 from mledojo.leaderboard.compare import compare_runs
 from mledojo.leaderboard.episode import load_episodes
 from mledojo.leaderboard.export import StepRecord, export_run
 from mledojo.leaderboard.render import write_board
 from mledojo.leaderboard.stats import build_board
-from mledojo.runner import EpisodeRequest, run_episode
+from mledojo.play import run_episode
+from mledojo.resolve import resolve_spec
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 COMPETITION = "playground-series-s3e12"
@@ -73,7 +74,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("runs")
     for agent, run_id in ((ConstantAgent(), "run-const"), (LogisticAgent(), "run-logit")):
         for seed in (0, 1):
-            request = EpisodeRequest(
+            request = resolve_spec(
                 competition=COMPETITION, agent=agent.name, seed=seed, sandbox="docker"
             )
             result = run_episode(request, agent=agent, runs_dir=root, run_id=run_id)
@@ -98,10 +99,8 @@ def test_board_from_real_runs(runs: Path, tmp_path: Path) -> None:
     # the stored numbers are the ones result.json recorded, untouched
     stored = json.loads(
         (
-            episode_dir(
-                runs,
-                "run-logit",
-                EpisodeRequest(COMPETITION, "logistic", sandbox="docker").resolve(),
+            RunLayout(runs, "run-logit").episode_folder(
+                resolve_spec(COMPETITION, agent="logistic", sandbox="docker").spec
             )
             / "result.json"
         ).read_text()

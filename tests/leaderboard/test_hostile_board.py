@@ -35,7 +35,7 @@ from mledojo.leaderboard.episode import load_episodes, load_jsonl
 from mledojo.leaderboard.render import render_html, render_markdown
 from mledojo.leaderboard.stats import build_board
 from mledojo.leaderboard.submit import SubmissionRejected, submit_run
-from mledojo.runner import EpisodeRequest
+from mledojo.resolve import resolve_spec
 
 COMP = "playground-series-s3e3"  # 336 private rows; the baseline's honest AUC is about 0.81
 SMALL = ["--cpus", "1", "--memory-mb", "2048", "--max-steps", "3", "--sandbox", "docker"]
@@ -331,7 +331,7 @@ def _spec(**request: Any) -> Any:
         "resources": {"cpus": 1, "memory_mb": 2048},
         **request,
     }
-    return EpisodeRequest(**fields).resolve()
+    return resolve_spec(**fields).spec
 
 
 @pytest.mark.filterwarnings("ignore:pump-failure-v1 is deprecated")

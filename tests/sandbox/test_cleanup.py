@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mledojo.competition import Resources
 from mledojo.sandbox import cleanup
+from mledojo.spec import Resources
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(60)]
 

@@ -130,7 +130,7 @@ def test_an_episode_request_resolving_auto_to_local_warns_too(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`mledojo run` and the bench decide `auto` through the spec, before any sandbox exists."""
-    from mledojo.runner import EpisodeRequest
+    from mledojo.resolve import resolve_spec
     from mledojo.sandbox import engine
 
     def unavailable(timeout: int = 60) -> None:
@@ -140,7 +140,7 @@ def test_an_episode_request_resolving_auto_to_local_warns_too(
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        spec = EpisodeRequest(competition="titanic", agent="baseline", sandbox="auto").resolve()
+        spec = resolve_spec(competition="titanic", agent="baseline", sandbox="auto").spec
     assert spec.sandbox == "local"
     assert any("LocalSandbox" in str(w.message) for w in caught)
 

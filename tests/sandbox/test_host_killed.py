@@ -25,7 +25,7 @@ GONE_WITHIN_S = 10.0
 HOST = """
 import json, os, socket, sys
 from pathlib import Path
-from mledojo.competition import Resources
+from mledojo.spec import Resources
 from mledojo.sandbox import cleanup, make_sandbox
 
 kind, tmp, run_id = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
@@ -183,8 +183,8 @@ def test_closing_the_lease_stops_an_idle_runner_and_a_second_lease_is_refused(
 def test_a_restarted_runner_holds_a_new_lease(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    from mledojo.competition import Resources
     from mledojo.sandbox import make_sandbox
+    from mledojo.spec import Resources
 
     if kind == "docker":
         request.getfixturevalue("runtime_image")

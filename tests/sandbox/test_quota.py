@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from mledojo.competition import Resources
 from mledojo.errors import SandboxError
 from mledojo.sandbox import cleanup, quota
 from mledojo.sandbox.conformance import CONFORMANCE_RESOURCES, make_context
+from mledojo.spec import Resources
 
 needs_quota = pytest.mark.skipif(
     quota.unavailable_reason() is not None, reason=str(quota.unavailable_reason())

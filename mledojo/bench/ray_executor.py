@@ -1,4 +1,4 @@
-"""`RayBackend`: each episode a Ray task with the competition's CPUs and memory as resources.
+"""`RayExecutor`: each episode a Ray task with the competition's CPUs and memory as resources.
 
 The task plays the episode in the Ray worker process, on that node's Docker engine (the
 runner's control socket needs the engine on the same kernel, so a container never runs on
@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from mledojo.artifacts import EpisodeStatus
-from mledojo.bench.backends import Capacity
+from mledojo.bench.executors import Capacity
 from mledojo.bench.plan import BenchError, Job
-from mledojo.bench.worker import Outcome, attempts_before, read_outcome
+from mledojo.bench.worker import Outcome, read_outcome
+from mledojo.layout import RunLayout
 
 TASK_RETRIES = 3  # a node or worker that dies mid-episode: the episode is played again
 START_TIMEOUT_S = 60.0  # a local start takes 5-10 s on a 2-core machine
@@ -122,7 +123,7 @@ def _episode_task(job_json: str, runs_dir: str, run_id: str, retry: list[str]) -
     return run_job(job, Path(runs_dir), run_id, tuple(retry)).model_dump()  # type: ignore[arg-type]
 
 
-class RayBackend:
+class RayExecutor:
     """Episodes as Ray tasks on the cluster at `address` (None: start a local Ray)."""
 
     name = "ray"
@@ -161,14 +162,14 @@ class RayBackend:
                 out.set_result(Outcome.model_validate(inner.result()))
             except BaseException as e:  # cancelled, or the task failed past its retries
                 recorded = read_outcome(job, self.runs_dir, self.run_id, host="ray")
-                folder = job.folder(self.runs_dir, self.run_id)
+                layout = RunLayout(self.runs_dir, self.run_id)
                 out.set_result(
                     recorded
                     or Outcome(
                         key=job.key,
                         status="worker_died",
                         reason=f"Ray task failed: {type(e).__name__}: {str(e)[:300]}",
-                        attempt=attempts_before(folder) + 1,
+                        attempt=layout.attempts_before(job.spec) + 1,
                     )
                 )
 

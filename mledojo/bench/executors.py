@@ -1,7 +1,8 @@
-"""Where bench episodes run: `LocalBackend` (a child process each) and `RayBackend`.
+"""Where bench episodes run: `LocalExecutor` (a child process each) and `RayExecutor`.
 
-A backend turns a `Job` into a `Future[Outcome]`, says how many CPUs and how much memory
-it has (the scheduler's admission limits) and can stop what runs. The local backend puts
+An executor turns a `Job` into a `Future[Outcome]`, says how many CPUs and how much memory
+it has (the scheduler's admission limits) and can stop what runs (`--backend local|ray`
+chooses one). The local executor puts
 every episode in its own child process, in a session of its own, so a crash in one
 episode cannot take the bench down and Ctrl-C reaches each child exactly once (forwarded).
 """
@@ -20,22 +21,23 @@ from typing import Any, Protocol
 
 from mledojo.artifacts import EpisodeStatus
 from mledojo.bench.plan import BenchError, Job
-from mledojo.bench.worker import PARENT_ENV, Outcome, attempts_before, read_outcome
+from mledojo.bench.worker import PARENT_ENV, Outcome, read_outcome
+from mledojo.layout import RunLayout
 
-HARD_CAP = 32  # episodes at once on one backend, whatever --workers says
+HARD_CAP = 32  # episodes at once on one executor, whatever --workers says
 INTERRUPT_GRACE_S = 30.0  # how long a child may take to close its episode after Ctrl-C
 WORKER_DIR = ".workers"  # per-episode worker logs and outcomes (hidden: not a result)
 
 
 @dataclass(frozen=True)
 class Capacity:
-    """What the backend can give episodes at once."""
+    """What the executor can give episodes at once."""
 
     cpus: float
     memory_mb: int
 
 
-class Backend(Protocol):
+class Executor(Protocol):
     name: str
 
     def capacity(self) -> Capacity: ...
@@ -70,7 +72,7 @@ def machine_capacity() -> Capacity:
     return Capacity(cpus=cpus, memory_mb=memory_mb)
 
 
-class LocalBackend:
+class LocalExecutor:
     """Each episode in a child process (`python -m mledojo.bench.worker`) on this machine."""
 
     name = "local"
@@ -168,18 +170,16 @@ def _tail(path: Path, lines: int = 3) -> str:
 
 
 def _unfinished(job: Job, runs_dir: Path, run_id: str, reason: str) -> Outcome:
-    folder = job.folder(runs_dir, run_id)
-    return Outcome(
-        key=job.key, status="worker_died", reason=reason, attempt=attempts_before(folder) + 1
-    )
+    attempt = RunLayout(runs_dir, run_id).attempts_before(job.spec) + 1
+    return Outcome(key=job.key, status="worker_died", reason=reason, attempt=attempt)
 
 
-def make_backend(name: str, *, runs_dir: Path, run_id: str, address: str | None = None) -> Any:
-    """The backend called `name` (`local` or `ray`)."""
+def make_executor(name: str, *, runs_dir: Path, run_id: str, address: str | None = None) -> Any:
+    """The executor `--backend name` chooses (`local` or `ray`)."""
     if name == "local":
-        return LocalBackend(runs_dir, run_id)
+        return LocalExecutor(runs_dir, run_id)
     if name == "ray":
-        from mledojo.bench.ray_backend import RayBackend
+        from mledojo.bench.ray_executor import RayExecutor
 
-        return RayBackend(runs_dir, run_id, address=address)
+        return RayExecutor(runs_dir, run_id, address=address)
     raise BenchError(f"--backend {name!r}: choose local or ray")

@@ -16,19 +16,20 @@ import pytest
 import mledojo
 from mledojo.agent import Agent
 from mledojo.artifacts import EpisodeResult
-from mledojo.layout import episode_dir
-from mledojo.runner import EpisodeRequest, run_episode
+from mledojo.layout import RunLayout
+from mledojo.play import run_episode
+from mledojo.resolve import ResolvedEpisode, resolve_spec
 
 
-def local(agent: str = "crasher", **kw: Any) -> EpisodeRequest:
-    return EpisodeRequest(competition="pump-failure", agent=agent, sandbox="local", **kw)
+def local(agent: str = "crasher", **kw: Any) -> ResolvedEpisode:
+    return resolve_spec(competition="pump-failure", agent=agent, sandbox="local", **kw)
 
 
 @pytest.mark.docker
 @pytest.mark.slow
 def test_baseline_on_pump_failure_in_docker(tmp_path: Path) -> None:
     """In the smallest resource class the docs suggest (two episodes on a 2-core machine)."""
-    request = EpisodeRequest(
+    request = resolve_spec(
         competition="pump-failure",
         agent="baseline",
         sandbox="docker",
@@ -41,7 +42,7 @@ def test_baseline_on_pump_failure_in_docker(tmp_path: Path) -> None:
     assert result.final.graded and result.final.private_score is not None
     assert result.final.leaderboard_kind == "reference"
     assert result.final.private_score >= 0.85  # 0.86612 on seed 0 (README)
-    folder = episode_dir(tmp_path, "r", request.resolve())
+    folder = RunLayout(tmp_path, "r").episode_folder(request.spec)
     assert folder.parent == tmp_path / "r" / "pump-failure-v2" / "baseline"
     assert json.loads((folder / "result.json").read_text())["final"]["graded"]
     from mledojo.sandbox.image import image_tag
@@ -105,7 +106,7 @@ def test_finished_episode_is_skipped_on_resume(tmp_path: Path) -> None:
         local(), agent=agent, runs_dir=tmp_path, run_id="r", retry=("agent_error",)
     )
     assert agent.calls > calls and retried.finished_at != first.finished_at
-    aside = [p.name for p in episode_dir(tmp_path, "r", local().resolve()).parent.iterdir()]
+    aside = [p.name for p in RunLayout(tmp_path, "r").episode_folder(local().spec).parent.iterdir()]
     assert any(".attempt-" in name for name in aside), aside
 
 
@@ -156,7 +157,9 @@ def test_two_agent_files_with_one_class_name_keep_their_own_results(tmp_path: Pa
     assert results[0].key != results[1].key
     assert [r.agent for r in results] == paths
     for p, r in zip(paths, results, strict=True):
-        folder = episode_dir(tmp_path / "runs", "r", local(p, budget={"max_steps": 1}).resolve())
+        folder = RunLayout(tmp_path / "runs", "r").episode_folder(
+            local(p, budget={"max_steps": 1}).spec
+        )
         assert EpisodeResult.load(folder / "result.json") == r
 
 
@@ -172,7 +175,7 @@ def test_a_failed_preparation_still_writes_a_result(
     monkeypatch.setattr(mledojo.env, "prepare", broken)
     result = run_episode(local(), agent=CrashingAgent(), runs_dir=tmp_path, run_id="r")
     assert result.status == "infra_error" and "disk is full" in result.end_reason
-    folder = episode_dir(tmp_path, "r", local().resolve())
+    folder = RunLayout(tmp_path, "r").episode_folder(local().spec)
     assert EpisodeResult.load(folder / "result.json") == result
 
 
@@ -220,7 +223,7 @@ class NoDocker(Agent):
 
 def test_missing_sandbox_is_infra_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
-    request = EpisodeRequest(competition="pump-failure", agent="nodocker", sandbox="docker")
+    request = resolve_spec(competition="pump-failure", agent="nodocker", sandbox="docker")
     result = run_episode(request, agent=NoDocker(), runs_dir=tmp_path, run_id="r")
     assert result.status == "infra_error"
     assert "Docker is not available" in result.end_reason
@@ -303,28 +306,6 @@ def test_the_agents_reported_llm_usage_reaches_the_result(tmp_path: Path) -> Non
     assert result.llm.calls == 2 and result.llm.usd == pytest.approx(0.03)
     assert result.llm.input_tokens == 250
     on_disk = EpisodeResult.load(
-        episode_dir(tmp_path, "r", local("reporter").resolve()) / "result.json"
+        RunLayout(tmp_path, "r").episode_folder(local("reporter").spec) / "result.json"
     )
     assert on_disk.llm == result.llm
-
-
-def _record_in_child(folder: str) -> None:
-    from mledojo.layout import record_run
-
-    record_run(Path(folder))
-
-
-@pytest.mark.slow
-def test_parallel_workers_each_keep_their_invocation_in_run_json(tmp_path: Path) -> None:
-    """Bench workers start at once; each read-modify-write of run.json keeps the others'."""
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_record_in_child, args=(str(tmp_path),)) for _ in range(8)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=120)
-        assert p.exitcode == 0
-    manifest = json.loads((tmp_path / "run.json").read_text())
-    assert sorted(i["pid"] for i in manifest["invocations"]) == sorted(p.pid for p in procs)
