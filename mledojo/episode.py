@@ -373,7 +373,7 @@ class Episode:
                 copy,
             )
         draft.reward = step_reward(
-            self.reward_mode, self.scorer.higher_is_better, report, old_score, old_hr
+            self.reward_mode, self.scorer.spec.metric, report, old_score, old_hr
         )
         draft.fields.update(
             submission="valid",

@@ -67,8 +67,8 @@ class Scorer:
         return submission_layout(self.spec).columns
 
     def better(self, a: float, b: float) -> bool:
-        """Whether score `a` is strictly better than `b` under the metric's direction."""
-        return a > b if self.higher_is_better else a < b
+        """Whether score `a` is strictly better than `b` (asks the metric spec)."""
+        return self.spec.metric.better(a, b)
 
     def validate(self, submission: Path, *, display_name: str | None = None) -> None:
         """Raise `InvalidSubmissionError` when the file cannot be graded.
