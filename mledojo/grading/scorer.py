@@ -20,6 +20,7 @@ from mledojo.grading.scoring import (
     score_submission,
 )
 from mledojo.grading.validate import (
+    answer_keys,
     max_submission_bytes,
     submission_layout,
     validate_submission,
@@ -44,6 +45,7 @@ class Scorer:
         self.spec = competition.spec
         self.sample_path = data.sample_submission_path
         self.answers = load_answers(competition, data)
+        answer_keys(self.spec, self.answers)  # blank or repeated ids: the benchmark's fault
         self.max_bytes = (
             max_submission_bytes(self.spec, len(self.answers)) if max_bytes is None else max_bytes
         )
