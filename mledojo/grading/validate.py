@@ -624,7 +624,7 @@ def _match_keys(ans_keys: pd.Series, sub_keys: pd.Series) -> npt.NDArray[np.intp
     answer_row = np.full(len(uniques) + 1, -1, dtype=np.intp)  # the last slot: code -1 (NA)
     answer_row[codes[:n_ans]] = np.arange(n_ans, dtype=np.intp)
     answer_row[-1] = -1
-    return answer_row[codes[n_ans:]]
+    return np.asarray(answer_row[codes[n_ans:]], dtype=np.intp)
 
 
 def align_ids(
