@@ -536,6 +536,12 @@ class Episode:
             leaderboard_entries=report.n_entries,
             implausible=report.implausible,
             caveats=report.caveats,
+            interval=report.interval,
+            medal_probabilities=(
+                None
+                if report.medal_probabilities is None
+                else report.medal_probabilities.model_dump()
+            ),
         )
 
     # ------------------------------------------------------------ LLM usage
