@@ -63,6 +63,7 @@ def test_prepare_then_grade_sample_and_invalid(tmp_path: Path) -> None:
     assert graded.returncode == 0, graded.stderr
     assert "0.5" in graded.stdout and "HumanRank" in graded.stdout
     assert "reference pool" in graded.stdout
+    assert "95 % interval" in graded.stdout and "medal chances" in graded.stdout
     bad = tmp_path / "bad.csv"
     pd.read_csv(public / "sample_submission.csv").iloc[:-3].to_csv(bad, index=False)
     rejected = mledojo("grade", "pump-failure", str(bad), env=env)
@@ -105,7 +106,11 @@ def test_json_outputs_parse(tmp_path: Path) -> None:
     graded = mledojo(
         "grade", "pump-failure", str(public / "sample_submission.csv"), "--json", env=env
     )
-    assert json.loads(graded.stdout)["score"] == pytest.approx(0.5)
+    report = json.loads(graded.stdout)
+    assert report["score"] == pytest.approx(0.5)
+    lo, hi = report["interval"]  # a constant submission: every resample scores 0.5
+    assert lo == pytest.approx(0.5) and hi == pytest.approx(0.5)
+    assert set(report["medal_probabilities"]) == {"gold", "silver", "bronze"}
 
 
 def test_names_are_checked_before_any_docker_work() -> None:

@@ -236,3 +236,30 @@ def test_board_interval_covers_the_true_mean_of_seeds_and_rows() -> None:
         assert found is not None
         hits += found[0] <= 0.7 <= found[1]
     assert 0.85 <= hits / trials <= 0.99  # 8 episodes: the bootstrap is a bit narrow
+
+
+def test_grade_report_carries_the_interval_and_medal_probabilities() -> None:
+    import pandas as pd
+
+    from mledojo.grading.scoring import grade_report
+
+    from .conftest import make_spec
+
+    spec = make_spec(metric={"name": "accuracy", "higher_is_better": True})
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 400)
+    answers = pd.DataFrame({"id": range(400), "y": y, "usage": "private"})
+    pred = np.where(rng.random(400) < 0.8, y, 1 - y)
+    sub = pd.DataFrame({"id": range(400), "y": pred})
+    board = list(np.linspace(0.6, 0.9, 40))
+    report = grade_report(spec, sub, answers, leaderboard=board)
+    assert report.interval is not None and report.medal_probabilities is not None
+    lo, hi = report.interval
+    assert lo < report.score < hi and hi - lo < 0.1
+    probs = report.medal_probabilities
+    assert 0 <= probs.gold <= probs.silver <= probs.bronze <= 1
+    assert 0 < probs.bronze < 1  # the score sits among the medal bands: uncertain
+    again = grade_report(spec, sub, answers, leaderboard=board)
+    assert again.interval == report.interval  # seeded
+    bare = grade_report(spec, sub, answers, leaderboard=board, interval=False)
+    assert bare.interval is None and bare.medal_probabilities is None
