@@ -61,6 +61,11 @@ CASES = [
         rf"worst case {NUMBER} s, {NUMBER}x pandas: PASS",
     ),
     case(
+        "bench_intervals.py",
+        rf"^roc_auc +[\d,]+ rows +\d+ replicates \| metric +{NUMBER} s \| interval +{NUMBER} s",
+        rf"^accuracy +[\d,]+ rows .* score {NUMBER} \[{NUMBER}, {NUMBER}\]",
+    ),
+    case(
         "bench_prepare.py",
         rf"cached prepare \(median\) +{NUMBER} s +ratio to cold {NUMBER}",
         rf"cached / target = {NUMBER}",

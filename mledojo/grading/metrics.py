@@ -221,10 +221,10 @@ def auc_by_weights(
 ) -> Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]:
     """A function of row weights (replicates x rows) giving one ROC AUC per weight row.
 
-    Sorts `y_score` once; each weight row then costs a few `bincount`s. A weight counts a
-    row that many times (a bootstrap replicate; all ones: the plain AUC). Tied scores count
-    half; a weight row without positives or negatives gives NaN. Why not sklearn's: one
-    sort shared by every replicate, and several times faster on a million rows.
+    Sorts `y_score` once; a block of weight rows then costs a gather and two `reduceat`s.
+    A weight counts a row that many times (a bootstrap replicate; all ones: the plain AUC).
+    Tied scores count half; a weight row without positives or negatives gives NaN. Why
+    not sklearn's: one sort shared by every replicate, several times faster on 1M rows.
     """
     truth = np.asarray(y_true, dtype=np.float64)
     order = np.argsort(np.asarray(y_score, dtype=np.float64))  # ties share a group below
@@ -232,21 +232,24 @@ def auc_by_weights(
     starts = np.empty(ranked.size, dtype=bool)
     starts[:1] = True
     np.not_equal(ranked[1:], ranked[:-1], out=starts[1:])
-    group = np.cumsum(starts) - 1  # rows of equal score share a group, lowest first
-    n_groups = int(group[-1]) + 1 if group.size else 0
+    first = np.flatnonzero(starts)  # first sorted row of each group of equal scores
     pos_sorted = truth[order]
 
     def auc(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        out = np.empty(weights.shape[0], dtype=np.float64)
-        for i, row in enumerate(weights):
-            w = np.asarray(row, dtype=np.float64)[order]
-            pos = np.bincount(group, weights=w * pos_sorted, minlength=n_groups)
-            neg = np.bincount(group, weights=w * (1.0 - pos_sorted), minlength=n_groups)
-            below = np.cumsum(neg) - neg
-            n_pos, n_neg = pos.sum(), neg.sum()
-            pairs = float(pos @ (below + 0.5 * neg))
-            out[i] = pairs / (n_pos * n_neg) if n_pos > 0 and n_neg > 0 else np.nan
-        return out
+        w = np.asarray(weights, dtype=np.float64)[:, order]
+        if first.size == 0:
+            return np.full(w.shape[0], np.nan)
+        pos = w * pos_sorted
+        if first.size < order.size:  # ties: sum per group of equal scores
+            pos = np.add.reduceat(pos, first, axis=1)
+            w = np.add.reduceat(w, first, axis=1)
+        neg = w - pos
+        below = np.cumsum(neg, axis=1) - neg
+        n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
+        pairs = (pos * (below + 0.5 * neg)).sum(axis=1)
+        defined = (n_pos > 0) & (n_neg > 0)
+        safe = np.where(defined, n_pos * n_neg, 1.0)
+        return np.asarray(np.where(defined, pairs / safe, np.nan), dtype=np.float64)
 
     return auc
 
