@@ -234,9 +234,11 @@ def auc_by_weights(
     np.not_equal(ranked[1:], ranked[:-1], out=starts[1:])
     first = np.flatnonzero(starts)  # first sorted row of each group of equal scores
     pos_sorted = truth[order]
+    in_order = bool(np.all(np.diff(order) == 1))  # rows already sorted: no gather needed
 
     def auc(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        w = np.asarray(weights, dtype=np.float64)[:, order]
+        w = np.asarray(weights, dtype=np.float64)
+        w = w if in_order else w[:, order]
         if first.size == 0:
             return np.full(w.shape[0], np.nan)
         pos = w * pos_sorted
