@@ -325,7 +325,8 @@ def _html_overall(members: list[AgentSummary], index: str) -> str:
 
 
 def _html_competition(c: CompetitionBoard, index: str) -> str:
-    lower = c.higher_is_better is False
+    spec = c.metric_spec
+    lower = spec is not None and spec.better(0.0, 1.0)  # sort the raw score best first
     head = "".join(
         _th(
             lab,

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from mledojo.competition import MetricSpec
 from mledojo.grading.intervals import board_mean_interval, board_rate_interval
 from mledojo.leaderboard._io import LeaderboardError
 from mledojo.leaderboard.episode import (
@@ -176,6 +177,13 @@ class CompetitionBoard(_Frozen):
     stats: list[CompetitionStat]  # best mean HumanRank first
     time_curves: list[AnytimeCurve]
     usd_curves: list[AnytimeCurve]
+
+    @property
+    def metric_spec(self) -> MetricSpec | None:
+        """The metric and its direction (None when no episode said which is better)."""
+        if self.higher_is_better is None:
+            return None
+        return MetricSpec(name=self.metric or "unknown", higher_is_better=self.higher_is_better)
 
 
 class ClassBoard(_Frozen):
