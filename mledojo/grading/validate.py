@@ -617,7 +617,10 @@ def _match_keys(ans_keys: pd.Series, sub_keys: pd.Series) -> npt.NDArray[np.intp
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        found = pc.index_in(pa.array(sub_keys.array), value_set=pa.array(ans_keys.array))
+        text = pa.large_string()  # one string type for both (a pandas column may use either)
+        found = pc.index_in(
+            pa.array(sub_keys.array).cast(text), value_set=pa.array(ans_keys.array).cast(text)
+        )
         return np.asarray(found.fill_null(-1).to_numpy(), dtype=np.intp)
     codes, uniques = pd.factorize(pd.concat([ans_keys, sub_keys], ignore_index=True))
     n_ans = len(ans_keys)
