@@ -236,16 +236,28 @@ def auc_by_weights(
     pos_sorted = truth[order]
     in_order = bool(np.all(np.diff(order) == 1))  # rows already sorted: no gather needed
 
+    ties = first.size < order.size
+    positive = pos_sorted > 0.5
+    neg_rows = np.flatnonzero(~positive)
+    pos_rows = np.flatnonzero(positive)
+    neg_before = np.searchsorted(neg_rows, pos_rows)  # negatives sorted below each positive
+
     def auc(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         w = np.asarray(weights, dtype=np.float64)
         w = w if in_order else w[:, order]
         if first.size == 0:
             return np.full(w.shape[0], np.nan)
-        pos = w * pos_sorted
-        if first.size < order.size:  # ties: sum per group of equal scores
-            pos = np.add.reduceat(pos, first, axis=1)
-            w = np.add.reduceat(w, first, axis=1)
-        neg = w - pos
+        if not ties:  # each positive beats the negatives sorted below it
+            neg_w, pos_w = w[:, neg_rows], w[:, pos_rows]
+            below = np.zeros((w.shape[0], neg_rows.size + 1))
+            np.cumsum(neg_w, axis=1, out=below[:, 1:])
+            n_pos, n_neg = pos_w.sum(axis=1), below[:, -1]
+            pairs = (pos_w * below[:, neg_before]).sum(axis=1)
+            defined = (n_pos > 0) & (n_neg > 0)
+            safe = np.where(defined, n_pos * n_neg, 1.0)
+            return np.asarray(np.where(defined, pairs / safe, np.nan), dtype=np.float64)
+        pos = np.add.reduceat(w * pos_sorted, first, axis=1)  # per group of equal scores
+        neg = np.add.reduceat(w, first, axis=1) - pos
         below = np.cumsum(neg, axis=1) - neg
         n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
         pairs = (pos * (below + 0.5 * neg)).sum(axis=1)
