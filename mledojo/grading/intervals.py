@@ -140,32 +140,25 @@ def _f1_macro(y_true: Array, y_pred: Array) -> WeightedFn:
 
 
 def _kappa(y_true: Array, y_pred: Array) -> WeightedFn | None:
-    """Quadratic weighted kappa from weighted confusion matrices; integer ratings only.
+    """Quadratic weighted kappa from five weighted row means; integer ratings only.
 
-    With integer ratings every rating between the smallest and the largest counts, and
-    unused ratings at either end change no distance, so the full data's range serves every
-    replicate. Other ratings: None (recomputed per replicate).
+    With integer ratings every rating between the smallest and the largest counts, so a
+    rating's position is its value: the observed disagreement is the mean of (t - p)^2 and
+    the chance one, from the margins, E[t^2] + E[p^2] - 2 E[t] E[p] (no ratings x ratings
+    matrix, whatever the number of levels). Other ratings: None (recomputed per replicate).
     """
     a, b = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
-    both = np.concatenate([a, b])
-    if not np.all(np.mod(both, 1) == 0):
+    if not np.all(np.mod(np.concatenate([a, b]), 1) == 0):
         return None
-    lo, k = int(both.min()), int(both.max() - both.min()) + 1
-    cell = (a.astype(np.int64) - lo) * k + (b.astype(np.int64) - lo)
-    onehot = np.zeros((a.size, k * k), dtype=np.float64)
-    onehot[np.arange(a.size), cell] = 1.0
-    r = np.arange(k, dtype=np.float64)
-    weight = ((r[:, None] - r[None, :]) ** 2).ravel()
+    shift = min(a.min(), b.min())  # smaller numbers, same differences
+    a, b = a - shift, b - shift
+    columns = np.column_stack([(a - b) ** 2, a, b, a**2, b**2])
 
     def score(w: Floats) -> Floats:
-        observed = (w @ onehot).reshape(-1, k, k)
-        total = observed.sum(axis=(1, 2))
-        expected = observed.sum(axis=2)[:, :, None] * observed.sum(axis=1)[:, None, :]
-        expected = expected / total[:, None, None]
-        num = observed.reshape(-1, k * k) @ weight
-        den = expected.reshape(-1, k * k) @ weight
-        safe = np.where(den > 0, den, 1.0)
-        return np.asarray(np.where(den > 0, 1.0 - num / safe, np.nan), dtype=np.float64)
+        disagree, ta, pb, ta2, pb2 = (w @ columns / _totals(w)[:, None]).T
+        chance = ta2 + pb2 - 2 * ta * pb
+        safe = np.where(chance > 0, chance, 1.0)
+        return np.asarray(np.where(chance > 0, 1.0 - disagree / safe, np.nan), dtype=np.float64)
 
     return score
 

@@ -263,3 +263,18 @@ def test_grade_report_carries_the_interval_and_medal_probabilities() -> None:
     assert again.interval == report.interval  # seeded
     bare = grade_report(spec, sub, answers, leaderboard=board, interval=False)
     assert bare.interval is None and bare.medal_probabilities is None
+
+
+def test_kappa_on_a_thousand_levels_needs_no_levels_squared_matrix() -> None:
+    """Kappa allows 1,000 rating levels: a levels x levels matrix per replicate would hold
+    a million cells; the interval uses row means and matches the loop reference."""
+    kappa = get_metric("quadratic_weighted_kappa")
+    rng = np.random.default_rng(5)
+    t = rng.integers(0, 1000, 3000).astype(np.float64)
+    p = np.clip(t + rng.integers(-50, 51, 3000), 0, 999).astype(np.float64)
+    found = iv.bootstrap(kappa, t, p, replicates=300)
+    assert found is not None and found.lo <= kappa(t, p) <= found.hi
+    counts = next(iv.bootstrap_counts(3000, 3, seed=1))
+    np.testing.assert_allclose(
+        iv.weighted_scores(kappa, t, p)(counts), _reference(kappa, t, p, counts), atol=1e-10
+    )
