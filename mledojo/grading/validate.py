@@ -366,7 +366,9 @@ def read_submission(
 
     Other columns are parsed by pandas' C parser. Integer ids may be parsed as numbers
     (`ids_as_text=False`) when the answers' ids are integers: hashing int64 is several
-    times faster than hashing strings, and the comparison is the same. Refuses (with
+    times faster than hashing strings, and the comparison is the same. Text ids are
+    taken as pandas infers them, and the file is parsed a second time, ids forced to text,
+    only when they came out as numbers (`007`). Refuses (with
     `InvalidSubmissionError`) missing, oversized, empty and unparsable files, and, before
     parsing, files with NUL bytes, a header far wider than the layout (`check_header`) or
     (given `n_test_rows`) more than `max_data_lines(n_test_rows)` lines after the header.
