@@ -1,12 +1,13 @@
 """Benchmark: grade a 1,000,000-row binary-probability submission (ROC AUC) from a CSV file.
 
-Target: under 2 s including validation. Printed per case, each the best of `--repeat` runs
-after one warm-up run:
+Targets: under 1 s including validation, and under 2x plain pandas in the same run.
+Printed per case, each the best of `--repeat` runs after one warm-up run (ours and the
+reference alternate, so a busy machine slows both alike):
 
 - our time: `mledojo.grading.scoring` (read + validate + align + score the private part);
 - reference: plain `pd.read_csv` of the same file + `sklearn.metrics.roc_auc_score` on all
-  rows, no checks at all; the ratio ours / reference is the cost of validation;
-- the ratio ours / 2 s target (must stay below 1).
+  rows, no checks at all; the ratio ours / reference is the cost of validation (< 2);
+- the ratio ours / 1 s target (must stay below 1).
 
 Cases: text ids (as answers loaded with `dtype=str` are) and integer ids, each with the rows
 shuffled (the agent wrote them in another order) and in the answers' order.
@@ -32,7 +33,8 @@ from sklearn.metrics import roc_auc_score
 from mledojo.competition import CompetitionSpec
 from mledojo.grading import grade
 
-TARGET_S = 2.0
+TARGET_S = 1.0
+TARGET_RATIO = 2.0
 
 
 def make_spec() -> CompetitionSpec:
@@ -62,17 +64,24 @@ def make_data(n: int, text_ids: bool, seed: int = 0) -> tuple[pd.DataFrame, pd.D
     return answers, pd.DataFrame({"id": id_col, "target": prob})
 
 
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up: imports, caches
-    times = []
+def best_of_both(
+    ours: Callable[[], object], reference: Callable[[], object], repeat: int
+) -> tuple[float, float]:
+    """Best times of `ours` and `reference`, run alternately after one warm-up each."""
+    ours()
+    reference()  # warm-up: imports, caches
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        for fn, out in ((ours, times[0]), (reference, times[1])):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return min(times[0]), min(times[1])
 
 
-def run_case(n: int, text_ids: bool, shuffled: bool, repeat: int, folder: Path) -> float:
+def run_case(
+    n: int, text_ids: bool, shuffled: bool, repeat: int, folder: Path
+) -> tuple[float, float]:
     spec = make_spec()
     answers, sub = make_data(n, text_ids)
     if shuffled:
@@ -87,8 +96,7 @@ def run_case(n: int, text_ids: bool, shuffled: bool, repeat: int, folder: Path) 
         df = pd.read_csv(path)
         return float(roc_auc_score(answers["target"].to_numpy(), df["target"].to_numpy()))
 
-    t_ours = best_of(ours, repeat)
-    t_ref = best_of(reference, repeat)
+    t_ours, t_ref = best_of_both(ours, reference, repeat)
     label = f"{'text' if text_ids else 'int '} ids, {'shuffled' if shuffled else 'in order'}"
     size_mb = path.stat().st_size / 1e6
     print(
@@ -96,7 +104,7 @@ def run_case(n: int, text_ids: bool, shuffled: bool, repeat: int, folder: Path) 
         f"reference {t_ref:6.3f} s | ours/reference {t_ours / t_ref:5.2f}x | "
         f"ours/target {t_ours / TARGET_S:5.2f}"
     )
-    return t_ours
+    return t_ours, t_ours / t_ref
 
 
 def main() -> int:
@@ -107,15 +115,21 @@ def main() -> int:
     args = parser.parse_args()
     if args.smoke:
         args.rows, args.repeat = 100_000, 1
-    print(f"target: grade {args.rows:,} rows in < {TARGET_S} s (best of {args.repeat})")
-    worst = 0.0
+    print(
+        f"target: grade {args.rows:,} rows in < {TARGET_S} s and < {TARGET_RATIO}x plain "
+        f"pandas (best of {args.repeat})"
+    )
+    worst, worst_ratio = 0.0, 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for text_ids in (True, False):
             for shuffled in (True, False):
-                t = run_case(args.rows, text_ids, shuffled, args.repeat, Path(tmp))
-                worst = max(worst, t)
-    ok = worst < TARGET_S
-    print(f"worst case {worst:.3f} s: {'PASS' if ok else 'FAIL'} (target {TARGET_S} s)")
+                t, ratio = run_case(args.rows, text_ids, shuffled, args.repeat, Path(tmp))
+                worst, worst_ratio = max(worst, t), max(worst_ratio, ratio)
+    ok = worst < TARGET_S and worst_ratio < TARGET_RATIO
+    print(
+        f"worst case {worst:.3f} s, {worst_ratio:.2f}x pandas: {'PASS' if ok else 'FAIL'} "
+        f"(targets {TARGET_S} s, {TARGET_RATIO}x)"
+    )
     return 0 if ok else 1
 
 

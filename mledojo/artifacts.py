@@ -60,6 +60,11 @@ class FinalGrade(BaseModel):
     leaderboard_entries: int | None = None
     implausible: bool = False
     caveats: list[str] = Field(default_factory=list)
+    interval: tuple[float, float] | None = None
+    """Bootstrap 95 % interval of `private_score` over the private rows (None in results
+    written before intervals existed: they still load)."""
+    medal_probabilities: dict[str, float] | None = None
+    """Share of bootstrap replicates at or past the gold / silver / bronze thresholds."""
 
 
 class SandboxStats(BaseModel):

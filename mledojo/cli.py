@@ -178,7 +178,7 @@ def grade(
         raise typer.BadParameter("--part must be public, private or all")
     comp = get_competition(competition)
     data = prepare(comp, data_seed=data_seed, cache_dir=cache_dir, raw_dir=raw_dir)
-    report = Scorer(comp, data).score(submission, part=part)  # type: ignore[arg-type]
+    report = Scorer(comp, data).score(submission, part=part, interval=True)  # type: ignore[arg-type]
     if as_json:
         _print_json(report.model_dump(mode="json"))
         return
@@ -187,12 +187,15 @@ def grade(
         "metric", f"{report.metric} ({'higher' if report.higher_is_better else 'lower'} is better)"
     )
     table.add_row(f"score ({part} part)", f"{report.score:.6g}")
+    table.add_row("95 % interval", interval_text(report.interval, report.n_rows))
     if report.human_rank is not None:
         who = "humans" if report.leaderboard_kind == "kaggle" else "reference pool, not humans"
         table.add_row(
             "HumanRank", f"{report.human_rank:.4f} (vs {report.n_entries} entries, {who})"
         )
         table.add_row("medal", report.medal or "none")
+        probs = report.medal_probabilities
+        table.add_row("medal chances", medal_chances_text(probs.model_dump() if probs else None))
         table.add_row("above median", str(report.above_median))
     if report.implausible:
         table.add_row(*SUSPECT_ROW)
@@ -372,16 +375,38 @@ class _LiveStatus:
             pass
 
 
+def interval_text(interval: tuple[float, float] | None, n_rows: int | None) -> str:
+    """`0.81 to 0.85 (bootstrap over 609 rows)`, or why there is none."""
+    if interval is None:
+        return "none (not computed, or the metric is undefined on most resamples)"
+    rows = f" over {n_rows:,} rows" if n_rows is not None else " over the graded rows"
+    return f"{interval[0]:.6g} to {interval[1]:.6g} (bootstrap{rows})"
+
+
+def medal_chances_text(probabilities: dict[str, float] | None) -> str:
+    """`gold 12%, silver+ 40%, bronze+ 71%`: shares of resamples at or past each threshold."""
+    if probabilities is None:
+        return "none computed"
+    p = probabilities
+    return (
+        f"gold {p['gold']:.0%}, silver or better {p['silver']:.0%}, any medal "
+        f"{p['bronze']:.0%} (share of bootstrap resamples)"
+    )
+
+
 def _result_table(result: Any, title: str, folder: Path) -> Table:
     f = result.final
     table = Table(title=title, show_header=False)
     table.add_row("status", f"{result.status} ({result.end_reason})")
     table.add_row(f"private {result.metric}", _fmt(f.private_score))
+    if f.graded:
+        table.add_row("95 % interval", interval_text(f.interval, None))
     table.add_row("best public score", _fmt(result.best_public_score))
     if f.private_human_rank is not None:
         who = "human teams" if f.leaderboard_kind == "kaggle" else "reference pool, not humans"
         table.add_row("HumanRank", f"{f.private_human_rank:.4f} (vs {f.leaderboard_entries} {who})")
         table.add_row("medal", f.medal or "none")
+        table.add_row("medal chances", medal_chances_text(f.medal_probabilities))
     if f.implausible:
         table.add_row(*SUSPECT_ROW)
     box = result.sandbox

@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -28,6 +28,8 @@ from mledojo.spec import Budget, Resources, split_limits
 SPEC_FILE = "competition.yaml"
 ENV_PATH_VAR = "MLEDOJO_COMPETITIONS_PATH"
 ID_RE = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*?)(?:-v(?P<version>\d+))?$")
+
+T = TypeVar("T")
 
 TaskType = Literal[
     "binary", "multiclass", "regression", "multi_target_regression", "ordinal", "technique"
@@ -50,13 +52,39 @@ class MetricSpec(_Model):
     higher_is_better: bool
     implausible_beyond: float | None = Field(default=None, allow_inf_nan=False)
 
+    def better(self, a: float, b: float) -> bool:
+        """Whether score `a` is strictly better than `b` in the metric's direction.
+
+        Why here: which score is better was decided in seven places; the direction is the
+        metric's, so every comparison of two scores asks its spec.
+        """
+        return a > b if self.higher_is_better else a < b
+
+    def at_or_past(self, score: float, threshold: float) -> bool:
+        """Whether `score` reaches `threshold` (equal counts) in the better direction."""
+        return score >= threshold if self.higher_is_better else score <= threshold
+
+    def gain(self, new: float, old: float) -> float:
+        """How much `new` improves on `old`, in the metric's units (negative when worse)."""
+        return new - old if self.higher_is_better else old - new
+
+    def sort_key(self, score: float) -> float:
+        """A key that sorts scores best first in ascending order (`sorted(key=...)`)."""
+        return -score if self.higher_is_better else score
+
+    def best(self, scores: Iterable[float]) -> float | None:
+        """The best of `scores`, or None when there are none."""
+        return self.best_by(scores, lambda s: s)
+
+    def best_by(self, items: Iterable[T], score: Callable[[T], float]) -> T | None:
+        """The item whose `score(item)` is best (the first one on ties), None when empty."""
+        return min(items, key=lambda item: self.sort_key(score(item)), default=None)
+
     def is_implausible(self, score: float) -> bool:
         """Whether `score` lies past `implausible_beyond` in the better direction."""
         if self.implausible_beyond is None:
             return False
-        if self.higher_is_better:
-            return score > self.implausible_beyond
-        return score < self.implausible_beyond
+        return self.better(score, self.implausible_beyond)
 
 
 class GeneratorSource(_Model):

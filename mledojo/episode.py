@@ -380,7 +380,7 @@ class Episode:
                 copy,
             )
         draft.reward = step_reward(
-            self.reward_mode, self.scorer.higher_is_better, report, old_score, old_hr
+            self.reward_mode, self.scorer.spec.metric, report, old_score, old_hr
         )
         draft.fields.update(
             submission="valid",
@@ -556,6 +556,12 @@ class Episode:
             leaderboard_entries=report.n_entries,
             implausible=report.implausible,
             caveats=report.caveats,
+            interval=report.interval,
+            medal_probabilities=(
+                None
+                if report.medal_probabilities is None
+                else report.medal_probabilities.model_dump()
+            ),
         )
 
     # ------------------------------------------------------------ LLM usage

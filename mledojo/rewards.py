@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Literal, cast
 
+from mledojo.competition import MetricSpec
 from mledojo.errors import did_you_mean
 from mledojo.grading.scoring import GradeReport
 
@@ -48,7 +49,7 @@ def reward_mode(name: str) -> RewardMode:
 
 def step_reward(
     mode: RewardMode,
-    higher_is_better: bool,
+    metric: MetricSpec,
     report: GradeReport,
     old_score: float | None,
     old_hr: float | None,
@@ -59,8 +60,7 @@ def step_reward(
     if mode == "raw_delta":
         if old_score is None:
             return 0.0
-        gain = report.score - old_score if higher_is_better else old_score - report.score
-        return max(0.0, gain)
+        return max(0.0, metric.gain(report.score, old_score))
     if mode == "position":
         return report.human_rank or 0.0
     return 0.0

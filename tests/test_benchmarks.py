@@ -58,7 +58,12 @@ CASES = [
     case(
         "bench_grading.py",
         rf"text ids, shuffled .* ours/reference +{NUMBER}x \| ours/target +{NUMBER}",
-        rf"worst case {NUMBER} s: PASS",
+        rf"worst case {NUMBER} s, {NUMBER}x pandas: PASS",
+    ),
+    case(
+        "bench_intervals.py",
+        rf"^roc_auc +[\d,]+ rows +\d+ replicates \| metric +{NUMBER} s \| interval +{NUMBER} s",
+        rf"^accuracy +[\d,]+ rows .* score {NUMBER} \[{NUMBER}, {NUMBER}\]",
     ),
     case(
         "bench_prepare.py",

@@ -63,6 +63,7 @@ def test_prepare_then_grade_sample_and_invalid(tmp_path: Path) -> None:
     assert graded.returncode == 0, graded.stderr
     assert "0.5" in graded.stdout and "HumanRank" in graded.stdout
     assert "reference pool" in graded.stdout
+    assert "95 % interval" in graded.stdout and "medal chances" in graded.stdout
     bad = tmp_path / "bad.csv"
     pd.read_csv(public / "sample_submission.csv").iloc[:-3].to_csv(bad, index=False)
     rejected = mledojo("grade", "pump-failure", str(bad), env=env)
@@ -105,7 +106,11 @@ def test_json_outputs_parse(tmp_path: Path) -> None:
     graded = mledojo(
         "grade", "pump-failure", str(public / "sample_submission.csv"), "--json", env=env
     )
-    assert json.loads(graded.stdout)["score"] == pytest.approx(0.5)
+    report = json.loads(graded.stdout)
+    assert report["score"] == pytest.approx(0.5)
+    lo, hi = report["interval"]  # a constant submission: every resample scores 0.5
+    assert lo == pytest.approx(0.5) and hi == pytest.approx(0.5)
+    assert set(report["medal_probabilities"]) == {"gold", "silver", "bronze"}
 
 
 def test_names_are_checked_before_any_docker_work() -> None:
@@ -198,3 +203,45 @@ def test_image_list_names_the_current_image() -> None:
     current = [i for i in images if i["current"]]
     assert [i["tag"] for i in current] == [image_tag()] and current[0]["kind"] == "runtime"
     assert "clean" in mledojo("image", "--help").stdout
+
+
+def test_run_prints_the_final_interval_and_medal_chances(tmp_path: Path) -> None:
+    """`mledojo run`'s result table shows the final grade's interval and medal chances."""
+    from rich.console import Console
+
+    from mledojo.artifacts import EpisodeResult
+    from mledojo.cli import _result_table
+
+    result = EpisodeResult.model_validate(
+        {
+            "competition": "titanic",
+            "competition_version": 1,
+            "data_seed": 0,
+            "agent": "baseline",
+            "seed": 0,
+            "status": "completed",
+            "end_reason": "submitted",
+            "steps": 3,
+            "wall_time_s": 1.5,
+            "best_public_score": 0.8,
+            "best_public_human_rank": 0.5,
+            "final": {
+                "graded": True,
+                "private_score": 0.79,
+                "private_human_rank": 0.6,
+                "medal": "none",
+                "leaderboard_kind": "kaggle",
+                "leaderboard_entries": 100,
+                "interval": [0.71, 0.86],
+                "medal_probabilities": {"gold": 0.05, "silver": 0.12, "bronze": 0.31},
+            },
+            "metric": "accuracy",
+            "higher_is_better": True,
+            "sandbox": {"kind": "docker"},
+        }
+    )
+    console = Console(record=True, width=200)
+    console.print(_result_table(result, "t", tmp_path))
+    text = console.export_text()
+    assert "0.71 to 0.86" in text
+    assert "gold 5%, silver or better 12%, any medal 31%" in text

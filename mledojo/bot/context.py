@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from mledojo.competition import MetricSpec
+
 MAX_ROLL_COLUMNS = 6
 
 
@@ -31,6 +33,11 @@ class TaskContext(BaseModel):
     case_history: str | None = None
     """Prediction cases (pump-failure v2): the file with each test case's own past."""
     valid_rows: int = 0
+
+    @property
+    def metric_spec(self) -> MetricSpec:
+        """The metric and its direction: what decides which score is better."""
+        return MetricSpec(name=self.metric, higher_is_better=self.higher_is_better)
 
 
 def context_from_profile(task: dict[str, Any], profile: dict[str, Any]) -> TaskContext:

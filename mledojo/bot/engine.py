@@ -228,7 +228,7 @@ class MLEBot:
             self.state.iterations.append(record)
             self._report(ctx)
             self._batch(ctx, iteration, design)
-            best = best_of(self.state.experiments, ctx.higher_is_better)
+            best = best_of(self.state.experiments, ctx.metric_spec)
             if best is not None and best.plan.name != best_written:
                 if self._submit_best(ctx, best):
                     best_written = best.plan.name

@@ -24,6 +24,7 @@ from markdown_it import MarkdownIt
 from mledojo._files import write_text_atomic
 from mledojo.bot.context import TaskContext
 from mledojo.bot.schemas import BotState, EpisodeEnd, ExperimentRecord
+from mledojo.competition import MetricSpec
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -94,10 +95,10 @@ def _outcome_lines(end: EpisodeEnd | None, metric: str) -> list[str]:
     return lines
 
 
-def ranking(state: BotState, higher_is_better: bool) -> list[ExperimentRecord]:
+def ranking(state: BotState, metric: MetricSpec) -> list[ExperimentRecord]:
     """Finished experiments, best first (failed ones last, in the order they ran)."""
     ok = [e for e in state.experiments if e.status == "ok" and e.score is not None]
-    ok.sort(key=lambda e: float(e.score or 0.0), reverse=higher_is_better)
+    ok.sort(key=lambda e: metric.sort_key(float(e.score or 0.0)))
     return ok + [e for e in state.experiments if e not in ok]
 
 
@@ -148,7 +149,7 @@ def render_markdown(state: BotState, ctx: TaskContext, *, planner: str) -> str:
         f"| rank | experiment | algorithm | features | {ctx.metric} | status | attempts |",
         "|---|---|---|---|---|---|---|",
     ]
-    for i, e in enumerate(ranking(state, ctx.higher_is_better), 1):
+    for i, e in enumerate(ranking(state, ctx.metric_spec), 1):
         score = f"{e.score:.5g}" if e.score is not None else "-"
         mark = " (submitted)" if e.plan.name == best else ""
         out.append(

@@ -20,6 +20,7 @@ from mledojo.bot.schemas import (
     OrchestrationCode,
     Review,
 )
+from mledojo.competition import MetricSpec
 
 PLATEAU = 1e-3
 
@@ -75,7 +76,7 @@ def rules_design(ctx: TaskContext, history: list[ExperimentRecord], size: int) -
             experiments=plans[: max(1, size)],
         )
     ok = [e for e in history if e.status == "ok" and e.score is not None]
-    base = best_of(ok, ctx.higher_is_better) or history[0]
+    base = best_of(ok, ctx.metric_spec) or history[0]
     n = len({e.iteration for e in history}) + 1
     plan = base.plan
     if plan.algorithm in ("lightgbm", "xgboost"):
@@ -99,13 +100,10 @@ def rules_design(ctx: TaskContext, history: list[ExperimentRecord], size: int) -
     return Design(strategy=f"Iteration {n}: refine {base.plan.name}.", experiments=[refined])
 
 
-def best_of(records: list[ExperimentRecord], higher_is_better: bool) -> ExperimentRecord | None:
+def best_of(records: list[ExperimentRecord], metric: MetricSpec) -> ExperimentRecord | None:
     """The finished experiment with the best score (the first one on ties)."""
     scored = [r for r in records if r.status == "ok" and r.score is not None]
-    if not scored:
-        return None
-    pick = max if higher_is_better else min
-    return pick(scored, key=lambda r: float(r.score or 0.0))
+    return metric.best_by(scored, lambda r: float(r.score or 0.0))
 
 
 def rules_review(
@@ -115,12 +113,12 @@ def rules_review(
     if iteration >= max_iterations:
         return Review(decision="stop", reason=f"{max_iterations} iterations done")
     before = [r for r in history if r.iteration < iteration]
-    last = best_of(history, ctx.higher_is_better)
-    prev = best_of(before, ctx.higher_is_better)
+    last = best_of(history, ctx.metric_spec)
+    prev = best_of(before, ctx.metric_spec)
     if last is None:
         return Review(decision="continue", reason="no experiment succeeded yet")
     if prev is not None and last.score is not None and prev.score is not None:
-        gain = (last.score - prev.score) * (1 if ctx.higher_is_better else -1)
+        gain = ctx.metric_spec.gain(last.score, prev.score)
         if gain < PLATEAU:
             return Review(decision="stop", reason=f"plateau: the best improved by {gain:.4g}")
     return Review(

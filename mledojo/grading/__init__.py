@@ -41,6 +41,13 @@ _WHERE = {
     "submission_layout": "validate",
     "validate_submission": "validate",
     "Scorer": "scorer",
+    "Bootstrap": "intervals",
+    "MedalProbabilities": "intervals",
+    "board_mean_interval": "intervals",
+    "board_rate_interval": "intervals",
+    "bootstrap": "intervals",
+    "medal_probabilities": "intervals",
+    "replicate_scores": "intervals",
 }
 
 __all__ = sorted(_WHERE)

@@ -216,6 +216,58 @@ def accuracy(y_true: Array, y_pred: Array) -> float:
     return float(_skm().accuracy_score(y_true, y_pred))
 
 
+def auc_by_weights(
+    y_true: Array, y_score: Array
+) -> Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]:
+    """A function of row weights (replicates x rows) giving one ROC AUC per weight row.
+
+    Sorts `y_score` once; a block of weight rows then costs a gather and two `reduceat`s.
+    A weight counts a row that many times (a bootstrap replicate; all ones: the plain AUC).
+    Tied scores count half; a weight row without positives or negatives gives NaN. Why
+    not sklearn's: one sort shared by every replicate, several times faster on 1M rows.
+    """
+    truth = np.asarray(y_true, dtype=np.float64)
+    order = np.argsort(np.asarray(y_score, dtype=np.float64))  # ties share a group below
+    ranked = np.asarray(y_score, dtype=np.float64)[order]
+    starts = np.empty(ranked.size, dtype=bool)
+    starts[:1] = True
+    np.not_equal(ranked[1:], ranked[:-1], out=starts[1:])
+    first = np.flatnonzero(starts)  # first sorted row of each group of equal scores
+    pos_sorted = truth[order]
+    in_order = bool(np.all(np.diff(order) == 1))  # rows already sorted: no gather needed
+
+    ties = first.size < order.size
+    positive = pos_sorted > 0.5
+    neg_rows = np.flatnonzero(~positive)
+    pos_rows = np.flatnonzero(positive)
+    neg_before = np.searchsorted(neg_rows, pos_rows)  # negatives sorted below each positive
+
+    def auc(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        w = np.asarray(weights, dtype=np.float64)
+        w = w if in_order else w[:, order]
+        if first.size == 0:
+            return np.full(w.shape[0], np.nan)
+        if not ties:  # each positive beats the negatives sorted below it
+            neg_w, pos_w = w[:, neg_rows], w[:, pos_rows]
+            below = np.zeros((w.shape[0], neg_rows.size + 1))
+            np.cumsum(neg_w, axis=1, out=below[:, 1:])
+            n_pos, n_neg = pos_w.sum(axis=1), below[:, -1]
+            pairs = (pos_w * below[:, neg_before]).sum(axis=1)
+            defined = (n_pos > 0) & (n_neg > 0)
+            safe = np.where(defined, n_pos * n_neg, 1.0)
+            return np.asarray(np.where(defined, pairs / safe, np.nan), dtype=np.float64)
+        pos = np.add.reduceat(w * pos_sorted, first, axis=1)  # per group of equal scores
+        neg = np.add.reduceat(w, first, axis=1) - pos
+        below = np.cumsum(neg, axis=1) - neg
+        n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
+        pairs = (pos * (below + 0.5 * neg)).sum(axis=1)
+        defined = (n_pos > 0) & (n_neg > 0)
+        safe = np.where(defined, n_pos * n_neg, 1.0)
+        return np.asarray(np.where(defined, pairs / safe, np.nan), dtype=np.float64)
+
+    return auc
+
+
 @metric("roc_auc", higher_is_better=True, kind=("probability", "class_probabilities"))
 def roc_auc(y_true: Array, y_pred: Array) -> float:
     """Area under the ROC curve; multiclass: one-vs-rest, unweighted mean over classes.
@@ -226,7 +278,7 @@ def roc_auc(y_true: Array, y_pred: Array) -> float:
     if np.asarray(y_true).ndim == 1:
         if np.min(y_true) == np.max(y_true):
             raise GradingError("roc_auc: the scored rows hold only one class; no ROC curve")
-        return float(_skm().roc_auc_score(y_true, y_pred))
+        return float(auc_by_weights(y_true, y_pred)(np.ones((1, np.size(y_true))))[0])
     truth = np.asarray(y_true)
     positives = truth.sum(axis=0)
     keep = (positives > 0) & (positives < truth.shape[0])

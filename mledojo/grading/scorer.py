@@ -20,6 +20,7 @@ from mledojo.grading.scoring import (
     score_submission,
 )
 from mledojo.grading.validate import (
+    answer_keys,
     max_submission_bytes,
     submission_layout,
     validate_submission,
@@ -44,6 +45,7 @@ class Scorer:
         self.spec = competition.spec
         self.sample_path = data.sample_submission_path
         self.answers = load_answers(competition, data)
+        answer_keys(self.spec, self.answers)  # blank or repeated ids: the benchmark's fault
         self.max_bytes = (
             max_submission_bytes(self.spec, len(self.answers)) if max_bytes is None else max_bytes
         )
@@ -67,8 +69,8 @@ class Scorer:
         return submission_layout(self.spec).columns
 
     def better(self, a: float, b: float) -> bool:
-        """Whether score `a` is strictly better than `b` under the metric's direction."""
-        return a > b if self.higher_is_better else a < b
+        """Whether score `a` is strictly better than `b` (asks the metric spec)."""
+        return self.spec.metric.better(a, b)
 
     def validate(self, submission: Path, *, display_name: str | None = None) -> None:
         """Raise `InvalidSubmissionError` when the file cannot be graded.
@@ -84,14 +86,23 @@ class Scorer:
         )
 
     def score(
-        self, submission: Path, *, part: Part, display_name: str | None = None
+        self,
+        submission: Path,
+        *,
+        part: Part,
+        display_name: str | None = None,
+        interval: bool | None = None,
     ) -> GradeReport:
         """Grade on one part of the test set and place the score on the matching board.
 
         A `public` score is rounded to `PUBLIC_DECIMALS` (rank and medal follow the rounded
         value), so repeated public feedback cannot be mined for single rows; `private` and
         `all` scores are exact. Messages call the file `display_name` (default: base name).
+        `interval` adds the bootstrap interval and medal probabilities (default: on the
+        private and `all` parts, not on the public feedback an agent sees every step; a
+        public interval is rounded like the score).
         """
+        want = part != "public" if interval is None else interval
         graded = score_submission(
             self.spec,
             submission,
@@ -99,8 +110,13 @@ class Scorer:
             part=part,
             max_bytes=self.max_bytes,
             display_name=display_name,
+            interval=want,
         )
-        value = public_score(graded.score) if part == "public" else graded.score
+        value, found = graded.score, graded.bootstrap
+        if part == "public":
+            value = public_score(value)
+            if found is not None:
+                found = found._replace(lo=public_score(found.lo), hi=public_score(found.hi))
         board = self._boards["public" if part == "public" else "private"]
         kind = self.spec.leaderboard.kind if self.spec.leaderboard else None
         return report_for_score(
@@ -111,6 +127,7 @@ class Scorer:
             part=part,
             n_rows=graded.n_rows,
             copies_answers=graded.copies_answers,
+            replicates=found,
         )
 
 

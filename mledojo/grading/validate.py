@@ -370,7 +370,9 @@ def read_submission(
 
     Other columns are parsed by pandas' C parser. Integer ids may be parsed as numbers
     (`ids_as_text=False`) when the answers' ids are integers: hashing int64 is several
-    times faster than hashing strings, and the comparison is the same. Refuses (with
+    times faster than hashing strings, and the comparison is the same. Text ids are
+    taken as pandas infers them, and the file is parsed a second time, ids forced to text,
+    only when they came out as numbers (`007`). Refuses (with
     `InvalidSubmissionError`) missing, oversized, empty and unparsable files, and, before
     parsing, files with NUL bytes, a header far wider than the layout (`check_header`) or
     (given `n_test_rows`) more than `max_data_lines(n_test_rows)` lines after the header.
@@ -396,10 +398,28 @@ def read_submission(
     check_header(data, layout, where)
     if n_test_rows is not None:
         _check_lines(data, n_test_rows, where)
-    text_cols = [layout.id_column] if ids_as_text else []
-    text_cols += layout.prediction_columns if layout.kind == "label" else []
+    labels = layout.prediction_columns if layout.kind == "label" else []
+    df = _parse_csv(data, dict.fromkeys(labels, str), where)
+    ids = df.get(layout.id_column)
+    if ids_as_text and isinstance(ids, pd.Series) and not _is_text(ids):
+        # Ids that look like numbers (`007`) must stay text: parse again, ids as text.
+        df = _parse_csv(data, dict.fromkeys([layout.id_column, *labels], str), where)
+    return df
+
+
+def _is_text(col: pd.Series) -> bool:
+    """Whether pandas kept a column as text (its own string dtype, or Python objects)."""
+    return isinstance(col.dtype, pd.StringDtype) or col.dtype == object
+
+
+def _parse_csv(data: bytes, dtype: dict[str, type[str]], where: str) -> pd.DataFrame:
+    """The CSV parsed by pandas' C parser; the columns in `dtype` as text.
+
+    Why not every text column forced to `str`: a forced string column costs pandas about
+    twice the parse of the whole file, while a column it infers as text is the same text.
+    """
     try:
-        df = pd.read_csv(io.BytesIO(data), dtype=dict.fromkeys(text_cols, str), low_memory=False)
+        return pd.read_csv(io.BytesIO(data), dtype=dtype, low_memory=False)
     except pd.errors.EmptyDataError as e:
         raise InvalidSubmissionError(
             f"{where} has no header or no data. Write a header line and one row per id."
@@ -409,7 +429,6 @@ def read_submission(
             f"{where} is not a readable CSV ({_parse_problem(e)}). Write a comma-separated "
             "UTF-8 file with a header line, e.g. `df.to_csv(path, index=False)`."
         ) from e
-    return df
 
 
 _FIELDS_PROBLEM = re.compile(r"Expected \d+ fields in line \d+, saw \d+")
@@ -549,83 +568,120 @@ def _rename_hints(missing: list[str], extra: dict[int, str]) -> str:
     return f" Rename {', '.join(hints)}." if hints else ""
 
 
-def id_keys(ids: pd.Series) -> npt.NDArray[np.generic]:
-    """Ids as hashable keys: int64 for integer columns, else normalised text.
+def id_keys(ids: pd.Series) -> pd.Series:
+    """Ids as hashable keys: int64 for integer columns, else text (integral floats lose
+    their `.0`), indexed 0..n-1.
 
     Why: ids are compared as strings, and the decimal text of an integer is unique, so two
-    integer columns can be compared as int64 (fast); anything else becomes text ("17", and
-    integral floats lose their `.0`).
+    integer columns can be compared as int64 (fast). Text stays in the column's own dtype
+    (pandas' Arrow-backed strings hash several times faster than Python objects).
     """
     if pd.api.types.is_integer_dtype(ids.dtype):
-        return np.asarray(ids.to_numpy(dtype=np.int64), dtype=np.int64)
+        return pd.Series(ids.to_numpy(dtype=np.int64), dtype=np.int64)
     if pd.api.types.is_float_dtype(ids.dtype):
-        return normalize_labels(ids)
-    return np.asarray(ids.to_numpy(dtype=object, na_value=None), dtype=object)
+        return pd.Series(normalize_labels(ids), dtype=object)
+    return ids.reset_index(drop=True)
 
 
-def _same_key_type(
-    a: npt.NDArray[np.generic], b: npt.NDArray[np.generic]
-) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.generic]]:
-    """Both key arrays as int64, or both as text when either is text."""
+def _same_key_type(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Both key columns as int64, or both as text when either is text."""
     if a.dtype.kind == b.dtype.kind:
         return a, b
     return a.astype(str).astype(object), b.astype(str).astype(object)
 
 
-def answer_index(spec: CompetitionSpec, answers: pd.DataFrame) -> pd.Index:
-    """The answers' ids as a unique index (a `GradingError` if they repeat)."""
-    index = pd.Index(id_keys(answers[spec.id_column]))
-    if not index.is_unique:
+def answer_keys(
+    spec: CompetitionSpec, answers: pd.DataFrame, *, check_unique: bool = True
+) -> pd.Series:
+    """The answers' ids as keys (`id_keys`); a `GradingError` if one is blank or repeats.
+
+    `check_unique=False` leaves the repeat check to `align_ids`, which sees it in the same
+    hash pass that matches the submission's ids (a second pass costs a tenth of a second on
+    a million text ids); `Scorer` checks its answers once, when it loads them.
+    """
+    keys = id_keys(answers[spec.id_column])
+    if keys.isna().any():
+        raise GradingError(f"answers of `{spec.id}` hold blank ids; re-prepare the data")
+    if check_unique and not keys.is_unique:
         raise GradingError(f"answers of `{spec.id}` hold duplicate ids; re-prepare the data")
-    return index
+    return keys
+
+
+def _arrow_backed(col: pd.Series) -> bool:
+    """Whether a column is pandas' Arrow-backed text (pyarrow is then importable)."""
+    return isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow"
+
+
+def _match_keys(ans_keys: pd.Series, sub_keys: pd.Series) -> npt.NDArray[np.intp]:
+    """For each submission key, the row of an answer key equal to it; -1 when there is none.
+
+    A repeated answer key maps to one of its rows (the caller then sees rows never hit).
+    Arrow-backed text: pyarrow's `index_in` (one hash set of the answers, probed by the
+    submission), else one `factorize` of both columns together.
+    """
+    if _arrow_backed(ans_keys) and _arrow_backed(sub_keys):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        text = pa.large_string()  # one string type for both (a pandas column may use either)
+        found = pc.index_in(
+            pa.array(sub_keys.array).cast(text), value_set=pa.array(ans_keys.array).cast(text)
+        )
+        return np.asarray(found.fill_null(-1).to_numpy(), dtype=np.intp)
+    codes, uniques = pd.factorize(pd.concat([ans_keys, sub_keys], ignore_index=True))
+    n_ans = len(ans_keys)
+    answer_row = np.full(len(uniques) + 1, -1, dtype=np.intp)  # the last slot: code -1 (NA)
+    answer_row[codes[:n_ans]] = np.arange(n_ans, dtype=np.intp)
+    answer_row[-1] = -1
+    return np.asarray(answer_row[codes[n_ans:]], dtype=np.intp)
 
 
 def align_ids(
-    sub_ids: pd.Series, answer_ids: pd.Index, where: str, id_column: str
+    sub_ids: pd.Series, answer_ids: pd.Series, where: str, id_column: str
 ) -> npt.NDArray[np.intp]:
     """For each answer row, the submission row holding its id.
 
-    Refuses blank, unknown, duplicate and missing ids, in that order. One hash look-up
-    (submission ids into the answers' index) and one `bincount` do all the work.
+    `answer_ids` comes from `answer_keys` (no blanks). Refuses blank, unknown, duplicate
+    and missing ids, in that order, after refusing repeated answer ids as a `GradingError`.
+    One hash pass (`_match_keys`) and one `bincount` do the work; the answers' own repeat
+    check runs only when something is wrong (a repeated answer id always leaves an answer
+    row without a match, so a clean match proves the answers' ids unique).
     """
     blank = sub_ids.isna().to_numpy()
+    sub_keys, ans_keys = _same_key_type(id_keys(sub_ids), answer_ids.reset_index(drop=True))
+    n_sub, n_ans = len(sub_keys), len(ans_keys)
+    pos = _match_keys(ans_keys, sub_keys)
+    hits = np.bincount(pos[pos >= 0], minlength=n_ans)
+    if n_sub == n_ans and (hits == 1).all():
+        order = np.empty(n_ans, dtype=np.intp)
+        order[pos] = np.arange(n_sub, dtype=np.intp)
+        return order
+    if not ans_keys.is_unique:
+        raise GradingError("the answers hold duplicate ids; re-prepare the data")
     if blank.any():
         raise InvalidSubmissionError(
             f"{where}: column `{id_column}` is empty in row(s) {_quote(_rows(blank))}. "
             "Every row needs a test id."
         )
-    sub_keys = id_keys(sub_ids)
-    if sub_keys.dtype.kind != answer_ids.dtype.kind:
-        sub_keys, ans_keys = _same_key_type(sub_keys, answer_ids.to_numpy())
-        answer_ids = pd.Index(ans_keys)
-    n_sub, n_ans = len(sub_keys), len(answer_ids)
     count = f" It has {n_sub:,} rows; the test set has {n_ans:,} ids." if n_sub != n_ans else ""
-    if n_sub == n_ans and np.array_equal(sub_keys, answer_ids.to_numpy()):
-        return np.arange(n_ans, dtype=np.intp)  # same ids, same order: nothing to hash
-    pos = answer_ids.get_indexer(sub_keys)
     unknown = pos < 0
     if unknown.any():
         raise InvalidSubmissionError(
             f"{where}: {int(unknown.sum()):,} `{id_column}` value(s) are not test ids, in "
             f"row(s) {_quote(_rows(unknown))}.{count} Predict exactly the ids of the test file."
         )
-    hits = np.bincount(pos, minlength=n_ans)
     dup = hits[pos] > 1
     if dup.any():
         raise InvalidSubmissionError(
-            f"{where}: duplicate `{id_column}` value(s) {_quote(pd.unique(sub_keys[dup]))} "
+            f"{where}: duplicate `{id_column}` value(s) {_quote(sub_keys[dup].unique())} "
             f"(row(s) {_quote(_rows(dup))}).{count} Write exactly one row per test id."
         )
     missing = hits == 0
-    if missing.any():
-        raise InvalidSubmissionError(
-            f"{where}: {int(missing.sum()):,} test id(s) are missing from column "
-            f"`{id_column}`: {_quote(answer_ids[missing])}.{count} "
-            "Predict every id of the test file (the whole test set is required)."
-        )
-    order = np.empty(n_ans, dtype=np.intp)
-    order[pos] = np.arange(n_sub, dtype=np.intp)
-    return order
+    raise InvalidSubmissionError(
+        f"{where}: {int(missing.sum()):,} test id(s) are missing from column "
+        f"`{id_column}`: {_quote(ans_keys[missing].to_numpy())}.{count} "
+        "Predict every id of the test file (the whole test set is required)."
+    )
 
 
 def _numeric_column(
@@ -798,7 +854,7 @@ def _validate(
     """
     check_answers(spec, answers)
     layout = submission_layout(spec)
-    answer_ids = answer_index(spec, answers)
+    answer_ids = answer_keys(spec, answers, check_unique=False)
     known = known_classes(spec, answers) if layout.kind == "label" else None
     if isinstance(submission, str | Path):
         name = display_name_of(submission, display_name)
@@ -825,7 +881,7 @@ def _check_frame(
     df: pd.DataFrame,
     layout: SubmissionLayout,
     answer_id_column: pd.Series,
-    answer_ids: pd.Index,
+    answer_ids: pd.Series,
     known: npt.NDArray[np.object_] | None,
     where: str,
 ) -> pd.DataFrame:
@@ -839,7 +895,7 @@ def _check_frame(
         )
     ids = df[layout.id_column].reset_index(drop=True)
     order = align_ids(ids, answer_ids, where, layout.id_column)
-    out: dict[str, object] = {layout.id_column: answer_id_column.to_numpy()}
+    out: dict[str, object] = {layout.id_column: answer_id_column.reset_index(drop=True)}
     for name in layout.prediction_columns:
         col = df[name].reset_index(drop=True)
         if known is not None:

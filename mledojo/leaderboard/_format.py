@@ -36,6 +36,18 @@ def pct(rate: float) -> str:
     return f"{100 * rate:.0f} %"
 
 
+def interval_text(interval: tuple[float, float] | None) -> str:
+    """` [lo, hi]` (a 95 % interval after a value), or nothing."""
+    return "" if interval is None else f" [{interval[0]:.5g}, {interval[1]:.5g}]"
+
+
+def rate_text(rate: float, interval: tuple[float, float] | None) -> str:
+    """`40 % [10-70]`: a rate with its 95 % interval (in percent)."""
+    if interval is None:
+        return pct(rate)
+    return f"{pct(rate)} [{100 * interval[0]:.0f}-{100 * interval[1]:.0f}]"
+
+
 def usd_text(usd: float) -> str:
     return f"${usd:,.2f}"
 

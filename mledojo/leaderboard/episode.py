@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -88,6 +88,20 @@ class AnytimePoint(BaseModel):
     part: Part = "public"
 
 
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class MedalChances(BaseModel):
+    """Share of an episode's bootstrap resamples at or past each medal's threshold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gold: Probability
+    silver: Probability
+    bronze: Probability
+
+
 class BoardEpisode(BaseModel):
     """One (agent, competition, seed) episode as the leaderboard sees it."""
 
@@ -119,6 +133,16 @@ class BoardEpisode(BaseModel):
     )
     verification: Verification = Field(default_factory=Verification)
     source: str = Field(default="", description="where it was loaded from (for messages)")
+    interval: tuple[Finite, Finite] | None = None
+    """Bootstrap 95 % interval of `private_score` over the private rows (None: not given)."""
+    medal_probabilities: MedalChances | None = None
+
+    @field_validator("interval")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and v[0] > v[1]:
+            raise ValueError("an interval's low end must not exceed its high end")
+        return v
 
     @model_validator(mode="before")
     @classmethod
@@ -231,6 +255,12 @@ def from_result_dict(
             caveats=final.caveats,
             anytime=anytime or [],
             source=source,
+            interval=final.interval if final.graded else None,
+            medal_probabilities=(
+                MedalChances.model_validate(final.medal_probabilities)
+                if final.graded and final.medal_probabilities is not None
+                else None
+            ),
         )
     except ValidationError as e:
         raise LeaderboardError(f"{source}: {_problems(e)}") from e

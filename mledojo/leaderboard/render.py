@@ -17,9 +17,11 @@ from mledojo.leaderboard._format import (
     FLAG_TEXT,
     duration_text,
     h,
+    interval_text,
     md,
     mean_se_text,
     pct,
+    rate_text,
     score_text,
     usd_text,
 )
@@ -102,6 +104,11 @@ OVERALL_COLUMNS = (
     "wall time (reported)",
     "hardware (reported)",
 )
+INTERVAL_NOTE = (
+    "[lo, hi] after a raw score or a medal rate: its 95 % interval from a two-level "
+    "bootstrap, over the agent's seeds and over each episode's test rows (a score is "
+    "measured on a sample of rows, and another sample would move it)."
+)
 COMPETITION_COLUMNS = (
     "agent",
     "level",
@@ -143,7 +150,7 @@ def _md_class(board: ClassBoard) -> list[str]:
                         md(_levels_text(a)),
                         mean_se_text(a.human_rank),
                         _elo_text(a),
-                        pct(a.any_medal_rate),
+                        rate_text(a.any_medal_rate, a.any_medal_rate_interval),
                         pct(a.gold_rate),
                         pct(a.above_median_rate),
                         _episodes_text(a),
@@ -174,8 +181,8 @@ def _md_class(board: ClassBoard) -> list[str]:
                         md(s.agent),
                         md(s.verification_text),
                         mean_se_text(s.human_rank),
-                        score_text(s.score),
-                        pct(s.any_medal_rate),
+                        score_text(s.score) + interval_text(s.score_interval),
+                        rate_text(s.any_medal_rate, s.any_medal_rate_interval),
                         pct(s.gold_rate),
                         pct(s.above_median_rate),
                         f"{s.scored}/{s.expected}",
@@ -202,6 +209,8 @@ def render_markdown(board: Board) -> str:
         f"standard error over the seeds. Elo: Bradley-Terry over per-competition wins, "
         f"bootstrap 95 % interval ({board.bootstrap} resamples of the competitions, seed "
         f"{board.elo_seed}). Agents are compared only within a budget class.",
+        "",
+        INTERVAL_NOTE,
         "",
         LEVEL_NOTE,
         "",
@@ -298,7 +307,7 @@ def _html_overall(members: list[AgentSummary], index: str) -> str:
             _td(_levels_text(a)),
             _td(mean_se_text(a.human_rank), a.human_rank.mean),
             _td(_elo_text(a), round(a.elo.rating, 6)),
-            _td(pct(a.any_medal_rate), a.any_medal_rate),
+            _td(rate_text(a.any_medal_rate, a.any_medal_rate_interval), a.any_medal_rate),
             _td(pct(a.gold_rate), a.gold_rate),
             _td(pct(a.above_median_rate), a.above_median_rate),
             _td(_episodes_text(a), a.scored),
@@ -316,7 +325,8 @@ def _html_overall(members: list[AgentSummary], index: str) -> str:
 
 
 def _html_competition(c: CompetitionBoard, index: str) -> str:
-    lower = c.higher_is_better is False
+    spec = c.metric_spec
+    lower = spec is not None and spec.better(0.0, 1.0)  # sort the raw score best first
     head = "".join(
         _th(
             lab,
@@ -333,8 +343,11 @@ def _html_competition(c: CompetitionBoard, index: str) -> str:
             _td(s.agent, name=True),
             _td(s.verification_text),
             _td(mean_se_text(s.human_rank), s.human_rank.mean),
-            _td(score_text(s.score), raw if raw is not None else ""),
-            _td(pct(s.any_medal_rate), s.any_medal_rate),
+            _td(
+                score_text(s.score) + interval_text(s.score_interval),
+                raw if raw is not None else "",
+            ),
+            _td(rate_text(s.any_medal_rate, s.any_medal_rate_interval), s.any_medal_rate),
             _td(pct(s.gold_rate), s.gold_rate),
             _td(pct(s.above_median_rate), s.above_median_rate),
             _td(f"{s.scored}/{s.expected}", s.scored),
@@ -368,6 +381,7 @@ def render_html(board: Board) -> str:
         f"Elo: Bradley-Terry over per-competition wins, bootstrap 95 % interval "
         f"({board.bootstrap} resamples, seed {board.elo_seed}). Click a column to sort.</p>",
         f'<p class="note levels">{h(LEVEL_NOTE)}</p>',
+        f'<p class="note">{h(INTERVAL_NOTE)}</p>',
     ]
     if used:
         body.append(

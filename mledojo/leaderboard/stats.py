@@ -7,6 +7,10 @@ Rules (docs/leaderboard.md says why):
   or the union of what was submitted). A missing, ungraded or suspect episode counts as
   HumanRank 0 and no medal, so dropping a bad seed never helps.
 * Mean ± standard error (sample standard deviation / sqrt(n)) over the seeds.
+* A row's raw score and medal rate also get a 95 % interval from a two-level bootstrap
+  (`mledojo.grading.intervals`): episodes (agent seeds) drawn again, then each drawn
+  episode's test rows, through its own row-bootstrap interval or medal probability. An
+  episode without them (an older result) counts its score, or its medal, as certain.
 * Elo: each competition is one game between each pair of agents, won by the higher mean
   HumanRank (a tie within 1e-9 is a draw). Ratings are the Bradley-Terry maximum-likelihood
   fit on the Elo scale (400 points = 10:1 odds, mean 1000) with one virtual draw per pair, so
@@ -30,6 +34,8 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from mledojo.artifacts import INFRA_STATUSES
+from mledojo.competition import MetricSpec
+from mledojo.grading.intervals import board_mean_interval, board_rate_interval
 from mledojo.leaderboard._io import LeaderboardError
 from mledojo.leaderboard.episode import (
     LEVELS,
@@ -107,6 +113,10 @@ class CompetitionStat(_Frozen):
     any_medal_rate: float
     gold_rate: float
     above_median_rate: float
+    score_interval: tuple[float, float] | None = None
+    """95 % interval of the mean raw score: agent seeds and test rows (two-level bootstrap)."""
+    any_medal_rate_interval: tuple[float, float] | None = None
+    """95 % interval of the any-medal rate, the same way."""
 
 
 class EloRating(_Frozen):
@@ -127,6 +137,7 @@ class AgentSummary(_Frozen):
     rank: int  # 1-based, within its tier
     human_rank: MeanSE  # over seeds of the per-seed mean over competitions
     any_medal_rate: float
+    any_medal_rate_interval: tuple[float, float] | None  # two-level bootstrap
     gold_rate: float
     above_median_rate: float
     elo: EloRating
@@ -167,6 +178,13 @@ class CompetitionBoard(_Frozen):
     stats: list[CompetitionStat]  # best mean HumanRank first
     time_curves: list[AnytimeCurve]
     usd_curves: list[AnytimeCurve]
+
+    @property
+    def metric_spec(self) -> MetricSpec | None:
+        """The metric and its direction (None when no episode said which is better)."""
+        if self.higher_is_better is None:
+            return None
+        return MetricSpec(name=self.metric or "unknown", higher_is_better=self.higher_is_better)
 
 
 class ClassBoard(_Frozen):
@@ -241,6 +259,17 @@ def _rate(flags: Iterable[bool], n: int) -> float:
     return sum(1 for f in flags if f) / n if n else 0.0
 
 
+def medal_chance(ep: BoardEpisode | None) -> float:
+    """The probability that an expected episode earned a medal: its share of bootstrap
+    resamples at or past bronze; its medal itself when it has none; 0 when missing,
+    ungraded or suspect (as for the medal rate)."""
+    if ep is None or not ep.scored:
+        return 0.0
+    if ep.medal_probabilities is not None:
+        return ep.medal_probabilities.bronze
+    return 1.0 if ep.medal is not None else 0.0
+
+
 def competition_stat(
     agent: str, competition: str, seeds: Sequence[Seed], found: dict[Seed, BoardEpisode]
 ) -> CompetitionStat:
@@ -265,6 +294,10 @@ def competition_stat(
         any_medal_rate=_rate((e.medal is not None for e in scored), n),
         gold_rate=_rate((e.medal == "gold" for e in scored), n),
         above_median_rate=_rate((bool(e.above_median) for e in scored), n),
+        score_interval=board_mean_interval(
+            raw, [e.interval for e in scored if e.private_score is not None]
+        ),
+        any_medal_rate_interval=board_rate_interval([medal_chance(found.get(s)) for s in seeds]),
     )
 
 
@@ -535,6 +568,9 @@ def _agent_summary(
         rank=0,  # set by the caller, within the tier
         human_rank=mean_se(per_seed),
         any_medal_rate=_rate((e.medal is not None for e in scored), expected),
+        any_medal_rate_interval=board_rate_interval(
+            [medal_chance(by[(agent, c)].get(s)) for c in spec.competitions for s in spec.seeds]
+        ),
         gold_rate=_rate((e.medal == "gold" for e in scored), expected),
         above_median_rate=_rate((bool(e.above_median) for e in scored), expected),
         elo=elo,
@@ -552,10 +588,17 @@ def _agent_summary(
     )
 
 
+def _digest_exclusions(ep: BoardEpisode) -> set[str]:
+    """Fields left out of the digest: the source, and the interval fields when unset, so
+    boards built before intervals existed keep their digest."""
+    unset = {f for f in ("interval", "medal_probabilities") if getattr(ep, f) is None}
+    return {"source", *unset}
+
+
 def input_digest(episodes: Iterable[BoardEpisode]) -> str:
     """sha256 over the episodes (sources left out), sorted: the board's input, re-checkable."""
     h = hashlib.sha256()
-    lines = sorted(ep.model_dump_json(exclude={"source"}) for ep in episodes)
+    lines = sorted(ep.model_dump_json(exclude=_digest_exclusions(ep)) for ep in episodes)
     for line in lines:
         h.update(line.encode() + b"\n")
     return h.hexdigest()

@@ -335,6 +335,8 @@ def _regrade_final(
             "implausible": False,
             "caveats": f.caveats,
             "leaderboard_kind": f.leaderboard_kind,
+            "interval": None,
+            "medal_probabilities": None,
         }
     sub = folder / str(f.submission)  # checked by _check_final_file
     scorer = grader.scorer(job.spec.competition, job.spec.data_seed)
@@ -363,6 +365,10 @@ def _regrade_final(
         "implausible": report.implausible or f.implausible,
         "caveats": list(report.caveats),
         "leaderboard_kind": report.leaderboard_kind,
+        "interval": report.interval,  # from the board's own re-grade, not the bundle's claim
+        "medal_probabilities": (
+            None if report.medal_probabilities is None else report.medal_probabilities.model_dump()
+        ),
     }
 
 
@@ -377,6 +383,8 @@ def _numbers_of(result: EpisodeResult) -> dict[str, Any]:
         "implausible": f.implausible,
         "caveats": list(f.caveats),
         "leaderboard_kind": f.leaderboard_kind,
+        "interval": f.interval if f.graded else None,
+        "medal_probabilities": f.medal_probabilities if f.graded else None,
     }
 
 

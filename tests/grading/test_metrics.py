@@ -182,3 +182,14 @@ def test_mean_columnwise_rmsle() -> None:
 def test_log_errors_reject_negative_predictions(name: str) -> None:
     with pytest.raises(InvalidSubmissionError, match="negative"):
         m(name, [1.0, 2.0], [-0.5, 2.0])
+
+
+def test_roc_auc_equals_sklearn_on_many_ties() -> None:
+    """Our one-sort AUC (`binary_auc`) against sklearn's ROC curve, with heavy ties."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+    for n, levels in ((50, 5), (2000, 40), (20_000, 20_000)):
+        y = rng.integers(0, 2, n)
+        p = np.round(rng.random(n) * levels) / levels
+        assert m("roc_auc", y, p) == pytest.approx(roc_auc_score(y, p), abs=1e-12)

@@ -280,6 +280,32 @@ def test_answers_without_usage_is_a_grading_error() -> None:
         validate_submission(make_spec(), good(), answers().drop(columns="usage"))
 
 
+def test_duplicate_answer_ids_copied_by_the_submission_are_still_a_grading_error(
+    tmp_path: Path,
+) -> None:
+    """The answers' repeat check runs only when the match is not clean: a submission that
+    repeats the answers' repeated id, in their order, must not make it clean."""
+    ans = answers().assign(id=[0, 0, 1, 2, 3, 4])
+    sub = good().assign(id=[0, 0, 1, 2, 3, 4])
+    with pytest.raises(GradingError, match="duplicate ids"):
+        validate_submission(make_spec(), csv_of(sub, tmp_path), ans)
+    text = ans.assign(id=lambda d: "t" + d["id"].astype(str))
+    with pytest.raises(GradingError, match="duplicate ids"):
+        validate_submission(make_spec(), csv_of(sub.assign(id=text["id"]), tmp_path), text)
+
+
+def test_text_ids_that_look_like_numbers_keep_their_text(tmp_path: Path) -> None:
+    """Ids are parsed as pandas infers them, and again as text when the answers' ids are
+    text but the file's look like numbers: `007` stays `007`, so `7` is not a test id."""
+    ids = ["007", "010", "011", "012", "013", "014"]
+    ans = answers().assign(id=pd.Series(ids, dtype=object))
+    sub = "id,y\n" + "".join(f"{i},0.5\n" for i in reversed(ids))
+    out = validate_submission(make_spec(), write(tmp_path, sub), ans)
+    assert out["id"].tolist() == ids
+    wrong = "id,y\n" + "".join(f"{int(i)},0.5\n" for i in ids)
+    assert "not test ids" in refused(make_spec(), write(tmp_path, wrong), ans)
+
+
 def test_duplicate_answer_ids_is_a_grading_error() -> None:
     ans = answers().assign(id=[0, 0, 1, 2, 3, 4])
     with pytest.raises(GradingError, match="duplicate ids"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 
@@ -219,3 +220,55 @@ def test_elo_interval_covers_seed_noise() -> None:
     assert a_noisy.rating == pytest.approx(a_clean.rating)  # same record on the means
     assert a_clean.high - a_clean.low == pytest.approx(0.0)
     assert a_noisy.low < 1000 < a_noisy.high
+
+
+def test_rows_carry_two_level_intervals_and_old_episodes_keep_their_digest(
+    make_episode: Make,
+) -> None:
+    """A row's raw score and medal rate get intervals from episodes and their rows; an
+    episode without intervals (an older result) counts as certain and digests as before."""
+    from mledojo.grading.intervals import board_mean_interval, board_rate_interval
+    from mledojo.leaderboard.stats import input_digest
+
+    chances = {"gold": 0.1, "silver": 0.3, "bronze": 0.6}
+    eps = [
+        make_episode("a", "c1", s, 0.6 + 0.05 * s, medal="bronze" if s else None).model_copy(
+            update={"interval": (0.5 + 0.05 * s, 0.7 + 0.05 * s)}
+        )
+        for s in range(4)
+    ]
+    eps[1] = BoardEpisode.model_validate({**eps[1].model_dump(), "medal_probabilities": chances})
+    board = build_board(eps, bootstrap=0)
+    row = board.classes[0].competitions[0].stats[0]
+    scores = [0.6, 0.65, 0.7, 0.75]
+    expected = board_mean_interval(scores, [e.interval for e in eps])
+    assert row.score_interval == pytest.approx(expected)
+    assert row.score_interval[0] < np.mean(scores) < row.score_interval[1]
+    assert row.any_medal_rate_interval == pytest.approx(board_rate_interval([0, 0.6, 1, 1]))
+    summary = board.classes[0].agents[0]
+    assert summary.any_medal_rate_interval == row.any_medal_rate_interval  # one competition
+    plain = [make_episode("a", "c1", s, 0.5) for s in range(2)]
+    digest = input_digest(plain)
+    h = hashlib.sha256()  # the digest before intervals existed: the fields were not there
+    new_fields = {"source", "interval", "medal_probabilities"}
+    for line in sorted(e.model_dump_json(exclude=new_fields) for e in plain):
+        h.update(line.encode() + b"\n")
+    assert digest == h.hexdigest()
+    with_iv = [plain[0].model_copy(update={"interval": (0.4, 0.6)}), plain[1]]
+    assert input_digest(with_iv) != digest
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"interval": [0.9, 0.1]},
+        {"interval": [float("nan"), 0.5]},
+        {"medal_probabilities": {"gold": 2.0, "silver": 0.5, "bronze": 0.5}},
+        {"medal_probabilities": {"gold": 0.1, "silver": 0.5, "bronze": 0.5, "x": 1}},
+    ],
+)
+def test_a_board_episode_refuses_broken_intervals(make_episode: Make, bad: dict) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        BoardEpisode.model_validate({**make_episode("a", "c1", 0, 0.5).model_dump(), **bad})
