@@ -213,6 +213,7 @@ def test_a_v1_result_still_loads(tmp_path: Path) -> None:
     assert result.sandbox.kind == "docker" and result.llm.usd == 0.25
     assert result.spec is None and result.final.private_score == 0.87
     assert result.final.interval is None and result.final.medal_probabilities is None
+    assert result.final.interval is None and result.final.medal_probabilities is None
 
 
 class NoDocker(Agent):
