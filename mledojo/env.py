@@ -149,6 +149,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             agent=self.agent,
             seed=seed,
             data_seed=self._task.data.data_seed,
+            data_variant=self._task.data.variant,
             sandbox=(
                 self._sandbox_choice
                 if isinstance(self._sandbox_choice, str) and self._sandbox_choice != "auto"

@@ -66,11 +66,18 @@ class EpisodeSpec(BaseModel):
     reward: str
     budget: Budget
     resources: Resources
+    data_variant: str | None = None
+    """None on the evaluation split; on a training variant its scheme (`training-2`,
+    `mledojo.data.split.variant_label`), so a result on an older scheme's variant data is
+    never resumed as one on today's. Left out of the key when None: evaluation keys stay."""
 
     @property
     def key(self) -> str:
         """A stable hash of the spec: equal specs, equal keys, on any machine."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        fields = self.model_dump(mode="json")
+        if fields["data_variant"] is None:
+            del fields["data_variant"]
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:KEY_CHARS]
 
     @property

@@ -23,6 +23,7 @@ from mledojo.artifacts import (
     write_result,
 )
 from mledojo.competition import Budget, Competition, Resources, get_competition
+from mledojo.data.split import variant_label
 from mledojo.episode import trace_tail
 from mledojo.errors import DockerUnavailableError, MLEDojoError, ModelAccessError, SandboxError
 from mledojo.layout import (
@@ -56,11 +57,13 @@ class EpisodeRequest:
         """The full spec: names checked, defaults filled in (raises before any work)."""
         comp = comp or get_competition(self.competition)
         spec = comp.spec
+        data_seed = spec.split.seed if self.data_seed is None else int(self.data_seed)
         return EpisodeSpec(
             competition=spec.versioned_id,
             agent=AgentRef(name=self.agent, args=self.agent_args),
             seed=self.seed,
-            data_seed=spec.split.seed if self.data_seed is None else int(self.data_seed),
+            data_seed=data_seed,
+            data_variant=variant_label(spec.split, data_seed),
             sandbox=resolve_sandbox_kind(self.sandbox),
             reward=reward_mode(self.reward),
             budget=Budget.model_validate({**spec.budget.model_dump(), **self.budget}),

@@ -96,7 +96,8 @@ def without_rows_like(
 
 def row_hashes(frame: pd.DataFrame) -> np.ndarray:
     """A 64-bit hash per row of `frame`'s values (its index ignored)."""
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    hashes: np.ndarray = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return hashes
 
 
 def split_frame(
