@@ -365,3 +365,57 @@ def test_a_result_on_an_older_variant_is_not_resumed(tmp_path: Path) -> None:
     evaluation = EpisodeRequest(competition="titanic", agent="x", sandbox="local").resolve()
     assert evaluation.data_variant is None
     assert evaluation.key == old_key(evaluation)  # evaluation results resume as before
+
+
+# --------------------------------------------------------------------------- plug-ins
+
+LEGACY_SPEC = """\
+id: legacy-prepare
+version: 1
+title: "A competition whose prepare() predates training variants"
+task: binary
+metric: {name: roc_auc, higher_is_better: true}
+target: y
+id_column: id
+source: {kind: local, path: data, files: [table.csv]}
+prepare: prepare.py
+split: {kind: random, test_size: 0.25, public_fraction: 0.4, seed: 0}
+tags: [tabular]
+"""
+
+LEGACY_PREPARE = """\
+from pathlib import Path
+
+import pandas as pd
+
+
+def prepare(raw: Path, public: Path, private: Path, seed: int) -> None:
+    table = pd.read_csv(raw / "table.csv")
+    test = table.sample(frac=0.25, random_state=seed)
+    train = table.drop(test.index)
+    train.to_csv(public / "train.csv", index=False)
+    test.drop(columns=["y"]).to_csv(public / "test.csv", index=False)
+    test.to_csv(private / "test.csv", index=False)
+    test[["id"]].assign(y=0.5).to_csv(public / "sample_submission.csv", index=False)
+"""
+
+
+def test_a_prepare_without_evaluation_seed_makes_no_training_variant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Such a `prepare()` re-splits the whole table on every seed (the old leak): it is
+    run for the evaluation split only, and a variant is refused with what to do."""
+    folder = tmp_path / "comps" / "legacy-prepare"
+    (folder / "data").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"id": range(200), "x": rng.normal(size=200)})
+    table["y"] = (table["x"] + rng.normal(size=200) > 0).astype(int)
+    table.to_csv(folder / "data" / "table.csv", index=False)
+    (folder / "competition.yaml").write_text(LEGACY_SPEC)
+    (folder / "prepare.py").write_text(LEGACY_PREPARE)
+    (folder / "description.md").write_text("# Legacy\n\nPredict `y`.\n")
+    monkeypatch.setenv("MLEDOJO_COMPETITIONS_PATH", str(tmp_path / "comps"))
+    evaluation = prepare("legacy-prepare", cache_dir=tmp_path / "cache")
+    assert evaluation.split == "evaluation"
+    with pytest.raises(DataError, match=r"prepare\(\) takes no `evaluation_seed`"):
+        prepare("legacy-prepare", data_seed=1, cache_dir=tmp_path / "cache")
