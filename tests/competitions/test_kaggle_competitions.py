@@ -77,6 +77,7 @@ SAMPLE_SCORES = {
 #: grader's tie tolerance, so a perfect submission there is gold too.
 PERFECT_EXCEPTIONS: dict[str, tuple[str, float]] = {}
 
+
 @pytest.fixture(autouse=True)
 def _kaggle_data() -> None:
     need(KAGGLE_DIR)
