@@ -206,7 +206,11 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             self._task = self._task_for(int(options["data_seed"]))
         sandbox = self._make_sandbox()
         spec = self.base_spec.model_copy(
-            update={"seed": seed, "data_seed": self._task.data.data_seed}
+            update={
+                "seed": seed,
+                "data_seed": self._task.data.data_seed,
+                "data_variant": self._task.data.variant,
+            }
         )
         task = self._task
         comp, budget, resources = self.competition, self.budget, self.resources

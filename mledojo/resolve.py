@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mledojo.competition import Competition, get_competition, load_version
+from mledojo.data.split import variant_label
 from mledojo.rewards import reward_mode
 from mledojo.sandbox.base import Sandbox
 from mledojo.sandbox.registry import resolve_sandbox_kind
@@ -53,11 +54,13 @@ def resolve_spec(
     ref = (
         agent if isinstance(agent, AgentRef) else AgentRef(name=agent, args=dict(agent_args or {}))
     )
+    data_seed = spec.split.seed if data_seed is None else int(data_seed)
     resolved = EpisodeSpec(
         competition=spec.versioned_id,
         agent=ref,
         seed=seed,
-        data_seed=spec.split.seed if data_seed is None else int(data_seed),
+        data_seed=data_seed,
+        data_variant=variant_label(spec.split, data_seed),
         sandbox=sandbox.name if isinstance(sandbox, Sandbox) else resolve_sandbox_kind(sandbox),
         reward=reward_mode(reward),
         budget=override(spec.budget, dict(budget or {}), "budget"),

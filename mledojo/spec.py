@@ -130,6 +130,10 @@ class EpisodeSpec(_Model):
     reward: str
     budget: Budget
     resources: Resources
+    data_variant: str | None = None
+    """None on the evaluation split; on a training variant its scheme (`training-2`,
+    `mledojo.data.split.variant_label`), so a result on an older scheme's variant data is
+    never resumed as one on today's."""
     key_version: int = Field(default=KEY_VERSION, ge=1, le=KEY_VERSION)
     """The hashing rule of `key`: older files keep theirs (see the module docstring)."""
 
@@ -145,12 +149,16 @@ class EpisodeSpec(_Model):
         content = self.model_dump(mode="json", exclude={"key_version"})
         if version >= 2:
             content["key_version"] = version
+        else:  # rule 1 predates the variant field (and is never used for a variant)
+            del content["data_variant"]
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:KEY_CHARS]
 
     def keys(self) -> list[str]:
         """Its key under every rule, its own first: where an older run may have filed it."""
         own = self.key
+        if self.data_variant is not None:  # older rules filed older variant data: never reuse
+            return [own]
         return [own] + [self.key_for(v) for v in reversed(KEY_VERSIONS) if v != self.key_version]
 
     def same_episode(self, other: EpisodeSpec) -> bool:

@@ -69,7 +69,7 @@ def _old_run(runs: Path, spec: dict[str, Any]) -> Path:
 
 def test_a_result_filed_by_the_previous_key_rule_is_found_on_resume(tmp_path: Path) -> None:
     resolved = resolve_spec("pump-failure", agent="finder", sandbox="local")
-    old_spec = resolved.spec.model_dump(mode="json", exclude={"key_version"})
+    old_spec = resolved.spec.model_dump(mode="json", exclude={"key_version", "data_variant"})
     folder = _old_run(tmp_path, old_spec)
     assert resolved.spec.key != folder.name.rsplit("-", 1)[-1]  # the rule did change
     result = run_episode(resolved, agent=MustNotPlay(), runs_dir=tmp_path, run_id="old")
@@ -86,7 +86,9 @@ def test_retrying_an_old_result_sets_it_aside_and_files_the_new_one_by_the_new_r
     tmp_path: Path,
 ) -> None:
     resolved = resolve_spec("pump-failure", agent="finder", sandbox="local")
-    folder = _old_run(tmp_path, resolved.spec.model_dump(mode="json", exclude={"key_version"}))
+    folder = _old_run(
+        tmp_path, resolved.spec.model_dump(mode="json", exclude={"key_version", "data_variant"})
+    )
 
     class Submits(Agent):
         name: ClassVar[str] = "finder"
@@ -116,9 +118,13 @@ def test_the_key_hashes_its_rule_version() -> None:
         budget=Budget(),
         resources=Resources(),
     )
-    content = spec.model_dump(mode="json", exclude={"key_version"})
+    content = spec.model_dump(mode="json", exclude={"key_version", "data_variant"})
     assert spec.key_for(1) == _old_rule_key(content)
-    assert spec.key == _old_rule_key({**content, "key_version": 2}) != spec.key_for(1)
+    assert (
+        spec.key
+        == _old_rule_key({**content, "data_variant": None, "key_version": 2})
+        != spec.key_for(1)
+    )
     assert spec.keys() == [spec.key, spec.key_for(1)]
     stored = EpisodeResult.model_validate(
         {
@@ -157,7 +163,7 @@ def test_resolve_checks_every_name_and_field_once() -> None:
 
 def test_a_schema_1_bench_plan_is_still_read_with_its_old_keys(tmp_path: Path) -> None:
     spec = resolve_spec("pump-failure", agent="baseline", sandbox="local").spec
-    old_spec = spec.model_dump(mode="json", exclude={"key_version"})
+    old_spec = spec.model_dump(mode="json", exclude={"key_version", "data_variant"})
     job = {
         "competition": "pump-failure",
         "agent": "baseline",

@@ -3,7 +3,10 @@
 A 10% random split of Kaggle's `train.csv` (`random_state=seed`); ids of each side are
 renumbered 1..n in split order. The sample submission is the constant
 (0.1779, 1.8892). With the default data seed (0) the four CSV files have the MD5s published
-in MLE-bench's `checksums.yaml`.
+in MLE-bench's `checksums.yaml`. That split is the evaluation split; any other data seed
+re-splits its training rows (Kaggle ids, before renumbering) the same way: a training
+variant, which holds no evaluation test row (`mledojo.data.split.carve`; its renumbered ids
+say nothing of the evaluation rows).
 
 Geometry: when the raw folder holds the atom positions (`geometry_xyz.tar.gz` from the
 organisers' repository, or Kaggle's unzipped `train/<id>/geometry.xyz`), they are written to
@@ -23,6 +26,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from mledojo.data.io import read_exact
+from mledojo.data.split import carve
 
 TARGETS = ["formation_energy_ev_natom", "bandgap_energy_ev"]
 ID = "id"
@@ -73,10 +77,18 @@ def write_geometry(
                 tar.addfile(info, io.BytesIO(data))
 
 
-def prepare(raw: Path, public: Path, private: Path, seed: int) -> None:
+def mlebench_split(full: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """MLE-bench's split: 10 % random, `random_state=seed`."""
+    train, test = train_test_split(full, test_size=0.1, random_state=seed)
+    return train, test
+
+
+def prepare(raw: Path, public: Path, private: Path, seed: int, evaluation_seed: int) -> None:
     """Write public train/test/sample submission (+ geometry) and the private answers."""
     full = read_exact(raw / "train.csv")
-    old_train, old_test = train_test_split(full, test_size=0.1, random_state=seed)
+    old_train, old_test = carve(
+        full, seed=seed, evaluation_seed=evaluation_seed, split=mlebench_split, id_columns=[ID]
+    )
     train, train_ids = renumber(old_train)
     test, test_ids = renumber(old_test)
     train.to_csv(public / "train.csv", index=False)

@@ -107,7 +107,7 @@ def build(seed: int, n_cases: int = N_CASES) -> Cases:
     columns = [c for c in gen.COLUMNS if c != ID]
     history = pd.DataFrame({c: np.concatenate([r[c] for r in parts]) for c in columns})
     # ids in a seeded random order, so neither the world nor the draw shows in an id
-    order = np.random.default_rng([seed, 0x1D5]).permutation(len(log))
+    order = np.random.default_rng(gen.seed_words(seed, 0x1D5)).permutation(len(log))
     ids = np.empty(len(log), dtype=np.int64)
     ids[order] = CASE_ID_BASE + np.arange(len(log))
     log.insert(0, ID, ids)
@@ -132,7 +132,7 @@ def _world_cases(
     gen: ModuleType, seed: int, world: int, test_start: int
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """One case per pump of one world: its log and its history columns (case by case)."""
-    rng = np.random.default_rng([seed, world, 0xCA5E])
+    rng = np.random.default_rng(gen.seed_words(seed, world, 0xCA5E))
     segment = int(rng.integers(test_start, gen.N_HOURS - SEGMENT_H + 1))
     start = segment - HISTORY_H - WARMUP_H
     hours = segment + SEGMENT_H - start
@@ -172,9 +172,19 @@ def assign_case_parts(answers: pd.DataFrame, seed: int) -> pd.DataFrame:
     return pd.DataFrame({ID: answers[ID], "usage": usage})
 
 
-def prepare(raw: Path, public: Path, private: Path, seed: int) -> None:
-    """Write the v2 files (see the module docstring); `raw` is unused (generated data)."""
+def prepare(raw: Path, public: Path, private: Path, seed: int, evaluation_seed: int) -> None:
+    """Write the v2 files (see the module docstring); `raw` is unused (generated data).
+
+    A training variant (any seed but the evaluation one) is a fresh fleet and fresh worlds
+    from the generator's training seed space, which shares nothing with the evaluation's.
+    """
     del raw
+    gen = load_generator()
+    if evaluation_seed != gen.EVALUATION_SEED:
+        raise ValueError(
+            f"competition.yaml's split.seed {evaluation_seed} is not the generator's "
+            f"EVALUATION_SEED {gen.EVALUATION_SEED} ({GENERATOR})"
+        )
     cases = build(seed)
     write_csv(cases.train, public / "train.csv")  # what to_csv writes, twice as fast
     write_csv(cases.test, public / "test.csv")

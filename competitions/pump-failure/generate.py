@@ -29,6 +29,12 @@ over pumps and maintenance events (a few hundred iterations), never over rows.
 another independent year for it: other services, failures, weather, load and noise. World 0
 is the competition's table; other worlds give prediction cases that share no history with
 it (see "Known issue" in docs/pump-failure.md).
+
+Seed spaces: `EVALUATION_SEED` (both versions' `split.seed`) is the evaluation data; its
+fleet and worlds keep their numpy seed sequences (`[0]`, `[0, world]`). Every other data seed
+is a training variant, drawn from `[TRAINING_SPACE, seed, world]`: a first word that no
+evaluation sequence has, so no training world replays any part of an evaluation world
+(before, data seed 2**32 gave the sequence `[0, 1]`, the events of evaluation world 1).
 """
 
 from __future__ import annotations
@@ -52,6 +58,15 @@ LEAD_IN_H = 2000
 """A window's service history starts this many hours before it (cheap: events only), so the
 hours since maintenance at its start follow the fleet's steady state, as they do late in a
 full year, rather than the start-up state of hour 0."""
+
+EVALUATION_SEED = 0
+"""The data seed of the evaluation world (`split.seed` in both versions' competition.yaml)."""
+
+TRAINING_SPACE = 0x7EA1_5EED
+"""First word of every training variant's seed sequence (evaluation sequences start with 0)."""
+
+MAX_SEED = 2**32 - 1
+"""Seeds and worlds are one 32-bit word each, so the spaces cannot overlap by carrying."""
 
 MIN_UPTIME_H = 48
 """A pump runs at least this long after a service before it can fail (keeps windows whole)."""
@@ -249,6 +264,15 @@ def simulate_window(seed: int, world: int, start: int, hours: int) -> Window:
     return _run(seed, world, start, hours)[0]
 
 
+def seed_words(seed: int, *more: int) -> list[int]:
+    """The numpy seed-sequence entropy of `seed` (and a world, ...): see the module docstring."""
+    for value in (seed, *more):
+        if int(value) != value or not 0 <= value <= MAX_SEED:
+            raise ValueError(f"seeds and worlds must be integers in [0, {MAX_SEED}], got {value!r}")
+    words = [int(v) for v in (seed, *more)]
+    return words if seed == EVALUATION_SEED else [TRAINING_SPACE, *words]
+
+
 def _run(seed: int, world: int, start: int, hours: int) -> tuple[Window, Services, Episodes]:
     """The simulation itself (see `simulate`)."""
     for name, value in (("seed", seed), ("world", world), ("start", start)):
@@ -257,9 +281,9 @@ def _run(seed: int, world: int, start: int, hours: int) -> tuple[Window, Service
     if int(hours) != hours or not 0 < hours <= N_HOURS - start:
         raise ValueError(f"hours must be an integer in [1, {N_HOURS - start}], got {hours!r}")
     start, hours = int(start), int(hours)
-    roots = np.random.SeedSequence(int(seed)).spawn(8)
+    roots = np.random.SeedSequence(seed_words(seed)).spawn(8)
     # the fleet is always that of `seed`; in another world all that happens to it is new
-    events = np.random.SeedSequence([int(seed), int(world)]).spawn(8) if world else roots
+    events = np.random.SeedSequence(seed_words(seed, world)).spawn(8) if world else roots
     streams = [np.random.default_rng(s) for s in (roots[0], *events[1:])]
     fleet = _draw_fleet(streams[0])
     if start == 0:

@@ -1,7 +1,10 @@
 """Build a competition's `public/` and `private/` folders once, cache and verify them.
 
 Layout under the cache root (`MLEDOJO_CACHE_DIR`, else the user cache dir):
-`<root>/<id>/v<version>/seed-<data_seed>/{public/, private/, manifest.json}`.
+`<root>/<id>/v<version>/seed-<data_seed>/{public/, private/, manifest.json}` for the
+evaluation split (the canonical data seed), and
+`<root>/<id>/v<version>/training-<scheme>/seed-<data_seed>/...` for a training variant
+(`mledojo.data.split`): a new variant scheme never reuses an older variant's files.
 `public/` is what agents see (train, test features, sample submission, description);
 `private/` holds the answers (`test.csv`, the full labelled test split) and `parts.csv`
 (each test id tagged `public` or `private`). `manifest.json` is written last and holds
@@ -10,6 +13,7 @@ the sha256 of every file: a missing or mismatching manifest means "rebuild", nev
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shutil
@@ -25,7 +29,16 @@ from pydantic import BaseModel, ConfigDict
 
 from mledojo._files import import_file, sha256_file
 from mledojo.competition import Competition, GeneratorSource, KaggleSource, LocalSource
-from mledojo.data.split import assign_parts, split_frame
+from mledojo.data.split import (
+    SplitRole,
+    assign_parts,
+    carve,
+    check_data_seed,
+    role_variant,
+    split_frame,
+    split_role,
+    variant_label,
+)
 from mledojo.errors import DataError
 
 CACHE_ENV_VAR = "MLEDOJO_CACHE_DIR"
@@ -34,15 +47,27 @@ MANIFEST_SCHEMA = 1
 
 
 class PreparedData(BaseModel):
-    """Where a prepared competition lives; what `make()` and the grader read."""
+    """Where a prepared competition lives; what `make()` and the grader read.
+
+    `split` says which data this is: `evaluation` (the competition's canonical data seed,
+    the split scores are reported on; the episode layer hides private scores from the
+    agent there) or `training` (a variant re-split from the evaluation split's training
+    rows only, free for training: it holds no evaluation test row).
+    """
 
     model_config = ConfigDict(frozen=True)
 
     competition_id: str
     version: int
     data_seed: int
+    split: SplitRole
     root: Path
     reused: bool = False
+
+    @property
+    def variant(self) -> str | None:
+        """None on the evaluation split, else the variant scheme (`training-2`)."""
+        return role_variant(self.split)
 
     @property
     def public_dir(self) -> Path:
@@ -96,15 +121,20 @@ def prepare(
 
         competition = get_competition(competition)
     spec = competition.spec
-    seed = spec.split.seed if data_seed is None else int(data_seed)
-    target = cache_root(cache_dir) / spec.id / f"v{spec.version}" / f"seed-{seed}"
-    result = PreparedData(competition_id=spec.id, version=spec.version, data_seed=seed, root=target)
+    seed = check_data_seed(spec.split.seed if data_seed is None else data_seed)
+    role = split_role(spec.split, seed)
+    variant = variant_label(spec.split, seed)
+    folder = cache_root(cache_dir) / spec.id / f"v{spec.version}"
+    target = (folder if variant is None else folder / variant) / f"seed-{seed}"
+    result = PreparedData(
+        competition_id=spec.id, version=spec.version, data_seed=seed, split=role, root=target
+    )
     say = progress or (lambda _msg: None)
-    if not force and _verify(target):
+    if not force and _verify(target, variant):
         return result.model_copy(update={"reused": True})
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock", timeout=3600):
-        if not force and _verify(target):  # another process built it meanwhile
+        if not force and _verify(target, variant):  # another process built it meanwhile
             return result.model_copy(update={"reused": True})
         if target.exists():
             say(f"cache at {target} is incomplete or corrupted: rebuilding")
@@ -113,7 +143,7 @@ def prepare(
         shutil.rmtree(tmp, ignore_errors=True)
         try:
             _build(competition, seed, tmp, raw_dir=raw_dir, cache_dir=cache_dir, say=say)
-            _write_manifest(tmp, competition, seed)
+            _write_manifest(tmp, competition, seed, variant)
             tmp.rename(target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -133,14 +163,26 @@ def _build(
     public, private = out / "public", out / "private"
     public.mkdir(parents=True)
     private.mkdir(parents=True)
-    say(f"preparing {spec.id} v{spec.version} (data seed {seed})")
+    role = split_role(spec.split, seed)
+    say(f"preparing {spec.id} v{spec.version} (data seed {seed}, {role} split)")
     if spec.prepare:
         raw = _raw_folder(comp, raw_dir, cache_dir, say)
         fn = _load_function(comp.path(spec.prepare), "prepare")
-        fn(raw=raw, public=public, private=private, seed=seed)
-    else:
+        _call_prepare(comp, fn, raw=raw, public=public, private=private, seed=seed)
+    elif isinstance(spec.source, GeneratorSource):
+        # a generator draws a training variant's world from its own seed space
         full = _load_table(comp, seed, raw_dir, cache_dir, say)
         train, test = split_frame(full, spec.split, seed=seed, target=spec.targets[0])
+        _write_default(comp, train, test, public, private)
+    else:
+        full = _load_table(comp, seed, raw_dir, cache_dir, say)
+        train, test = carve(
+            full,
+            seed=seed,
+            evaluation_seed=spec.split.seed,
+            split=lambda df, s: split_frame(df, spec.split, seed=s, target=spec.targets[0]),
+            id_columns=[spec.id_column],
+        )
         _write_default(comp, train, test, public, private)
     _check_outputs(comp, public, private)
     answers = pd.read_csv(private / "test.csv", usecols=[spec.id_column])
@@ -151,6 +193,36 @@ def _build(
     for path in private.iterdir():
         path.chmod(0o600)  # only the host user may read the answers
     private.chmod(0o700)
+
+
+def _call_prepare(
+    comp: Competition,
+    fn: Callable[..., Any],
+    *,
+    raw: Path,
+    public: Path,
+    private: Path,
+    seed: int,
+) -> None:
+    """Run a competition's `prepare()`; a training variant needs it to take `evaluation_seed`.
+
+    A `prepare(raw, public, private, seed)` without that parameter cannot tell the
+    evaluation split from a variant, so it is only run for the evaluation split: a variant
+    it made could hold the evaluation answers.
+    """
+    evaluation_seed = comp.spec.split.seed
+    if "evaluation_seed" in inspect.signature(fn).parameters:
+        fn(raw=raw, public=public, private=private, seed=seed, evaluation_seed=evaluation_seed)
+        return
+    if seed != evaluation_seed:
+        raise DataError(
+            f"{comp.path(str(comp.spec.prepare))}: prepare() takes no `evaluation_seed`, so "
+            f"it cannot make training variants; only data seed {evaluation_seed} (the "
+            "evaluation split) can be prepared. Add the parameter and re-split the evaluation "
+            "split's training rows for other seeds (mledojo.data.split.carve, "
+            "docs/adding-a-competition.md)."
+        )
+    fn(raw=raw, public=public, private=private, seed=seed)
 
 
 def _write_default(
@@ -264,26 +336,30 @@ def _files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
 
 
-def _write_manifest(root: Path, comp: Competition, seed: int) -> None:
+def _write_manifest(root: Path, comp: Competition, seed: int, variant: str | None) -> None:
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "competition": comp.spec.id,
         "version": comp.spec.version,
         "data_seed": seed,
+        "variant": variant,
         "created_unix": time.time(),
         "files": {str(p.relative_to(root)): sha256_file(p) for p in _files(root)},
     }
     (root / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
 
 
-def _verify(root: Path) -> bool:
-    """True when the manifest exists and every file matches it (and none is extra)."""
+def _verify(root: Path, variant: str | None) -> bool:
+    """True when the manifest exists, is of `variant` (None: the evaluation split; older
+    manifests name none) and every file matches it (and none is extra)."""
     try:
         manifest = json.loads((root / MANIFEST).read_text())
     except (OSError, ValueError):
         return False
     files = manifest.get("files")
     if manifest.get("schema") != MANIFEST_SCHEMA or not isinstance(files, dict):
+        return False
+    if manifest.get("variant") != variant:
         return False
     present = {str(p.relative_to(root)) for p in _files(root)}
     if present != set(files):

@@ -1,12 +1,103 @@
-"""Seeded, deterministic train/test splits and public/private parts of the test set."""
+"""Seeded, deterministic train/test splits, the evaluation split and its training variants.
+
+A competition version has one **evaluation split**: the one its canonical data seed
+(`split.seed`) gives (for the MLE-bench-derived competitions, MLE-bench's own split). Every
+other data seed is a **training variant**, re-split from the evaluation split's *training*
+rows only (`carve`), so no variant ever holds an evaluation test row, in a public file or in
+its own answers. Generated competitions instead draw their training worlds from a seed space
+disjoint from the evaluation world's (their `generate.py` says how).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from mledojo.competition import SplitSpec
 from mledojo.errors import DataError
+
+SplitRole = Literal["evaluation", "training"]
+VARIANT_SCHEME = 2
+"""How training variants are made; bump it whenever their content changes, so that older
+prepared variants (and results on them) are never taken for today's. Scheme 1 re-split the
+whole labelled table on every data seed (variants held the evaluation answers)."""
+MAX_DATA_SEED = 2**32 - 1
+"""The largest data seed: scikit-learn's `random_state` and one 32-bit word of a numpy seed."""
+
+Splitter = Callable[[pd.DataFrame, int], tuple[pd.DataFrame, pd.DataFrame]]
+"""`(table, seed) -> (train, test)`: one seeded split of a labelled table."""
+
+
+def split_role(split: SplitSpec, data_seed: int) -> SplitRole:
+    """`evaluation` for the competition's canonical data seed, `training` for any other."""
+    return "evaluation" if int(data_seed) == split.seed else "training"
+
+
+def variant_label(split: SplitSpec, data_seed: int) -> str | None:
+    """None on the evaluation split; `training-<scheme>` on a training variant.
+
+    Part of what identifies prepared data and an episode, so a change of scheme changes
+    the cache folder and the episode key of every variant (never the evaluation split's).
+    """
+    return role_variant(split_role(split, data_seed))
+
+
+def role_variant(role: SplitRole) -> str | None:
+    """None for the evaluation split, `training-<scheme>` for a training variant."""
+    return None if role == "evaluation" else f"training-{VARIANT_SCHEME}"
+
+
+def check_data_seed(seed: int) -> int:
+    """The seed as an int, or a DataError naming the allowed range."""
+    if int(seed) != seed or not 0 <= seed <= MAX_DATA_SEED:
+        raise DataError(f"data seed {seed!r} must be an integer in [0, {MAX_DATA_SEED}]")
+    return int(seed)
+
+
+def carve(
+    full: pd.DataFrame,
+    *,
+    seed: int,
+    evaluation_seed: int,
+    split: Splitter,
+    id_columns: Sequence[str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The evaluation split of `full`, or a training variant of it (see the module docstring).
+
+    For `seed == evaluation_seed` this is exactly `split(full, evaluation_seed)`. Otherwise
+    the evaluation split's training rows, less any row whose content (every column but the
+    ids) equals an evaluation test row's (a duplicate in the source table), are split again
+    with `seed`.
+    """
+    train, test = split(full, evaluation_seed)
+    if seed == evaluation_seed:
+        return train, test
+    return split(without_rows_like(train, test, id_columns), seed)
+
+
+def without_rows_like(
+    pool: pd.DataFrame, held_out: pd.DataFrame, id_columns: Sequence[str]
+) -> pd.DataFrame:
+    """`pool` without the rows whose content equals a `held_out` row's (ids ignored).
+
+    Content is compared on the columns both tables have, other than the ids; a NaN equals
+    a NaN. A 64-bit hash of each row is compared: a collision only drops one more row.
+    """
+    columns = [c for c in held_out.columns if c in pool.columns and c not in id_columns]
+    if not columns:
+        return pool
+    held = set(row_hashes(held_out[columns]).tolist())
+    keep = ~np.isin(row_hashes(pool[columns]), list(held))
+    return pool.loc[keep]
+
+
+def row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash per row of `frame`'s values (its index ignored)."""
+    hashes: np.ndarray = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return hashes
 
 
 def split_frame(

@@ -77,9 +77,6 @@ SAMPLE_SCORES = {
 #: grader's tie tolerance, so a perfect submission there is gold too.
 PERFECT_EXCEPTIONS: dict[str, tuple[str, float]] = {}
 
-#: Competitions whose train/test split does not depend on the data seed (fixed by the source).
-SEED_INDEPENDENT_SPLIT = {"bike-sharing-demand"}
-
 
 @pytest.fixture(autouse=True)
 def _kaggle_data() -> None:
@@ -180,10 +177,9 @@ def test_same_seed_gives_identical_files(cid: str, prepared, tmp_path: Path) -> 
 def test_other_seed_gives_other_split(cid: str, prepared, tmp_path: Path) -> None:
     comp, data = prepared(cid)
     other = prepare(comp, data_seed=1, cache_dir=tmp_path)
-    same_train = (data.public_dir / "train.csv").read_bytes() == (
-        other.public_dir / "train.csv"
-    ).read_bytes()
-    assert same_train == (cid in SEED_INDEPENDENT_SPLIT)
+    assert other.split == "training" and data.split == "evaluation"
+    train = (data.public_dir / "train.csv").read_bytes()
+    assert train != (other.public_dir / "train.csv").read_bytes()
     parts_a = pd.read_csv(data.parts_path, dtype=str)
     parts_b = pd.read_csv(other.parts_path, dtype=str)
     assert not parts_a.equals(parts_b)
