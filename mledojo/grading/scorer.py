@@ -111,6 +111,7 @@ class Scorer:
             part=part,
             n_rows=graded.n_rows,
             copies_answers=graded.copies_answers,
+            copy_share=graded.copy_share,
         )
 
 
