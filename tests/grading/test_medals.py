@@ -9,6 +9,9 @@ copies only part of the rows and its score stays under the ceiling.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -176,3 +179,20 @@ def test_the_audit_finds_bounds_that_flag_honest_work(cache: Path) -> None:
 
 def scorer_better(comp: Competition, a: float, b: float) -> bool:
     return a > b if comp.spec.metric.higher_is_better else a < b
+
+
+def test_list_and_info_show_what_medals_mean() -> None:
+    def cli(*args: str) -> str:
+        res = subprocess.run(
+            [sys.executable, "-m", "mledojo.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+
+    rows = {r["id"]: r for r in json.loads(cli("list", "--json"))["competitions"]}
+    assert rows["bike-sharing-demand"]["leaderboard"]["medals"] == "uninformative"
+    assert "uninformative" in cli("list", "--split", "kaggle")
+    assert "Medals: none: no medals" in cli("info", "titanic")
