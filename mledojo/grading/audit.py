@@ -375,17 +375,21 @@ def perfect_submission(scorer: Scorer) -> pd.DataFrame:
 def _medal_findings(
     competition: Competition, data: PreparedData, scorer: Scorer
 ) -> tuple[tuple[list[Finding], str | None], tuple[list[Finding], str | None]]:
-    """The answers must earn gold; the sample submission must not."""
+    """The answers must earn gold (on a board without medals: HumanRank 1); the sample
+    submission must not."""
     if competition.spec.leaderboard is None:
         return ([], None), ([], None)
     with tempfile.TemporaryDirectory(prefix="mledojo-audit-") as folder:
         path = Path(folder) / "perfect.csv"
         perfect_submission(scorer).to_csv(path, index=False)
-        perfect = scorer.score(path, part="private").medal
+        graded = scorer.score(path, part="private")
+    perfect = graded.medal
     sample = scorer.score(data.sample_submission_path, part="private").medal
+    # a board without medals (`medals: none`): the answers must still top it
+    top = perfect == "gold" or (graded.medals_status == "none" and graded.human_rank == 1.0)
     found_perfect = (
         []
-        if perfect == "gold"
+        if top
         else [
             Finding(
                 check="perfect_not_gold",
