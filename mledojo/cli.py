@@ -203,7 +203,9 @@ def grade(
         table.add_row(
             "HumanRank", f"{report.human_rank:.4f} (vs {report.n_entries} entries, {who})"
         )
-        table.add_row("medal", report.medal or "none")
+        medals = report.medals_status
+        plain = medals in (None, "informative")
+        table.add_row("medal", (report.medal or "none") + ("" if plain else f" (medals {medals})"))
         table.add_row("above median", str(report.above_median))
     if report.implausible:
         table.add_row(*SUSPECT_ROW)

@@ -351,6 +351,8 @@ def report_for_score(
     past_ceiling = spec.metric.is_implausible(score)
     board_spec = spec.leaderboard
     caveats = list(board_spec.caveats) if board_spec else []
+    if board_spec is not None and board_spec.medals != "informative":
+        caveats.append(f"Medals {board_spec.medals}: {board_spec.medals_note or 'see the spec'}.")
     copy_limit = board_spec.copy_share_beyond if board_spec else None
     partial_copy = (
         not copies_answers

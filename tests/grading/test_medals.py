@@ -83,6 +83,7 @@ def test_titanic_female_survives_earns_no_medal(seed: int, cache: Path, tmp_path
     rule.astype({"Survived": int}).to_csv(path, index=False)
     report = Scorer(comp, data).score(path, part="private")
     assert report.medal is None and report.medals_status == "none"
+    assert any(c.startswith("Medals none: no medals") for c in report.caveats)
     board = sort_best_first(load_leaderboard(comp.path("leaderboard/private.csv")), True)
     assert comp.spec.leaderboard is not None and comp.spec.leaderboard.teams == TITANIC_TEAMS
     assert report.thresholds is not None
