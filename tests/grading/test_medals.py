@@ -24,11 +24,11 @@ from mledojo.competition import Competition, get_competition
 from mledojo.data.prepare import PreparedData, prepare
 from mledojo.errors import GradingError
 from mledojo.grading.audit import audit
-from mledojo.grading.boards import load_leaderboard
+from mledojo.grading.boards import detect_format, load_leaderboard
 from mledojo.grading.plausibility import board_ceiling, copy_share, copy_threshold
 from mledojo.grading.rank import medal_thresholds, rank_score, sort_best_first
 from mledojo.grading.scorer import Scorer
-from mledojo.testing.shared_data import kaggle_root, need
+from mledojo.testing.shared_data import kaggle_root, leaderboards_root, need
 
 KAGGLE = [c for c in mledojo.list_competitions() if get_competition(c).spec.source.kind == "kaggle"]
 TITANIC_TEAMS = 13_610
@@ -72,6 +72,24 @@ def test_a_team_count_the_board_cannot_serve_is_refused() -> None:
 def test_a_board_without_medals_still_reports_its_thresholds() -> None:
     placed = rank_score(1.0, [1.0, 0.5, 0.2], True, medals=False)
     assert placed.medal is None and placed.thresholds.gold == 1.0 and placed.human_rank == 1.0
+
+
+@pytest.mark.parametrize("cid", KAGGLE)
+def test_every_truncated_board_declares_the_real_field(cid: str) -> None:
+    """MLE-Dojo's board copies are cut at ~4,600 rows for large fields; the shared data's
+    `_teams_vs_rows.csv` gives each competition's real team count. (MLE-bench's boards are
+    the field MLE-bench ranks against, and its thresholds are reproduced as they are.)"""
+    counts = need(leaderboards_root() / "mledojo" / "_teams_vs_rows.csv")
+    teams = pd.read_csv(counts).set_index("comp")["kaggle_teams"]
+    comp = get_competition(cid)
+    board_spec = comp.spec.leaderboard
+    assert board_spec is not None
+    path = comp.path(board_spec.private)
+    if detect_format(list(pd.read_csv(path, nrows=0).columns), path) != "mledojo":
+        return
+    listed = load_leaderboard(path).size
+    real = int(teams[cid])
+    assert board_spec.teams == (real if listed < real else None), (listed, real)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
