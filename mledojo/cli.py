@@ -82,15 +82,22 @@ def list_cmd(split: SplitOpt = "all", as_json: JsonOpt = False) -> None:
         problems = [str(b) for b in cat.broken]
         _print_json({"competitions": rows, "broken": problems})
         return
-    table = Table("id", "version", "task", "metric", "leaderboard", "tags")
+    table = Table("id", "version", "task", "metric", "leaderboard", "medals", "tags")
     for comp in cat.latest():
         s = comp.spec
         if split != "all" and split not in s.tags:
             continue
         arrow = "↑" if s.metric.higher_is_better else "↓"
         board = s.leaderboard.kind if s.leaderboard else "-"
+        medals = s.leaderboard.medals if s.leaderboard else "-"
         table.add_row(
-            s.id, str(s.version), s.task, f"{s.metric.name} {arrow}", board, ", ".join(s.tags)
+            s.id,
+            str(s.version),
+            s.task,
+            f"{s.metric.name} {arrow}",
+            board,
+            medals,
+            ", ".join(s.tags),
         )
     out.print(table)
     for broken in cat.broken:
@@ -111,6 +118,10 @@ def info(competition: str, as_json: JsonOpt = False) -> None:
         _print_json(payload)
         return
     out.print(comp.spec.model_dump_json(indent=2))
+    board = comp.spec.leaderboard
+    if board is not None:
+        note = f": {board.medals_note}" if board.medals_note else ""
+        out.print(f"Medals: {board.medals}{note} (docs/scoring.md, 'Medals and implausibility')")
     out.print(comp.description_text())
 
 
@@ -193,7 +204,9 @@ def grade(
         table.add_row(
             "HumanRank", f"{report.human_rank:.4f} (vs {report.n_entries} entries, {who})"
         )
-        table.add_row("medal", report.medal or "none")
+        medals = report.medals_status
+        plain = medals in (None, "informative")
+        table.add_row("medal", (report.medal or "none") + ("" if plain else f" (medals {medals})"))
         probs = report.medal_probabilities
         table.add_row("medal chances", medal_chances_text(probs.model_dump() if probs else None))
         table.add_row("above median", str(report.above_median))

@@ -148,14 +148,35 @@ class SplitSpec(_Model):
         return self
 
 
+MedalStatus = Literal["informative", "indicative", "uninformative", "none"]
+"""What a medal on a competition's board means (docs/scoring.md, "Medals and implausibility"):
+`informative`; `indicative` (the private part is too small for the medal bands);
+`uninformative` (a plain reference solution beats the best honest entry: kept out of the
+board's medal rates); `none` (no medals are awarded)."""
+
+
 class LeaderboardSpec(_Model):
-    """Leaderboard files of the competition folder, and what kind of entries they hold."""
+    """Leaderboard files of the competition folder, what kind of entries they hold, and what
+    its medals and scores can mean (docs/scoring.md, "Medals and implausibility")."""
 
     kind: Literal["kaggle", "reference"]
     private: str
     public: str | None = None
     source_note: str = ""
     caveats: list[str] = Field(default_factory=list)
+    teams: int | None = Field(default=None, ge=1)
+    """The real number of teams when the board file lists only the top of the field (a
+    truncated board): medal positions are taken with this N, never the file's row count."""
+    medals: MedalStatus = "informative"
+    """As the leak audit measures it (`mledojo.grading.audit`); `none` is declared."""
+    medals_note: str = ""
+    """Why the medals are not plainly informative: the audit's measurement, in words."""
+    honest_below: float | None = Field(default=None, allow_inf_nan=False)
+    """Board scores at or past this (in the better direction) are cheats, not honest
+    entries (titanic's public test labels); None: only the metric's perfect score is."""
+    copy_share_beyond: float | None = Field(default=None, gt=0, le=1)
+    """A submission whose share of rows equal to the answers is past this is a partial copy
+    (flagged implausible): above what any reference solution reaches."""
 
 
 class CaseLayout(_Model):

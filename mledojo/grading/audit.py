@@ -16,7 +16,16 @@ Checks, each a finding when it fails:
 * `id_overlap`: a test id is also the id of a labelled train row with the same features
   (the same row on both sides gives its answer away);
 * `perfect_not_gold` / `sample_gold`: the answers themselves must earn gold and the sample
-  submission must not (skipped when the competition has no leaderboard).
+  submission must not (skipped when the competition has no leaderboard);
+* `medals_overstated`: what a medal means, measured (`MedalCheck`): a plain reference
+  solution (`mledojo.grading.reference`: default gradient boosting on the public files)
+  graded on the private part. Beating the board's honest top makes the medals
+  `uninformative`; a private part under `INDICATIVE_ROWS` rows makes them `indicative`.
+  The competition's `leaderboard.medals` must say at least as much (a finding when it
+  claims more than was measured; `none`, no medals at all, covers every measurement);
+* `reference_implausible`: the reference solution, or its rounded predictions, is flagged
+  implausible (past `metric.implausible_beyond` or `leaderboard.copy_share_beyond`): the
+  bounds would flag honest work (docs/scoring.md, "Medals and implausibility").
 
 The thresholds are deliberately near 1: an honest strong feature is not a finding.
 """
@@ -32,8 +41,13 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from sklearn.metrics import roc_auc_score
 
-from mledojo.competition import Competition
+from mledojo.competition import Competition, MedalStatus
+from mledojo.errors import GradingError
+from mledojo.grading.boards import load_leaderboard
+from mledojo.grading.plausibility import honest_top
+from mledojo.grading.reference import reference_submission
 from mledojo.grading.scorer import Scorer
+from mledojo.grading.scoring import GradeReport
 from mledojo.grading.validate import submission_layout
 
 if TYPE_CHECKING:
@@ -53,8 +67,21 @@ MAX_LEVELS = 50
 MIN_ROWS_PER_LEVEL = 10
 """...when each value covers this many rows on average (a lookup of unique values is no test)."""
 
+INDICATIVE_ROWS = 200
+"""A private part with fewer rows gives medals that are only indicative: one row moves the
+score by more than 1/200, and the sampling noise is wider than the medal bands."""
+MEDAL_CAUTION: tuple[MedalStatus, ...] = ("informative", "indicative", "uninformative", "none")
+"""Medal statuses from the plainest claim to the most cautious."""
+
 Check = Literal[
-    "answer_column", "near_copy", "look_ahead", "id_overlap", "perfect_not_gold", "sample_gold"
+    "answer_column",
+    "near_copy",
+    "look_ahead",
+    "id_overlap",
+    "perfect_not_gold",
+    "sample_gold",
+    "medals_overstated",
+    "reference_implausible",
 ]
 
 
@@ -68,6 +95,25 @@ class Finding(BaseModel):
     column: str | None = None
     value: float | None = None
     message: str
+
+
+class MedalCheck(BaseModel):
+    """What a medal of this competition means, as measured with the reference solution."""
+
+    model_config = ConfigDict(frozen=True)
+
+    measured: MedalStatus
+    declared: MedalStatus
+    private_rows: int
+    reference_score: float
+    reference_medal: str | None
+    honest_top: float
+    """The board's best entry that is not a cheat (`leaderboard.honest_below`)."""
+    reference_copy_share: float
+    """The largest share of rows equal to the answers among the reference's predictions and
+    their rounded form (what `leaderboard.copy_share_beyond` must stay above)."""
+    ceiling: float | None
+    note: str
 
 
 class AuditReport(BaseModel):
@@ -84,6 +130,8 @@ class AuditReport(BaseModel):
     sample_medal: str | None = None
     reused_ids: int = 0
     """Test ids that also name a (different) train row: harmless, but worth knowing."""
+    medals: MedalCheck | None = None
+    """None when the competition has no leaderboard."""
 
     @property
     def passed(self) -> bool:
@@ -129,6 +177,8 @@ def audit(competition: Competition, data: PreparedData) -> AuditReport:
         strongest[name] = best
     perfect, sample = _medal_findings(competition, data, scorer)
     findings += perfect[0] + sample[0]
+    medals, found = _medal_meaning(competition, data, scorer)
+    findings += found
     return AuditReport(
         competition=spec.versioned_id,
         findings=findings,
@@ -137,6 +187,7 @@ def audit(competition: Competition, data: PreparedData) -> AuditReport:
         perfect_medal=perfect[1],
         sample_medal=sample[1],
         reused_ids=reused_ids,
+        medals=medals,
     )
 
 
@@ -324,17 +375,21 @@ def perfect_submission(scorer: Scorer) -> pd.DataFrame:
 def _medal_findings(
     competition: Competition, data: PreparedData, scorer: Scorer
 ) -> tuple[tuple[list[Finding], str | None], tuple[list[Finding], str | None]]:
-    """The answers must earn gold; the sample submission must not."""
+    """The answers must earn gold (on a board without medals: HumanRank 1); the sample
+    submission must not."""
     if competition.spec.leaderboard is None:
         return ([], None), ([], None)
     with tempfile.TemporaryDirectory(prefix="mledojo-audit-") as folder:
         path = Path(folder) / "perfect.csv"
         perfect_submission(scorer).to_csv(path, index=False)
-        perfect = scorer.score(path, part="private").medal
+        graded = scorer.score(path, part="private")
+    perfect = graded.medal
     sample = scorer.score(data.sample_submission_path, part="private").medal
+    # a board without medals (`medals: none`): the answers must still top it
+    top = perfect == "gold" or (graded.medals_status == "none" and graded.human_rank == 1.0)
     found_perfect = (
         []
-        if perfect == "gold"
+        if top
         else [
             Finding(
                 check="perfect_not_gold",
@@ -355,3 +410,95 @@ def _medal_findings(
         else []
     )
     return (found_perfect, perfect), (found_sample, sample)
+
+
+def rounded(submission: pd.DataFrame, scorer: Scorer) -> pd.DataFrame:
+    """A submission's predictions in their rounded form: hard 0/1 probabilities, one-hot
+    class probabilities, whole-number values (labels are already exact). Rounding is what
+    lifts an honest solution's share of rows equal to the answers the most."""
+    layout = submission_layout(scorer.spec)
+    out = submission.copy()
+    columns = layout.prediction_columns
+    if layout.kind == "class_probabilities":
+        best = out[columns].to_numpy(dtype=float).argmax(axis=1)
+        out[columns] = np.eye(len(columns))[best]
+    elif layout.kind in ("probability", "value"):
+        out[columns] = out[columns].astype(float).round()
+    return out
+
+
+def _grade_frame(scorer: Scorer, submission: pd.DataFrame, folder: str, name: str) -> GradeReport:
+    path = Path(folder) / name
+    submission.to_csv(path, index=False)
+    return scorer.score(path, part="private")
+
+
+def _medal_meaning(
+    competition: Competition, data: PreparedData, scorer: Scorer
+) -> tuple[MedalCheck | None, list[Finding]]:
+    """Grade the reference solution (and its rounded form) on the private part: what a
+    medal means here, and whether the implausibility bounds leave honest work alone."""
+    spec = competition.spec
+    board_spec = spec.leaderboard
+    if board_spec is None:
+        return None, []
+    board = load_leaderboard(competition.path(board_spec.private))
+    top = honest_top(board, spec.metric.higher_is_better, board_spec.honest_below)
+    if top is None:
+        raise GradingError(
+            f"{spec.versioned_id}: every entry of its board is at or past "
+            f"`leaderboard.honest_below` ({board_spec.honest_below}); lower it"
+        )
+    plain = reference_submission(spec, data.public_dir)
+    with tempfile.TemporaryDirectory(prefix="mledojo-audit-") as folder:
+        graded = _grade_frame(scorer, plain, folder, "reference.csv")
+        hard = _grade_frame(scorer, rounded(plain, scorer), folder, "rounded.csv")
+    beats_top = scorer.better(graded.score, top)
+    rows = graded.n_rows or 0
+    measured: MedalStatus = "informative"
+    note = f"a default gradient boosting scores {graded.score:.5g} against the honest top {top:.5g}"
+    if beats_top:
+        measured = "uninformative"
+        note = (
+            f"a default gradient boosting on the public files ({graded.score:.5g}) beats the "
+            f"best honest entry of the board ({top:.5g})"
+        )
+    elif rows < INDICATIVE_ROWS:
+        measured = "indicative"
+        note = f"the private part has {rows} rows (under {INDICATIVE_ROWS})"
+    check = MedalCheck(
+        measured=measured,
+        declared=board_spec.medals,
+        private_rows=rows,
+        reference_score=graded.score,
+        reference_medal=graded.medal,
+        honest_top=top,
+        reference_copy_share=max(graded.copy_share or 0.0, hard.copy_share or 0.0),
+        ceiling=spec.metric.implausible_beyond,
+        note=note,
+    )
+    findings: list[Finding] = []
+    if MEDAL_CAUTION.index(board_spec.medals) < MEDAL_CAUTION.index(measured):
+        findings.append(
+            Finding(
+                check="medals_overstated",
+                file="competition.yaml",
+                column="leaderboard.medals",
+                value=graded.score,
+                message=f"leaderboard.medals says `{board_spec.medals}` but they are "
+                f"`{measured}`: {note}",
+            )
+        )
+    for what, report in (("reference solution", graded), ("rounded reference", hard)):
+        if report.implausible:
+            findings.append(
+                Finding(
+                    check="reference_implausible",
+                    file="competition.yaml",
+                    value=report.score,
+                    message=f"the {what} ({report.score:.5g}, {report.copy_share or 0:.1%} "
+                    "of rows equal to the answers) is flagged implausible: "
+                    + (report.caveats[0] if report.caveats else ""),
+                )
+            )
+    return check, findings

@@ -13,7 +13,8 @@ integer truncation, 1-based):
     N >= 1000       gold 10 + int(0.002 N)    silver max(1, int(0.05 N))  bronze max(1, int(0.1 N))
 
 A score equal to a threshold earns that medal; the best medal earned is reported. "Above
-median" is strict: the score must beat the median of all board scores.
+median" is strict: the score must beat the median of all board scores. A truncated board
+(only the top of the field listed) takes its positions with the real team count.
 """
 
 from __future__ import annotations
@@ -130,12 +131,38 @@ def sort_best_first(
 
 
 def medal_thresholds(
-    scores: Sequence[float] | npt.NDArray[np.floating], higher_is_better: bool
+    scores: Sequence[float] | npt.NDArray[np.floating],
+    higher_is_better: bool,
+    *,
+    teams: int | None = None,
 ) -> MedalThresholds:
-    """Gold / silver / bronze thresholds (scores at the table's positions) and the median."""
+    """Gold / silver / bronze thresholds (scores at the table's positions) and the median.
+
+    `teams`: the real size of the field when `scores` is only its top (a truncated board).
+    The positions are then MLE-bench's for N = `teams` (a truncated board's own row count
+    would put bronze at the top 10 % of the top third), read from the listed rows, and the
+    median is the real field's when it is listed, else the last listed score (every score
+    better than that one beats the real median; one not better is not credited).
+    """
     board = sort_best_first(scores, higher_is_better)
-    gold, silver, bronze = (float(board[p - 1]) for p in medal_positions(board.size))
-    return MedalThresholds(gold=gold, silver=silver, bronze=bronze, median=float(np.median(board)))
+    n = board.size if teams is None else teams
+    if n < board.size:
+        raise GradingError(
+            f"the leaderboard lists {board.size} scored entries but `teams` is {n}; "
+            "set `leaderboard.teams` in competition.yaml to the real team count (or drop it)"
+        )
+    positions = medal_positions(n)
+    if positions[2] > board.size:
+        raise GradingError(
+            f"a field of {n} teams puts bronze at position {positions[2]}, past the "
+            f"{board.size} listed entries: the truncated board cannot give its thresholds"
+        )
+    gold, silver, bronze = (float(board[p - 1]) for p in positions)
+    if teams is None:
+        median = float(np.median(board))
+    else:
+        median = float(board[min(board.size, (n + 1) // 2) - 1])
+    return MedalThresholds(gold=gold, silver=silver, bronze=bronze, median=median)
 
 
 def medal_for(score: float, thresholds: MedalThresholds, higher_is_better: bool) -> Medal | None:
@@ -153,12 +180,22 @@ def medal_for(score: float, thresholds: MedalThresholds, higher_is_better: bool)
 
 
 def rank_score(
-    score: float, scores: Sequence[float] | npt.NDArray[np.floating], higher_is_better: bool
+    score: float,
+    scores: Sequence[float] | npt.NDArray[np.floating],
+    higher_is_better: bool,
+    *,
+    teams: int | None = None,
+    medals: bool = True,
 ) -> RankResult:
-    """HumanRank, medal and above-median of `score` against a leaderboard."""
+    """HumanRank, medal and above-median of `score` against a leaderboard.
+
+    `teams`: the real field's size for a truncated board (see `medal_thresholds`; HumanRank
+    stays relative to the listed entries). `medals=False`: a competition that awards none
+    (its thresholds are still reported, its medal is always None).
+    """
     board = _board(scores)
     s = _check_score(score)
-    thresholds = medal_thresholds(board, higher_is_better)
+    thresholds = medal_thresholds(board, higher_is_better, teams=teams)
     better = _count_better(board, s, higher_is_better)
     return RankResult(
         score=s,
@@ -166,7 +203,7 @@ def rank_score(
         n_entries=int(board.size),
         beaten_by=better,
         human_rank=human_rank(s, board, higher_is_better),
-        medal=medal_for(s, thresholds, higher_is_better),
+        medal=medal_for(s, thresholds, higher_is_better) if medals else None,
         above_median=_better(s, thresholds.median, higher_is_better),
         thresholds=thresholds,
     )

@@ -128,6 +128,7 @@ class Scorer:
             n_rows=graded.n_rows,
             copies_answers=graded.copies_answers,
             replicates=found,
+            copy_share=graded.copy_share,
         )
 
 

@@ -21,11 +21,12 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from mledojo.competition import CompetitionSpec
+from mledojo.competition import CompetitionSpec, MedalStatus
 from mledojo.errors import GradingError, InvalidSubmissionError
 from mledojo.grading.boards import load_leaderboard
 from mledojo.grading.intervals import Bootstrap, MedalProbabilities, bootstrap, medal_probabilities
 from mledojo.grading.metrics import positive_label
+from mledojo.grading.plausibility import copy_share
 from mledojo.grading.rank import Medal, MedalThresholds, rank_score
 from mledojo.grading.validate import (
     USAGE_COLUMN,
@@ -70,6 +71,10 @@ class GradeReport(BaseModel):
     thresholds: MedalThresholds | None = None
     implausible: bool = False
     copies_answers: bool = False
+    copy_share: float | None = None
+    """Share of the graded rows whose prediction equals the answer (partial-copy check)."""
+    medals_status: MedalStatus | None = None
+    """What the board's medals mean (`leaderboard.medals`): informative, indicative, ..."""
     caveats: list[str] = []
     interval: tuple[float, float] | None = None
     """Bootstrap 95 % interval of the score over the graded rows (`grading.intervals`)."""
@@ -254,12 +259,14 @@ def public_score(score: float) -> float:
 
 class Graded(NamedTuple):
     """A scored submission: the raw score, rows scored, whether it copies the answers, and
-    (when asked) the bootstrap of the score over the scored rows."""
+    (when asked) the bootstrap of the score over the scored rows, and the share of rows equal
+    to the answers."""
 
     score: float
     n_rows: int
     copies_answers: bool
     bootstrap: Bootstrap | None = None
+    copy_share: float = 0.0
 
 
 def grade(
@@ -310,6 +317,7 @@ def score_submission(
         with agent_data_faults(where, f"scoring the {part} part"):
             inputs = metric_inputs(spec, layout, aligned, answers, mask)
             copies = reproduces_answers(spec, layout, aligned, answers, mask, inputs)
+            share = copy_share(layout.kind, *inputs)
             score = layout.metric(*inputs)
         if not math.isfinite(score):
             raise InvalidSubmissionError(
@@ -317,7 +325,7 @@ def score_submission(
                 "for the metric. Write finite predictions of a sensible size."
             )
         found = bootstrap(layout.metric, *inputs) if interval else None
-        return Graded(score, int(mask.sum()), copies, found)
+        return Graded(score, int(mask.sum()), copies, bootstrap=found, copy_share=share)
 
 
 def _auto_caveats(kind: LeaderboardKind, part: Part) -> list[str]:
@@ -342,17 +350,37 @@ def report_for_score(
     n_rows: int | None = None,
     copies_answers: bool = False,
     replicates: Bootstrap | None = None,
+    copy_share: float | None = None,
 ) -> GradeReport:
     """A `GradeReport` for an already computed score (e.g. when re-ranking stored results).
 
     Given the score's bootstrap `replicates`, the report carries its interval and, with a
     leaderboard, the probability of each medal.
 
-    A score past the metric's `implausible_beyond`, or a submission that `copies_answers`,
-    makes the report `implausible`, with a caveat starting with "SUSPECT:" first.
+    A score past the metric's `implausible_beyond`, a submission that `copies_answers`, or
+    one whose `copy_share` is past the board's `copy_share_beyond` (a partial copy) makes
+    the report `implausible`, with a caveat starting with "SUSPECT:" first. Medal positions
+    use the board's real `teams`; a board with `medals: none` awards none.
     """
     past_ceiling = spec.metric.is_implausible(score)
-    caveats = list(spec.leaderboard.caveats) if spec.leaderboard else []
+    board_spec = spec.leaderboard
+    caveats = list(board_spec.caveats) if board_spec else []
+    if board_spec is not None and board_spec.medals != "informative":
+        caveats.append(f"Medals {board_spec.medals}: {board_spec.medals_note or 'see the spec'}.")
+    copy_limit = board_spec.copy_share_beyond if board_spec else None
+    partial_copy = (
+        not copies_answers
+        and copy_share is not None
+        and copy_limit is not None
+        and copy_share > copy_limit
+    )
+    if partial_copy:
+        caveats.insert(
+            0,
+            f"SUSPECT: {copy_share:.1%} of the {part} rows equal the hidden answers, past the "
+            f"{copy_limit:.1%} no reference solution exceeds; part of the answers was most "
+            "likely read (a leak, another data seed's files, or an escape from the sandbox).",
+        )
     if past_ceiling:
         caveats.insert(
             0,
@@ -368,7 +396,7 @@ def report_for_score(
             f"part{rows}; no honest model does, so it most likely read them (a leak of the "
             "answers or an escape from the sandbox).",
         )
-    implausible = past_ceiling or copies_answers
+    implausible = past_ceiling or copies_answers or partial_copy
     base = GradeReport(
         competition=spec.id,
         score=float(score),
@@ -378,6 +406,8 @@ def report_for_score(
         n_rows=n_rows,
         implausible=implausible,
         copies_answers=copies_answers,
+        copy_share=copy_share,
+        medals_status=board_spec.medals if board_spec else None,
         caveats=caveats,
         interval=None if replicates is None else (replicates.lo, replicates.hi),
     )
@@ -387,7 +417,13 @@ def report_for_score(
     kind: LeaderboardKind = leaderboard_kind or (
         spec.leaderboard.kind if spec.leaderboard else "reference"
     )
-    placed = rank_score(score, scores, spec.metric.higher_is_better)
+    placed = rank_score(
+        score,
+        scores,
+        spec.metric.higher_is_better,
+        teams=board_spec.teams if board_spec else None,
+        medals=board_spec is None or board_spec.medals != "none",
+    )
     return GradeReport.model_validate(
         {
             **base.model_dump(),
@@ -444,4 +480,5 @@ def grade_report(
         n_rows=graded.n_rows,
         copies_answers=graded.copies_answers,
         replicates=graded.bootstrap,
+        copy_share=graded.copy_share,
     )

@@ -13,8 +13,8 @@ FLAG_TEXT = {
     "truncated": "truncated: the human board lists only the top of the field, so HumanRank is "
     "relative to that top",
     "reference": "reference pool: ranked against runs of fixed reference solutions, not humans",
-    "suspect": "suspect: an episode's score is past the honest ceiling or copies the answers; "
-    "it counts as HumanRank 0",
+    "suspect": "suspect: an episode's score is past the competition's ceiling, or its "
+    "submission copies all or part of the answers; it counts as HumanRank 0 and no medal",
 }
 
 

@@ -26,7 +26,13 @@ from mledojo.leaderboard._format import (
     usd_text,
 )
 from mledojo.leaderboard._svg import curves_svg
-from mledojo.leaderboard.stats import AgentSummary, Board, ClassBoard, CompetitionBoard
+from mledojo.leaderboard.stats import (
+    AgentSummary,
+    Board,
+    ClassBoard,
+    CompetitionBoard,
+    CompetitionStat,
+)
 
 README_FILE = "README.md"
 HTML_FILE = "index.html"
@@ -59,6 +65,28 @@ LEVEL_NOTE = (
     "tolerance); live = the board re-ran the agent with its own model keys. Elo is fitted "
     "within a tier. Columns marked (reported) come from the bundle and are not checked."
 )
+
+
+MEDALS_TEXT = {
+    "indicative": "medals indicative: the private part is small (under 200 rows), its noise "
+    "is wider than the medal bands",
+    "uninformative": "medals uninformative: a default model beats the best human here; its "
+    "medals are kept out of the medal rates and shown apart",
+    "none": "no medals: this competition awards none",
+}
+
+
+def _medals_text(c: CompetitionBoard) -> str:
+    """The competition's medal label, empty when its medals are plainly informative."""
+    return MEDALS_TEXT.get(c.medals or "informative", "")
+
+
+def _graded_text(s: CompetitionStat) -> str:
+    return f"{s.scored}/{s.expected}" + (f" ({s.suspect} suspect)" if s.suspect else "")
+
+
+def _apart_text(a: AgentSummary) -> str:
+    return "-" if a.uninformative_medal_rate is None else pct(a.uninformative_medal_rate)
 
 
 def _tiers(board: ClassBoard) -> list[tuple[str, list[AgentSummary]]]:
@@ -97,6 +125,7 @@ OVERALL_COLUMNS = (
     "any medal",
     "gold",
     "above median",
+    "any medal, uninformative competitions",
     "graded/expected",
     "attempts (reported)",
     "LLM tokens (reported)",
@@ -153,6 +182,7 @@ def _md_class(board: ClassBoard) -> list[str]:
                         rate_text(a.any_medal_rate, a.any_medal_rate_interval),
                         pct(a.gold_rate),
                         pct(a.above_median_rate),
+                        _apart_text(a),
                         _episodes_text(a),
                         str(a.reported_attempts),
                         f"{a.reported_llm_tokens:,}",
@@ -166,6 +196,7 @@ def _md_class(board: ClassBoard) -> list[str]:
     out.append("")
     for c in board.competitions:
         flags = f" · flags: {', '.join(c.flags)}" if c.flags else ""
+        flags += f" · {_medals_text(c)}" if _medals_text(c) else ""
         out += [
             f"### {md(c.competition)}",
             "",
@@ -185,7 +216,7 @@ def _md_class(board: ClassBoard) -> list[str]:
                         rate_text(s.any_medal_rate, s.any_medal_rate_interval),
                         pct(s.gold_rate),
                         pct(s.above_median_rate),
-                        f"{s.scored}/{s.expected}",
+                        _graded_text(s),
                     ]
                 )
             )
@@ -294,7 +325,7 @@ def _td(text: str, value: float | str | None = None, name: bool = False) -> str:
 
 
 def _html_overall(members: list[AgentSummary], index: str) -> str:
-    numeric = (True, False, False, True, True, True, True, True, True, True, True, True, True)
+    numeric = (True, False, False, True, True, True, True, True, True, True, True, True, True, True)
     head = "".join(
         _th(label, num, name=label == "agent", low_is_best=label == "#")
         for label, num in zip(OVERALL_COLUMNS, (*numeric, False), strict=True)
@@ -310,6 +341,10 @@ def _html_overall(members: list[AgentSummary], index: str) -> str:
             _td(rate_text(a.any_medal_rate, a.any_medal_rate_interval), a.any_medal_rate),
             _td(pct(a.gold_rate), a.gold_rate),
             _td(pct(a.above_median_rate), a.above_median_rate),
+            _td(
+                _apart_text(a),
+                "" if a.uninformative_medal_rate is None else a.uninformative_medal_rate,
+            ),
             _td(_episodes_text(a), a.scored),
             _td(str(a.reported_attempts), a.reported_attempts),
             _td(f"{a.reported_llm_tokens:,}", a.reported_llm_tokens),
@@ -350,10 +385,13 @@ def _html_competition(c: CompetitionBoard, index: str) -> str:
             _td(rate_text(s.any_medal_rate, s.any_medal_rate_interval), s.any_medal_rate),
             _td(pct(s.gold_rate), s.gold_rate),
             _td(pct(s.above_median_rate), s.above_median_rate),
-            _td(f"{s.scored}/{s.expected}", s.scored),
+            _td(_graded_text(s), s.scored),
         ]
         rows.append(f"<tr>{''.join(cells)}</tr>")
     flags = "".join(f'<span class="flag" title="{h(FLAG_TEXT[f])}">{h(f)}</span>' for f in c.flags)
+    if _medals_text(c):
+        flags += f'<span class="flag medals">{h(_medals_text(c))}</span>'
+
     plots = curves_svg(c.time_curves, title=f"{c.competition}: best HumanRank against wall time")
     plots += curves_svg(c.usd_curves, title=f"{c.competition}: best HumanRank against LLM dollars")
     return (

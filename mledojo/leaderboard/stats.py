@@ -16,6 +16,11 @@ Rules (docs/leaderboard.md says why):
   fit on the Elo scale (400 points = 10:1 odds, mean 1000) with one virtual draw per pair, so
   a perfect record stays finite. The 95 % interval is the 2.5-97.5 percentile over a seeded
   bootstrap that resamples the competitions and, within each, every agent's seeds.
+* Medals mean what the competition's `leaderboard.medals` says (the leak audit measures it):
+  an agent's medal rates count only competitions whose medals are `informative` or
+  `indicative`; `uninformative` ones (a plain reference model beats the best human) are
+  reported apart, `none` ones award nothing. A score past the competition's ceiling is
+  suspect whatever its record says (`mledojo.leaderboard.facts.recheck`).
 * Verification levels are never ranked together unlabelled: an agent's level is the weakest
   of its episodes'; agents whose every episode is `reproduced` or `live` form the
   "verified" tier, ranked (and Elo-rated) apart from and above the `self-reported` tier.
@@ -34,7 +39,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from mledojo.artifacts import INFRA_STATUSES
-from mledojo.competition import MetricSpec
+from mledojo.competition import MedalStatus, MetricSpec
 from mledojo.grading.intervals import board_mean_interval, board_rate_interval
 from mledojo.leaderboard._io import LeaderboardError
 from mledojo.leaderboard.episode import (
@@ -45,6 +50,14 @@ from mledojo.leaderboard.episode import (
     Level,
     Part,
 )
+from mledojo.leaderboard.facts import (
+    MEDAL_RATE_STATUSES,
+    CompetitionFacts,
+    installed_facts,
+    recheck,
+)
+
+Facts = dict[tuple[str, int | None], CompetitionFacts]
 
 BOARD_SCHEMA_VERSION = 2
 ELO_BASE = 1000.0
@@ -117,6 +130,10 @@ class CompetitionStat(_Frozen):
     """95 % interval of the mean raw score: agent seeds and test rows (two-level bootstrap)."""
     any_medal_rate_interval: tuple[float, float] | None = None
     """95 % interval of the any-medal rate, the same way."""
+    suspect: int = 0
+    """Episodes flagged implausible (counted as HumanRank 0 and no medal), shown on the row."""
+    medals: MedalStatus | None = None
+    """The competition's medal status; None when this install does not know it."""
 
 
 class EloRating(_Frozen):
@@ -136,10 +153,13 @@ class AgentSummary(_Frozen):
     tier: Tier  # ranked and Elo-rated only within its tier
     rank: int  # 1-based, within its tier
     human_rank: MeanSE  # over seeds of the per-seed mean over competitions
-    any_medal_rate: float
-    any_medal_rate_interval: tuple[float, float] | None  # two-level bootstrap
+    any_medal_rate: float  # over competitions whose medals count (MEDAL_RATE_STATUSES)
+    any_medal_rate_interval: tuple[float, float] | None  # two-level bootstrap, same ones
     gold_rate: float
     above_median_rate: float
+    uninformative_medal_rate: float | None
+    """Any-medal rate over the competitions whose medals are uninformative, kept apart
+    (None when there are none)."""
     elo: EloRating
     expected: int
     present: int
@@ -175,6 +195,8 @@ class CompetitionBoard(_Frozen):
     metric: str
     higher_is_better: bool | None
     flags: list[BoardFlag]
+    medals: MedalStatus | None
+    """The competition's medal status (None: unknown to this install)."""
     stats: list[CompetitionStat]  # best mean HumanRank first
     time_curves: list[AnytimeCurve]
     usd_curves: list[AnytimeCurve]
@@ -271,7 +293,11 @@ def medal_chance(ep: BoardEpisode | None) -> float:
 
 
 def competition_stat(
-    agent: str, competition: str, seeds: Sequence[Seed], found: dict[Seed, BoardEpisode]
+    agent: str,
+    competition: str,
+    seeds: Sequence[Seed],
+    found: dict[Seed, BoardEpisode],
+    medals: MedalStatus | None = None,
 ) -> CompetitionStat:
     """One agent's statistics on one competition; a seed without an episode counts as zero."""
     eps = [found[s] for s in seeds if s in found]
@@ -298,6 +324,8 @@ def competition_stat(
             raw, [e.interval for e in scored if e.private_score is not None]
         ),
         any_medal_rate_interval=board_rate_interval([medal_chance(found.get(s)) for s in seeds]),
+        suspect=sum(1 for e in eps if e.implausible),
+        medals=medals,
     )
 
 
@@ -454,15 +482,29 @@ def _competition_meta(eps: Sequence[BoardEpisode]) -> tuple[str, bool | None, li
     return metric, hib, [f for f in order if f in flags]
 
 
+def _medal_statuses(
+    mine: dict[tuple[str, str, str, Seed], BoardEpisode], facts: Facts
+) -> dict[str, MedalStatus]:
+    """Per competition of a class, its medal status (left out when unknown)."""
+    out: dict[str, MedalStatus] = {}
+    for ep in mine.values():
+        known = facts.get((ep.competition, ep.competition_version))
+        if known is not None:
+            out[ep.competition] = known.medals
+    return out
+
+
 def build_class(
     spec: BoardSpec,
     index: dict[tuple[str, str, str, Seed], BoardEpisode],
     *,
     bootstrap: int,
     elo_seed: int,
+    facts: Facts | None = None,
 ) -> ClassBoard:
     """The board of one budget class."""
     mine = {k: v for k, v in index.items() if k[0] == spec.budget_class}
+    medals = _medal_statuses(mine, facts or {})
     if not mine:
         raise LeaderboardError(f"budget class `{spec.budget_class}` has no episodes")
     outside = sorted({k[2] for k in mine} - set(spec.competitions))
@@ -479,7 +521,9 @@ def build_class(
     for (_, agent, comp, seed), ep in mine.items():
         by[(agent, comp)][seed] = ep
     stats = {
-        (a, c): competition_stat(a, c, seeds, by[(a, c)]) for a in agents for c in spec.competitions
+        (a, c): competition_stat(a, c, seeds, by[(a, c)], medals.get(c))
+        for a in agents
+        for c in spec.competitions
     }
     level = {
         a: weakest(
@@ -503,7 +547,7 @@ def build_class(
         ratings = elo_ratings(values, bootstrap=bootstrap, seed=elo_seed)
         ranked = sorted(
             (
-                _agent_summary(a, spec, by, stats, elo)
+                _agent_summary(a, spec, by, stats, elo, medals)
                 for a, elo in zip(members, ratings, strict=True)
             ),
             key=lambda s: (-s.human_rank.mean, -s.elo.rating, s.agent),
@@ -529,6 +573,7 @@ def build_class(
                 metric=metric,
                 higher_is_better=hib,
                 flags=flags,
+                medals=medals.get(c),
                 stats=rows,
                 time_curves=tcurves if len(tgrid) > 1 else [],
                 usd_curves=ucurves,
@@ -543,6 +588,7 @@ def _agent_summary(
     by: dict[tuple[str, str], dict[Seed, BoardEpisode]],
     stats: dict[tuple[str, str], CompetitionStat],
     elo: EloRating,
+    medals: dict[str, MedalStatus],
 ) -> AgentSummary:
     per_seed = [
         float(
@@ -560,6 +606,12 @@ def _agent_summary(
     expected = sum(s.expected for s in mine)
     scored = [e for e in eps if e.scored]
     level = weakest(e.verification.level for e in eps)
+    counted = [c for c in spec.competitions if medals.get(c, "informative") in MEDAL_RATE_STATUSES]
+    apart = [c for c in spec.competitions if medals.get(c) == "uninformative"]
+    medal_eps = [e for e in scored if e.competition in counted]
+    medal_expected = sum(stats[(agent, c)].expected for c in counted)
+    apart_eps = [e for e in scored if e.competition in apart]
+    apart_expected = sum(stats[(agent, c)].expected for c in apart)
     return AgentSummary(
         agent=agent,
         verification=level,
@@ -567,12 +619,15 @@ def _agent_summary(
         tier=tier_of(level),
         rank=0,  # set by the caller, within the tier
         human_rank=mean_se(per_seed),
-        any_medal_rate=_rate((e.medal is not None for e in scored), expected),
+        any_medal_rate=_rate((e.medal is not None for e in medal_eps), medal_expected),
         any_medal_rate_interval=board_rate_interval(
-            [medal_chance(by[(agent, c)].get(s)) for c in spec.competitions for s in spec.seeds]
+            [medal_chance(by[(agent, c)].get(s)) for c in counted for s in spec.seeds]
         ),
-        gold_rate=_rate((e.medal == "gold" for e in scored), expected),
+        gold_rate=_rate((e.medal == "gold" for e in medal_eps), medal_expected),
         above_median_rate=_rate((bool(e.above_median) for e in scored), expected),
+        uninformative_medal_rate=(
+            _rate((e.medal is not None for e in apart_eps), apart_expected) if apart else None
+        ),
         elo=elo,
         expected=expected,
         present=len(eps),
@@ -610,17 +665,24 @@ def build_board(
     *,
     bootstrap: int = DEFAULT_BOOTSTRAP,
     elo_seed: int = DEFAULT_ELO_SEED,
+    facts: Facts | None = None,
 ) -> Board:
-    """The leaderboard of these episodes: one board per budget class (deterministic)."""
+    """The leaderboard of these episodes: one board per budget class (deterministic).
+
+    `facts`: each (competition, version)'s medal status and ceiling; by default read from
+    the installed competitions (`installed_facts`). Every episode is re-checked against
+    its ceiling (`recheck`) before anything is counted.
+    """
     if not episodes:
         raise LeaderboardError("no episodes to build a leaderboard from")
     if bootstrap < 0:
         raise LeaderboardError(f"bootstrap must be >= 0, got {bootstrap}")
-    index = index_episodes(episodes)
+    facts = installed_facts(episodes) if facts is None else facts
+    index = index_episodes([recheck(ep, facts) for ep in episodes])
     given = {s.budget_class: s for s in specs or []}
     inferred = {s.budget_class: s for s in infer_specs(episodes)}
     classes = [
-        build_class(given.get(bc, spec), index, bootstrap=bootstrap, elo_seed=elo_seed)
+        build_class(given.get(bc, spec), index, bootstrap=bootstrap, elo_seed=elo_seed, facts=facts)
         for bc, spec in sorted(inferred.items())
     ]
     return Board(

@@ -62,7 +62,7 @@ def test_submitted_text_is_inert_in_markdown(board: Board) -> None:
     text = render_markdown(board)
     assert "<script>" not in text and "&lt;script&gt;" in text
     gamma = next(line for line in text.splitlines() if line.startswith("| 3 |"))
-    assert gamma.count(" | ") == 13  # the `|` in the hardware text does not add a column
+    assert gamma.count(" | ") == 14  # the `|` in the hardware text does not add a column
     assert "\\[l\\]" in gamma
 
 
