@@ -66,6 +66,14 @@ class FinalGrade(BaseModel):
     medal_probabilities: dict[str, float] | None = None
     """Share of bootstrap replicates at or past the gold / silver / bronze thresholds."""
 
+    def for_agent(self, mode: str) -> dict[str, Any]:
+        """What the agent may see (`info["final"]`): the whole grade in `training` mode; in
+        `evaluation` mode whether and why it was graded, never how it scored."""
+        if mode == "training":
+            return self.model_dump()
+        shown = self.model_dump(include={"graded", "reason", "submission", "submission_sha256"})
+        return {**shown, "withheld": "evaluation mode: the private grade is in result.json"}
+
 
 class SandboxStats(BaseModel):
     """What the sandbox went through: faults are the benchmark's, not the agent's."""

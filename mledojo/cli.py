@@ -235,6 +235,10 @@ def run(
     sandbox: Annotated[str, typer.Option(help="docker | local | unsafe-local | auto")] = "auto",
     data_seed: SeedOpt = None,
     reward: Annotated[str, typer.Option(help="reward mode (see docs/usage.md)")] = "final_only",
+    mode: Annotated[
+        str | None,
+        typer.Option(help="evaluation | training (default: evaluation on the evaluation split)"),
+    ] = None,
     max_steps: Annotated[int | None, typer.Option(help="budget: steps")] = None,
     time_limit: Annotated[float | None, typer.Option(help="budget: episode seconds")] = None,
     step_timeout: Annotated[float | None, typer.Option(help="budget: seconds per step")] = None,
@@ -307,6 +311,7 @@ def run(
             resources={
                 k: v for k, v in {"cpus": cpus, "memory_mb": memory_mb}.items() if v is not None
             },
+            mode=mode,
         )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
@@ -411,6 +416,9 @@ def _result_table(result: Any, title: str, folder: Path) -> Table:
     f = result.final
     table = Table(title=title, show_header=False)
     table.add_row("status", f"{result.status} ({result.end_reason})")
+    if result.spec is not None:
+        shown = "the agent saw it" if result.spec.mode == "training" else "hidden from the agent"
+        table.add_row("mode", f"{result.spec.mode} (private score {shown})")
     table.add_row(f"private {result.metric}", _fmt(f.private_score))
     if f.graded:
         table.add_row("95 % interval", interval_text(f.interval, None))

@@ -4,7 +4,10 @@ A thin Gymnasium face over `mledojo.episode.Episode`, which owns budgets, gradin
 recording and every failure. The hidden answers never enter the sandbox: submissions are
 read inside the sandbox and graded on the host. While the episode runs the agent sees only
 scores on the *public* part of the test set; the *private* part is graded once, at the end
-(`submit`, or when a budget runs out), and reported in `info["final"]`.
+(`submit`, or when a budget runs out). In `evaluation` mode (the default on the evaluation
+split) the private grade goes only to `env.result()` / `result.json`: `info["final"]` says
+that the submission was graded, not how it scored. In `training` mode (the default on a
+training variant) `info["final"]` holds the whole grade.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from mledojo.grading.scorer import Scorer
 from mledojo.grading.worker import GradingWorker
 from mledojo.info import TaskInfo, info_text, task_info
 from mledojo.layout import RunLayout
-from mledojo.resolve import competition_of, resolve_spec
+from mledojo.resolve import competition_of, episode_mode, resolve_spec
 from mledojo.rewards import RewardMode, reward_mode, reward_warning
 from mledojo.sandbox import SandboxKind
 from mledojo.sandbox.base import Sandbox
@@ -55,6 +58,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
     and `resources=` override fields of the competition's `Budget` and `Resources`.
     `agent=` names the agent (a string or an `AgentRef`); it becomes part of the
     episode's key and folder. `reset(options={"data_seed": n})` switches data variant.
+    `mode=` is `evaluation` or `training` (default: from the data seed; see the module doc).
     `on_step(steps, observation)` is called after each step (progress displays).
     `limits=` (one flat mapping, the spelling before the split) still works, with a
     deprecation warning: its fields go to `budget=` or `resources=`.
@@ -87,6 +91,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         spec: EpisodeSpec | None = None,
         layout: RunLayout | None = None,
         sandbox_options: dict[str, Any] | None = None,
+        mode: str | None = None,
     ) -> None:
         if sandbox_options and isinstance(sandbox, Sandbox):
             raise ValueError(
@@ -105,8 +110,10 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
                 reward=reward,
                 budget=budget,
                 resources=resources,
+                mode=mode,
             )
             self.competition, self.base_spec = resolved.competition, resolved.spec
+            self._mode_asked = mode
         else:  # resolved already (mledojo.play): the spec's fields are not given twice
             given = {
                 "data_seed": data_seed is not None,
@@ -116,6 +123,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
                 "budget": bool(budget),
                 "resources": bool(resources),
                 "limits": limits is not None,
+                "mode": mode is not None,
             }
             twice = sorted(k for k, v in given.items() if v)
             if twice:
@@ -132,6 +140,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             if named != spec.competition:
                 raise ValueError(f"spec= names {spec.competition}, the env was given {named}")
             self.base_spec = spec
+            self._mode_asked = spec.mode
         warning = reward_warning(self.reward_mode)
         if warning is not None:
             warnings.warn(warning, UserWarning, stacklevel=2)
@@ -210,6 +219,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
                 "seed": seed,
                 "data_seed": self._task.data.data_seed,
                 "data_variant": self._task.data.variant,
+                "mode": episode_mode(self._mode_asked, self._task.data.variant),
             }
         )
         task = self._task

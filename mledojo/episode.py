@@ -219,7 +219,7 @@ class Episode:
         obs = self._observation(draft)
         info = dict(draft.info)
         if self.done:
-            info["final"] = self.final.model_dump() if self.final else {}
+            info["final"] = self.final.for_agent(self.spec.mode) if self.final else {}
         info["step_time_s"] = time.monotonic() - t0
         info["run_dir"] = str(self.folder)
         entry: dict[str, Any] = {
@@ -444,7 +444,12 @@ class Episode:
         draft.reward = self.finish("submitted", status="completed", chosen=chosen)
         draft.status, draft.terminated = "submitted", True
         final = self.final
-        if final is not None and final.graded and final.private_score is not None:
+        if final is not None and final.graded and self.spec.mode == "evaluation":
+            draft.note(
+                "Episode over. The final submission was graded; in evaluation mode its private "
+                "score is not shown (the caller reads it from result.json)."
+            )
+        elif final is not None and final.graded and final.private_score is not None:
             draft.note(
                 f"Episode over. Private {self.scorer.metric_name}: {final.private_score:.6g}"
             )
@@ -464,7 +469,9 @@ class Episode:
         """Grade the final submission on the private part, write `result.json` (once) and
         stop the sandbox (nothing more runs in it; the container is freed now).
 
-        Returns the end-of-episode reward (the private HumanRank in `final_only` mode).
+        Returns the end-of-episode reward: the private HumanRank in `final_only` reward mode
+        on a `training` episode; 0 in `evaluation` mode, where no private grade reaches the
+        agent (the caller reads it from the result).
         """
         if self.done:
             return 0.0
@@ -489,8 +496,13 @@ class Episode:
         self.recorder.write_result(self.result)
         self.recorder.log(f"finished: {reason} ({status})")
         self.sandbox.stop()
-        if self.reward_mode == "final_only" and self.final.private_human_rank is not None:
-            return self.final.private_human_rank
+        private = self.final.private_human_rank
+        if (
+            self.reward_mode == "final_only"
+            and self.spec.mode == "training"
+            and private is not None
+        ):
+            return private
         return 0.0
 
     def close(self, reason: str) -> None:

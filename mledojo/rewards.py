@@ -1,7 +1,9 @@
 """Reward modes: how an episode's scores become Gymnasium rewards.
 
 `final_only` (the default) is zero until the end, then the private HumanRank: one number
-per episode, so the reward reveals nothing about single rows of the test set.
+per episode, so the reward reveals nothing about single rows of the test set. In
+`evaluation` mode (the default on the evaluation split) it stays zero: no private grade
+reaches the agent, so the hidden rows never become feedback across episodes.
 `human_rank_delta` is the improvement of the best public HumanRank (an episode's return
 equals its best public HumanRank); `raw_delta` the improvement of the best public raw
 score (positive = better, whatever the direction); `position` the public HumanRank of each

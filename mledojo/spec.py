@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +27,8 @@ KEY_CHARS = 12
 KEY_VERSION = 2
 KEY_VERSIONS: tuple[int, ...] = (1, 2)
 ArgValue = str | int | float | bool | None
+EpisodeMode = Literal["evaluation", "training"]
+EPISODE_MODES: tuple[str, ...] = ("evaluation", "training")
 
 
 class _Model(BaseModel):
@@ -134,6 +136,10 @@ class EpisodeSpec(_Model):
     """None on the evaluation split; on a training variant its scheme (`training-2`,
     `mledojo.data.split.variant_label`), so a result on an older scheme's variant data is
     never resumed as one on today's."""
+    mode: EpisodeMode = "evaluation"
+    """`evaluation`: the agent never sees a private score (observation, info, reward); the
+    caller and `result.json` do. `training`: everything is shown. Resolved from the data
+    seed (the evaluation split -> evaluation, a training variant -> training) unless asked."""
     key_version: int = Field(default=KEY_VERSION, ge=1, le=KEY_VERSION)
     """The hashing rule of `key`: older files keep theirs (see the module docstring)."""
 
@@ -149,8 +155,8 @@ class EpisodeSpec(_Model):
         content = self.model_dump(mode="json", exclude={"key_version"})
         if version >= 2:
             content["key_version"] = version
-        else:  # rule 1 predates the variant field (and is never used for a variant)
-            del content["data_variant"]
+        else:  # rule 1 predates these fields (and is never used for a variant)
+            del content["data_variant"], content["mode"]
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:KEY_CHARS]
 

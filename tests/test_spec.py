@@ -22,6 +22,8 @@ from mledojo.play import run_episode
 from mledojo.resolve import resolve_spec
 from mledojo.spec import KEY_VERSION, AgentRef, Budget, EpisodeSpec, Resources
 
+NEW_FIELDS = {"key_version", "data_variant", "mode"}  # fields rule 1 never had
+
 
 def _old_rule_key(spec: dict[str, Any]) -> str:
     """The key rule before key versions: sha256 of the spec's sorted, compact JSON, 12 hex."""
@@ -69,7 +71,7 @@ def _old_run(runs: Path, spec: dict[str, Any]) -> Path:
 
 def test_a_result_filed_by_the_previous_key_rule_is_found_on_resume(tmp_path: Path) -> None:
     resolved = resolve_spec("pump-failure", agent="finder", sandbox="local")
-    old_spec = resolved.spec.model_dump(mode="json", exclude={"key_version", "data_variant"})
+    old_spec = resolved.spec.model_dump(mode="json", exclude=NEW_FIELDS)
     folder = _old_run(tmp_path, old_spec)
     assert resolved.spec.key != folder.name.rsplit("-", 1)[-1]  # the rule did change
     result = run_episode(resolved, agent=MustNotPlay(), runs_dir=tmp_path, run_id="old")
@@ -86,9 +88,7 @@ def test_retrying_an_old_result_sets_it_aside_and_files_the_new_one_by_the_new_r
     tmp_path: Path,
 ) -> None:
     resolved = resolve_spec("pump-failure", agent="finder", sandbox="local")
-    folder = _old_run(
-        tmp_path, resolved.spec.model_dump(mode="json", exclude={"key_version", "data_variant"})
-    )
+    folder = _old_run(tmp_path, resolved.spec.model_dump(mode="json", exclude=NEW_FIELDS))
 
     class Submits(Agent):
         name: ClassVar[str] = "finder"
@@ -118,11 +118,11 @@ def test_the_key_hashes_its_rule_version() -> None:
         budget=Budget(),
         resources=Resources(),
     )
-    content = spec.model_dump(mode="json", exclude={"key_version", "data_variant"})
+    content = spec.model_dump(mode="json", exclude=NEW_FIELDS)
     assert spec.key_for(1) == _old_rule_key(content)
     assert (
         spec.key
-        == _old_rule_key({**content, "data_variant": None, "key_version": 2})
+        == _old_rule_key({**content, "data_variant": None, "mode": "evaluation", "key_version": 2})
         != spec.key_for(1)
     )
     assert spec.keys() == [spec.key, spec.key_for(1)]
@@ -163,7 +163,7 @@ def test_resolve_checks_every_name_and_field_once() -> None:
 
 def test_a_schema_1_bench_plan_is_still_read_with_its_old_keys(tmp_path: Path) -> None:
     spec = resolve_spec("pump-failure", agent="baseline", sandbox="local").spec
-    old_spec = spec.model_dump(mode="json", exclude={"key_version", "data_variant"})
+    old_spec = spec.model_dump(mode="json", exclude=NEW_FIELDS)
     job = {
         "competition": "pump-failure",
         "agent": "baseline",
