@@ -14,8 +14,10 @@ import pytest
 
 from mledojo.sandbox._jail import Bind, JailPlan
 from mledojo.sandbox.conformance import CONFORMANCE_RESOURCES
+from mledojo.sandbox.episode_uids import free_episode_uid
+from mledojo.sandbox.hostfiles import RUNNER_FILE, TOOLS_DIR
 from mledojo.sandbox.jailplan import jail_plan, library_copies
-from mledojo.sandbox.local import JAIL_FILE, RUNNER_FILE, TOOLS_DIR, _free_episode_uid
+from mledojo.sandbox.local import JAIL_FILE
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the jail needs root")
 
@@ -52,7 +54,7 @@ def _plan(tmp: Path, prefix: Path, site: Path, *, masked: bool) -> JailPlan:
         runner=RUNNER_FILE,
         tools=TOOLS_DIR,
         resources=CONFORMANCE_RESOURCES,
-        uid=_free_episode_uid(),
+        uid=free_episode_uid(),
         argv=(sys.executable, "-I", "-c", LOOK, str(site), str(tmp)),
     )
     extra = Bind(str(prefix), str(prefix))

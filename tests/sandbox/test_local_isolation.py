@@ -16,7 +16,8 @@ import pytest
 from mledojo.errors import SandboxError
 from mledojo.sandbox import cleanup, make_sandbox
 from mledojo.sandbox.conformance import CONFORMANCE_RESOURCES, make_context
-from mledojo.sandbox.local import EPISODE_UID_BASE, LocalSandbox, pids_of_uid
+from mledojo.sandbox.episode_uids import EPISODE_UID_BASE, pids_of_uid
+from mledojo.sandbox.local import LocalSandbox
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="LocalSandbox needs root")
 
