@@ -47,7 +47,7 @@ from typing import Any
 from mledojo.competition import Resources
 from mledojo.errors import SandboxError, SandboxFileError
 from mledojo.sandbox import _runner
-from mledojo.sandbox.base import ExecResult, Sandbox, ToolResult
+from mledojo.sandbox.base import ExecResult, ExecStatus, Sandbox, ToolResult
 
 NAME = "memory-double"
 CELL_FILENAME = _runner.CELL_FILENAME
@@ -130,9 +130,10 @@ class MemorySandboxDouble(Sandbox):
         stdout, stderr = _CappedText(resources.output_bytes), _CappedText(resources.output_bytes)
         started = time.monotonic()
         with self._inside(stdout, stderr):
-            exit_code, error = _run_cell(code)
+            code_of_exit, error = _run_cell(code)
         duration = time.monotonic() - started
-        status = "ok" if exit_code == 0 else "error"
+        status: ExecStatus = "ok" if code_of_exit == 0 else "error"
+        exit_code: int | None = code_of_exit
         error_type, error_message = error if error else (None, None)
         if duration > timeout_s:
             status, exit_code = "timeout", None
@@ -206,7 +207,7 @@ class MemorySandboxDouble(Sandbox):
             saved = (os.getcwd(), sys.stdout, sys.stderr, sys.argv, sys.modules["__main__"])
             os.environ.update(variables)
             os.chdir(self._workspace)
-            sys.stdout, sys.stderr = stdout, stderr  # type: ignore[assignment]
+            sys.stdout, sys.stderr = stdout, stderr
             try:
                 yield
             finally:
