@@ -99,3 +99,14 @@ def runtime_image(docker_client: object | None) -> str:
     from mledojo.sandbox.image import build_image
 
     return build_image().tag
+
+
+@pytest.fixture
+def memory_sandbox_kind(monkeypatch: pytest.MonkeyPatch) -> str:
+    """`sandbox="memory-double"` names the in-process test double, in this test only (for
+    code that takes a sandbox by name, like `run_episode`); no user can select it."""
+    from mledojo.sandbox import registry
+    from mledojo.testing.memory_sandbox import NAME, MemorySandboxDouble
+
+    monkeypatch.setitem(registry.BUILTIN_BACKENDS, NAME, lambda **_: MemorySandboxDouble())
+    return NAME

@@ -18,10 +18,15 @@ from mledojo.agent import Agent
 from mledojo.artifacts import EpisodeResult
 from mledojo.layout import episode_dir
 from mledojo.runner import EpisodeRequest, run_episode
+from mledojo.testing.memory_sandbox import NAME as MEMORY
 
 
 def local(agent: str = "crasher", **kw: Any) -> EpisodeRequest:
-    return EpisodeRequest(competition="pump-failure", agent=agent, sandbox="local", **kw)
+    """A request on the in-process sandbox double (the runner is tested, not the sandbox)."""
+    return EpisodeRequest(competition="pump-failure", agent=agent, sandbox=MEMORY, **kw)
+
+
+pytestmark = pytest.mark.usefixtures("memory_sandbox_kind")  # MEMORY names the double here
 
 
 @pytest.mark.docker
