@@ -17,8 +17,9 @@ It is weaker than `DockerSandbox` and says so (see docs/sandbox.md). What it doe
   visible. The same launcher (`_jail.py --userns`) enters the namespace and then `execv`s
   the runner: no Python code runs between `fork` and `exec` (no `preexec_fn`).
 
-This module also holds `RunnerSandbox`, the part shared with `DockerSandbox`: talking to
-the runner, turning replies into results, and restarting a runner that died.
+What it shares with `DockerSandbox` lives below both: talking to the runner
+(`client.RunnerSandbox`), the runner and tools it binds and the workspace's ownership
+(`hostfiles.py`), and the processes of an episode uid (`episode_uids.py`).
 """
 
 from __future__ import annotations

@@ -105,6 +105,27 @@ def test_a_malformed_plan_is_refused_naming_the_field() -> None:
     assert "not an absolute path" in done.stderr or "binds" in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--userns", "not json"], "Expecting value"),
+        (["--userns", "[]"], "non-empty JSON list"),
+        (["--userns", '["python", 3]'], "is not a string"),
+        (["--userns"], "usage"),
+        (["{}", "extra"], "usage"),
+    ],
+)
+def test_the_userns_launcher_refuses_a_malformed_command(args: list[str], says: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", str(JAIL_FILE), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode in (1, 2) and says in done.stderr, done.stderr
+
+
 def test_the_plan_survives_its_json_round_trip(tmp_path: Path) -> None:
     plan = JailPlan(
         root_mount="/r",
