@@ -9,7 +9,8 @@ is unsafe in a process with threads, and the MLE-Bot steps episodes from a threa
 `unsafe-local` (not root) uses the same launcher for what it can have:
 `python -I -S _jail.py --userns <argv JSON>` enters a user+network namespace when the kernel
 allows it (loopback only), and `execv`s the runner either way (the host warns when the
-network stays reachable).
+network stays reachable). And `LocalSandbox.stop` (root) ends an episode with
+`_jail.py --kill-uid <uid>`: drop to the episode's uid, `kill(-1, SIGKILL)`.
 
 In the child, in order: private mount, network and IPC namespaces; `/` made private; a tmpfs
 as the new root holding only what the plan names (the system folders and Python prefixes
@@ -30,6 +31,7 @@ import fcntl
 import json
 import os
 import platform
+import signal
 import socket
 import struct
 import sys
@@ -267,6 +269,7 @@ def enter(plan: JailPlan) -> None:
 
 
 USERNS_FLAG = "--userns"
+KILL_UID_FLAG = "--kill-uid"
 
 
 def enter_user_namespace() -> bool:
@@ -280,6 +283,16 @@ def enter_user_namespace() -> bool:
     return True
 
 
+def kill_all_as(uid: int) -> None:
+    """As root: become `uid` (no groups) and send SIGKILL to every process of it at once."""
+    if uid <= 0:
+        raise ValueError(f"refusing to kill(-1) as uid {uid}")
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    os.kill(-1, signal.SIGKILL)  # every process of this uid but the caller itself
+
+
 def _command(text: str) -> list[str]:
     """The `--userns` mode's command: a non-empty JSON list of strings."""
     raw = json.loads(text)
@@ -290,12 +303,17 @@ def _command(text: str) -> list[str]:
 
 def main(argv: list[str]) -> int:
     """`_jail.py <plan JSON>`: enter the jail and execute the plan's command.
-    `_jail.py --userns <argv JSON>`: enter a user+network namespace if allowed, then exec."""
-    usage = "usage: _jail.py <plan JSON> | _jail.py --userns <argv JSON>"
-    if len(argv) not in (1, 2) or (len(argv) == 2) != (argv[0] == USERNS_FLAG):
+    `_jail.py --userns <argv JSON>`: enter a user+network namespace if allowed, then exec.
+    `_jail.py --kill-uid <uid>`: kill every process of `uid` (root)."""
+    usage = "usage: _jail.py <plan JSON> | --userns <argv JSON> | --kill-uid <uid>"
+    flags = (USERNS_FLAG, KILL_UID_FLAG)
+    if len(argv) not in (1, 2) or (len(argv) == 2) != (argv[0] in flags):
         print(usage, file=sys.stderr)
         return 2
     try:
+        if argv[0] == KILL_UID_FLAG:
+            kill_all_as(int(argv[1]))
+            return 0
         if argv[0] == USERNS_FLAG:
             command = _command(argv[1])
             enter_user_namespace()

@@ -10,15 +10,19 @@ from __future__ import annotations
 import logging
 import os
 import random
-import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from mledojo.errors import SandboxError
+from mledojo.sandbox import _jail
 
 log = logging.getLogger(__name__)
 
 EPISODE_UID_BASE = 0x4D4C0000  # 1296826368: far above any login or container uid
 EPISODE_UID_SPAN = 1 << 16
+JAIL_FILE = Path(_jail.__file__)
 
 
 def free_episode_uid() -> int:
@@ -48,25 +52,28 @@ def pids_of_uid(uid: int) -> list[int]:
     return found
 
 
+def is_episode_uid(uid: int) -> bool:
+    """Whether `uid` lies in the range LocalSandbox gives episodes (never a login or root)."""
+    return EPISODE_UID_BASE <= uid < EPISODE_UID_BASE + EPISODE_UID_SPAN
+
+
 def kill_uid(uid: int) -> None:
-    """Kill every process of `uid`: `kill(-1)` from a forked helper that becomes that uid.
+    """Kill every process of the episode uid `uid`: `kill(-1)` from a helper that becomes it.
 
     The kernel signals them all at once (a fork in flight fails), so nothing escapes by
-    forking, clearing its environment or changing its process group. Needs root.
+    forking, clearing its environment or changing its process group. The helper is the
+    exec'd launcher (`_jail.py --kill-uid`), not a fork running Python: the host may have
+    threads (the MLE-Bot steps episodes from a thread pool). Needs root; a uid outside the
+    episode range is refused (`kill(-1)` as root would end every process of the host).
     """
+    if not is_episode_uid(uid):
+        log.warning("not killing the processes of uid %s: not an episode uid", uid)
+        return
+    command = [sys.executable, "-I", "-S", str(JAIL_FILE), _jail.KILL_UID_FLAG, str(uid)]
     for _ in range(3):
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child only makes system calls, then exits
-            code = 0
-            try:
-                os.setgroups([])
-                os.setgid(uid)
-                os.setuid(uid)
-                os.kill(-1, signal.SIGKILL)
-            except OSError:
-                code = 1
-            os._exit(code)
-        os.waitpid(pid, 0)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            log.warning("kill(-1) as uid %s failed: %s", uid, done.stderr.strip()[-500:])
         # SIGKILL is delivered at once but a process takes a moment to exit (longer on a
         # loaded machine): give each round a short while before sending the next one.
         deadline = time.monotonic() + 1.0

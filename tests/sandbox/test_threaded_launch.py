@@ -1,13 +1,16 @@
-"""`unsafe-local`'s launch: an exec'd launcher, never Python code between `fork` and `exec`.
+"""LocalSandbox's launches from threads: an exec'd launcher, never Python between `fork` and
+`exec`.
 
-The MLE-Bot steps its env from a thread pool. A `preexec_fn` makes `subprocess` fork with
-Python's fork hooks, which take the locks `os.register_at_fork` guards (logging's among them):
-a start then waits for, or inherits, whatever another thread holds. The launcher
-(`_jail.py --userns`) enters the user+network namespace after `exec` instead.
+The MLE-Bot steps its env from a thread pool. A `preexec_fn` (how `unsafe-local` entered
+its namespace) or an `os.fork()` running Python in the child (how `local` killed an
+episode's uid at `stop`) makes the fork go through Python's fork hooks, which take the locks
+`os.register_at_fork` guards (logging's among them): a start or a stop then waits for, or
+inherits, whatever another thread holds. The launcher (`_jail.py --userns`,
+`_jail.py --kill-uid`) does that work after `exec` instead.
 
-These tests take the non-root path by reporting a non-root euid to the library: the runner's
-Python lives where another uid cannot run it on this machine (it really runs as root, in a
-user namespace of its own, as `unsafe-local` does for any caller).
+`unsafe-local` is reached by reporting a non-root euid to the library: the runner's Python
+lives where another uid cannot run it on this machine (it really runs as root, in a user
+namespace of its own, as `unsafe-local` does for any caller).
 """
 
 from __future__ import annotations
@@ -35,10 +38,10 @@ def not_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
 
 
-def _episode(root: Path, index: int) -> str:
-    """Start, step, read back and stop one unsafe-local sandbox; '' when all went well."""
+def _episode(root: Path, index: int, kind: str = "unsafe-local") -> str:
+    """Start, step, read back and stop one sandbox of `kind`; '' when all went well."""
     ctx = make_context(root / f"ep{index}")
-    box = LocalSandbox(unsafe=True)
+    box = LocalSandbox(unsafe=kind == "unsafe-local")
     try:
         box.start(
             data_dir=ctx.data_dir,
@@ -56,16 +59,33 @@ def _episode(root: Path, index: int) -> str:
     return f"episode {index}: left {box.leftovers()}" if box.leftovers() else ""
 
 
+@pytest.fixture(
+    params=[
+        pytest.param("unsafe-local"),
+        pytest.param(
+            "local",
+            marks=pytest.mark.skipif(os.geteuid() != 0, reason="LocalSandbox needs root"),
+        ),
+    ]
+)
+def kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The LocalSandbox mode under test: `unsafe-local` (non-root path) or `local` (root)."""
+    if request.param == "unsafe-local":
+        monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    return str(request.param)
+
+
 @pytest.mark.timeout(240)
-@pytest.mark.usefixtures("not_root")
-def test_starts_from_a_thread_pool_work_while_other_threads_hold_locks(tmp_path: Path) -> None:
-    assert _episode(tmp_path, 0) == ""  # warm: imports and logger caches are filled
+def test_episodes_from_a_thread_pool_work_while_other_threads_hold_locks(
+    tmp_path: Path, kind: str
+) -> None:
+    assert _episode(tmp_path, 0, kind) == ""  # warm: imports and logger caches are filled
     stop = threading.Event()
     locked = threading.Event()
 
     def hold_logging_lock() -> None:
-        # Logging's module lock is taken by every fork that runs Python hooks (a fork with
-        # a preexec_fn); another thread inside `logging.getLogger` holds it the same way.
+        # Logging's module lock is taken by every fork that runs Python hooks (`os.fork`, a
+        # fork with a preexec_fn); a thread inside `logging.getLogger` holds it the same way.
         with logging._lock:  # type: ignore[attr-defined]  # the lock register_at_fork takes
             locked.set()
             stop.wait(DEADLINE_S + 30)
@@ -82,12 +102,12 @@ def test_starts_from_a_thread_pool_work_while_other_threads_hold_locks(tmp_path:
     locked.wait(10)
     pool = ThreadPoolExecutor(WORKERS)
     try:
-        futures = [pool.submit(_episode, tmp_path, i) for i in range(1, EPISODES + 1)]
+        futures = [pool.submit(_episode, tmp_path, i, kind) for i in range(1, EPISODES + 1)]
         done, pending = wait(futures, timeout=DEADLINE_S)
     finally:
         stop.set()  # a start stuck on the lock goes on now, so the pool can wind down
         pool.shutdown(wait=True)
-    assert not pending, f"{len(pending)} of {EPISODES} starts hung while a lock was held"
+    assert not pending, f"{len(pending)} of {EPISODES} episodes hung while a lock was held"
     problems = [p for p in (f.result() for f in done) if p]
     assert not problems, problems
 
