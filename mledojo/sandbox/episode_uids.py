@@ -13,16 +13,15 @@ import random
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from mledojo.errors import SandboxError
 from mledojo.sandbox import _jail
+from mledojo.sandbox.hostfiles import JAIL_FILE
 
 log = logging.getLogger(__name__)
 
 EPISODE_UID_BASE = 0x4D4C0000  # 1296826368: far above any login or container uid
 EPISODE_UID_SPAN = 1 << 16
-JAIL_FILE = Path(_jail.__file__)
 
 
 def free_episode_uid() -> int:

@@ -1,9 +1,11 @@
-"""The host files every runner-based sandbox shares: the code it shows its runner, and the
-ownership of the episode's workspace.
+"""The host files every runner-based sandbox shares: the code it runs or shows its runner,
+and the ownership of the episode's workspace.
 
 `LocalSandbox` and `DockerSandbox` both bind the runner (`_runner.py`) and the trusted tools
 (`mledojo/tools/`) into their sandbox, and both hand the workspace to the sandbox's uid at
 start and back to the host user at stop. The walk is the same in both, so it lives here once.
+`LocalSandbox` also runs the launcher (`_jail.py`) as its runner's process and, as root,
+to kill an episode's uid (`episode_uids.kill_uid`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import logging
 import os
 from pathlib import Path
 
-from mledojo.sandbox import _runner
+from mledojo.sandbox import _jail, _runner
 
 log = logging.getLogger(__name__)
 
 RUNNER_FILE = Path(_runner.__file__)
+JAIL_FILE = Path(_jail.__file__)
 TOOLS_DIR = Path(__file__).resolve().parent.parent / "tools"
 
 

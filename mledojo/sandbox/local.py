@@ -35,11 +35,11 @@ import warnings
 from pathlib import Path
 
 from mledojo.errors import SandboxError
-from mledojo.sandbox import _jail, cleanup
+from mledojo.sandbox import cleanup
 from mledojo.sandbox._jail import USERNS_FLAG
 from mledojo.sandbox.client import SOCKET_NAME, RunnerSandbox
 from mledojo.sandbox.episode_uids import free_episode_uid, kill_uid, pids_of_uid
-from mledojo.sandbox.hostfiles import RUNNER_FILE, TOOLS_DIR, chown_tree, give_back
+from mledojo.sandbox.hostfiles import JAIL_FILE, RUNNER_FILE, TOOLS_DIR, chown_tree, give_back
 from mledojo.sandbox.jailplan import (
     CONTROL_INSIDE,
     DATA_INSIDE,
@@ -51,7 +51,6 @@ from mledojo.sandbox.jailplan import (
 
 log = logging.getLogger(__name__)
 
-JAIL_FILE = Path(_jail.__file__)
 MARKER_ENV = "MLEDOJO_SANDBOX_ID"
 
 # --------------------------------------------------------------------------- LocalSandbox
@@ -266,15 +265,15 @@ def _kill_quietly(pid: int) -> None:
         pass
 
 
-def _warn_without_userns() -> bool:
-    """Whether an unprivileged user+network namespace can be created here (the launcher
-    entered one); warns when not, since agent code can then reach the network."""
+def _warn_without_userns() -> None:
+    """Warn when no unprivileged user+network namespace can be created here (so the
+    launcher entered none): agent code can then reach the network."""
     try:
         done = subprocess.run(
             ["unshare", "--user", "--net", "true"], capture_output=True, timeout=10, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
-        return False
+        return
     if done.returncode != 0:
         warnings.warn(
             "LocalSandbox cannot isolate the network on this machine (not root and no "
@@ -282,5 +281,3 @@ def _warn_without_userns() -> bool:
             RuntimeWarning,
             stacklevel=3,
         )
-        return False
-    return True

@@ -15,9 +15,8 @@ import pytest
 from mledojo.sandbox._jail import Bind, JailPlan
 from mledojo.sandbox.conformance import CONFORMANCE_RESOURCES
 from mledojo.sandbox.episode_uids import free_episode_uid
-from mledojo.sandbox.hostfiles import RUNNER_FILE, TOOLS_DIR
+from mledojo.sandbox.hostfiles import JAIL_FILE, RUNNER_FILE, TOOLS_DIR
 from mledojo.sandbox.jailplan import jail_plan, library_copies
-from mledojo.sandbox.local import JAIL_FILE
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the jail needs root")
 
