@@ -32,13 +32,11 @@ from __future__ import annotations
 
 import io
 import json
-import linecache
 import os
 import sys
+import tempfile
 import threading
 import time
-import traceback
-import types
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,7 +48,7 @@ from mledojo.sandbox import _runner
 from mledojo.sandbox.base import ExecResult, ExecStatus, Sandbox, ToolResult
 
 NAME = "memory-double"
-CELL_FILENAME = _runner.CELL_FILENAME
+LIMIT = _runner.MAX_ERROR_CHARS
 APPLICABLE_CHECKS = (
     "exec_ok",
     "exit_code",
@@ -221,24 +219,20 @@ class MemorySandboxDouble(Sandbox):
 
 
 def _run_cell(code: str) -> tuple[int, tuple[str, str] | None]:
-    """Execute a cell in a fresh `__main__`: its exit code and (type, message) if it raised."""
-    main = types.ModuleType("__main__")
-    main.__dict__["__builtins__"] = __builtins__
-    main.__dict__["__file__"] = CELL_FILENAME
-    sys.modules["__main__"] = main
-    sys.argv = [CELL_FILENAME]
-    linecache.cache[CELL_FILENAME] = (len(code), None, code.splitlines(True), CELL_FILENAME)
-    try:
-        exec(compile(code, CELL_FILENAME, "exec"), main.__dict__)  # noqa: S102 - the double's job
-    except SystemExit as exc:
-        return _runner._exit_code_of(exc), None
-    except Exception as exc:  # noqa: BLE001 - report what the cell raised, like the runner
-        tb = exc.__traceback__.tb_next if exc.__traceback__ else None  # hide this frame
-        traceback.print_exception(type(exc), exc, tb)
-        return 1, (type(exc).__name__, str(exc)[: _runner.MAX_ERROR_CHARS])
-    finally:
-        sys.stdout.flush()
-    return 0, None
+    """Execute a cell as the runner's step child does (`_runner._run_cell`: a fresh
+    `__main__`, the traceback on stderr): its exit code and (type, message) if it raised."""
+    with tempfile.TemporaryFile() as result:
+        try:
+            exit_code = _runner._run_cell(code, result.fileno())
+        finally:
+            sys.stdout.flush()
+        result.seek(0)
+        raw = result.read()
+    if not raw:
+        return exit_code, None
+    reported = json.loads(raw)  # capped as the runner caps them (`_describe_exec`)
+    error_type = _runner._text_field(reported.get("error_type"), 200) or "Exception"
+    return exit_code, (error_type, _runner._text_field(reported.get("error_message"), LIMIT) or "")
 
 
 def _plain(ledger: Mapping[str, str] | None) -> dict[str, str] | None:

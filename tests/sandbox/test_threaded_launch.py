@@ -38,17 +38,20 @@ def not_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
 
 
+def _started(folder: Path, kind: str) -> LocalSandbox:
+    """A started LocalSandbox of `kind` on a fresh conformance context in `folder`."""
+    ctx = make_context(folder)
+    box = LocalSandbox(unsafe=kind == "unsafe-local")
+    box.start(
+        data_dir=ctx.data_dir, workspace=ctx.workspace, resources=CONFORMANCE_RESOURCES, labels={}
+    )
+    return box
+
+
 def _episode(root: Path, index: int, kind: str = "unsafe-local") -> str:
     """Start, step, read back and stop one sandbox of `kind`; '' when all went well."""
-    ctx = make_context(root / f"ep{index}")
-    box = LocalSandbox(unsafe=kind == "unsafe-local")
+    box = _started(root / f"ep{index}", kind)
     try:
-        box.start(
-            data_dir=ctx.data_dir,
-            workspace=ctx.workspace,
-            resources=CONFORMANCE_RESOURCES,
-            labels={},
-        )
         r = box.exec(f"open('out.txt', 'w').write('episode {index}')", timeout_s=30)
         if r.status != "ok":
             return f"episode {index}: step {r.status}: {r.stderr[-300:]}"
@@ -115,17 +118,10 @@ def test_episodes_from_a_thread_pool_work_while_other_threads_hold_locks(
 @pytest.mark.timeout(60)
 @pytest.mark.usefixtures("not_root")
 def test_the_runner_runs_in_a_user_and_network_namespace_of_its_own(tmp_path: Path) -> None:
-    ctx = make_context(tmp_path)
-    box = LocalSandbox(unsafe=True)
     host_userns = os.readlink("/proc/self/ns/user")
     host_netns = os.readlink("/proc/self/ns/net")
+    box = _started(tmp_path, "unsafe-local")
     try:
-        box.start(
-            data_dir=ctx.data_dir,
-            workspace=ctx.workspace,
-            resources=CONFORMANCE_RESOURCES,
-            labels={},
-        )
         r = box.exec(
             "import os\n"
             "print(os.readlink('/proc/self/ns/user'), os.readlink('/proc/self/ns/net'))\n"
