@@ -200,7 +200,12 @@ class MemorySandboxDouble(Sandbox):
         if self._workspace is None or self._data_dir is None:
             raise SandboxError("The sandbox is not started; call start() first.")
         variables = {"MLEDOJO_DATA": str(self._data_dir), "MLEDOJO_WORKSPACE": str(self._workspace)}
-        with _PROCESS_STATE:
+        threads = max(1, int(self._require_resources().cpus))
+        from threadpoolctl import threadpool_limits  # scikit-learn's; the sandbox's env vars
+
+        # The sandbox caps OpenMP and BLAS threads at its CPUs through the environment of a
+        # fresh process; here the libraries are loaded already, so their pools are capped.
+        with _PROCESS_STATE, threadpool_limits(limits=threads):
             saved_env = {k: os.environ.get(k) for k in variables}
             saved = (os.getcwd(), sys.stdout, sys.stderr, sys.argv, sys.modules["__main__"])
             os.environ.update(variables)
