@@ -27,7 +27,7 @@ import pytest
 from mledojo.sandbox.conformance import CONFORMANCE_RESOURCES, make_context
 from mledojo.sandbox.local import LocalSandbox
 
-EPISODES = 8
+EPISODES = 4
 WORKERS = 4
 DEADLINE_S = 90.0
 
