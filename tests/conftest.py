@@ -24,7 +24,13 @@ SHARED_KAGGLE = kaggle_root()
 
 def pytest_configure(config: pytest.Config) -> None:
     """Kaggle-derived competitions read the real files in ../shared (never downloaded);
-    runs that name no folder go to a temporary one, never into the checkout's `runs/`."""
+    runs that name no folder go to a temporary one, never into the checkout's `runs/`.
+
+    Idle OpenMP threads sleep, as in every sandbox (`OMP_WAIT_POLICY`): the in-process
+    sandbox double trains models in this process, where spinning threads on the loaded
+    machine made the baseline's episode take 41 s instead of 8 s. Set before any test
+    module loads an OpenMP runtime (it reads the variable once)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if SHARED_KAGGLE.is_dir():
         os.environ.setdefault("MLEDOJO_KAGGLE_DIR", str(SHARED_KAGGLE))
     if not os.environ.get("MLEDOJO_RUNS_DIR"):
@@ -99,3 +105,14 @@ def runtime_image(docker_client: object | None) -> str:
     from mledojo.sandbox.image import build_image
 
     return build_image().tag
+
+
+@pytest.fixture
+def memory_sandbox_kind(monkeypatch: pytest.MonkeyPatch) -> str:
+    """`sandbox="memory-double"` names the in-process test double, in this test only (for
+    code that takes a sandbox by name, like `run_episode`); no user can select it."""
+    from mledojo.sandbox import registry
+    from mledojo.testing.memory_sandbox import NAME, MemorySandboxDouble
+
+    monkeypatch.setitem(registry.BUILTIN_BACKENDS, NAME, lambda **_: MemorySandboxDouble())
+    return NAME

@@ -1,4 +1,5 @@
-"""`MLEDojoEnv` through its public API, on real sandboxes (Docker and local)."""
+"""`MLEDojoEnv` through its public API: on Docker (the real sandbox), and on the in-process
+test double where the sandbox is not what is tested (isolation: tests/sandbox/)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from gymnasium.utils.env_checker import check_env
 import mledojo
 from mledojo.env import MLEDojoEnv
 from mledojo.spec import EpisodeSpec
+from mledojo.testing.memory_sandbox import MemorySandboxDouble
 
 
 def result_key(spec: dict[str, Any]) -> str:
@@ -25,7 +27,7 @@ def result_key(spec: dict[str, Any]) -> str:
 
 
 SANDBOXES = [
-    pytest.param("local", id="local"),
+    pytest.param("memory", id="memory"),
     pytest.param("docker", marks=pytest.mark.docker, id="docker"),
 ]
 
@@ -48,7 +50,7 @@ WRITE_SIGNAL = (
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MLEDojoEnv]:
     e = mledojo.make(
         "pump-failure",
-        sandbox=request.param,
+        sandbox=MemorySandboxDouble() if request.param == "memory" else request.param,
         run_dir=tmp_path / "run",
         budget={"max_steps": 6},
         reward="human_rank_delta",
@@ -107,7 +109,7 @@ def test_submit_grades_private_part_and_writes_artifacts(env: MLEDojoEnv) -> Non
         "disk_quota": sandbox.disk_quota,
         "image": sandbox.image,  # the runtime image's tag in Docker, None for `local`
     }
-    assert sandbox.disk_quota in ("filesystem", "walk")
+    assert sandbox.disk_quota in ("filesystem", "walk", None)  # None: the double
     shown = [f for f in result["feedback"] if f["submission"] == "valid"]
     assert [f["step"] for f in shown] == [1] and shown[0]["public_score"] > 0.5
     lines = (folder / "trajectory.jsonl").read_text().splitlines()
@@ -167,7 +169,7 @@ def test_validate_code_checks_format_without_grading(env: MLEDojoEnv) -> None:
 
 
 def test_close_is_idempotent_and_context_manager(tmp_path: Path) -> None:
-    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+    with mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "r") as e:
         e.reset(seed=1)
     e.close()
     e.close()
@@ -176,13 +178,15 @@ def test_close_is_idempotent_and_context_manager(tmp_path: Path) -> None:
 
 
 def test_default_reward_reveals_nothing_before_the_end(tmp_path: Path) -> None:
-    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+    with mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "r") as e:
         assert e.reward_mode == "final_only"
 
 
 @pytest.mark.parametrize("mode", ["raw_delta", "position", "final_only"])
 def test_reward_modes(tmp_path: Path, mode: str) -> None:
-    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r", reward=mode) as e:
+    with mledojo.make(
+        "pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "r", reward=mode
+    ) as e:
         e.reset(seed=0)
         _, r1, *_ = e.step({"action": "execute_code", "code": WRITE_SAMPLE})
         obs, r2, *_ = e.step({"action": "execute_code", "code": WRITE_SIGNAL})
@@ -204,12 +208,16 @@ def test_reward_modes(tmp_path: Path, mode: str) -> None:
 @pytest.mark.parametrize("mode", ["human_rank_delta", "raw_delta", "position"])
 def test_public_reward_modes_warn(tmp_path: Path, mode: str) -> None:
     with pytest.warns(UserWarning, match="pays for public scores"):
-        mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r", reward=mode).close()
+        mledojo.make(
+            "pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "r", reward=mode
+        ).close()
 
 
 def test_gymnasium_make_uses_registered_id(tmp_path: Path) -> None:
     assert "mledojo/pump-failure-v2" in gymnasium.registry
-    e = gymnasium.make("mledojo/pump-failure-v2", sandbox="local", run_dir=tmp_path / "g")
+    e = gymnasium.make(
+        "mledojo/pump-failure-v2", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "g"
+    )
     try:
         obs, _ = e.reset(seed=0)
         assert obs["status"] == "ready"
@@ -218,14 +226,14 @@ def test_gymnasium_make_uses_registered_id(tmp_path: Path) -> None:
         assert e.spec is not None and e.spec.id == "mledojo/pump-failure-v2"
     finally:
         e.close()
-    plain = mledojo.make("pump-failure", sandbox="local")
+    plain = mledojo.make("pump-failure", sandbox=MemorySandboxDouble())
     assert type(plain) is type(e)
     plain.close()
 
 
 @pytest.mark.parametrize("competition", mledojo.list_competitions())
 def test_check_env_every_competition(competition: str, tmp_path: Path) -> None:
-    e = mledojo.make(competition, sandbox="local", run_dir=tmp_path / "c")
+    e = mledojo.make(competition, sandbox=MemorySandboxDouble(), run_dir=tmp_path / "c")
     try:
         check_env(e, skip_render_check=True)
     finally:
@@ -240,17 +248,17 @@ def test_sample_submission_scores_half_auc() -> None:
 
 def test_a_misspelt_reward_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="Did you mean `final_only`"):
-        mledojo.make("pump-failure", sandbox="local", reward="final-only")  # type: ignore[arg-type]
+        mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), reward="final-only")  # type: ignore[arg-type]
 
 
 def test_unknown_reset_options_are_refused(tmp_path: Path) -> None:
-    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+    with mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "r") as e:
         with pytest.raises(ValueError, match="data_sed"):
             e.reset(seed=0, options={"data_sed": 1})
 
 
 def test_an_invalid_action_says_which_field_is_wrong(tmp_path: Path) -> None:
-    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+    with mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "r") as e:
         e.reset(seed=0)
         obs, *_ = e.step({"action": "execute_code"})
     assert obs["status"] == "invalid_action"
@@ -262,7 +270,7 @@ def test_grading_faults_are_the_benchmarks_not_the_agents(
 ) -> None:
     from mledojo.errors import GradingError
 
-    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+    with mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "r") as e:
         e.reset(seed=0)
         real = e.grader.score
 
@@ -285,7 +293,7 @@ def test_grading_faults_are_the_benchmarks_not_the_agents(
 def test_result_names_the_submission_by_relative_path_and_hash(tmp_path: Path) -> None:
     import hashlib
 
-    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+    with mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "r") as e:
         e.reset(seed=0)
         e.step({"action": "execute_code", "code": WRITE_SIGNAL})
         e.step({"action": "submit"})
@@ -300,7 +308,7 @@ def test_the_old_limits_spelling_still_works_with_a_warning() -> None:
     with pytest.warns(DeprecationWarning, match="budget=.*resources="):
         e = mledojo.make(
             "pump-failure",
-            sandbox="local",
+            sandbox=MemorySandboxDouble(),
             limits={"max_steps": 3, "memory_mb": 1024},
             budget={"episode_time_s": 600},
         )
@@ -308,14 +316,15 @@ def test_the_old_limits_spelling_still_works_with_a_warning() -> None:
         assert (e.budget.max_steps, e.budget.episode_time_s) == (3, 600)
         assert e.resources.memory_mb == 1024
     with pytest.raises(ValueError, match="max_stesp.*Did you mean `max_steps`"):
-        mledojo.make("pump-failure", sandbox="local", limits={"max_stesp": 3})
+        mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), limits={"max_stesp": 3})
 
 
 def test_an_env_never_closed_still_ends_its_episode_interrupted(tmp_path: Path) -> None:
     """A script that exits without close(): the episode still gets its result.json."""
     script = (
         "import sys, mledojo\n"
-        "env = mledojo.make('pump-failure', sandbox='local', run_dir=sys.argv[1])\n"
+        "from mledojo.testing.memory_sandbox import MemorySandboxDouble\n"
+        "env = mledojo.make('pump-failure', sandbox=MemorySandboxDouble(), run_dir=sys.argv[1])\n"
         "env.reset(seed=0)\n"
         "env.step({'action': 'execute_code', 'code': 'print(1)'})\n"
         "print(env.run_folder)\n"
@@ -338,7 +347,7 @@ def test_an_invalid_final_submission_is_the_agents_fault_not_a_grading_error(
     episode ungraded with its own status, never `grading_error` (a re-roll)."""
     from mledojo.errors import InvalidSubmissionError
 
-    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+    with mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "r") as e:
         e.reset(seed=0)
         obs, *_ = e.step({"action": "execute_code", "code": WRITE_SAMPLE})
         assert obs["submission"] == "valid"

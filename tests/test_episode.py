@@ -1,8 +1,10 @@
 """The episode core's seams: failure classification, budgets, spaces, run layout, data seeds.
 
-Each test drives a real env on a real LocalSandbox (root) through the public API; faults the
-machine cannot produce on demand (a sandbox engine that stops answering) are injected into
-a real sandbox, so everything around them runs for real.
+Each test drives a real env through the public API. Where the sandbox itself is not what is
+tested, it is the in-process test double (`mledojo.testing.memory_sandbox`); a restart of a
+runner the agent killed and the disk quota need the real LocalSandbox (root). Faults the
+machine cannot produce on demand (a sandbox engine that stops answering) are injected, so
+everything around them runs for real.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from mledojo.artifacts import EpisodeResult, LLMUsage
 from mledojo.errors import SandboxError
 from mledojo.sandbox import quota
 from mledojo.sandbox.local import LocalSandbox
+from mledojo.testing.memory_sandbox import MemorySandboxDouble
 
 WRITE_SIGNAL = (
     "import pandas as pd, os\n"
@@ -30,8 +33,8 @@ WRITE_SIGNAL = (
 )
 
 
-class FlakySandbox(LocalSandbox):
-    """A real LocalSandbox whose engine stops answering exec after `good` calls."""
+class FlakySandbox(MemorySandboxDouble):
+    """The test double, whose engine stops answering exec after `good` calls."""
 
     def __init__(self, good: int) -> None:
         super().__init__()
@@ -86,7 +89,7 @@ def test_a_runner_the_agent_killed_is_a_restart_not_an_infra_error(tmp_path: Pat
 def test_a_host_bug_inside_a_step_still_writes_the_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as env:
+    with mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "r") as env:
         env.reset(seed=0)
         assert env.episode is not None
 
@@ -115,7 +118,9 @@ def test_time_budget_ends_as_timeout_and_grades_the_best(tmp_path: Path) -> None
 
 def test_llm_budget_truncates_cleanly(tmp_path: Path) -> None:
     budget = {"llm_usd": 0.05}
-    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r", budget=budget) as e:
+    with mledojo.make(
+        "pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "r", budget=budget
+    ) as e:
         e.reset(seed=0)
         e.step({"action": "execute_code", "code": WRITE_SIGNAL})
         e.charge_llm(LLMUsage(calls=1, input_tokens=900, output_tokens=100, usd=0.03))
@@ -171,7 +176,7 @@ def test_action_space_contains_exactly_what_step_accepts() -> None:
 
 
 def test_invalid_actions_say_which_field_is_wrong(tmp_path: Path) -> None:
-    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+    with mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "r") as e:
         e.reset(seed=0)
         obs, *_ = e.step({"action": "request_info", "topic": "secrets"})
     assert obs["status"] == "invalid_action"
@@ -181,7 +186,7 @@ def test_invalid_actions_say_which_field_is_wrong(tmp_path: Path) -> None:
 @pytest.mark.parametrize("vector", ["sync", "async"])
 def test_vector_envs_step_with_partial_actions(vector: str) -> None:
     def make() -> gymnasium.Env[Any, Any]:
-        return mledojo.make("pump-failure", sandbox="local", budget={"max_steps": 3})
+        return mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), budget={"max_steps": 3})
 
     if vector == "sync":
         envs: gymnasium.vector.VectorEnv[Any, Any, Any] = gymnasium.vector.SyncVectorEnv(
@@ -203,7 +208,9 @@ def test_vector_envs_step_with_partial_actions(vector: str) -> None:
 
 def test_tool_calls_have_their_own_budget_and_are_discoverable(tmp_path: Path) -> None:
     budget = {"max_steps": 3, "max_tool_calls": 2}
-    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r", budget=budget) as e:
+    with mledojo.make(
+        "pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "r", budget=budget
+    ) as e:
         obs, info = e.reset(seed=0)
         assert "Time left: 3600 s" in obs["info"] and "do NOT persist" in obs["info"]
         names = {t["name"] for t in info["task"]["tools"]}
@@ -229,7 +236,7 @@ def test_a_wrong_format_submission_says_why_without_host_paths(tmp_path: Path) -
         "sub = pd.read_csv(os.environ['MLEDOJO_DATA'] + '/sample_submission.csv')\n"
         "sub.iloc[:-3].to_csv('submission.csv', index=False)\n"
     )
-    with mledojo.make("pump-failure", sandbox="local", run_dir=tmp_path / "r") as e:
+    with mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "r") as e:
         e.reset(seed=0)
         obs, *_ = e.step({"action": "execute_code", "code": short})
         hidden = [str(tmp_path), str(e.data.root)]

@@ -19,10 +19,15 @@ from mledojo.artifacts import EpisodeResult
 from mledojo.layout import RunLayout
 from mledojo.play import run_episode
 from mledojo.resolve import ResolvedEpisode, resolve_spec
+from mledojo.testing.memory_sandbox import NAME as MEMORY
 
 
 def local(agent: str = "crasher", **kw: Any) -> ResolvedEpisode:
-    return resolve_spec(competition="pump-failure", agent=agent, sandbox="local", **kw)
+    """An episode on the in-process sandbox double (play is tested, not the sandbox)."""
+    return resolve_spec(competition="pump-failure", agent=agent, sandbox=MEMORY, **kw)
+
+
+pytestmark = pytest.mark.usefixtures("memory_sandbox_kind")  # MEMORY names the double here
 
 
 @pytest.mark.docker

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SandboxKind = Literal["docker", "local", "unsafe-local", "auto"]  # plug-ins add more
-SANDBOX_KINDS: tuple[str, ...] = ("docker", "local", "unsafe-local", "auto")  # built-ins
 
 __all__ = [
     "DockerSandbox",
@@ -36,7 +35,6 @@ __all__ = [
     "ExecStatus",
     "LocalSandbox",
     "Sandbox",
-    "SANDBOX_KINDS",
     "SandboxKind",
     "ToolResult",
     "docker_available",

@@ -6,6 +6,12 @@ as the runner's process: it does the isolation with real kernel calls and then `
 the runner, so the host never runs Python code between `fork` and `exec` (a `preexec_fn`
 is unsafe in a process with threads, and the MLE-Bot steps episodes from a thread pool).
 
+`unsafe-local` (not root) uses the same launcher for what it can have:
+`python -I -S _jail.py --userns <argv JSON>` enters a user+network namespace when the kernel
+allows it (loopback only), and `execv`s the runner either way (the host warns when the
+network stays reachable). And `LocalSandbox.stop` (root) ends an episode with
+`_jail.py --kill-uid <uid>`: drop to the episode's uid, `kill(-1, SIGKILL)`.
+
 In the child, in order: private mount, network and IPC namespaces; `/` made private; a tmpfs
 as the new root holding only what the plan names (the system folders and Python prefixes
 read-only, `nosuid`, `nodev`; the data read-only at `/data`; the workspace read-write at
@@ -25,12 +31,14 @@ import fcntl
 import json
 import os
 import platform
+import signal
 import socket
 import struct
 import sys
 from dataclasses import dataclass
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY = 1
@@ -260,15 +268,60 @@ def enter(plan: JailPlan) -> None:
     os.setuid(plan.uid)
 
 
+USERNS_FLAG = "--userns"
+KILL_UID_FLAG = "--kill-uid"
+
+
+def enter_user_namespace() -> bool:
+    """Not root (`unsafe-local`): a user+network namespace with loopback up, if allowed."""
+    if LIBC.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
+        return False
+    try:
+        loopback_up()
+    except OSError:
+        pass  # no usable loopback: still no route out of the empty namespace
+    return True
+
+
+def kill_all_as(uid: int) -> None:
+    """As root: become `uid` (no groups) and send SIGKILL to every process of it at once."""
+    if uid <= 0:
+        raise ValueError(f"refusing to kill(-1) as uid {uid}")
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    os.kill(-1, signal.SIGKILL)  # every process of this uid but the caller itself
+
+
+def _command(text: str) -> list[str]:
+    """The `--userns` mode's command: a non-empty JSON list of strings."""
+    raw = json.loads(text)
+    if not isinstance(raw, list) or not raw:
+        raise ValueError("the launcher's command is not a non-empty JSON list")
+    return [_text(a) for a in raw]
+
+
 def main(argv: list[str]) -> int:
-    """`_jail.py <plan JSON>`: enter the jail and execute the plan's command."""
-    if len(argv) != 1:
-        print("usage: _jail.py <plan JSON>", file=sys.stderr)
+    """`_jail.py <plan JSON>`: enter the jail and execute the plan's command.
+    `_jail.py --userns <argv JSON>`: enter a user+network namespace if allowed, then exec.
+    `_jail.py --kill-uid <uid>`: kill every process of `uid` (root)."""
+    usage = "usage: _jail.py <plan JSON> | --userns <argv JSON> | --kill-uid <uid>"
+    flags = (USERNS_FLAG, KILL_UID_FLAG)
+    if len(argv) not in (1, 2) or (len(argv) == 2) != (argv[0] in flags):
+        print(usage, file=sys.stderr)
         return 2
     try:
-        plan = JailPlan.from_json(argv[0])
-        enter(plan)
-        os.execv(plan.argv[0], list(plan.argv))
+        if argv[0] == KILL_UID_FLAG:
+            kill_all_as(int(argv[1]))
+            return 0
+        if argv[0] == USERNS_FLAG:
+            command = _command(argv[1])
+            enter_user_namespace()
+        else:
+            plan = JailPlan.from_json(argv[0])
+            enter(plan)
+            command = list(plan.argv)
+        os.execv(command[0], command)
     except (OSError, ValueError) as exc:
         print(f"mledojo jail: {exc}", file=sys.stderr)
         return 1

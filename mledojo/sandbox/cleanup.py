@@ -23,6 +23,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from mledojo.sandbox.episode_uids import kill_uid
+from mledojo.sandbox.quota import release_leftover
+
 log = logging.getLogger(__name__)
 
 LABEL_EPISODE = "mledojo.episode"
@@ -127,9 +130,6 @@ def write_owner(control_dir: Path, *, uid: int | None = None) -> None:
 
 def reap_control_dirs(root: Path | None = None) -> list[str]:
     """Remove control folders whose owner process is dead; return their names."""
-    from mledojo.sandbox.local import kill_uid
-    from mledojo.sandbox.quota import release_leftover
-
     removed = []
     for folder in Path(root or tempfile.gettempdir()).glob(f"{CONTROL_PREFIX}*"):
         try:

@@ -30,7 +30,7 @@ from mledojo.errors import SandboxError
 from mledojo.sandbox import cleanup, seccomp
 from mledojo.sandbox.client import RunnerSandbox
 from mledojo.sandbox.engine import docker_client, image_exists
-from mledojo.sandbox.local import _chown_tree, give_back
+from mledojo.sandbox.hostfiles import RUNNER_FILE, TOOLS_DIR, chown_tree, give_back
 from mledojo.spec import Resources
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class DockerSandbox(RunnerSandbox):
         if os.geteuid() == 0:
             os.chown(run_dir, CONTAINER_UID, CONTAINER_UID)
             if self.restarts == 0:  # fresh; after a restart no step may race this walk anyway
-                _chown_tree(ws, CONTAINER_UID, CONTAINER_UID)
+                chown_tree(ws, CONTAINER_UID, CONTAINER_UID)
             return f"{CONTAINER_UID}:{CONTAINER_UID}"
         return f"{os.getuid()}:{os.getgid()}"
 
@@ -145,8 +145,6 @@ class DockerSandbox(RunnerSandbox):
             str(ctl / "run"): {"bind": CONTROL_MOUNT, "mode": "rw"},
         }
         if self._code_from_host:
-            from mledojo.sandbox.local import RUNNER_FILE, TOOLS_DIR
-
             runner, tools = f"{HOST_CODE_MOUNT}/runner.py", f"{HOST_CODE_MOUNT}/tools"
             volumes[str(RUNNER_FILE)] = {"bind": runner, "mode": "ro"}
             volumes[str(TOOLS_DIR)] = {"bind": tools, "mode": "ro"}

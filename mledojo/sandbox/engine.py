@@ -6,12 +6,11 @@ needs the other's module at import time, so this small module sits under both.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from mledojo.errors import DockerUnavailableError
 
-__all__ = ["docker_available", "docker_client", "image_exists", "wait_gone"]
+__all__ = ["docker_available", "docker_client", "image_exists"]
 
 
 def image_exists(client: Any, tag: str) -> bool:
@@ -48,17 +47,3 @@ def docker_available() -> bool:
     except DockerUnavailableError:
         return False
     return True
-
-
-def wait_gone(client: Any, name: str, timeout_s: float = 10.0) -> bool:
-    """Wait until a container no longer exists (removal is asynchronous in some engines)."""
-    import docker.errors
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            client.containers.get(name)
-        except docker.errors.NotFound:
-            return True
-        time.sleep(0.05)
-    return False

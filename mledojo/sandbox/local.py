@@ -14,28 +14,32 @@ It is weaker than `DockerSandbox` and says so (see docs/sandbox.md). What it doe
   library's checkout, the data caches, shared Kaggle files, other episodes) is not there;
 * when not root (`unsafe-local` only): an unprivileged user+network namespace if the kernel
   allows it, else a loud warning that the network is reachable; the host's file system is
-  visible.
+  visible. The same launcher (`_jail.py --userns`) enters the namespace and then `execv`s
+  the runner: no Python code runs between `fork` and `exec` (no `preexec_fn`).
 
-This module also holds `RunnerSandbox`, the part shared with `DockerSandbox`: talking to
-the runner, turning replies into results, and restarting a runner that died.
+What it shares with `DockerSandbox` lives below both: talking to the runner
+(`client.RunnerSandbox`), the runner and tools it binds and the workspace's ownership
+(`hostfiles.py`), and the processes of an episode uid (`episode_uids.py`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-import random
 import signal
 import subprocess
 import sys
-import time
 import uuid
 import warnings
 from pathlib import Path
 
 from mledojo.errors import SandboxError
-from mledojo.sandbox import _jail, _runner, cleanup
+from mledojo.sandbox import cleanup
+from mledojo.sandbox._jail import USERNS_FLAG
 from mledojo.sandbox.client import SOCKET_NAME, RunnerSandbox
+from mledojo.sandbox.episode_uids import free_episode_uid, kill_uid, pids_of_uid
+from mledojo.sandbox.hostfiles import JAIL_FILE, RUNNER_FILE, TOOLS_DIR, chown_tree, give_back
 from mledojo.sandbox.jailplan import (
     CONTROL_INSIDE,
     DATA_INSIDE,
@@ -47,12 +51,7 @@ from mledojo.sandbox.jailplan import (
 
 log = logging.getLogger(__name__)
 
-RUNNER_FILE = Path(_runner.__file__)
-JAIL_FILE = Path(_jail.__file__)
-TOOLS_DIR = Path(__file__).resolve().parent.parent / "tools"
 MARKER_ENV = "MLEDOJO_SANDBOX_ID"
-
-CLONE_NEWUSER = 0x10000000
 
 # --------------------------------------------------------------------------- LocalSandbox
 
@@ -60,7 +59,7 @@ CLONE_NEWUSER = 0x10000000
 class LocalSandbox(RunnerSandbox):
     """The runner in a host subprocess: same interface, weaker isolation (see module doc).
 
-    As root, each episode gets a uid of its own (`EPISODE_UID_BASE` + a random offset,
+    As root, each episode gets a uid of its own (`episode_uids.EPISODE_UID_BASE` + an offset,
     never a login account), so its processes can all be killed at once (`kill(-1)` as that
     uid), `RLIMIT_NPROC` counts only them, and no other episode can read its files; and
     its runner sees a minimal root (`_jail.py`), not the host's file system.
@@ -76,7 +75,6 @@ class LocalSandbox(RunnerSandbox):
         self._proc: subprocess.Popen[bytes] | None = None
         self._marker = ""
         self._uid: int | None = None  # the episode's own uid (root only)
-        self.network_isolated = False
 
     def prepare(self) -> None:
         if os.geteuid() != 0 and not self._unsafe:
@@ -90,19 +88,17 @@ class LocalSandbox(RunnerSandbox):
         self._marker = uuid.uuid4().hex
         first_launch = self._uid is None
         if os.geteuid() == 0 and self._uid is None:
-            self._uid = _free_episode_uid()
+            self._uid = free_episode_uid()
         cleanup.write_owner(ctl, uid=self._uid)
         (ctl / "run").mkdir(exist_ok=True)
         ctl.chmod(0o755)
         if self._uid is not None:
             os.chown(ctl / "run", self._uid, self._uid)
             if first_launch:  # a fresh workspace; after a restart it is already the uid's
-                _chown_tree(self._workspace, self._uid, self._uid)
+                chown_tree(self._workspace, self._uid, self._uid)
             command, env = self._jailed_command(ctl, self._uid)
-            preexec = None
         else:
             command, env = self._unsafe_command()
-            preexec = _isolate_user
         logf = open(ctl / "runner.log", "ab")  # noqa: SIM115 - handed to the child
         try:
             self._proc = subprocess.Popen(
@@ -112,14 +108,12 @@ class LocalSandbox(RunnerSandbox):
                 stdin=subprocess.DEVNULL,
                 stdout=logf,
                 stderr=subprocess.STDOUT,
-                preexec_fn=preexec,  # noqa: PLW1509 - unsafe-local only; the jail execs
                 start_new_session=True,
             )
         finally:
             logf.close()
-        self.network_isolated = True
-        if self._uid is None and not _probe_userns():
-            self.network_isolated = False
+        if self._uid is None:
+            _warn_without_userns()
 
     def _jailed_command(self, ctl: Path, uid: int) -> tuple[list[str], dict[str, str]]:
         """As root: the launcher that builds the runner's own root, then runs it there."""
@@ -152,7 +146,8 @@ class LocalSandbox(RunnerSandbox):
         return [self._python, "-I", "-S", str(JAIL_FILE), plan.to_json()], env
 
     def _unsafe_command(self) -> tuple[list[str], dict[str, str]]:
-        """Not root (`unsafe-local`): the runner as the caller, on the host's paths."""
+        """Not root (`unsafe-local`): the runner as the caller, on the host's paths, launched
+        in a user+network namespace when the kernel allows it (`_jail.py --userns`)."""
         if self._data_dir is None or self._workspace is None:
             raise SandboxError("The sandbox is not started; call start() first.")
         args = self._runner_args(
@@ -164,7 +159,9 @@ class LocalSandbox(RunnerSandbox):
         )
         home = os.environ.get("HOME", "/tmp")
         env = self._env(home=home, data=str(self._data_dir), workspace=str(self._workspace))
-        return [self._python, str(RUNNER_FILE), *args], env
+        runner = [self._python, str(RUNNER_FILE), *args]
+        launcher = [self._python, "-I", "-S", str(JAIL_FILE), USERNS_FLAG, json.dumps(runner)]
+        return launcher, env
 
     def _limit_args(self, nproc: int | None) -> list[str]:
         resources = self._require_resources()
@@ -259,95 +256,6 @@ NEEDS_ROOT_MESSAGE = (
     "(`sudo bash scripts/ensure_docker.sh`), run as root, or pass sandbox='unsafe-local' "
     "to accept that (never for graded or leaderboard runs)."
 )
-EPISODE_UID_BASE = 0x4D4C0000  # 1296826368: far above any login or container uid
-EPISODE_UID_SPAN = 1 << 16
-
-
-def _free_episode_uid() -> int:
-    """A random uid of the episode range that no process uses now."""
-    rng = random.SystemRandom()
-    for _ in range(64):
-        uid = EPISODE_UID_BASE + rng.randrange(EPISODE_UID_SPAN)
-        if not pids_of_uid(uid):
-            return uid
-    raise SandboxError("no free episode uid found; run `mledojo cleanup`")
-
-
-def pids_of_uid(uid: int) -> list[int]:
-    """Live host processes whose real or effective uid is `uid` (zombies are dead)."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/status", encoding="ascii", errors="replace") as fh:
-                fields = dict(line.split(":", 1) for line in fh if ":" in line)
-        except OSError:
-            continue
-        zombie = fields.get("State", "").split()[:1] == ["Z"]
-        if not zombie and str(uid) in fields.get("Uid", "").split()[0:2]:
-            found.append(int(name))
-    return found
-
-
-def kill_uid(uid: int) -> None:
-    """Kill every process of `uid`: `kill(-1)` from a forked helper that becomes that uid.
-
-    The kernel signals them all at once (a fork in flight fails), so nothing escapes by
-    forking, clearing its environment or changing its process group. Needs root.
-    """
-    for _ in range(3):
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child only makes system calls, then exits
-            code = 0
-            try:
-                os.setgroups([])
-                os.setgid(uid)
-                os.setuid(uid)
-                os.kill(-1, signal.SIGKILL)
-            except OSError:
-                code = 1
-            os._exit(code)
-        os.waitpid(pid, 0)
-        # SIGKILL is delivered at once but a process takes a moment to exit (longer on a
-        # loaded machine): give each round a short while before sending the next one.
-        deadline = time.monotonic() + 1.0
-        while pids_of_uid(uid):
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.02)
-        else:
-            return
-    log.warning("processes of uid %s survived three kill(-1) rounds", uid)
-
-
-def _chown_tree(root: Path, uid: int, gid: int) -> None:
-    """Give `root` and everything beneath it to `uid:gid`, never following a symlink.
-
-    The tree is agent-written. The walk goes by directory descriptors (`os.fwalk`), so a
-    folder swapped for a symlink mid-walk is not followed out of the tree; callers still
-    run it only when no process of the sandbox is left.
-    """
-    os.chown(root, uid, gid, follow_symlinks=False)
-    for _, dirnames, filenames, dirfd in os.fwalk(root, follow_symlinks=False):
-        for name in dirnames + filenames:
-            try:
-                os.chown(name, uid, gid, dir_fd=dirfd, follow_symlinks=False)
-            except OSError:
-                pass
-
-
-def give_back(workspace: Path | None, uid: int, gid: int, *, survivors: list[str]) -> None:
-    """After `stop()`: return the workspace to the host user (which also clears setuid bits).
-
-    Skipped, with a warning, while anything of the sandbox still runs: it could race the walk.
-    """
-    if workspace is None or not workspace.is_dir():
-        return
-    if survivors:
-        log.warning("not re-owning %s: still running: %s", workspace, ", ".join(survivors))
-        return
-    _chown_tree(workspace, uid, gid)
 
 
 def _kill_quietly(pid: int) -> None:
@@ -357,24 +265,15 @@ def _kill_quietly(pid: int) -> None:
         pass
 
 
-def _isolate_user() -> None:
-    """In the child of `unsafe-local` (a `preexec_fn`): a user+network namespace if the
-    kernel allows it."""
-    if _jail.LIBC.unshare(CLONE_NEWUSER | _jail.CLONE_NEWNET) == 0:
-        try:
-            _jail.loopback_up()
-        except OSError:
-            pass
-
-
-def _probe_userns() -> bool:
-    """Whether an unprivileged user+network namespace can be created here."""
+def _warn_without_userns() -> None:
+    """Warn when no unprivileged user+network namespace can be created here (so the
+    launcher entered none): agent code can then reach the network."""
     try:
         done = subprocess.run(
             ["unshare", "--user", "--net", "true"], capture_output=True, timeout=10, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
-        return False
+        return
     if done.returncode != 0:
         warnings.warn(
             "LocalSandbox cannot isolate the network on this machine (not root and no "
@@ -382,5 +281,3 @@ def _probe_userns() -> bool:
             RuntimeWarning,
             stacklevel=3,
         )
-        return False
-    return True

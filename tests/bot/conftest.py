@@ -12,6 +12,7 @@ import pytest
 
 import mledojo
 from mledojo.testing.llm_server import ScriptedLLMServer
+from mledojo.testing.memory_sandbox import MemorySandboxDouble
 from mledojo.testing.pytest_plugin import llm_server  # noqa: F401 - the fixture
 from mledojo.testing.scripted_bot import DESIGN, ScriptedEngineer, prompt_text
 
@@ -42,11 +43,12 @@ def _grader_imports() -> None:
 
 @pytest.fixture
 def make_env(tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    """`make_env(competition, sandbox=..., **kw)`: an env whose runs go under tmp_path."""
+    """`make_env(competition, sandbox=..., **kw)`: an env whose runs go under tmp_path, on the
+    in-process test double unless a test names a real sandbox (the bot is what is tested)."""
     made: list[Any] = []
 
     def make(competition: str = "titanic", **kw: Any) -> Any:
-        kw.setdefault("sandbox", "local")
+        kw.setdefault("sandbox", MemorySandboxDouble())
         kw.setdefault("runs_dir", tmp_path / "runs")
         kw.setdefault("agent", "mle-bot")
         env = mledojo.make(competition, **kw)

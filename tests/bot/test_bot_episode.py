@@ -1,4 +1,5 @@
-"""Whole MLE-Bot episodes (local sandbox, real titanic data) with the rules and a scripted LLM.
+"""Whole MLE-Bot episodes (real titanic data) with the rules and a scripted LLM, on the
+in-process sandbox double except where what the sandbox sees is tested (local sandbox).
 
 The scripted LLM drives the real `openai` / `anthropic` SDKs against the loopback server;
 the tools do the real work in the sandbox; grading is real.
@@ -89,7 +90,7 @@ def test_llm_episode_sees_only_aggregates_and_keeps_the_key_out(
 ) -> None:
     engineer = ScriptedEngineer(reviews=("continue", "stop"), explore=["Pclass", "Sex", "Nope"])
     llm_server.set_script(engineer)
-    env = make_env("titanic")
+    env = make_env("titanic", sandbox="local")  # a real sandbox: what it sees is tested
     # The container (here: the local sandbox's process) gets no key either.
     _, info = env.reset(seed=0)
     obs, *_ = env.step({"action": "execute_code", "code": "import os\nprint(sorted(os.environ))"})
@@ -268,7 +269,7 @@ def test_llm_token_budget_truncates_with_the_best_submission_graded(
 
 
 def test_a_retried_bot_episode_is_a_fresh_play_within_its_budget(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, memory_sandbox_kind: str
 ) -> None:
     """A retry after a crash reuses nothing of the set-aside attempt: every experiment the
     new attempt's checkpoint and report show was trained and scored in its own steps, and
@@ -279,7 +280,7 @@ def test_a_retried_bot_episode_is_a_fresh_play_within_its_budget(
         competition="titanic",
         agent="mle-bot",
         agent_args={"max_iterations": 2},
-        sandbox="local",
+        sandbox=memory_sandbox_kind,
         budget=budget,
     )
     real_review = MLEBot._review
@@ -377,6 +378,7 @@ def test_a_model_that_cannot_be_used_is_a_model_error_not_a_clean_zero(
     llm_server: ScriptedLLMServer,
     monkeypatch: pytest.MonkeyPatch,
     failure: str,
+    memory_sandbox_kind: str,
 ) -> None:
     """A fake key, a dead endpoint or no key at all is the operator's configuration."""
     base_url = llm_server.openai_base_url
@@ -388,7 +390,7 @@ def test_a_model_that_cannot_be_used_is_a_model_error_not_a_clean_zero(
         monkeypatch.delenv("OPENAI_API_KEY")
     args = {"model": "openai/gpt-5-mini", "model_base_url": base_url, "max_iterations": 1}
     request = resolve_spec(
-        competition="titanic", agent="mle-bot", agent_args=args, sandbox="local",
+        competition="titanic", agent="mle-bot", agent_args=args, sandbox=memory_sandbox_kind,
         budget={"max_steps": 20},
     )  # fmt: skip
     result = run_episode(request, runs_dir=tmp_path / "runs", run_id="model-failure")

@@ -83,12 +83,16 @@ def test_user_folder_is_listed_prepared_and_graded(user_root: Path) -> None:
 
 
 @pytest.mark.slow
-def test_baseline_plays_the_user_competition(user_root: Path, tmp_path: Path) -> None:
+def test_baseline_plays_the_user_competition(
+    user_root: Path, tmp_path: Path, memory_sandbox_kind: str
+) -> None:
     from mledojo.play import run_episode
     from mledojo.resolve import resolve_spec
 
     write_competition(user_root)
-    request = resolve_spec(competition="tumour-malignancy", agent="baseline", sandbox="local")
+    request = resolve_spec(
+        competition="tumour-malignancy", agent="baseline", sandbox=memory_sandbox_kind
+    )
     result = run_episode(request, runs_dir=tmp_path / "runs")
     assert result.final.graded, result.end_reason
     assert result.final.private_score is not None

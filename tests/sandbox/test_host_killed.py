@@ -127,7 +127,7 @@ def test_local_runner_and_step_end_when_their_host_is_killed(tmp_path: Path) -> 
 
 def _serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], Path]:
     """A runner started by hand (no sandbox around it), answering this process only."""
-    from mledojo.sandbox.local import RUNNER_FILE
+    from mledojo.sandbox.hostfiles import RUNNER_FILE
 
     sock = tmp_path / "runner.sock"
     (tmp_path / "ws").mkdir()

@@ -14,8 +14,9 @@ import pytest
 
 from mledojo.sandbox._jail import Bind, JailPlan
 from mledojo.sandbox.conformance import CONFORMANCE_RESOURCES
+from mledojo.sandbox.episode_uids import free_episode_uid
+from mledojo.sandbox.hostfiles import JAIL_FILE, RUNNER_FILE, TOOLS_DIR
 from mledojo.sandbox.jailplan import jail_plan, library_copies
-from mledojo.sandbox.local import JAIL_FILE, RUNNER_FILE, TOOLS_DIR, _free_episode_uid
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the jail needs root")
 
@@ -52,7 +53,7 @@ def _plan(tmp: Path, prefix: Path, site: Path, *, masked: bool) -> JailPlan:
         runner=RUNNER_FILE,
         tools=TOOLS_DIR,
         resources=CONFORMANCE_RESOURCES,
-        uid=_free_episode_uid(),
+        uid=free_episode_uid(),
         argv=(sys.executable, "-I", "-c", LOOK, str(site), str(tmp)),
     )
     extra = Bind(str(prefix), str(prefix))
@@ -101,6 +102,27 @@ def test_a_malformed_plan_is_refused_naming_the_field() -> None:
     )
     assert done.returncode == 1
     assert "not an absolute path" in done.stderr or "binds" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--userns", "not json"], "Expecting value"),
+        (["--userns", "[]"], "non-empty JSON list"),
+        (["--userns", '["python", 3]'], "is not a string"),
+        (["--userns"], "usage"),
+        (["{}", "extra"], "usage"),
+    ],
+)
+def test_the_userns_launcher_refuses_a_malformed_command(args: list[str], says: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", str(JAIL_FILE), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode in (1, 2) and says in done.stderr, done.stderr
 
 
 def test_the_plan_survives_its_json_round_trip(tmp_path: Path) -> None:

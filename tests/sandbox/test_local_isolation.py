@@ -16,7 +16,8 @@ import pytest
 from mledojo.errors import SandboxError
 from mledojo.sandbox import cleanup, make_sandbox
 from mledojo.sandbox.conformance import CONFORMANCE_RESOURCES, make_context
-from mledojo.sandbox.local import EPISODE_UID_BASE, LocalSandbox, pids_of_uid
+from mledojo.sandbox.episode_uids import EPISODE_UID_BASE, pids_of_uid
+from mledojo.sandbox.local import LocalSandbox
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="LocalSandbox needs root")
 
@@ -245,3 +246,20 @@ def test_episodes_started_from_threads_each_get_their_own_root(tmp_path: Path) -
     )
     assert outputs == [f"{python_dirs}\n"] * 4
     assert [(tmp_path / str(i) / "workspace" / "me").read_text() for i in range(4)] == list("0123")
+
+
+@needs_root
+@pytest.mark.timeout(60)
+def test_kill_uid_never_kills_a_uid_outside_the_episode_range() -> None:
+    """`cleanup` kills the uid a control folder's owner.json names: one that is not an
+    episode uid (a login account, a service) is refused, not swept with `kill(-1)`."""
+    from mledojo.sandbox.episode_uids import kill_uid
+
+    bystander = subprocess.Popen(["sleep", "60"], user=4242, group=4242, extra_groups=[])
+    try:
+        kill_uid(4242)
+        time.sleep(0.5)
+        assert bystander.poll() is None, "a process of a non-episode uid was killed"
+    finally:
+        bystander.kill()
+        bystander.wait()

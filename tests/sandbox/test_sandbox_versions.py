@@ -12,11 +12,11 @@ import pytest
 
 import mledojo
 from mledojo.artifacts import EpisodeResult
-from mledojo.competition import Resources
 from mledojo.sandbox import _runner
 from mledojo.sandbox.docker import DockerSandbox
 from mledojo.sandbox.image import image_tag
 from mledojo.sandbox.protocol import runner_versions
+from mledojo.spec import Resources
 
 RUNNER = Path(_runner.__file__)
 FACTS = (
