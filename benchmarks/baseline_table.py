@@ -7,9 +7,10 @@
 One episode per competition: the baseline agent, agent seed `--seed`, on the competition's
 evaluation split (its canonical data seed; a training variant is refused). Each row: the
 private-part score with its bootstrap 95 % interval (`final.interval` of `result.json`), the
-HumanRank, the medal and the chance of any medal, the competition's medal status, the board's
-size and the episode's wall time. Episodes are filed under `<runs-dir>/<run-id>/`, so a second
-call resumes: finished episodes are read back, not played again.
+HumanRank, the medal and the chance of any medal (the share of bootstrap replicates at or
+past bronze; `-` where the competition awards none), the competition's medal status, the
+board's size and the episode's wall time. Episodes are filed under `<runs-dir>/<run-id>/`,
+so a second call resumes: finished episodes are read back, not played again.
 
 `--write` replaces the block between the `baseline-table` markers of docs/competitions.md
 (a test checks that block's format against `ROW_PATTERN`, not its numbers). `--smoke` (what
@@ -48,7 +49,7 @@ ROW_PATTERN = re.compile(
     rf"\| (?:{NUM} (?:\[{NUM}, {NUM}\]|\(no interval\))|not graded \([^|]*\)) "
     rf"\| (?:{NUM}|-) \| (?:gold|silver|bronze|-) \| (?:{NUM}|-) "
     r"\| (?:informative|indicative|uninformative|none) "
-    r"\| (?:[\d,]+ (?:teams|references)|-) \| \d+ \|$"
+    r"\| (?:(?:top [\d,]+ of )?[\d,]+ (?:teams|references)|-) \| \d+ \|$"
 )
 """What every table row looks like (the test checks the documented block against it)."""
 NOTE_PATTERN = re.compile(
@@ -65,8 +66,9 @@ def row(cid: str, result: EpisodeResult) -> str:
     """One Markdown table row for an episode's result."""
     final = result.final
     arrow = "↑" if result.higher_is_better else "↓"
-    status = get_competition(result.spec.competition if result.spec else cid).spec.leaderboard
-    medals = status.medals if status is not None else "none"
+    board_spec = get_competition(result.spec.competition if result.spec else cid).spec.leaderboard
+    medals = board_spec.medals if board_spec is not None else "none"
+    teams = board_spec.teams if board_spec is not None else None
     wall = f"{result.wall_time_s:.0f}"
     if not final.graded or final.private_score is None:
         reason = re.sub(r"[|\n]", " ", final.reason or result.end_reason)[:80]
@@ -81,10 +83,12 @@ def row(cid: str, result: EpisodeResult) -> str:
         score += f" [{final.interval[0]:.5f}, {final.interval[1]:.5f}]"
     medal = final.medal if final.medal not in (None, "none") else "-"
     chances = final.medal_probabilities or {}
-    any_medal = _num(chances.get("bronze"), 2)
+    any_medal = _num(chances.get("bronze"), 2) if medals != "none" else "-"
     entries = final.leaderboard_entries
     kind = "references" if final.leaderboard_kind == "reference" else "teams"
     board = "-" if entries is None else f"{entries:,} {kind}"
+    if entries is not None and teams is not None:  # a truncated board: the real field
+        board = f"top {entries:,} of {teams:,} {kind}"
     return (
         f"| {cid} | {result.metric} {arrow} | {score} | {_num(final.private_human_rank, 3)} "
         f"| {medal} | {any_medal} | {medals} | {board} | {wall} |"
