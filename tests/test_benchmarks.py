@@ -39,7 +39,7 @@ def case(
 CASES = [
     case(
         "baseline_table.py",
-        rf"\| titanic \| accuracy ↑ \| {NUMBER} \| {NUMBER} \|",
+        rf"\| titanic \| accuracy ↑ \| {NUMBER} \[{NUMBER}, {NUMBER}\] \| {NUMBER} \|",
         kaggle=True,
         marks=(docker,),
     ),

@@ -7,6 +7,11 @@ the tolerance `leaderboard reproduce` allows between a bundle's private score an
 board's re-execution when the submissions differ. `leaderboard submit` refuses an episode
 whose spec is outside it and names the field; `leaderboard build --spec` reads the
 competitions and seeds each class expects.
+
+The board is about evaluation splits only (docs/scoring.md): a pinned data seed must be its
+competition's evaluation seed (`split.seed`), and an episode on a training variant
+(`data_variant` set, or another data seed) is refused, since a variant's scores say nothing
+about the evaluation split and its answers were never hidden from the agent.
 """
 
 from __future__ import annotations
@@ -88,6 +93,28 @@ class BoardClass(BaseModel):
         return budget_class(self.expected_budget(self.competitions[0]))
 
 
+def evaluation_seed(versioned_id: str) -> int:
+    """The data seed of a competition version's evaluation split (its `split.seed`)."""
+    return get_competition(versioned_id).spec.split.seed
+
+
+def off_evaluation_split(spec: EpisodeSpec, where: str) -> list[str]:
+    """Why an episode is not on its competition's evaluation split (empty: it is), by field."""
+    reasons = []
+    if spec.data_variant is not None:
+        reasons.append(
+            f"{where}: data_variant {spec.data_variant!r}: a training variant; the board takes "
+            "episodes on the evaluation split only (data_variant null)"
+        )
+    seed = evaluation_seed(spec.competition)
+    if spec.data_seed != seed:
+        reasons.append(
+            f"{where}: data_seed {spec.data_seed} is a training variant of {spec.competition}: "
+            f"the board takes its evaluation split, data seed {seed}"
+        )
+    return reasons
+
+
 def _known(values: dict[str, Any], fields: tuple[str, ...], where: str) -> dict[str, Any]:
     unknown = sorted(set(values) - set(fields))
     if unknown:
@@ -134,8 +161,8 @@ class BoardFile(BaseModel):
                 f"v{pin.version}"
             ]
         name = f"{pin.id} v{pin.version}"
-        reasons = []
-        if spec.data_seed != pin.data_seed:
+        reasons = off_evaluation_split(spec, where)
+        if spec.data_seed != pin.data_seed and not reasons:
             reasons.append(
                 f"{where}: data_seed {spec.data_seed} is not pinned for {name}: the board "
                 f"accepts {pin.data_seed}"
@@ -186,8 +213,14 @@ def load_board_file(path: Path) -> BoardFile:
         for pin in cls.competitions:
             try:
                 names[pin.versioned_id] = budget_class(cls.expected_budget(pin))
+                seed = evaluation_seed(pin.versioned_id)
             except Exception as e:  # an unknown competition or version, a bad budget value
                 raise LeaderboardError(f"{path}: classes[{i}] {pin.versioned_id}: {e}") from e
+            if pin.data_seed != seed:
+                raise LeaderboardError(
+                    f"{path}: classes[{i}] {pin.versioned_id}: data_seed {pin.data_seed} is a "
+                    f"training variant; pin the evaluation split's data seed, {seed}"
+                )
         if len(set(names.values())) > 1:
             raise LeaderboardError(
                 f"{path}: classes[{i}]: its competitions resolve to different budget classes "

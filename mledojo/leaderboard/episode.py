@@ -112,6 +112,11 @@ class BoardEpisode(BaseModel):
     competition: str = Field(max_length=MAX_NAME_CHARS, pattern=NAME_PATTERN)
     competition_version: int | None = None
     seed: int | None
+    data_seed: int | None = Field(default=None, ge=0)
+    """The data seed the episode ran on (None: not recorded, in entries written before)."""
+    data_variant: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
+    """None on the evaluation split; a training variant's scheme (`training-2`) otherwise:
+    the board refuses those (`mledojo.leaderboard.facts.off_evaluation_split`)."""
     reported_status: EpisodeStatus
     private_score: float | None = Field(default=None, allow_inf_nan=False)
     private_human_rank: float | None = Field(default=None, ge=0, le=1)
@@ -234,6 +239,8 @@ def from_result_dict(
             competition=result.competition,
             competition_version=result.competition_version,
             seed=result.seed,
+            data_seed=result.spec.data_seed if result.spec is not None else result.data_seed,
+            data_variant=result.spec.data_variant if result.spec is not None else None,
             reported_status=result.status,
             private_score=final.private_score if final.graded else None,
             private_human_rank=final.private_human_rank if final.graded else None,

@@ -54,6 +54,7 @@ from mledojo.leaderboard.facts import (
     MEDAL_RATE_STATUSES,
     CompetitionFacts,
     installed_facts,
+    off_evaluation_split,
     recheck,
 )
 
@@ -670,14 +671,23 @@ def build_board(
     """The leaderboard of these episodes: one board per budget class (deterministic).
 
     `facts`: each (competition, version)'s medal status and ceiling; by default read from
-    the installed competitions (`installed_facts`). Every episode is re-checked against
-    its ceiling (`recheck`) before anything is counted.
+    the installed competitions (`installed_facts`). An episode on a training variant is
+    refused (`off_evaluation_split`); every other is re-checked against its ceiling
+    (`recheck`) before anything is counted.
     """
     if not episodes:
         raise LeaderboardError("no episodes to build a leaderboard from")
     if bootstrap < 0:
         raise LeaderboardError(f"bootstrap must be >= 0, got {bootstrap}")
     facts = installed_facts(episodes) if facts is None else facts
+    refused = [why for ep in episodes if (why := off_evaluation_split(ep, facts)) is not None]
+    if refused:
+        more = f" (and {len(refused) - 5} more)" if len(refused) > 5 else ""
+        raise LeaderboardError(
+            "episodes on training variants; leave them out of the board's sources: "
+            + "; ".join(refused[:5])
+            + more
+        )
     index = index_episodes([recheck(ep, facts) for ep in episodes])
     given = {s.budget_class: s for s in specs or []}
     inferred = {s.budget_class: s for s in infer_specs(episodes)}

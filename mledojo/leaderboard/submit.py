@@ -5,9 +5,10 @@ Checks, each a reason in the rejection (all are collected, not just the first):
 - the bundle: `bundle.json` present and every hash matching, no unlisted or non-regular file;
 - the plan: every planned episode has a `result.json` whose key and spec are the plan's,
   each spec resolves today to the same spec (competition version, defaults), the sandbox
-  is `docker`, and every spec is one the board spec pins (`leaderboard/board.yaml`:
-  competition version, data seed, seed, budget, resources, reward; refusals name the
-  field), with every episode the board expects present;
+  is `docker`, every spec is on its competition's evaluation split (never a training
+  variant, with or without a board spec), and every spec is one the board spec pins
+  (`leaderboard/board.yaml`: competition version, data seed, seed, budget, resources,
+  reward; refusals name the field), with every episode the board expects present;
 - no episode unfinished (`interrupted`);
 - the final submission: a regular file under `submissions/`, its sha256 the recorded one,
   **re-graded on the private part**; the recorded score and HumanRank must equal the
@@ -45,7 +46,7 @@ from mledojo.bench.plan import BenchError, BenchPlan, Job, load_plan
 from mledojo.errors import MLEDojoError
 from mledojo.layout import RunLayout
 from mledojo.leaderboard._io import LeaderboardError
-from mledojo.leaderboard.boardspec import BoardFile, load_board_file
+from mledojo.leaderboard.boardspec import BoardFile, load_board_file, off_evaluation_split
 from mledojo.leaderboard.episode import LEVELS, Level, Verification
 
 SUBMISSION_SCHEMA_VERSION = 2
@@ -151,9 +152,19 @@ def _load_board(path: Path | None) -> BoardFile | None:
 
 
 def _check_plan_against_board(plan: BenchPlan, board: BoardFile | None) -> list[str]:
-    """Every episode pinned by the board (field by field), and every pinned one present."""
+    """Every episode pinned by the board (field by field), and every pinned one present.
+
+    Without a board spec, still every episode on its competition's evaluation split: the
+    board never takes a training variant, whatever spec (if any) the submitter passes.
+    """
     if board is None:
-        return []
+        off: list[str] = []
+        for job in plan.jobs:
+            try:
+                off += off_evaluation_split(job.spec, job.label)
+            except MLEDojoError as e:  # a competition or version this mledojo does not have
+                off.append(f"{job.label}: {e}")
+        return off
     from mledojo.competition import get_competition
 
     reasons: list[str] = []
@@ -531,6 +542,8 @@ def submit_run(
                 competition=comp.id,
                 competition_version=comp.spec.version,
                 seed=job.spec.seed,
+                data_seed=job.spec.data_seed,
+                data_variant=job.spec.data_variant,
                 reported_status=result.status,
                 metric=result.metric,
                 higher_is_better=result.higher_is_better,

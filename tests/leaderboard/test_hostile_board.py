@@ -30,8 +30,10 @@ import yaml
 
 from mledojo.artifacts import EpisodeResult
 from mledojo.bench.bundle import write_manifest
+from mledojo.competition import get_competition
+from mledojo.leaderboard._io import LeaderboardError
 from mledojo.leaderboard.boardspec import load_board_file
-from mledojo.leaderboard.episode import load_episodes, load_jsonl
+from mledojo.leaderboard.episode import BoardEpisode, load_episodes, load_jsonl
 from mledojo.leaderboard.render import render_html, render_markdown
 from mledojo.leaderboard.stats import build_board
 from mledojo.leaderboard.submit import SubmissionRejected, submit_run
@@ -56,15 +58,28 @@ def _board(tmp_path: Path, **change: Any) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def honest_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    runs = tmp_path_factory.mktemp("runs")
+def _bench(runs: Path, *extra: str) -> Path:
+    """One `mledojo bench` run of the baseline on COMP, seed 0, the small budget; its folder."""
     cmd = [sys.executable, "-m", "mledojo.bench.cli", "bench", "--runs-dir", str(runs)]
     cmd += ["--plain", "--agents", "baseline", "--competitions", COMP, "--seeds", "1", *SMALL]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    done = subprocess.run(
+        [*cmd, *extra], capture_output=True, text=True, timeout=600, env=dict(os.environ)
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     (run,) = [p for p in runs.iterdir() if p.is_dir()]
     return run
+
+
+@pytest.fixture(scope="module")
+def honest_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _bench(tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture(scope="module")
+def variant_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same honest run on a training variant (data seed 1): practice data, whose
+    answers were never hidden from an agent that trains on variants."""
+    return _bench(tmp_path_factory.mktemp("variant-runs"), "--data-seed", "1")
 
 
 def _copy(run: Path, dest: Path) -> Path:
@@ -80,7 +95,6 @@ def _result_path(run: Path) -> Path:
 
 def forge(run: Path, attacker_cache: Path) -> float:
     """The attacker's forgery, with public code only; returns the forged private score."""
-    from mledojo.competition import get_competition
     from mledojo.data.prepare import prepare
     from mledojo.grading.scorer import Scorer
 
@@ -230,10 +244,6 @@ def test_submit_refuses_a_bundle_off_the_board_spec_naming_the_field(
 ) -> None:
     run = _copy(honest_run, tmp_path)
     cases = {
-        "data_seed": (
-            {"competitions": [{"id": COMP, "version": 1, "data_seed": 3}]},
-            f"data_seed 0 is not pinned for {COMP} v1: the board accepts 3",
-        ),
         "budget": ({"budget": {"max_steps": 20}}, "budget.max_steps is 3 for"),
         "resources": ({"resources": {"cpus": 2}}, "resources.cpus is 1.0 for"),
         "seed": ({"seeds": [1]}, f"seed 0 is not pinned for {COMP} v1: the board accepts 1"),
@@ -242,6 +252,36 @@ def test_submit_refuses_a_bundle_off_the_board_spec_naming_the_field(
         with pytest.raises(SubmissionRejected) as info:
             submit_run(run, name="x", board_spec=_board(tmp_path, **change), out_dir=tmp_path)
         assert any(message in r for r in info.value.reasons), (field, info.value.reasons)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_board_refuses_a_training_variant_run_and_takes_the_evaluation_one(
+    honest_run: Path, variant_run: Path, tmp_path: Path
+) -> None:
+    """Issue 19: a score on a training variant is not a score on the evaluation split, and
+    an agent that trains on variants may have seen that variant's answers. `submit` must
+    refuse it, with the board spec and without one; `build` must refuse it in its sources."""
+    variant = _copy(variant_run, tmp_path / "variant")
+    for spec in (_board(tmp_path), None):
+        with pytest.raises(SubmissionRejected) as info:
+            submit_run(variant, name="x", board_spec=spec, out_dir=tmp_path / "refused")
+        reasons = " ".join(info.value.reasons)
+        assert "data_variant 'training-2': a training variant" in reasons, (spec, reasons)
+        assert f"data_seed 1 is a training variant of {COMP}-v1" in reasons, (spec, reasons)
+    assert not (tmp_path / "refused").exists() or not any((tmp_path / "refused").iterdir())
+    honest = _copy(honest_run, tmp_path / "honest")
+    for spec, out in ((_board(tmp_path), "pinned"), (None, "unpinned")):
+        record = submit_run(honest, name="x", board_spec=spec, out_dir=tmp_path / out)
+        (row,) = load_jsonl(Path(record.path))
+        assert (row.data_seed, row.data_variant) == (0, None)
+    (ep,) = load_episodes([variant])  # a run folder given to `leaderboard build --source`
+    assert (ep.data_seed, ep.data_variant) == (1, "training-2")
+    with pytest.raises(LeaderboardError, match="data_variant 'training-2' is a training variant"):
+        build_board([ep], bootstrap=0)
+    (good,) = load_episodes([honest])
+    assert (good.data_seed, good.data_variant) == (0, None)
+    assert build_board([good], bootstrap=0).classes[0].agents[0].scored == 1
 
 
 @pytest.mark.docker
@@ -339,7 +379,10 @@ def test_the_board_spec_names_each_field_outside_it(tmp_path: Path) -> None:
     board = load_board_file(_board(tmp_path))
     assert board.check_episode(_spec(), "e") == []
     assert board.check_episode(_spec(data_seed=3), "e") == [
-        f"e: data_seed 3 is not pinned for {COMP} v1: the board accepts 0"
+        "e: data_variant 'training-2': a training variant; the board takes episodes on the "
+        "evaluation split only (data_variant null)",
+        f"e: data_seed 3 is a training variant of {COMP}-v1: the board takes its evaluation "
+        "split, data seed 0",
     ]
     assert board.check_episode(_spec(seed=7), "e") == [
         f"e: seed 7 is not pinned for {COMP} v1: the board accepts 0"
@@ -362,8 +405,6 @@ def test_the_board_spec_names_each_field_outside_it(tmp_path: Path) -> None:
 
 
 def test_a_board_spec_with_unknown_fields_or_versions_is_refused(tmp_path: Path) -> None:
-    from mledojo.leaderboard._io import LeaderboardError
-
     with pytest.raises(LeaderboardError, match="unknown budget field"):
         load_board_file(_board(tmp_path, budget={"max_stepz": 3}))
     with pytest.raises(LeaderboardError, match=f"{COMP}-v9"):
@@ -382,3 +423,34 @@ def test_a_v1_board_entry_loads_with_its_numbers_as_reported(tmp_path: Path) -> 
         3,
     )
     assert ep.reported_hardware == "x" and ep.verification.level == "self-reported"
+
+
+def test_the_board_spec_pins_only_evaluation_seeds(tmp_path: Path) -> None:
+    """A board.yaml pinning a training variant's data seed is refused on load, naming it."""
+    variant = [{"id": COMP, "version": 1, "data_seed": 1}]
+    with pytest.raises(LeaderboardError, match=f"{COMP}-v1: data_seed 1 is a training variant"):
+        load_board_file(_board(tmp_path, competitions=variant))
+    repo = load_board_file(Path(__file__).parents[2] / "leaderboard" / "board.yaml")
+    for pin in (p for c in repo.classes for p in c.competitions):
+        assert pin.data_seed == get_competition(pin.versioned_id).spec.split.seed, pin
+
+
+def test_a_spec_claiming_a_variant_is_refused_even_on_the_pinned_seed(tmp_path: Path) -> None:
+    board = load_board_file(_board(tmp_path))
+    forged = _spec().model_copy(update={"data_variant": "training-2"})
+    assert board.check_episode(forged, "e") == [
+        "e: data_variant 'training-2': a training variant; the board takes episodes on the "
+        "evaluation split only (data_variant null)"
+    ]
+
+
+def test_board_building_refuses_entries_on_a_training_variant() -> None:
+    """Entries (a `.board.jsonl` or a result) recording a variant never reach the board."""
+    base = {"agent": "a", "competition": COMP, "competition_version": 1, "seed": 0}
+    base |= {"reported_status": "completed", "private_score": 0.8, "private_human_rank": 0.2}
+    assert build_board([BoardEpisode(**base, data_seed=0)], bootstrap=0).episodes == 1
+    assert build_board([BoardEpisode(**base)], bootstrap=0).episodes == 1  # not recorded
+    with pytest.raises(LeaderboardError, match="data_seed 1 is a training variant"):
+        build_board([BoardEpisode(**base, data_seed=1)], bootstrap=0)
+    with pytest.raises(LeaderboardError, match="data_variant 'training-2'"):
+        build_board([BoardEpisode(**base, data_seed=0, data_variant="training-2")], bootstrap=0)
