@@ -106,6 +106,11 @@ def off_evaluation_split(spec: EpisodeSpec, where: str) -> list[str]:
             f"{where}: data_variant {spec.data_variant!r}: a training variant; the board takes "
             "episodes on the evaluation split only (data_variant null)"
         )
+    if spec.mode != "evaluation":
+        reasons.append(
+            f"{where}: mode {spec.mode!r}: the agent was shown its private score; the board "
+            "takes evaluation-mode episodes only (mode evaluation, the evaluation split's default)"
+        )
     seed = evaluation_seed(spec.competition)
     if spec.data_seed != seed:
         reasons.append(

@@ -381,6 +381,7 @@ def test_the_board_spec_names_each_field_outside_it(tmp_path: Path) -> None:
     assert board.check_episode(_spec(data_seed=3), "e") == [
         "e: data_variant 'training-2': a training variant; the board takes episodes on the "
         "evaluation split only (data_variant null)",
+        TRAINING_MODE,
         f"e: data_seed 3 is a training variant of {COMP}-v1: the board takes its evaluation "
         "split, data seed 0",
     ]
@@ -442,6 +443,21 @@ def test_a_spec_claiming_a_variant_is_refused_even_on_the_pinned_seed(tmp_path: 
         "e: data_variant 'training-2': a training variant; the board takes episodes on the "
         "evaluation split only (data_variant null)"
     ]
+
+
+TRAINING_MODE = (
+    "e: mode 'training': the agent was shown its private score; the board takes "
+    "evaluation-mode episodes only (mode evaluation, the evaluation split's default)"
+)
+
+
+def test_a_training_mode_episode_on_the_evaluation_split_is_refused(tmp_path: Path) -> None:
+    """`mode="training"` showed the agent its private score: never a board result."""
+    board = load_board_file(_board(tmp_path))
+    with pytest.warns(UserWarning, match="not a board result"):
+        shown = _spec(mode="training")
+    assert shown.data_seed == 0 and shown.data_variant is None
+    assert board.check_episode(shown, "e") == [TRAINING_MODE]
 
 
 def test_board_building_refuses_entries_on_a_training_variant() -> None:
