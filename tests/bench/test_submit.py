@@ -306,13 +306,16 @@ def _old_rule_key(spec: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
+RULE_2_FIELDS = ("key_version", "data_variant", "mode")  # what rule-1 specs never had
+
+
 def test_a_run_filed_by_the_previous_key_rule_is_accepted(honest_run: Path, tmp_path: Path) -> None:
     """A run written before key versions (rule-1 keys and folders, a schema-1 plan) is
     accepted as it is: old runs can still be submitted."""
     run = _copy(honest_run, tmp_path)
     for path in list(run.glob("*/*/*/result.json")):
         data = json.loads(path.read_text())
-        spec = {k: v for k, v in data["spec"].items() if k != "key_version"}
+        spec = {k: v for k, v in data["spec"].items() if k not in RULE_2_FIELDS}
         old = _old_rule_key(spec)
         assert old != data["key"]
         data["key"], data["spec"] = old, spec
@@ -324,7 +327,7 @@ def test_a_run_filed_by_the_previous_key_rule_is_accepted(honest_run: Path, tmp_
     plan = json.loads((run / "bench.json").read_text())
     jobs = []
     for job in plan["jobs"]:
-        spec = {k: v for k, v in job["spec"].items() if k != "key_version"}
+        spec = {k: v for k, v in job["spec"].items() if k not in RULE_2_FIELDS}
         jobs.append(
             {
                 "competition": spec["competition"].rsplit("-v", 1)[0],
