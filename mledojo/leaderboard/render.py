@@ -291,9 +291,11 @@ SORT_SCRIPT = """
 STYLE = """
 body { font-family: DejaVu Sans, Helvetica, Arial, sans-serif; margin: 24px; color: #222;
        max-width: 1240px; }
-table { border-collapse: collapse; margin: 8px 0 20px; font-size: 13px; }
-th, td { border: 1px solid #bbb; padding: 4px 6px; text-align: right; white-space: nowrap; }
-th { background: #e8eef7; cursor: pointer; user-select: none; white-space: normal; }
+table { border-collapse: collapse; margin: 8px 0 20px; font-size: 12px; }
+th, td { border: 1px solid #bbb; padding: 3px 4px; text-align: right; white-space: nowrap; }
+th { background: #e8eef7; cursor: pointer; user-select: none; white-space: normal;
+     min-width: 3em; }
+td.wrap { white-space: normal; max-width: 11em; text-align: left; }
 th[aria-sort=descending]::after { content: " ▼"; }
 th[aria-sort=ascending]::after { content: " ▲"; }
 td.name, th.name { text-align: left; }
@@ -318,8 +320,10 @@ def _th(label: str, numeric: bool, name: bool = False, low_is_best: bool = False
     return f'<th data-type="{kind}"{best}{cls}>{h(label)}</th>'
 
 
-def _td(text: str, value: float | str | None = None, name: bool = False) -> str:
-    cls = ' class="name"' if name else ""
+def _td(
+    text: str, value: float | str | None = None, name: bool = False, wrap: bool = False
+) -> str:
+    cls = ' class="name"' if name else ' class="wrap"' if wrap else ""
     data = "" if value is None else f' data-v="{h(str(value))}"'
     return f"<td{cls}{data}>{h(text)}</td>"
 
@@ -350,7 +354,7 @@ def _html_overall(members: list[AgentSummary], index: str) -> str:
             _td(f"{a.reported_llm_tokens:,}", a.reported_llm_tokens),
             _td(usd_text(a.reported_llm_usd), a.reported_llm_usd),
             _td(duration_text(a.reported_wall_time_s), a.reported_wall_time_s),
-            _td(", ".join(a.reported_hardware)),
+            _td(", ".join(a.reported_hardware), wrap=True),
         ]
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return (
