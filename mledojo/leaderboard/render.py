@@ -320,9 +320,7 @@ def _th(label: str, numeric: bool, name: bool = False, low_is_best: bool = False
     return f'<th data-type="{kind}"{best}{cls}>{h(label)}</th>'
 
 
-def _td(
-    text: str, value: float | str | None = None, name: bool = False, wrap: bool = False
-) -> str:
+def _td(text: str, value: float | str | None = None, name: bool = False, wrap: bool = False) -> str:
     cls = ' class="name"' if name else ' class="wrap"' if wrap else ""
     data = "" if value is None else f' data-v="{h(str(value))}"'
     return f"<td{cls}{data}>{h(text)}</td>"
