@@ -18,19 +18,16 @@ An episode runs it with `mledojo run --image <tag>` or
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import platform
 import tarfile
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from mledojo.errors import ImageBuildError, SandboxError
-from mledojo.sandbox import cleanup
 from mledojo.sandbox.engine import docker_client
 from mledojo.sandbox.image import (
     BUILD_TIMEOUT_S,
@@ -46,13 +43,13 @@ from mledojo.sandbox.image import (
     Progress,
     _cache_root,
     _find_image,
-    _log_lines,
     _report_for,
     _say,
     build_image,
     download_wheels,
     file_digest,
     image_tag,
+    run_offline_build,
 )
 
 log = logging.getLogger(__name__)
@@ -188,48 +185,26 @@ def _install_and_commit(
     wheels: list[Path],
     cache: Path,
 ) -> None:
-    """Run the script in a network-less container of `base`, then commit it as `tag`.
-
-    The wheels go in with `put_archive` and the script deletes them: no layer keeps them.
-    """
-    container = client.containers.create(
+    """Run `extend.sh` in a network-less container of `base`, then commit it as `tag`."""
+    repository, _, version = tag.partition(":")
+    changes = [
+        f"LABEL {LABEL_KIND}={EXTENDED_KIND}",
+        f"LABEL {LABEL_HASH}={content}",
+        f"LABEL {LABEL_METHOD}=offline",
+        f"LABEL {LABEL_BASE}={base}",
+        f"USER {RUNTIME_USER}",
+        f"WORKDIR {RUNTIME_WORKDIR}",
+        f"CMD {json.dumps(list(RUNTIME_CMD))}",
+    ]
+    run_offline_build(
+        client,
         base,
-        command=["/bin/sh", f"{STAGE_DIR}/extend.sh"],
-        user="0",
-        network_disabled=True,
-        labels={  # found by `mledojo cleanup` if this process dies mid-build
-            LABEL_KIND: "build",
-            cleanup.LABEL_EPISODE: "image-build",
-            cleanup.LABEL_RUN: "image-build",
-            **cleanup.owner_labels(),
-        },
+        stage=STAGE_DIR,
+        script="extend.sh",
+        write_context=lambda archive: _context_tar(text, wheels, archive),
+        cache=cache,
+        commit=(repository, version, changes),
     )
-    try:
-        with tempfile.NamedTemporaryFile(dir=cache, suffix=".tar") as archive:
-            _context_tar(text, wheels, Path(archive.name))
-            with open(archive.name, "rb") as stream:
-                container.put_archive(str(Path(STAGE_DIR).parent), stream)
-        container.start()
-        for line in _log_lines(container.logs(stream=True, follow=True)):
-            log.debug("extend: %s", line)
-        status = int(container.wait().get("StatusCode", 1))
-        if status != 0:
-            tail = container.logs(tail=25).decode(errors="replace")
-            raise ImageBuildError(f"installing the extra packages failed (exit {status}):\n{tail}")
-        repository, _, version = tag.partition(":")
-        changes = [
-            f"LABEL {LABEL_KIND}={EXTENDED_KIND}",
-            f"LABEL {LABEL_HASH}={content}",
-            f"LABEL {LABEL_METHOD}=offline",
-            f"LABEL {LABEL_BASE}={base}",
-            f"USER {RUNTIME_USER}",
-            f"WORKDIR {RUNTIME_WORKDIR}",
-            f"CMD {json.dumps(list(RUNTIME_CMD))}",
-        ]
-        container.commit(repository=repository, tag=version, changes=changes)
-    finally:
-        with contextlib.suppress(Exception):
-            container.remove(force=True)
 
 
 def check_extended(client: Any, tag: str) -> None:

@@ -734,19 +734,46 @@ def _install_and_commit(
     cache: Path,
     progress: Progress | None,
 ) -> None:
-    """Run `install.sh` in a container of `base` without network, then commit it.
+    """Run `install.sh` in a container of `base` without network, then commit it."""
+    repository, _, version = f"{IMAGE_REPOSITORY}:{content}".partition(":")
+    run_offline_build(
+        client,
+        base,
+        stage=STAGE_DIR,
+        script="install.sh",
+        write_context=lambda archive: _context_tar(inputs, wheels, archive),
+        cache=cache,
+        commit=(repository, version, _commit_changes(content, base)),
+        environment={"PATH": RUNTIME_ENV["PATH"], "LANG": "C.UTF-8"},
+    )
 
-    The context goes in with `put_archive` and `install.sh` deletes it before the commit,
-    so the wheels never reach a layer (a Dockerfile `COPY` would keep them forever).
+
+def run_offline_build(
+    client: Any,
+    base: str,
+    *,
+    stage: str,
+    script: str,
+    write_context: Callable[[Path], None],
+    cache: Path,
+    commit: tuple[str, str, list[str]],
+    environment: dict[str, str] | None = None,
+) -> None:
+    """Run `script` of the context unpacked at `stage` as root in a network-less container
+    of `base`, then commit it as `commit` = (repository, tag, Dockerfile changes).
+
+    The context (a tar written by `write_context`) goes in with `put_archive` and the
+    script deletes it before the commit, so the wheels never reach a layer (a Dockerfile
+    `COPY` would keep them forever). The container is labelled like an episode's with this
+    process as owner, so `mledojo cleanup` and the next start's orphan reaping find a build
+    whose builder was killed.
     """
     container = client.containers.create(
         base,
-        command=["/bin/sh", f"{STAGE_DIR}/install.sh"],
+        command=["/bin/sh", f"{stage}/{script}"],
         user="0",
         network_disabled=True,
-        environment={"PATH": RUNTIME_ENV["PATH"], "LANG": "C.UTF-8"},
-        # An episode-style label with this process as owner: `mledojo cleanup` and the next
-        # start's orphan reaping find a build container whose builder was killed.
+        environment=environment or {},
         labels={
             LABEL_KIND: "build",
             cleanup.LABEL_EPISODE: "image-build",
@@ -756,18 +783,18 @@ def _install_and_commit(
     )
     try:
         with tempfile.NamedTemporaryFile(dir=cache, suffix=".tar") as archive:
-            _context_tar(inputs, wheels, Path(archive.name))
+            write_context(Path(archive.name))
             with open(archive.name, "rb") as stream:
-                container.put_archive(str(Path(STAGE_DIR).parent), stream)
+                container.put_archive(str(Path(stage).parent), stream)
         container.start()
         for line in _log_lines(container.logs(stream=True, follow=True)):
-            log.debug("install: %s", line)
+            log.debug("%s: %s", script, line)
         status = int(container.wait().get("StatusCode", 1))
         if status != 0:
             tail = container.logs(tail=25).decode(errors="replace")
-            raise ImageBuildError(f"install.sh failed (exit {status}):\n{tail}")
-        repository, _, version = f"{IMAGE_REPOSITORY}:{content}".partition(":")
-        container.commit(repository=repository, tag=version, changes=_commit_changes(content, base))
+            raise ImageBuildError(f"{script} failed (exit {status}):\n{tail}")
+        repository, tag, changes = commit
+        container.commit(repository=repository, tag=tag, changes=changes)
     finally:
         with contextlib.suppress(Exception):
             container.remove(force=True)
