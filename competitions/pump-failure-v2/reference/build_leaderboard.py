@@ -67,9 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     _write(rows)
 
 
-def _grade_pool(
-    comp: Competition, seed: int | None, only: str
-) -> list[tuple[str, float, float]]:
+def _grade_pool(comp: Competition, seed: int | None, only: str) -> list[tuple[str, float, float]]:
     """Run and grade every entry (named `only*`) on one data seed (None: the evaluation's)."""
     started = time.monotonic()
     data = prepare(comp, data_seed=seed)
