@@ -307,7 +307,7 @@ def test_causal_features_of_the_strong_references_see_no_later_hour() -> None:
             pd.testing.assert_series_equal(frame.iloc[t], cut[name].iloc[t], obj=name)
 
 
-def test_reference_board_is_the_pool_and_gold_means_beating_tuned_boosting() -> None:
+def test_reference_board_is_the_pool_and_gold_means_beating_causal_boosting() -> None:
     """The board lists exactly the pool's entries, and its top is a causal gradient boosting
     that beats the calibration's untuned settings (else gold means "at least the untuned")."""
     solutions = _module(POOL_FILE / "solutions.py", "pump_v2_solutions_board")
