@@ -10,8 +10,8 @@ writes `leaderboard/{public,private}.csv` (`rank,score,solution`, best first). T
 a reference pool, not humans, and are labelled as such wherever they are shown.
 
 `--seeds` grades on training variants instead (any data seed but 0; `--only` keeps the
-entries whose name starts with a prefix) and only prints: that is where the boosting
-settings of the pool were chosen, so the evaluation answers never tuned an entry.
+entries whose name starts with a prefix) and only prints: compare settings there before
+they join the pool, so the evaluation answers never choose an entry.
 """
 
 from __future__ import annotations
@@ -61,10 +61,9 @@ def main(argv: list[str] | None = None) -> None:
         for seed in args.seeds:
             _grade_pool(comp, seed, args.only)
         return
-    rows = _grade_pool(comp, None, args.only)
     if args.only:
-        raise SystemExit("--only writes no board: run without it to rebuild the board")
-    _write(rows)
+        raise SystemExit("--only needs --seeds: the board is rebuilt from the whole pool")
+    _write(_grade_pool(comp, None, ""))
 
 
 def _grade_pool(comp: Competition, seed: int | None, only: str) -> list[tuple[str, float, float]]:
