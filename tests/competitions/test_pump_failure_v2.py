@@ -287,3 +287,34 @@ def test_baseline_solution_predicts_every_case_from_its_history(
     assert sorted(sub["id"]) == sorted(answers["id"])
     merged = answers.merge(sub, on="id", suffixes=("", "_pred"))
     assert roc_auc_score(merged["failure_24h"], merged["failure_24h_pred"]) > 0.85
+
+
+# --------------------------------------------------------------------------- reference pool
+
+POOL_FILE = Path(__file__).resolve().parents[2] / "competitions/pump-failure-v2/reference"
+
+
+def test_causal_features_of_the_strong_references_see_no_later_hour() -> None:
+    """Every feature of hour t is the same whether or not the hours after t exist."""
+    solutions = _module(POOL_FILE / "solutions.py", "pump_v2_solutions_causal")
+    rng = np.random.default_rng(0)
+    grid = pd.DataFrame(rng.normal(size=(300, 3)))
+    grid.iloc[rng.random(grid.shape) < 0.05] = np.nan  # gaps, as offline hours leave them
+    full = solutions._causal_grids(grid, "x")
+    for t in (30, 120, 250):
+        cut = solutions._causal_grids(grid.iloc[: t + 1], "x")
+        for name, frame in full.items():
+            pd.testing.assert_series_equal(frame.iloc[t], cut[name].iloc[t], obj=name)
+
+
+def test_reference_board_is_the_pool_and_gold_means_beating_causal_boosting() -> None:
+    """The board lists exactly the pool's entries, and its top is a causal gradient boosting
+    that beats the calibration's untuned settings (else gold means "at least the untuned")."""
+    solutions = _module(POOL_FILE / "solutions.py", "pump_v2_solutions_board")
+    board_spec = get_competition(CID).spec.leaderboard
+    assert board_spec is not None
+    board = pd.read_csv(get_competition(CID).path(board_spec.private))
+    assert sorted(board["solution"]) == sorted(e.name for e in solutions.POOL)
+    top = board.iloc[0]
+    untuned = board.set_index("solution").loc["gbm-causal-untuned", "score"]
+    assert str(top["solution"]).startswith("gbm-causal-") and top["score"] > untuned
