@@ -128,7 +128,9 @@ class Scorer:
             n_rows=graded.n_rows,
             copies_answers=graded.copies_answers,
             replicates=found,
-            copy_share=graded.copy_share,
+            # An exact-match share on the public part would be an oracle in the agent's
+            # feedback (a guessed row moves it by 1/n); the copy check is the private grade's.
+            copy_share=None if part == "public" else graded.copy_share,
         )
 
 

@@ -152,6 +152,26 @@ def test_a_partial_copy_of_the_answers_is_flagged(cache: Path, tmp_path: Path) -
     assert report.implausible and report.caveats[0].startswith("SUSPECT:")
 
 
+def test_the_public_feedback_counts_no_exact_answers(cache: Path, tmp_path: Path) -> None:
+    """The public grade is an agent's feedback every step: it must say no more than the
+    rounded score. An exact-match share there is an oracle: guess one row's strength, and a
+    share that moves by 1/n says the guess is the hidden answer (RMSE rounded to 5 decimals
+    hides it). The private grade, the caller's, keeps the share for the copy check."""
+    comp, data = prepared("playground-series-s3e9", cache)
+    scorer = Scorer(comp, data)
+    answers = scorer.answers.copy()
+    public = answers["usage"] == "public"
+    guess = answers.assign(Strength=answers["Strength"] + 40.0)
+    first = guess.index[public][0]
+    guess.loc[first, "Strength"] = answers.loc[first, "Strength"]  # one right guess
+    path = tmp_path / "probe.csv"
+    guess[["id", "Strength"]].to_csv(path, index=False)
+    seen = scorer.score(path, part="public")
+    assert seen.copy_share is None
+    assert not any("equal the hidden answers" in c for c in seen.caveats)
+    assert scorer.score(path, part="private").copy_share is not None
+
+
 def test_a_cross_seed_lookup_score_is_past_the_ceiling(cache: Path, tmp_path: Path) -> None:
     """What the audit saw: another seed's train.csv gives 0.987 on spaceship (Kaggle's best
     0.828). Labels of 97 % of the rows, the rest wrong: flagged."""
