@@ -612,21 +612,35 @@ def cleanup(
     Live episodes (their owner process still runs) are kept unless `--all` is given, which
     asks first (or not, with `--yes`).
     """
-    from mledojo.sandbox.cleanup import find_labelled, reap_control_dirs, reap_orphans, remove
-
-    if all_:
-        live = find_labelled(run)
-        if live and not yes:
-            typer.confirm(f"remove {len(live)} container(s), live episodes included?", abort=True)
-        removed = remove(live)
-    else:
-        removed = reap_orphans(run)
-    folders = reap_control_dirs()
-    out.print(
-        f"removed {len(removed)} container(s)" + (": " + ", ".join(removed) if removed else "")
+    from mledojo.sandbox.cleanup import (
+        find_labelled,
+        reap_control_dirs,
+        reap_orphans,
+        reap_volumes,
+        remove,
     )
+    from mledojo.sandbox.engine import docker_available
+
+    if not docker_available():
+        out.print("Docker is not reachable: containers were not looked at (start it and rerun)")
+    else:
+        if all_:
+            live = find_labelled(run)
+            if live and not yes:
+                typer.confirm(
+                    f"remove {len(live)} container(s), live episodes included?", abort=True
+                )
+            removed = remove(live)
+        else:
+            removed = reap_orphans(run)
+        shown = ": " + ", ".join(removed) if removed else ""
+        out.print(f"removed {len(removed)} container(s){shown}")
+    folders = reap_control_dirs()
     if folders:
         out.print(f"removed {len(folders)} stale control folder(s): {', '.join(folders)}")
+    volumes = reap_volumes()
+    if volumes:
+        out.print(f"released {len(volumes)} disk volume(s) whose folder was deleted")
 
 
 def main() -> None:

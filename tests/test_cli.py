@@ -245,3 +245,12 @@ def test_run_prints_the_final_interval_and_medal_chances(tmp_path: Path) -> None
     text = console.export_text()
     assert "0.71 to 0.86" in text
     assert "gold 5%, silver or better 12%, any medal 31%" in text
+
+
+def test_cleanup_without_docker_still_reaps_and_says_so(tmp_path: Path) -> None:
+    """It used to end in a Docker traceback before looking at control folders or volumes."""
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}
+    result = mledojo("cleanup", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Docker is not reachable" in result.stdout
+    assert "Traceback" not in result.stderr

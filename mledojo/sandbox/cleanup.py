@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mledojo.sandbox.episode_uids import kill_uid
-from mledojo.sandbox.quota import release_leftover
+from mledojo.sandbox.quota import release_leftover, release_orphans, still_mounted
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,15 @@ def reap_control_dirs(root: Path | None = None) -> list[str]:
             kill_uid(uid)
         if os.geteuid() == 0:
             release_leftover(folder)  # before the rmtree: its binds sit in the folder
+        if still_mounted(folder):  # keep the records for the next cleanup to try again
+            log.warning("cleanup: %s still has mounts; kept for the next cleanup", folder)
+            continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder.name)
     return removed
+
+
+def reap_volumes() -> list[str]:
+    """Release disk volumes whose image was deleted while mounted (their episode folder was
+    removed under them, so no control folder leads to them); return the images. Root only."""
+    return release_orphans() if os.geteuid() == 0 else []

@@ -199,8 +199,9 @@ class RunnerSandbox(Sandbox):
                     self.last_copy_out = self._quota.release(copy_out=self._all_dead())
             finally:
                 self._quota = None
-                if self._control_dir is not None:
+                if self._control_dir is not None and not quota.still_mounted(self._control_dir):
                     shutil.rmtree(self._control_dir, ignore_errors=True)
+                # else: a release cut short; the records stay for `mledojo cleanup`
                 self._control_dir = None
 
     def _all_dead(self) -> bool:

@@ -22,6 +22,7 @@ volume of a host killed with SIGKILL (`release_leftover`).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import fcntl
@@ -308,8 +309,55 @@ def release_leftover(control_dir: Path) -> bool:
     if not folder.name.startswith(FOLDER_PREFIX) or Path(record.fs).parent != folder:
         log.warning("quota: %s records an unexpected folder %s; left alone", control_dir, folder)
         return False
-    release_volume(record, _mounted_device(Path(record.fs)))
+    # The record's paths may have moved (a test's tmp folder renamed before removal); the
+    # control folder's own binds have not, and name the same device.
+    points = [Path(record.fs), *(control_dir / name for name in CONTROL_SUBDIRS)]
+    device = next((d for d in map(_mounted_device, points) if d is not None), None)
+    moved = _backing_image(device) if device is not None else None
+    if moved is not None and moved != Path(record.image):  # the kernel follows the rename
+        folder = moved.parent
+        record = QuotaRecord(folder=str(folder), image=str(moved), fs=str(folder / FS_NAME))
+    release_volume(record, device)
     return True
+
+
+def _backing_image(device: str) -> Path | None:
+    """The quota image behind loop device `device` (major:minor), if it is one."""
+    try:
+        text = Path(f"/sys/dev/block/{device}/loop/backing_file").read_text().rstrip("\n")
+    except OSError:
+        return None
+    path = Path(text.removesuffix(" (deleted)"))
+    if path.name != IMAGE_NAME or not path.parent.name.startswith(FOLDER_PREFIX):
+        return None
+    return path
+
+
+def still_mounted(folder: Path) -> list[str]:
+    """Mount points at or under `folder` (a folder with any of them cannot be removed)."""
+    prefix = str(folder).rstrip("/") + "/"
+    return [point for _, point in _mountinfo() if point == str(folder) or point.startswith(prefix)]
+
+
+def release_orphans() -> list[str]:
+    """Release volumes nothing can find any more: a quota image that was deleted while
+    mounted (its episode's folder removed under it). Returns the images' paths. Needs root."""
+    released = []
+    for loop, image in _loops():
+        if not image.endswith(" (deleted)"):
+            continue
+        path = Path(image.removesuffix(" (deleted)"))
+        if path.name != IMAGE_NAME or not path.parent.name.startswith(FOLDER_PREFIX):
+            continue
+        device = _loop_device(loop)
+        for target in reversed(_mount_points(device) if device else []):
+            _umount(target)
+        _detach_loops(str(path))
+        for empty in (path.parent / FS_NAME, path.parent):  # what the removal could not take
+            with contextlib.suppress(OSError):
+                empty.rmdir()
+        released.append(str(path))
+    return released
 
 
 def release_volume(record: QuotaRecord, device: str | None) -> None:
@@ -396,18 +444,32 @@ def _mount_points(device: str) -> list[str]:
     return [point for dev, point in _mountinfo() if dev == device]
 
 
-def _detach_loops(image: str) -> None:
-    """Detach any loop device still backed by `image` (autoclear normally did it)."""
-    base = Path("/sys/block")
+def _loops() -> list[tuple[Path, str]]:
+    """(sysfs folder, backing file) of every attached loop device."""
     try:
-        loops = [p for p in base.iterdir() if p.name.startswith("loop")]
+        loops = [p for p in Path("/sys/block").iterdir() if p.name.startswith("loop")]
     except OSError:
-        return
+        return []
+    found = []
     for loop in loops:
         try:
-            backing = (loop / "loop" / "backing_file").read_text().rstrip("\n")
+            found.append((loop, (loop / "loop" / "backing_file").read_text().rstrip("\n")))
         except OSError:
             continue
+    return found
+
+
+def _loop_device(loop: Path) -> str | None:
+    """The major:minor of a loop device's sysfs folder."""
+    try:
+        return (loop / "dev").read_text().strip()
+    except OSError:
+        return None
+
+
+def _detach_loops(image: str) -> None:
+    """Detach any loop device still backed by `image` (autoclear normally did it)."""
+    for loop, backing in _loops():
         if backing.removesuffix(" (deleted)") != image:
             continue
         try:

@@ -23,6 +23,7 @@ import pytest
 
 from mledojo.artifacts import EpisodeResult
 from mledojo.bench.plan import load_plan
+from mledojo.sandbox import quota
 
 pytest.importorskip("ray")
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -163,3 +164,4 @@ def test_a_bench_on_a_loopback_ray_cluster_survives_a_killed_worker_node(
     assert attempts, "the killed node's episode was not re-run as a new attempt:\n" + output
     left = docker_client.containers.list(all=True, filters={"label": [f"mledojo.run={run.name}"]})
     assert left == [], left
+    assert quota.still_mounted(tmp_path) == []  # the killed node's disk volume was released

@@ -77,16 +77,41 @@ def test_a_slow_grade_is_refused_and_the_next_one_works(scorer: Scorer, sample: 
         worker.close()
 
 
-def test_a_dead_worker_is_a_grading_error_and_is_replaced(scorer: Scorer, sample: Path) -> None:
+def test_a_worker_that_dies_mid_grade_is_a_grading_error_and_is_replaced(
+    scorer: Scorer, sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after the request went out and before its reply: deterministic (the old test
+    killed it between requests and raced `poll()`, which silently replaces a dead worker)."""
+    worker = GradingWorker(scorer)
+    read_reply = worker._read_reply
+
+    def die_then_read(proc, deadline):  # type: ignore[no-untyped-def]
+        proc.kill()
+        proc.wait(10)
+        return read_reply(proc, deadline)
+
+    try:
+        worker.validate(sample)
+        monkeypatch.setattr(worker, "_read_reply", die_then_read)
+        with pytest.raises(GradingError, match="died"):
+            worker.score(sample, part="public")
+        monkeypatch.setattr(worker, "_read_reply", read_reply)
+        assert worker.score(sample, part="public").score > 0
+    finally:
+        worker.close()
+
+
+def test_a_worker_dead_between_grades_is_replaced_silently(scorer: Scorer, sample: Path) -> None:
     worker = GradingWorker(scorer)
     try:
         worker.validate(sample)
-        assert worker.pid is not None
-        os.kill(worker.pid, signal.SIGSTOP)
-        os.kill(worker.pid, signal.SIGKILL)
-        with pytest.raises(GradingError, match="died"):
-            worker.score(sample, part="public")
+        first = worker.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        assert worker._proc is not None
+        worker._proc.wait(10)
         assert worker.score(sample, part="public").score > 0
+        assert worker.pid not in (None, first)
     finally:
         worker.close()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mledojo.sandbox import cleanup
+from mledojo.sandbox import cleanup, quota
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -42,7 +42,11 @@ cleanup.owner_labels = lambda: {
 sb = make_sandbox(kind)
 sb.start(data_dir=tmp / "data", workspace=tmp / "ws", resources=Resources(memory_mb=512),
          labels={"mledojo.run": run_id})
-(tmp / "host.json").write_text(json.dumps({"container": getattr(sb, "container_name", None)}))
+(tmp / "host.json").write_text(json.dumps({
+    "container": getattr(sb, "container_name", None),
+    "control_dir": str(sb._control_dir),
+    "host": os.getpid(),
+}))
 sb.exec(
     "import os\\n"
     "open('started.json', 'w').write(__import__('json').dumps("
@@ -106,6 +110,20 @@ def test_docker_container_stops_when_its_host_is_killed(runtime_image: str, tmp_
             pytest.fail(f"the container still runs {GONE_WITHIN_S:g} s after its host died")
     finally:
         cleanup.remove_labelled(run_id)
+    _assert_cleanup_releases_the_volume(info, tmp_path)
+
+
+def _assert_cleanup_releases_the_volume(info: dict[str, object], tmp_path: Path) -> None:
+    """What the killed host left mounted (its disk volume, when quotas are on) is released by
+    `mledojo cleanup`'s reaping: CI runs used to leak ~20 mounts each. The host named the
+    test process as owner (see HOST); give the record back to the dead host first."""
+    control_dir = Path(str(info["control_dir"]))
+    owner = json.loads((control_dir / cleanup.OWNER_FILE).read_text())
+    owner[cleanup.LABEL_OWNER_PID] = str(info["host"])
+    (control_dir / cleanup.OWNER_FILE).write_text(json.dumps(owner))
+    assert cleanup.reap_control_dirs(control_dir.parent) == [control_dir.name]
+    assert quota.still_mounted(tmp_path) == []
+    assert not control_dir.exists()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="LocalSandbox needs root")
@@ -114,6 +132,7 @@ def test_local_runner_and_step_end_when_their_host_is_killed(tmp_path: Path) -> 
     pids = {"runner": int(str(info["runner"])), "step": int(str(info["step"]))}
     while time.monotonic() - killed_at < GONE_WITHIN_S:
         if not any(_running(pid) for pid in pids.values()):
+            _assert_cleanup_releases_the_volume(info, tmp_path)
             return
         time.sleep(0.2)
     alive = {name: pid for name, pid in pids.items() if _running(pid)}

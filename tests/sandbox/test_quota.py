@@ -6,6 +6,7 @@ run on both backends by tests/sandbox/test_conformance.py."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -240,6 +241,37 @@ def test_cleanup_releases_the_volume_of_a_killed_local_host(tmp_path: Path) -> N
     assert _wait_gone(episode) == []
     assert not os.path.ismount(episode / "workspace")
     private_tmp.rmdir()
+
+
+@needs_quota
+@pytest.mark.timeout(90)
+def test_cleanup_releases_a_killed_hosts_volume_after_its_folder_moved(tmp_path: Path) -> None:
+    """pytest renames an old temp root before removing it: the record's paths then point
+    nowhere. The control folder's own binds still name the volume (this leaked ~20 mounts
+    per CI run, and the records were deleted with the folder)."""
+    private_tmp, episode = _kill_a_host(tmp_path, docker=False)
+    time.sleep(1.5)
+    moved = episode.rename(tmp_path / "moved")
+    assert len(cleanup.reap_control_dirs(private_tmp)) == 1
+    assert _wait_gone(moved) == []
+    assert list(private_tmp.iterdir()) == []
+    private_tmp.rmdir()
+
+
+@needs_quota
+@pytest.mark.timeout(90)
+def test_cleanup_releases_a_volume_whose_folders_were_deleted(tmp_path: Path) -> None:
+    """Episode folder and control folder removed under a live mount (no record is left):
+    `mledojo cleanup` still finds the volume by its deleted image and releases it."""
+    private_tmp, episode = _kill_a_host(tmp_path, docker=False)
+    time.sleep(1.5)
+    shutil.rmtree(episode, ignore_errors=True)  # what it can: not the mount points
+    shutil.rmtree(private_tmp, ignore_errors=True)
+    assert _leftovers(tmp_path)  # the image and records are gone, the mounts are not
+    assert cleanup.reap_control_dirs(private_tmp) == []  # no record leads to the volume
+    assert len(cleanup.reap_volumes()) == 1
+    assert _wait_gone(tmp_path) == []
+    shutil.rmtree(private_tmp, ignore_errors=True)
 
 
 @needs_quota
