@@ -8,7 +8,7 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import mean_squared_error, roc_auc_score
+from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -16,6 +16,7 @@ task = json.loads(TASK)  # noqa: F821 - defined by the agent
 DATA = os.environ.get("MLEDOJO_DATA", "/data")
 OUT = os.environ.get("MLEDOJO_WORKSPACE", "/workspace")
 idc, targets, kind = task["id_column"], task["targets"], task["prediction_kind"]
+metric, seed = task["metric"], int(task.get("seed") or 0)
 
 train = pd.read_csv(f"{DATA}/train.csv")
 test = pd.read_csv(f"{DATA}/test.csv")
@@ -29,15 +30,24 @@ if os.path.exists(f"{DATA}/history.csv") and not task["simple"]:
         history = None
 
 
-def find_time_column(df):
+def parse_dates(col):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pd.to_datetime(col, errors="coerce")
+
+
+def find_date_columns(df):
+    """The text columns that hold dates (95 % parse), the ones named like a time first."""
+    found = []
     for c in df.columns:
-        if not pd.api.types.is_numeric_dtype(df[c]) and any(
-            k in c.lower() for k in ("time", "date")
-        ):
-            parsed = pd.to_datetime(df[c], errors="coerce")
-            if parsed.notna().mean() > 0.95:
-                return c
-    return None
+        if c == idc or pd.api.types.is_numeric_dtype(df[c]) or df[c].isna().all():
+            continue
+        sample = df[c].dropna().astype(str).head(200)
+        if sample.str.contains(r"\d").mean() < 0.95 or parse_dates(sample).notna().mean() < 0.95:
+            continue
+        if parse_dates(df[c]).notna().mean() > 0.95:
+            found.append(c)
+    return sorted(found, key=lambda c: not any(k in c.lower() for k in ("time", "date")))
 
 
 def find_group_column(df, time_col):
@@ -82,7 +92,8 @@ def shift_in_group(x, pos, k):
 
 
 probe = train if history is not None else pd.concat([train, test], ignore_index=True)
-time_col = None if task["simple"] else find_time_column(probe[[idc, *features]])
+date_cols = [] if task["simple"] else find_date_columns(probe[[idc, *features]])
+time_col = date_cols[0] if date_cols else None
 group_col = find_group_column(probe[[idc, *features]], time_col) if time_col else None
 if history is not None and group_col:
     # train rows are grouped by entity, case rows by case; test rows are the cases' last rows
@@ -99,9 +110,16 @@ else:
         both["_key"] = both[group_col]
     long_w = 336
 if time_col:
-    both["_t"] = pd.to_datetime(both[time_col], errors="coerce")
-    for part in ("year", "hour", "dayofweek", "month"):
-        both[f"{time_col}_{part}"] = getattr(both["_t"].dt, part)
+    # calendar features of every date column; `_days` (days since 1970) lets a tree carry
+    # the latest level forward past the end of training. Targets are never features.
+    for c in date_cols:
+        when = parse_dates(both[c])
+        for part in ("year", "month", "day", "dayofweek", "dayofyear", "hour"):
+            values = getattr(when.dt, part)
+            if values.nunique() > 1:
+                both[f"{c}_{part}"] = values
+        both[f"{c}_days"] = (when - pd.Timestamp(0)).dt.total_seconds() / 86400.0
+    both["_t"] = parse_dates(both[time_col])
     both = both.sort_values(["_key", "_t"] if group_col else ["_t"], kind="stable")
     numeric = [c for c in features if pd.api.types.is_numeric_dtype(both[c])]
     keep = np.ones(len(both), dtype=bool)
@@ -131,7 +149,7 @@ if time_col:
         both = both[keep]
     both = both.sort_index()
     added = [c for c in both.columns if c not in train.columns and c not in ("_test", "_t", "_key")]
-    features = [c for c in features if c != time_col] + added
+    features = [c for c in features if c not in date_cols] + added
 
 
 def as_number(col):
@@ -161,31 +179,47 @@ order = np.argsort(train_rows["_t"].to_numpy()) if time_col else np.arange(len(X
 cut = int(len(order) * 0.8)
 fit_idx, val_idx = order[:cut], order[cut:]
 if not time_col:
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     perm = rng.permutation(len(X))
     fit_idx, val_idx = perm[:cut], perm[cut:]
-params = dict(max_iter=300, learning_rate=0.06, categorical_features="from_dtype", random_state=0)
+params = dict(
+    max_iter=300, learning_rate=0.06, categorical_features="from_dtype", random_state=seed
+)
+# The loss follows the metric's name: absolute errors for MAE and median absolute error, and
+# absolute errors of log1p(y) for SMAPE (a relative error) when the target is never negative.
+absolute = metric in ("mae", "median_absolute_error", "smape")
+log_fit = task["log_target"] or metric == "smape"
+# balanced log loss weighs both classes equally: so do the classifier's sample weights
+class_weight = "balanced" if metric.startswith("balanced") else None
 submission = pd.DataFrame({idc: both.loc[both["_test"] == 1, idc].to_numpy()})
 
 for target in targets:
     y_all = train_rows[target].to_numpy()
     if kind == "value":
-        y_fit = np.log1p(np.clip(y_all, 0, None)) if task["log_target"] else y_all.astype(float)
-        model = HistGradientBoostingRegressor(**params)
+        y_all = y_all.astype(float)
+        use_log = log_fit and np.nanmin(y_all) >= 0
+        y_fit = np.log1p(y_all) if use_log else y_all
+        loss = "absolute_error" if absolute else "squared_error"
+        model = HistGradientBoostingRegressor(loss=loss, **params)
         model.fit(X.iloc[fit_idx], y_fit[fit_idx])
         pred = model.predict(X.iloc[val_idx])
-        pred = np.expm1(pred) if task["log_target"] else pred
-        print(f"holdout RMSE on {target}: {mean_squared_error(y_all[val_idx], pred) ** 0.5:.5f}")
+        pred = np.clip(np.expm1(pred), 0, None) if use_log else pred
+        err = np.abs(y_all[val_idx] - pred)
+        print(f"holdout on {target}: RMSE {np.sqrt(np.mean(err**2)):.5f}, MAE {err.mean():.5f}")
         model.fit(X, y_fit)
         out = model.predict(X_test)
-        submission[target] = np.clip(np.expm1(out), 0, None) if task["log_target"] else out
+        submission[target] = np.clip(np.expm1(out), 0, None) if use_log else out
         continue
     labels = pd.Series(y_all).astype(str).to_numpy()
-    model = HistGradientBoostingClassifier(**params)
+    model = HistGradientBoostingClassifier(class_weight=class_weight, **params)
     if len(set(labels)) > 20:  # one tree per class per round is too slow: a linear model
         X = X.apply(lambda s: s.cat.codes if s.dtype == "category" else s)
         X_test = X_test.apply(lambda s: s.cat.codes if s.dtype == "category" else s)
-        model = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=2000))
+        model = make_pipeline(
+            SimpleImputer(),
+            StandardScaler(),
+            LogisticRegression(max_iter=2000, class_weight=class_weight),
+        )
     model.fit(X.iloc[fit_idx], labels[fit_idx])
     col = 1
     if kind == "probability" and len(model.classes_) == 2:
@@ -193,7 +227,12 @@ for target in targets:
         col = list(model.classes_).index(str(pos)) if str(pos) in model.classes_ else 1
         proba_val = model.predict_proba(X.iloc[val_idx])[:, col]
         auc = roc_auc_score(labels[val_idx] == model.classes_[col], proba_val)
-        print(f"holdout ROC AUC: {auc:.5f}")
+        print(f"holdout ROC AUC on {target}: {auc:.5f}")
+    elif kind == "ranked_labels":
+        proba_val = model.predict_proba(X.iloc[val_idx])
+        top = np.asarray(model.classes_)[np.argsort(-proba_val, axis=1)[:, :3]]
+        hits = top == labels[val_idx][:, None]
+        print(f"holdout MAP@3: {(hits / np.arange(1, 4)).sum(axis=1).mean():.5f}")
     else:
         print(f"holdout accuracy: {(model.predict(X.iloc[val_idx]) == labels[val_idx]).mean():.5f}")
     model.fit(X, labels)
@@ -204,6 +243,9 @@ for target in targets:
             submission[c] = proba[:, idx] if idx is not None else 0.0
     elif kind == "probability":
         submission[target] = model.predict_proba(X_test)[:, col]
+    elif kind == "ranked_labels":  # the three most probable classes, best first
+        order = np.argsort(-model.predict_proba(X_test), axis=1, kind="stable")[:, :3]
+        submission[target] = [" ".join(r) for r in np.asarray(model.classes_)[order]]
     else:
         pred = model.predict(X_test)
         original = pd.Series(y_all)
