@@ -14,6 +14,7 @@ from rich.table import Table
 from mledojo._console import err, out, run_app
 from mledojo.bench.cli import attach as attach_bench
 from mledojo.bot.cli import attach as attach_bot
+from mledojo.competition import SPLITS
 from mledojo.leaderboard.cli import attach as attach_leaderboard
 
 app = typer.Typer(
@@ -34,7 +35,9 @@ attach_bench(app, leaderboard_app)  # `bench`, and `leaderboard submit`
 attach_bot(app)  # `bot`: the MLE-Bot on any CSV
 
 SUSPECT_ROW = ("[red]suspect[/red]", "[red]past the honest ceiling; see the note[/red]")
-SplitOpt = Annotated[str, typer.Option("--split", help="all | tabular | lite | synthetic | kaggle")]
+SplitOpt = Annotated[
+    str, typer.Option("--split", help=f"a split ({' | '.join(SPLITS)}) or any tag")
+]
 SeedOpt = Annotated[
     int | None, typer.Option("--data-seed", help="data variant (default: the spec's seed)")
 ]
@@ -100,6 +103,11 @@ def list_cmd(split: SplitOpt = "all", as_json: JsonOpt = False) -> None:
             ", ".join(s.tags),
         )
     out.print(table)
+    latest = cat.latest()
+    counts = [
+        f"{name} ({sum(name == 'all' or name in c.spec.tags for c in latest)})" for name in SPLITS
+    ]
+    out.print("splits (--split): " + ", ".join(counts))
     for broken in cat.broken:
         err.print(f"[red]broken competition[/red] {broken}")
 

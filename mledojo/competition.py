@@ -583,6 +583,17 @@ def _warn_deprecated(comp: Competition) -> None:
         )
 
 
+SPLITS: dict[str, str] = {
+    "all": "every competition",
+    "lite": "a small representative subset: each baseline episode under 2 minutes (decision 100)",
+    "tabular": "tables of rows (every competition so far)",
+    "timeseries": "rows ordered in time (forecasts, hourly series): time splits or panels",
+    "kaggle": "real Kaggle competitions, scored against their real boards",
+    "synthetic": "generated data (pump-failure)",
+}
+"""The documented catalogue splits; every one but `all` is the tag of that name."""
+
+
 def list_competitions(split: str = "all") -> list[str]:
     """Ids of the registered competitions (latest versions), optionally one catalogue split."""
     comps = discover().latest()

@@ -39,7 +39,9 @@ def case(
 CASES = [
     case(
         "baseline_table.py",
-        rf"\| titanic \| accuracy ↑ \| {NUMBER} \[{NUMBER}, {NUMBER}\] \| {NUMBER} \|",
+        rf"\| titanic \| accuracy ↑ \| {NUMBER} \[{NUMBER}, {NUMBER}\] "
+        rf"\| 2 of 2 in \[{NUMBER}, {NUMBER}\] \| {NUMBER} \|",
+        rf"resumed bench: {NUMBER} s, 0 episodes replayed",
         kaggle=True,
         marks=(docker,),
     ),

@@ -24,7 +24,6 @@ from mledojo.spec import EpisodeSpec, upgrade_stored_spec
 PLAN_FILE = "bench.json"
 MAX_PLAN_BYTES = 64 << 20  # a plan of 100,000 episodes is about 60 MB
 PLAN_SCHEMA_VERSION: Literal[2] = 2
-SPLITS = ("all", "tabular", "lite", "synthetic", "kaggle")
 
 
 class BenchError(MLEDojoError):
@@ -105,7 +104,7 @@ class BenchPlan(BaseModel):
 
 def resolve_competitions(names: list[str]) -> list[str]:
     """Competition ids from a list of ids and split names (`lite`, `tabular`, ...)."""
-    from mledojo.competition import list_competitions
+    from mledojo.competition import SPLITS, list_competitions
 
     out: list[str] = []
     for name in names:
