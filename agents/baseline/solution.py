@@ -40,7 +40,7 @@ def find_date_columns(df):
     """The text columns that hold dates (95 % parse), the ones named like a time first."""
     found = []
     for c in df.columns:
-        if c == idc or pd.api.types.is_numeric_dtype(df[c]) or df[c].isna().all():
+        if pd.api.types.is_numeric_dtype(df[c]) or df[c].isna().all():
             continue
         sample = df[c].dropna().astype(str).head(200)
         if sample.str.contains(r"\d").mean() < 0.95 or parse_dates(sample).notna().mean() < 0.95:
