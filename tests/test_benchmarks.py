@@ -71,6 +71,9 @@ CASES = [
         "bench_prepare.py",
         rf"cached prepare \(median\) +{NUMBER} s +ratio to cold {NUMBER}",
         rf"cached / target = {NUMBER}",
+        rf"^titanic +{NUMBER} s$",
+        rf"cold cache, 1 competitions \(0 failed\): total {NUMBER} s, ratio to the 5-minute "
+        rf"target {NUMBER} \(PASS\)",
         kaggle=True,
     ),
     case(
