@@ -114,7 +114,7 @@ if time_col:
     # the latest level forward past the end of training. Targets are never features.
     for c in date_cols:
         when = parse_dates(both[c])
-        for part in ("year", "month", "day", "dayofweek", "dayofyear", "hour"):
+        for part in ("year", "month", "day", "day_of_week", "day_of_year", "hour"):
             values = getattr(when.dt, part)
             if values.nunique() > 1:
                 both[f"{c}_{part}"] = values
