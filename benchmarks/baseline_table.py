@@ -50,6 +50,8 @@ SMOKE_COMPETITION = "titanic"
 SMOKE_SEEDS = 2
 LITE_EPISODE_S = 120
 """The `lite` rule's bound on a competition's slowest baseline episode (decision 100)."""
+LITE_MAX = 10
+"""The `lite` split's size bound (decision 100): a quick batch, not a second catalogue."""
 HEADER = (
     "| competition | metric | private score [95 % interval] | over seeds | HumanRank | medal "
     "| P(any medal) | medals status | board | wall time (s) |\n"
