@@ -67,12 +67,14 @@ SAMPLE_SCORES = {
     "leaf-classification": 4.5951198501345890,
     "nomad2018-predict-transparent-conductors": 0.2125611854449860,
     "playground-series-s3e12": 0.5,
+    "playground-series-s3e19": 82.38764472522247,
     "playground-series-s3e22": 0.4566473988439306,
     "playground-series-s3e3": 0.5,
     "playground-series-s3e5": 0.0,
     "playground-series-s3e9": 16.273943255190066,
     "spaceship-titanic": 0.5008210180623974,
     "tabular-playground-series-jul-2021": 0.8219653163796169,
+    "tabular-playground-series-sep-2022": 51.22027298767974,
     "titanic": 0.6179775280898876,
 }
 
