@@ -16,12 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import mledojo
 from mledojo.competition import Competition, get_competition
 from mledojo.data.prepare import PreparedData, prepare
+from mledojo.data.split import row_hashes
 from mledojo.testing.shared_data import kaggle_root, need
 
 SERIES = mledojo.list_competitions("timeseries")
@@ -59,16 +61,16 @@ def future_search(
     """Per public file, how many of its rows are from the test period or later (the files
     listing the test rows, `TEST_ROWS`, excepted) plus how many equal an answer row on every column
     they share with it but the id (test.csv shares no target, so a row there never equals
-    one)."""
+    one; rows are compared by a 64-bit hash of their text cells)."""
     cut = answers[time_column].min()
     columns = [c for c in answers.columns if c != id_column]
-    held = set(answers[columns].itertuples(index=False, name=None))
+    held = row_hashes(answers[columns])
     found: dict[str, int] = {}
     for name, frame in public.items():
         late = 0 if name in TEST_ROWS else int((frame[time_column] >= cut).sum())
         same = 0
         if set(columns) <= set(frame.columns):
-            same = sum(row in held for row in frame[columns].itertuples(index=False, name=None))
+            same = int(np.isin(row_hashes(frame[columns]), held).sum())
         found[name] = late + same
     return found
 
