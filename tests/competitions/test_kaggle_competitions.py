@@ -79,8 +79,8 @@ SAMPLE_SCORES = {
 }
 
 #: Where a perfect submission lands, when it is not (gold, HumanRank 1.0): titanic and TPS
-#: jul-2021 award no medals (`leaderboard.medals: none`, docs/scoring.md). Not leaf: its 24 teams listed
-#: at 0.00000 tie a perfect log loss (~1e-13 after clipping) within the grader's tie
+#: jul-2021 award no medals (`leaderboard.medals: none`, docs/scoring.md). Not leaf: its 24
+#: teams listed at 0.00000 tie a perfect log loss (~1e-13 after clipping) within the grader's tie
 #: tolerance, so a perfect submission there is gold too.
 PERFECT_EXCEPTIONS: dict[str, tuple[str | None, float]] = {
     "titanic": (None, 1.0),
