@@ -67,7 +67,7 @@ class PreparedData(BaseModel):
 
     @property
     def variant(self) -> str | None:
-        """None on the evaluation split, else the variant scheme (`training-2`)."""
+        """None on the evaluation split, else the variant scheme (`training-3`)."""
         return role_variant(self.split)
 
     @property

@@ -20,10 +20,11 @@ from mledojo.competition import SplitSpec
 from mledojo.errors import DataError
 
 SplitRole = Literal["evaluation", "training"]
-VARIANT_SCHEME = 2
+VARIANT_SCHEME = 3
 """How training variants are made; bump it whenever their content changes, so that older
 prepared variants (and results on them) are never taken for today's. Scheme 1 re-split the
-whole labelled table on every data seed (variants held the evaluation answers)."""
+whole labelled table on every data seed (variants held the evaluation answers); scheme 2 gave
+every variant of a time split the same period (the cut ignored the seed)."""
 MAX_DATA_SEED = 2**32 - 1
 """The largest data seed: scikit-learn's `random_state` and one 32-bit word of a numpy seed."""
 
