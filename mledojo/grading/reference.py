@@ -105,14 +105,14 @@ def reference_submission(spec: CompetitionSpec, public_dir: Path) -> pd.DataFram
         return out
     if spec.task == "multi_label":  # one classifier per 0/1 target column
         for target in spec.targets:
-            classifier, classes = _fit_classifier(train, target, x_train, x_test)
+            classifier, classes = _fit_classifier(train, target, x_train)
             positive = positive_label(classes)
             out[target] = classifier.predict_proba(_view(x_test, classifier))[
                 :, classes.index(positive)
             ]
         return out
     target = spec.targets[0]
-    classifier, classes = _fit_classifier(train, target, x_train, x_test)
+    classifier, classes = _fit_classifier(train, target, x_train)
     x_test = _view(x_test, classifier)
     if layout.kind == "ranked_labels":  # the most probable classes, best first
         proba = classifier.predict_proba(x_test)
@@ -133,7 +133,7 @@ def reference_submission(spec: CompetitionSpec, public_dir: Path) -> pd.DataFram
 
 
 def _fit_classifier(
-    train: pd.DataFrame, target: str, x_train: pd.DataFrame, x_test: pd.DataFrame
+    train: pd.DataFrame, target: str, x_train: pd.DataFrame
 ) -> tuple[ClassifierMixin, list[str]]:
     """Default gradient boosting on the labelled rows of `target` (a standardised logistic
     regression on category codes past `MAX_BOOSTED_CLASSES`), and its classes as text."""
