@@ -60,6 +60,7 @@ MD5_FILES = (
 
 #: Score of the prepared sample submission on the private part (default data seed).
 SAMPLE_SCORES = {
+    "amazon-employee-access-challenge": 0.5,
     "bike-sharing-demand": 1.5621787103872920,
     "leaf-classification": 4.5951198501345890,
     "nomad2018-predict-transparent-conductors": 0.2125611854449860,
@@ -69,6 +70,7 @@ SAMPLE_SCORES = {
     "playground-series-s3e5": 0.0,
     "playground-series-s3e9": 16.273943255190066,
     "spaceship-titanic": 0.5008210180623974,
+    "tabular-playground-series-aug-2022": 0.5,
     "titanic": 0.6179775280898876,
 }
 
