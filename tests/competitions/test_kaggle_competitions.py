@@ -62,7 +62,10 @@ MD5_FILES = (
 SAMPLE_SCORES = {
     "amazon-employee-access-challenge": 0.5,
     "bike-sharing-demand": 1.5621787103872920,
+    "icr-identify-age-related-conditions": 0.6931471805599454,
     "leaf-classification": 4.5951198501345890,
+    "liberty-mutual-group-property-inspection-prediction": -0.013629437645221938,
+    "mercedes-benz-greener-manufacturing": -0.002997646131847276,
     "nomad2018-predict-transparent-conductors": 0.2125611854449860,
     "playground-series-s3e12": 0.5,
     "playground-series-s3e22": 0.4566473988439306,
