@@ -62,26 +62,35 @@ MD5_FILES = (
 SAMPLE_SCORES = {
     "amazon-employee-access-challenge": 0.5,
     "bike-sharing-demand": 1.5621787103872920,
+    "covid19-global-forecasting-week-1": 2.400212808104617,
+    "covid19-global-forecasting-week-2": 2.149270761655688,
+    "covid19-global-forecasting-week-3": 2.230015584531686,
     "icr-identify-age-related-conditions": 0.6931471805599454,
     "leaf-classification": 4.5951198501345890,
     "liberty-mutual-group-property-inspection-prediction": -0.013629437645221938,
     "mercedes-benz-greener-manufacturing": -0.002997646131847276,
     "nomad2018-predict-transparent-conductors": 0.2125611854449860,
     "playground-series-s3e12": 0.5,
+    "playground-series-s3e19": 82.38764472522247,
     "playground-series-s3e22": 0.4566473988439306,
     "playground-series-s3e3": 0.5,
     "playground-series-s3e5": 0.0,
     "playground-series-s3e9": 16.273943255190066,
     "spaceship-titanic": 0.5008210180623974,
     "tabular-playground-series-aug-2022": 0.5,
+    "tabular-playground-series-jul-2021": 0.8219653163796169,
+    "tabular-playground-series-sep-2022": 51.22027298767974,
     "titanic": 0.6179775280898876,
 }
 
-#: Where a perfect submission lands, when it is not (gold, HumanRank 1.0): titanic awards
-#: no medals (`leaderboard.medals: none`, docs/scoring.md). Not leaf: its 24 teams listed
-#: at 0.00000 tie a perfect log loss (~1e-13 after clipping) within the grader's tie
+#: Where a perfect submission lands, when it is not (gold, HumanRank 1.0): titanic and TPS
+#: jul-2021 award no medals (`leaderboard.medals: none`, docs/scoring.md). Not leaf: its 24
+#: teams listed at 0.00000 tie a perfect log loss (~1e-13 after clipping) within the grader's tie
 #: tolerance, so a perfect submission there is gold too.
-PERFECT_EXCEPTIONS: dict[str, tuple[str | None, float]] = {"titanic": (None, 1.0)}
+PERFECT_EXCEPTIONS: dict[str, tuple[str | None, float]] = {
+    "titanic": (None, 1.0),
+    "tabular-playground-series-jul-2021": (None, 1.0),
+}
 
 
 @pytest.fixture(autouse=True)
