@@ -60,11 +60,15 @@ MD5_FILES = (
 
 #: Score of the prepared sample submission on the private part (default data seed).
 SAMPLE_SCORES = {
+    "amazon-employee-access-challenge": 0.5,
     "bike-sharing-demand": 1.5621787103872920,
     "covid19-global-forecasting-week-1": 2.400212808104617,
     "covid19-global-forecasting-week-2": 2.149270761655688,
     "covid19-global-forecasting-week-3": 2.230015584531686,
+    "icr-identify-age-related-conditions": 0.6931471805599454,
     "leaf-classification": 4.5951198501345890,
+    "liberty-mutual-group-property-inspection-prediction": -0.013629437645221938,
+    "mercedes-benz-greener-manufacturing": -0.002997646131847276,
     "nomad2018-predict-transparent-conductors": 0.2125611854449860,
     "playground-series-s3e12": 0.5,
     "playground-series-s3e19": 82.38764472522247,
@@ -73,6 +77,7 @@ SAMPLE_SCORES = {
     "playground-series-s3e5": 0.0,
     "playground-series-s3e9": 16.273943255190066,
     "spaceship-titanic": 0.5008210180623974,
+    "tabular-playground-series-aug-2022": 0.5,
     "tabular-playground-series-jul-2021": 0.8219653163796169,
     "tabular-playground-series-sep-2022": 51.22027298767974,
     "titanic": 0.6179775280898876,
