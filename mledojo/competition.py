@@ -32,7 +32,13 @@ ID_RE = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*?)(?:-v(?P<version>\d+))?$")
 T = TypeVar("T")
 
 TaskType = Literal[
-    "binary", "multiclass", "regression", "multi_target_regression", "ordinal", "technique"
+    "binary",
+    "multiclass",
+    "multi_label",
+    "regression",
+    "multi_target_regression",
+    "ordinal",
+    "technique",
 ]
 
 

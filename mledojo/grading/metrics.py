@@ -7,11 +7,16 @@ higher value is better (never inferred from data), and the prediction kind it ne
   (a class's numeric value when every class is a number, else its index among the sorted
   classes; see `mledojo.grading.scoring.label_codes`), or 0/1 integer arrays when the metric
   is declared `binary=True`.
-- `probability`: one column in [0, 1], the probability of the positive class. The function
-  gets `y_true` as 0/1 integers and `y_pred` as floats.
+- `probability`: one column in [0, 1] per target, the probability of its positive class.
+  The function gets `y_true` as 0/1 integers and `y_pred` as floats: 1-D for one target,
+  2-D (rows x targets) for a `multi_label` task (several 0/1 targets).
 - `class_probabilities`: one column per class. The function gets `y_true` as a 0/1
   indicator matrix (one-hot of the answers' label) and `y_pred` as a float matrix of the
   same shape; rows need not sum to 1.
+- `ranked_labels`: one column holding up to `RANKED_LABELS` space-separated class labels,
+  best first (MAP@3). The function gets `y_true` as 1-D class codes (see `label`) and
+  `y_pred` as a float matrix (rows x `RANKED_LABELS`) of class codes, NaN where a row
+  names fewer labels.
 - `value`: numbers, one column per target. Both arrays are floats, 1-D for one target and
   2-D (rows x targets) for several.
 
@@ -37,13 +42,18 @@ def _skm() -> Any:
     return metrics
 
 
-PredictionKind: TypeAlias = Literal["label", "probability", "class_probabilities", "value"]
+PredictionKind: TypeAlias = Literal[
+    "label", "probability", "class_probabilities", "ranked_labels", "value"
+]
 PREDICTION_KINDS: tuple[PredictionKind, ...] = (
     "label",
     "probability",
     "class_probabilities",
+    "ranked_labels",
     "value",
 )
+#: How many labels a `ranked_labels` cell may hold (MAP@3).
+RANKED_LABELS = 3
 
 Array: TypeAlias = npt.NDArray[np.generic]
 MetricFn: TypeAlias = Callable[[Array, Array], float]
@@ -357,3 +367,138 @@ def mean_columnwise_rmsle(y_true: Array, y_pred: Array) -> float:
     _check_nonnegative(y_true, y_pred, "mean_columnwise_rmsle")
     per_column = _skm().root_mean_squared_log_error(y_true, y_pred, multioutput="raw_values")
     return float(np.mean(per_column))
+
+
+@metric("median_absolute_error", higher_is_better=False, kind="value")
+def median_absolute_error(y_true: Array, y_pred: Array) -> float:
+    """Median of |true - predicted| (averaged over target columns when there are several)."""
+    return float(_skm().median_absolute_error(y_true, y_pred))
+
+
+@metric("r2", higher_is_better=True, kind="value")
+def r2(y_true: Array, y_pred: Array) -> float:
+    """Coefficient of determination, 1 - SS_res / SS_tot (averaged over target columns).
+
+    Constant answers give 1.0 for a perfect prediction and 0.0 otherwise (sklearn's rule).
+    """
+    return float(_skm().r2_score(y_true, y_pred))
+
+
+def smape_terms(y_true: Array, y_pred: Array) -> npt.NDArray[np.float64]:
+    """Per cell, 200 |F - A| / (|A| + |F|), and 0 where both are 0 (Kaggle's convention)."""
+    a = np.asarray(y_true, dtype=np.float64)
+    f = np.asarray(y_pred, dtype=np.float64)
+    denom = np.abs(a) + np.abs(f)
+    safe = np.where(denom == 0, 1.0, denom)
+    return np.asarray(np.where(denom == 0, 0.0, 200.0 * np.abs(f - a) / safe), dtype=np.float64)
+
+
+@metric("smape", higher_is_better=False, kind="value")
+def smape(y_true: Array, y_pred: Array) -> float:
+    """Symmetric mean absolute percentage error in percent, 0-200 (Kaggle's definition).
+
+    Each cell adds |F - A| / ((|A| + |F|) / 2); a cell where both are 0 adds 0. Several
+    target columns: the mean over every cell.
+    """
+    return float(np.mean(smape_terms(y_true, y_pred)))
+
+
+def _class_matrix(y_true: Array, y_pred: Array) -> tuple[Array, npt.NDArray[np.float64]]:
+    """Truth as an indicator matrix and probabilities clipped and row-renormalised (as
+    `log_loss` does), for a positive-class vector or a class-probability matrix."""
+    truth = np.asarray(y_true, dtype=np.float64)
+    if truth.ndim == 1:
+        truth = np.column_stack([1.0 - truth, truth])
+    prob = np.clip(_two_column(y_pred), LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
+    return truth, prob / prob.sum(axis=1, keepdims=True)
+
+
+@metric("balanced_log_loss", higher_is_better=False, kind=("probability", "class_probabilities"))
+def balanced_log_loss(y_true: Array, y_pred: Array) -> float:
+    """Log loss with each class weighted equally: the mean over classes of the mean
+    negative log-probability of that class's rows (ICR's metric; `log_loss`'s clipping).
+
+    A class absent from the scored rows has no mean; it is left out (a `GradingError` if
+    no class is present).
+    """
+    truth, prob = _class_matrix(y_true, y_pred)
+    counts = truth.sum(axis=0)
+    present = counts > 0
+    if not present.any():
+        raise GradingError("balanced_log_loss: the scored rows hold no class")
+    per_class = -(truth * np.log(prob)).sum(axis=0)[present] / counts[present]
+    return float(np.mean(per_class))
+
+
+def gini_order(y_pred: Array) -> npt.NDArray[np.intp]:
+    """Rows by prediction, largest first; tied predictions keep their row order (Kaggle's
+    scripts for Liberty Mutual sort on (-prediction, row))."""
+    return np.asarray(
+        np.argsort(-np.asarray(y_pred, dtype=np.float64), kind="stable"), dtype=np.intp
+    )
+
+
+def _gini(truth: npt.NDArray[np.float64], order: npt.NDArray[np.intp]) -> float:
+    """Sum over the ranked rows of (cumulative share of the total truth - share of rows)."""
+    total = float(truth.sum())
+    n = truth.size
+    lorenz = np.cumsum(truth[order]) / total
+    return float(np.sum(lorenz - np.arange(1, n + 1) / n))
+
+
+@metric("normalized_gini", higher_is_better=True, kind="value")
+def normalized_gini(y_true: Array, y_pred: Array) -> float:
+    """Gini of the order the predictions give over the Gini of the perfect order (Liberty
+    Mutual's metric): 1 ranks the rows as the truth does, 0 as a random order, below 0 worse.
+
+    Only the order of the predictions counts; ties keep the answers' row order, as in
+    Kaggle's scripts. Undefined (a `GradingError`) when the answers sum to 0 or are constant.
+    """
+    truth = np.asarray(y_true, dtype=np.float64)
+    if truth.ndim != 1:
+        raise GradingError("normalized_gini takes one target column")
+    if truth.size == 0 or truth.sum() == 0 or np.min(truth) == np.max(truth):
+        raise GradingError("normalized_gini: the answers are constant or sum to 0; no Gini")
+    return _gini(truth, gini_order(y_pred)) / _gini(truth, gini_order(truth))
+
+
+@metric("mean_columnwise_roc_auc", higher_is_better=True, kind="probability")
+def mean_columnwise_roc_auc(y_true: Array, y_pred: Array) -> float:
+    """ROC AUC of each 0/1 target column against its probability column, then their mean
+    (multi_label tasks; one column: the plain ROC AUC).
+
+    A column whose scored rows hold one value only has no ROC curve; it is left out of the
+    mean, and a `GradingError` is raised if no column is left.
+    """
+    truth = np.asarray(y_true, dtype=np.float64)
+    pred = np.asarray(y_pred, dtype=np.float64)
+    if truth.ndim == 1:
+        truth, pred = truth[:, None], pred[:, None]
+    ones = np.ones((1, truth.shape[0]))
+    aucs = [
+        float(auc_by_weights(truth[:, j], pred[:, j])(ones)[0])
+        for j in range(truth.shape[1])
+        if 0 < truth[:, j].sum() < truth.shape[0]
+    ]
+    if not aucs:
+        raise GradingError("mean_columnwise_roc_auc: no column holds both 0 and 1 answers")
+    return float(np.mean(aucs))
+
+
+def map3_hits(y_true: Array, y_pred: Array) -> npt.NDArray[np.float64]:
+    """Per row, 1/k for the first of its ranked labels equal to the truth at position k,
+    else 0 (average precision at 3 with one true label; repeats after a hit add nothing)."""
+    truth = np.asarray(y_true, dtype=np.float64)
+    ranked = np.asarray(y_pred, dtype=np.float64)
+    if ranked.ndim == 1:
+        ranked = ranked[:, None]
+    hit = ranked[:, :RANKED_LABELS] == truth[:, None]  # NaN (an empty slot) never hits
+    first = np.argmax(hit, axis=1)
+    return np.asarray(np.where(hit.any(axis=1), 1.0 / (first + 1.0), 0.0), dtype=np.float64)
+
+
+@metric("map_at_3", higher_is_better=True, kind="ranked_labels")
+def map_at_3(y_true: Array, y_pred: Array) -> float:
+    """Mean average precision at 3: a row scores 1, 1/2 or 1/3 when its true label is its
+    first, second or third guess, 0 otherwise (one true label per row)."""
+    return float(np.mean(map3_hits(y_true, y_pred)))

@@ -39,6 +39,13 @@ PERFECT: dict[str, float] = {
     "rmsle": 0.0,
     "mae": 0.0,
     "mean_columnwise_rmsle": 0.0,
+    "map_at_3": 1.0,
+    "smape": 0.0,
+    "median_absolute_error": 0.0,
+    "balanced_log_loss": 0.0,
+    "normalized_gini": 1.0,
+    "r2": 1.0,
+    "mean_columnwise_roc_auc": 1.0,
 }
 """The best score each metric can give (a copy of the answers)."""
 CEILING_SHARE = 2 / 3
@@ -86,9 +93,13 @@ def copied_rows(
     y_pred: npt.NDArray[np.generic],
 ) -> npt.NDArray[np.bool_]:
     """Per graded row, whether the prediction equals the answer (the metric's own inputs:
-    class codes for labels, 0/1 or one-hot truth for probabilities, values for values)."""
+    class codes for labels, 0/1 or one-hot truth for probabilities, values for values; for
+    ranked labels, whether the first guess is the answer)."""
     truth = np.asarray(y_true, dtype=np.float64)
     pred = np.asarray(y_pred, dtype=np.float64)
+    if kind == "ranked_labels":  # the first guess is the answer
+        first = pred[:, 0] if pred.ndim > 1 else pred
+        return np.asarray(first == truth, dtype=np.bool_)
     if truth.shape != pred.shape:
         return np.zeros(truth.shape[0], dtype=bool)
     if kind == "label":

@@ -26,7 +26,7 @@ from mledojo.errors import GradingError, InvalidSubmissionError
 from mledojo.grading.boards import load_leaderboard
 from mledojo.grading.intervals import Bootstrap, MedalProbabilities, bootstrap, medal_probabilities
 from mledojo.grading.metrics import positive_label
-from mledojo.grading.plausibility import copy_share
+from mledojo.grading.plausibility import copied_rows, copy_share
 from mledojo.grading.rank import Medal, MedalThresholds, rank_score
 from mledojo.grading.validate import (
     USAGE_COLUMN,
@@ -36,6 +36,7 @@ from mledojo.grading.validate import (
     display_name_of,
     known_classes,
     normalize_labels,
+    ranked_parts,
     submission_layout,
     validate_submission,
 )
@@ -113,9 +114,12 @@ def part_mask(answers: pd.DataFrame, part: Part) -> npt.NDArray[np.bool_]:
 # --------------------------------------------------------------------------- metric inputs
 
 
-def _binary_truth(answers: pd.DataFrame, spec: CompetitionSpec) -> npt.NDArray[np.int64]:
-    """Answers of a binary task as 0/1, positive class = 1 (see `positive_label`)."""
-    col = answers[spec.targets[0]]
+def _binary_truth(
+    answers: pd.DataFrame, spec: CompetitionSpec, target: str | None = None
+) -> npt.NDArray[np.int64]:
+    """Answers of a binary target (default: the first) as 0/1, positive class = 1 (see
+    `positive_label`)."""
+    col = answers[target or spec.targets[0]]
     declared_pair = bool(spec.classes and len(spec.classes) == 2)
     if not declared_pair and (
         pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_integer_dtype(col.dtype)
@@ -180,9 +184,14 @@ def metric_inputs(
     if layout.kind == "class_probabilities":
         labels = normalize_labels(answers[target])[mask]
         return _one_hot(labels, cols, spec.id), aligned[cols].to_numpy(dtype=np.float64)[mask]
+    if layout.kind == "probability" and len(cols) > 1:  # multi_label: one 0/1 per target
+        truth = np.column_stack([_binary_truth(answers, spec, t) for t in spec.targets])[mask]
+        return truth, aligned[cols].to_numpy(dtype=np.float64)[mask]
     if layout.kind == "probability":
         truth = _binary_truth(answers, spec)[mask]
         return truth, aligned[cols[0]].to_numpy(dtype=np.float64)[mask]
+    if layout.kind == "ranked_labels":
+        return _ranked_inputs(spec, aligned[cols[0]].to_numpy(dtype=object), answers, mask)
     return _label_inputs(spec, layout, aligned[cols[0]].to_numpy(dtype=object), answers, mask)
 
 
@@ -223,6 +232,25 @@ def _label_inputs(
     return codes[index.get_indexer(truth)], codes[index.get_indexer(predicted)]
 
 
+def _ranked_inputs(
+    spec: CompetitionSpec,
+    cells: npt.NDArray[np.object_],
+    answers: pd.DataFrame,
+    mask: npt.NDArray[np.bool_],
+) -> Arrays:
+    """Truth as class codes (1-D) and the ranked guesses as a (rows x `RANKED_LABELS`)
+    matrix of class codes, NaN for a slot a row leaves empty."""
+    classes = [str(c) for c in known_classes(spec, answers)]
+    index = pd.Index(classes)
+    codes = np.append(label_codes(classes), np.nan)  # position -1 (no label) -> NaN
+    truth = normalize_labels(answers[spec.targets[0]])[mask]
+    parts = ranked_parts(cells[mask])
+    ranked = np.column_stack(
+        [codes[index.get_indexer(pd.Index(parts[:, j]))] for j in range(parts.shape[1])]
+    )
+    return codes[index.get_indexer(truth)], ranked
+
+
 def reproduces_answers(
     spec: CompetitionSpec,
     layout: SubmissionLayout,
@@ -243,6 +271,8 @@ def reproduces_answers(
         truth = normalize_labels(answers[spec.targets[0]])[mask]
         predicted = aligned[layout.prediction_columns[0]].to_numpy(dtype=object)[mask]
         return bool(np.array_equal(truth, predicted))
+    if layout.kind == "ranked_labels":  # every first guess is the answer
+        return bool(copied_rows(layout.kind, *inputs).all())
     y_true, y_pred = (np.asarray(a, dtype=np.float64) for a in inputs)
     return y_true.shape == y_pred.shape and bool(
         np.allclose(y_pred, y_true, atol=COPY_ATOL, rtol=0.0)

@@ -47,7 +47,7 @@ import pandas as pd
 from mledojo._files import UnsafeFileError, read_bounded
 from mledojo.competition import CompetitionSpec
 from mledojo.errors import GradingError, InvalidSubmissionError
-from mledojo.grading.metrics import Metric, PredictionKind, get_metric
+from mledojo.grading.metrics import RANKED_LABELS, Metric, PredictionKind, get_metric
 
 #: Absolute cap on a submission file's size (bytes); larger files are refused before reading.
 #: `max_submission_bytes` gives the (much smaller) cap of one competition.
@@ -79,6 +79,8 @@ _BOOL_WORDS = {"true": "True", "false": "False"}
 NUMERIC_KINDS: frozenset[PredictionKind] = frozenset(
     {"probability", "class_probabilities", "value"}
 )
+#: Kinds whose cells hold class labels (read as text, checked against the known classes).
+LABEL_KINDS: frozenset[PredictionKind] = frozenset({"label", "ranked_labels"})
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,9 @@ def submission_layout(spec: CompetitionSpec) -> SubmissionLayout:
         preds = spec.targets
     if kind == "class_probabilities":
         classes = preds
-    elif kind in ("label", "probability") and len(preds) != 1:
+    elif kind == "probability" and spec.task == "multi_label":
+        pass  # one probability column per 0/1 target
+    elif kind in ("label", "probability", "ranked_labels") and len(preds) != 1:
         raise GradingError(
             f"competition `{spec.id}`: metric `{m.name}` needs exactly one prediction column, "
             f"the spec gives {preds}"
@@ -398,7 +402,7 @@ def read_submission(
     check_header(data, layout, where)
     if n_test_rows is not None:
         _check_lines(data, n_test_rows, where)
-    labels = layout.prediction_columns if layout.kind == "label" else []
+    labels = layout.prediction_columns if layout.kind in LABEL_KINDS else []
     df = _parse_csv(data, dict.fromkeys(labels, str), where)
     ids = df.get(layout.id_column)
     if ids_as_text and isinstance(ids, pd.Series) and not _is_text(ids):
@@ -796,6 +800,66 @@ def _label_column(
     return labels
 
 
+def ranked_parts(cells: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    """Normalised ranked-label cells ("a b c") as a (rows x `RANKED_LABELS`) matrix of
+    labels, None where a row names fewer; cells must already hold at most that many."""
+    parts = pd.Series(cells, dtype=object).str.split(n=RANKED_LABELS - 1, expand=True)
+    out = np.full((len(cells), RANKED_LABELS), None, dtype=object)
+    for j in range(min(parts.shape[1], RANKED_LABELS)):
+        out[:, j] = normalize_labels(parts[j].astype(object))
+    return out
+
+
+def _ranked_column(
+    col: pd.Series, name: str, where: str, ids: pd.Series, known: npt.NDArray[np.object_]
+) -> npt.NDArray[np.object_]:
+    """A ranked-labels column (up to `RANKED_LABELS` space-separated classes, best first) as
+    normalised text joined by single spaces; refuses empty cells, more than
+    `RANKED_LABELS` labels, unknown labels and a label repeated within a row.
+
+    The labels of a row are counted before the cell is split, so a cell of a million
+    words costs one regex pass, not a million objects.
+    """
+    text = col.astype(object).where(col.notna(), "").astype(str)
+    counts = text.str.count(r"\S+").to_numpy(dtype=np.int64)
+    fix = (
+        f"Write up to {RANKED_LABELS} class labels per row, best first, separated by spaces "
+        "(e.g. `a b c`)."
+    )
+
+    def refuse(bad: npt.NDArray[np.bool_], what: str) -> InvalidSubmissionError:
+        return InvalidSubmissionError(
+            f"{where}: column `{name}` {what} in {int(bad.sum()):,} row(s), e.g. row(s) "
+            f"{_quote(_rows(bad))} (id(s) {_quote(ids[bad].to_numpy())}). {fix}"
+        )
+
+    if (counts == 0).any():
+        raise refuse(counts == 0, "is empty")
+    if (counts > RANKED_LABELS).any():
+        raise refuse(counts > RANKED_LABELS, f"holds more than {RANKED_LABELS} labels")
+    parts = ranked_parts(text.to_numpy(dtype=object))
+    filled = pd.DataFrame(parts).notna().to_numpy()
+    allowed = set(known.tolist())
+    inside = np.vectorize(lambda v: v in allowed, otypes=[bool])(parts) if parts.size else filled
+    outside = (filled & ~inside).any(axis=1)
+    if outside.any():
+        raise InvalidSubmissionError(
+            f"{where}: column `{name}` holds label(s) that are not classes of this task in "
+            f"{int(outside.sum()):,} row(s), e.g. row(s) {_quote(_rows(outside))} "
+            f"(id(s) {_quote(ids[outside].to_numpy())}). Known classes: "
+            f"{_quote(sorted(known), 20)}."
+        )
+    repeated = np.zeros(len(parts), dtype=bool)
+    for a in range(RANKED_LABELS):
+        for b in range(a + 1, RANKED_LABELS):
+            repeated |= filled[:, a] & filled[:, b] & (parts[:, a] == parts[:, b])
+    if repeated.any():
+        raise refuse(repeated, "names the same label twice")
+    first, *rest = (pd.Series(parts[:, j], dtype=object) for j in range(RANKED_LABELS))
+    joined = first.str.cat(rest, sep=" ", na_rep="").str.rstrip()  # empty slots come last
+    return np.asarray(joined.to_numpy(dtype=object), dtype=object)
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -855,7 +919,14 @@ def _validate(
     check_answers(spec, answers)
     layout = submission_layout(spec)
     answer_ids = answer_keys(spec, answers, check_unique=False)
-    known = known_classes(spec, answers) if layout.kind == "label" else None
+    known = known_classes(spec, answers) if layout.kind in LABEL_KINDS else None
+    if layout.kind == "ranked_labels" and known is not None:
+        spaced = [str(c) for c in known if any(ch.isspace() for ch in str(c))]
+        if spaced:
+            raise GradingError(
+                f"competition `{spec.id}`: ranked labels are space-separated, but class(es) "
+                f"{spaced[:5]} hold spaces; rename the classes in the data preparation"
+            )
     if isinstance(submission, str | Path):
         name = display_name_of(submission, display_name)
         where = _where(name)
@@ -898,8 +969,10 @@ def _check_frame(
     out: dict[str, object] = {layout.id_column: answer_id_column.reset_index(drop=True)}
     for name in layout.prediction_columns:
         col = df[name].reset_index(drop=True)
-        if known is not None:
-            values: npt.NDArray[np.generic] = _label_column(col, name, where, ids, known)
+        if known is not None and layout.kind == "ranked_labels":
+            values: npt.NDArray[np.generic] = _ranked_column(col, name, where, ids, known)
+        elif known is not None:
+            values = _label_column(col, name, where, ids, known)
         else:
             values = _numeric_column(col, name, where, ids)
             _check_range(values, name, where, ids, layout)
