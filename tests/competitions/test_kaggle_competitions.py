@@ -9,6 +9,7 @@ competition must add its row to the tables below.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import mledojo
 from mledojo.competition import Competition, get_competition
 from mledojo.data.prepare import PreparedData, prepare
 from mledojo.errors import InvalidSubmissionError
-from mledojo.grading.audit import perfect_submission
+from mledojo.grading.audit import audit, perfect_submission
 from mledojo.grading.scorer import Scorer
 from mledojo.grading.validate import submission_layout
 from mledojo.testing.shared_data import kaggle_root, need
@@ -68,6 +69,7 @@ SAMPLE_SCORES = {
     "playground-series-s3e14": 1078.2484198523932,
     "playground-series-s3e2": 0.5,
     "playground-series-s3e22": 0.4566473988439306,
+    "playground-series-s3e25": 1.347472672672673,
     "playground-series-s3e3": 0.5,
     "playground-series-s3e5": 0.0,
     "playground-series-s3e6": 2888664.2220809273,
@@ -76,6 +78,17 @@ SAMPLE_SCORES = {
     "playground-series-s4e4": 0.28684618049844574,
     "spaceship-titanic": 0.5008210180623974,
     "titanic": 0.6179775280898876,
+}
+
+#: Public files beyond train, test, sample submission and description: the original data
+#: sets a playground competition allowed (s3e7's only copy is unverified: left out).
+EXTRA_PUBLIC = {
+    "playground-series-s3e2": {"original_stroke_data.csv"},
+    "playground-series-s3e25": {
+        "original_Mineral_Dataset_Supplementary_Info.csv",
+        "original_Artificial_Crystals_Dataset.csv",
+    },
+    "playground-series-s3e7": set(),
 }
 
 #: Where a perfect submission lands, when it is not (gold, HumanRank 1.0): titanic awards
@@ -171,6 +184,32 @@ def test_public_test_has_no_target(cid: str, prepared) -> None:
     assert not cols & set(comp.spec.targets)
     assert comp.spec.id_column in cols
     assert (data.public_dir / "description.md").is_file()
+
+
+@pytest.mark.parametrize("cid", sorted(EXTRA_PUBLIC))
+def test_allowed_original_data_is_offered(cid: str, prepared) -> None:
+    comp, data = prepared(cid)
+    standard = {"train.csv", "test.csv", "sample_submission.csv", "description.md"}
+    extra = {p.name for p in data.public_dir.iterdir()} - standard
+    assert extra == EXTRA_PUBLIC[cid]
+    for name in extra:  # never keyed like the test rows
+        assert comp.spec.id_column not in pd.read_csv(data.public_dir / name, nrows=0).columns
+        assert name in comp.spec.source.files  # checksummed with the raw files
+
+
+def test_the_original_stroke_ids_would_read_as_answers(prepared, tmp_path: Path) -> None:
+    """s3e2's original data numbers its patients with ids that overlap the test ids: kept,
+    the file is a public table keyed by test ids holding `stroke` (the audit's
+    `answer_column`), which is why prepare.py drops them."""
+    comp, data = prepared("playground-series-s3e2")
+    copy = tmp_path / "copy"
+    shutil.copytree(data.root, copy)
+    raw = pd.read_csv(KAGGLE_DIR / comp.id / "original_stroke_data.csv", dtype=str)
+    raw.to_csv(copy / "public" / "original_stroke_data.csv", index=False)
+    with_ids = data.model_copy(update={"root": copy})
+    test_ids = set(pd.read_csv(data.answers_path, dtype=str)["id"])
+    assert test_ids & set(raw["id"])
+    assert {f.check for f in audit(comp, with_ids).findings} >= {"answer_column"}
 
 
 @pytest.mark.parametrize("cid", KAGGLE_IDS)
