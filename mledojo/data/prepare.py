@@ -244,7 +244,8 @@ def _write_default(
 
 def sample_submission(comp: Competition, train: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
     """A valid, uninformed submission: what a constant predictor would send."""
-    from mledojo.grading.validate import submission_layout
+    from mledojo.grading.metrics import RANKED_LABELS
+    from mledojo.grading.validate import normalize_labels, submission_layout
 
     layout = submission_layout(comp.spec)
     out = pd.DataFrame({layout.id_column: ids.to_numpy()})
@@ -255,6 +256,9 @@ def sample_submission(comp: Competition, train: pd.DataFrame, ids: pd.Series) ->
             out[col] = 0.5
         elif layout.kind == "label":
             out[col] = train[col].mode().iloc[0]
+        elif layout.kind == "ranked_labels":  # the most frequent classes, best first
+            common = train[col].dropna().value_counts().index[:RANKED_LABELS]
+            out[col] = " ".join(normalize_labels(pd.Series(common, dtype=object)))
         else:
             out[col] = float(train[col].mean())
     return out

@@ -393,8 +393,9 @@ def perfect_submission(scorer: Scorer) -> pd.DataFrame:
         truth = answers[spec.targets[0]].astype(str).to_numpy()
         for cls in layout.prediction_columns:
             out[cls] = (truth == cls).astype(float)
-    elif layout.kind == "probability":
-        out[spec.targets[0]] = pd.to_numeric(answers[spec.targets[0]]).astype(float)
+    elif layout.kind == "probability":  # one column per 0/1 target (several: multi_label)
+        for col in spec.targets:
+            out[col] = pd.to_numeric(answers[col]).astype(float)
     else:
         for col in spec.targets:
             out[col] = answers[col]

@@ -30,7 +30,15 @@ from pydantic import BaseModel, ConfigDict
 
 from mledojo.competition import MetricSpec
 from mledojo.errors import GradingError
-from mledojo.grading.metrics import LOG_LOSS_EPS, Array, Metric, auc_by_weights
+from mledojo.grading.metrics import (
+    LOG_LOSS_EPS,
+    Array,
+    Metric,
+    auc_by_weights,
+    gini_order,
+    map3_hits,
+    smape_terms,
+)
 from mledojo.grading.rank import TIE_TOLERANCE, MedalThresholds
 
 Floats = npt.NDArray[np.float64]
@@ -226,6 +234,119 @@ def _absolute(t: Floats, p: Floats) -> Floats:
     return np.asarray(np.abs(p - t), dtype=np.float64)
 
 
+def _smape(y_true: Array, y_pred: Array) -> WeightedFn:
+    terms = smape_terms(y_true, y_pred)
+    return _mean_of(terms.reshape(terms.shape[0], -1).mean(axis=1))
+
+
+def _map_at_3(y_true: Array, y_pred: Array) -> WeightedFn:
+    return _mean_of(map3_hits(y_true, y_pred))
+
+
+def _weighted_median(values: Floats) -> WeightedFn:
+    """The median of `values` with each row repeated as often as counted (numpy's median
+    of the repeated rows: the mean of the two middle ones when the total is even)."""
+    order = np.argsort(values, kind="stable")
+    ranked = values[order]
+
+    def score(w: Floats) -> Floats:
+        cum = np.cumsum(w[:, order], axis=1)
+        total = cum[:, -1:]
+        lower = (cum <= np.floor((total - 1) / 2)).sum(axis=1)  # index of the lower middle
+        upper = (cum <= np.floor(total / 2)).sum(axis=1)
+        last = ranked.size - 1
+        mid = (ranked[np.minimum(lower, last)] + ranked[np.minimum(upper, last)]) / 2
+        return np.asarray(np.where(total[:, 0] > 0, mid, np.nan), dtype=np.float64)
+
+    return score
+
+
+def _median_absolute_error(y_true: Array, y_pred: Array) -> WeightedFn:
+    t = np.asarray(y_true, dtype=np.float64)
+    errors = _absolute(t, np.asarray(y_pred, dtype=np.float64)).reshape(t.shape[0], -1)
+    per_column = [_weighted_median(errors[:, j]) for j in range(errors.shape[1])]
+    return lambda w: np.asarray(np.mean([f(w) for f in per_column], axis=0), dtype=np.float64)
+
+
+def _r2(y_true: Array, y_pred: Array) -> WeightedFn:
+    """1 - SS_res / SS_tot per column from weighted sums (sklearn's rule when SS_tot is 0:
+    1 for a perfect prediction, else 0), then the mean over columns."""
+    t = np.asarray(y_true, dtype=np.float64)
+    t = t.reshape(t.shape[0], -1)
+    residual = _squared(t, np.asarray(y_pred, dtype=np.float64).reshape(t.shape))
+    centred = t - t.mean(axis=0)  # smaller numbers: the sums of squares lose less
+    squares = centred**2
+
+    def score(w: Floats) -> Floats:
+        total = _totals(w)[:, None]
+        ss_res = w @ residual
+        ss_tot = w @ squares - (w @ centred) ** 2 / total
+        flat = ss_tot <= 1e-12 * np.maximum(w @ squares, 1e-300)
+        safe = np.where(flat, 1.0, ss_tot)
+        per_column = np.where(flat, np.where(ss_res == 0, 1.0, 0.0), 1.0 - ss_res / safe)
+        return np.asarray(per_column.mean(axis=1), dtype=np.float64)
+
+    return score
+
+
+def _balanced_log_loss(y_true: Array, y_pred: Array) -> WeightedFn:
+    truth = np.asarray(y_true, dtype=np.float64)
+    prob = np.asarray(y_pred, dtype=np.float64)
+    if truth.ndim == 1:
+        truth = np.column_stack([1.0 - truth, truth])
+        prob = np.column_stack([1.0 - prob, prob])
+    prob = np.clip(prob, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
+    prob = prob / prob.sum(axis=1, keepdims=True)
+    losses = -truth * np.log(prob)  # per row, the loss of its class (0 elsewhere)
+
+    def score(w: Floats) -> Floats:
+        counts = w @ truth
+        present = counts > 0
+        per_class = np.where(present, (w @ losses) / np.where(present, counts, 1.0), 0.0)
+        n = present.sum(axis=1)
+        return np.asarray(
+            np.where(n > 0, per_class.sum(axis=1) / np.maximum(n, 1), np.nan), dtype=np.float64
+        )
+
+    return score
+
+
+def _weighted_gini(truth: Floats, order: npt.NDArray[np.intp]) -> WeightedFn:
+    """The Gini sum over the rows repeated as counted, in `order` (a row's copies are
+    adjacent). With N rows, truth total A, and c a row's cumulative count (its own copies
+    included), the sum of (cumulative truth share - row share) over positions is
+    N / 2 - sum(a w (c - w / 2)) / A: one cumulative sum per replicate."""
+    a = truth[order]
+
+    def gini(w: Floats) -> Floats:
+        wo = w[:, order]
+        cum = np.cumsum(wo, axis=1)
+        total_a = wo @ a
+        n = cum[:, -1]
+        safe_a = np.where(total_a != 0, total_a, 1.0)
+        spread = (wo * (cum - wo / 2)) @ a
+        return np.asarray(np.where(total_a != 0, n / 2 - spread / safe_a, np.nan))
+
+    return gini
+
+
+def _normalized_gini(y_true: Array, y_pred: Array) -> WeightedFn | None:
+    truth = np.asarray(y_true, dtype=np.float64)
+    if truth.ndim != 1:
+        return None
+    by_pred = _weighted_gini(truth, gini_order(y_pred))
+    by_truth = _weighted_gini(truth, gini_order(truth))
+
+    def score(w: Floats) -> Floats:
+        top = by_truth(w)
+        defined = np.isfinite(top) & (np.abs(top) > 1e-12)
+        return np.asarray(
+            np.where(defined, by_pred(w) / np.where(defined, top, 1.0), np.nan), dtype=np.float64
+        )
+
+    return score
+
+
 _VECTORISED: dict[str, Callable[[Array, Array], WeightedFn | None]] = {
     "accuracy": _accuracy,
     "f1_micro": _accuracy,  # single-label: micro F1 is accuracy
@@ -238,6 +359,13 @@ _VECTORISED: dict[str, Callable[[Array, Array], WeightedFn | None]] = {
     "rmsle": _column_errors(_squared_log, root=True),
     "mean_columnwise_rmsle": _column_errors(_squared_log, root=True),
     "mae": _column_errors(_absolute, root=False),
+    "smape": _smape,
+    "median_absolute_error": _median_absolute_error,
+    "r2": _r2,
+    "balanced_log_loss": _balanced_log_loss,
+    "normalized_gini": _normalized_gini,
+    "mean_columnwise_roc_auc": _roc_auc,  # per column, the mean over defined columns
+    "map_at_3": _map_at_3,
 }
 #: Metrics whose value depends only on the (true, predicted) label pair of each row.
 _CELL_METRICS = frozenset({"accuracy", "f1_micro", "f1", "f1_macro", "quadratic_weighted_kappa"})

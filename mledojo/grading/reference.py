@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 
 from mledojo.competition import CompetitionSpec
 from mledojo.errors import GradingError
-from mledojo.grading.metrics import positive_label
+from mledojo.grading.metrics import RANKED_LABELS, positive_label
 from mledojo.grading.validate import submission_layout
 
 MAX_CATEGORIES = 250
@@ -103,22 +103,23 @@ def reference_submission(spec: CompetitionSpec, public_dir: Path) -> pd.DataFram
             pred = regressor.predict(x_test)
             out[target] = np.clip(np.expm1(pred), 0, None) if log else pred
         return out
+    if spec.task == "multi_label":  # one classifier per 0/1 target column
+        for target in spec.targets:
+            classifier, classes = _fit_classifier(train, target, x_train, x_test)
+            positive = positive_label(classes)
+            out[target] = classifier.predict_proba(_view(x_test, classifier))[
+                :, classes.index(positive)
+            ]
+        return out
     target = spec.targets[0]
-    keep = train[target].notna().to_numpy()
-    labels = train[target][keep].astype(str).to_numpy()
-    classifier: ClassifierMixin = HistGradientBoostingClassifier(
-        random_state=0, categorical_features="from_dtype"
-    )
-    if len(set(labels)) > MAX_BOOSTED_CLASSES:
-        codes = x_train.apply(lambda c: c.cat.codes if c.dtype == "category" else c)
-        x_train = codes
-        x_test = x_test.apply(lambda c: c.cat.codes if c.dtype == "category" else c)
-        classifier = make_pipeline(
-            SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=2000)
-        )
-    classifier.fit(x_train[keep], labels)
-    classes = [str(c) for c in classifier.classes_]
-    if layout.kind == "label":
+    classifier, classes = _fit_classifier(train, target, x_train, x_test)
+    x_test = _view(x_test, classifier)
+    if layout.kind == "ranked_labels":  # the most probable classes, best first
+        proba = classifier.predict_proba(x_test)
+        best = np.argsort(-proba, axis=1, kind="stable")[:, :RANKED_LABELS]
+        names = np.asarray(classes, dtype=object)[best]
+        out[target] = [" ".join(row) for row in names]
+    elif layout.kind == "label":
         original = {str(v): v for v in train[target].dropna().unique()}
         out[target] = [original[p] for p in classifier.predict(x_test)]
     elif layout.kind == "probability":
@@ -129,3 +130,28 @@ def reference_submission(spec: CompetitionSpec, public_dir: Path) -> pd.DataFram
         for name in layout.prediction_columns:
             out[name] = proba[:, classes.index(name)] if name in classes else 0.0
     return out
+
+
+def _fit_classifier(
+    train: pd.DataFrame, target: str, x_train: pd.DataFrame, x_test: pd.DataFrame
+) -> tuple[ClassifierMixin, list[str]]:
+    """Default gradient boosting on the labelled rows of `target` (a standardised logistic
+    regression on category codes past `MAX_BOOSTED_CLASSES`), and its classes as text."""
+    keep = train[target].notna().to_numpy()
+    labels = train[target][keep].astype(str).to_numpy()
+    classifier: ClassifierMixin = HistGradientBoostingClassifier(
+        random_state=0, categorical_features="from_dtype"
+    )
+    if len(set(labels)) > MAX_BOOSTED_CLASSES:
+        classifier = make_pipeline(
+            SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=2000)
+        )
+    classifier.fit(_view(x_train, classifier)[keep], labels)
+    return classifier, [str(c) for c in classifier.classes_]
+
+
+def _view(x: pd.DataFrame, classifier: ClassifierMixin) -> pd.DataFrame:
+    """The features as `classifier` takes them: categories as codes for the pipeline."""
+    if isinstance(classifier, HistGradientBoostingClassifier):
+        return x
+    return x.apply(lambda c: c.cat.codes if c.dtype == "category" else c)
