@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from mledojo.competition import Competition, CompetitionSpec, MedalStatus
 from mledojo.errors import GradingError
@@ -72,6 +73,10 @@ MAX_LEVELS = 50
 MIN_ROWS_PER_LEVEL = 10
 """...when each value covers this many rows on average (a lookup of unique values is no test)."""
 
+REFERENCE_THREADS = 1
+"""OpenMP threads for the reference fit. Its spin-waiting threads make gradient boosting
+crawl when the cores are shared: s3e13's 1,100 small trees took 280 s at load 8.6 on the
+2-core CI machine with the default two threads, 7.9 s with one."""
 INDICATIVE_ROWS = 200
 """A private part with fewer rows gives medals that are only indicative: one row moves the
 score by more than 1/200, and the sampling noise is wider than the medal bands."""
@@ -479,7 +484,8 @@ def _medal_meaning(
             f"{spec.versioned_id}: every entry of its board is at or past "
             f"`leaderboard.honest_below` ({board_spec.honest_below}); lower it"
         )
-    plain = reference_submission(spec, data.public_dir)
+    with threadpool_limits(limits=REFERENCE_THREADS):
+        plain = reference_submission(spec, data.public_dir)
     with tempfile.TemporaryDirectory(prefix="mledojo-audit-") as folder:
         graded = _grade_frame(scorer, plain, folder, "reference.csv")
         hard = _grade_frame(scorer, rounded(plain, scorer), folder, "rounded.csv")
