@@ -281,7 +281,7 @@ def _break(kind: str, sub: pd.DataFrame, comp: Competition) -> pd.DataFrame:
     if kind == "wrong_row_count":
         return sub.iloc[: len(sub) // 2]
     if kind == "out_of_range":
-        if layout.kind == "label":
+        if layout.kind in ("label", "ranked_labels"):
             sub[pred] = sub[pred].astype(object)
             sub.loc[sub.index[0], pred] = "not-a-class"
             return sub
