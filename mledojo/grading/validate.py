@@ -131,6 +131,11 @@ def submission_layout(spec: CompetitionSpec) -> SubmissionLayout:
             f"{m.higher_is_better}; fix competition.yaml"
         )
     kind = prediction_kind(spec, m)
+    if spec.task == "multi_label" and not (m.multi_label and kind == "probability"):
+        raise GradingError(
+            f"competition `{spec.id}`: task `multi_label` needs a metric that scores one "
+            f"probability per 0/1 target (such as `mean_columnwise_roc_auc`), not `{m.name}`"
+        )
     classes: list[str] | None = None
     if spec.submission_columns is not None:
         preds = [c for c in spec.submission_columns if c != spec.id_column]
@@ -159,15 +164,17 @@ def max_submission_bytes(spec: CompetitionSpec, n_test_rows: int) -> int:
     """A generous cap on one submission's size, proportional to what it must hold.
 
     Each test row gets `ROW_BYTES` (id, line break) plus `COLUMN_BYTES` per prediction
-    column (widened for label columns whose declared class names are longer), with at
+    column (per label of a ranked-labels column; widened for label columns whose declared
+    class names are longer), with at
     least `MIN_MAX_BYTES` and at most `DEFAULT_MAX_BYTES` in all. Why: a fixed 200 MB cap let
     a 4 KB sparse file cost seconds of parsing and gigabytes of memory on the host for a
     test set of a thousand rows.
     """
     layout = submission_layout(spec)
-    width = COLUMN_BYTES
-    if layout.kind == "label" and spec.classes:
-        width = max(width, 8 + max(len(str(c)) for c in spec.classes))
+    labels = RANKED_LABELS if layout.kind == "ranked_labels" else 1
+    width = COLUMN_BYTES * labels
+    if layout.kind in LABEL_KINDS and spec.classes:
+        width = max(width, 8 + labels * (1 + max(len(str(c)) for c in spec.classes)))
     need = max(0, int(n_test_rows)) * (ROW_BYTES + width * len(layout.prediction_columns))
     return min(DEFAULT_MAX_BYTES, max(MIN_MAX_BYTES, need))
 

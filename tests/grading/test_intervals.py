@@ -33,6 +33,11 @@ def _data(metric: Metric, n: int, rng: np.random.Generator) -> tuple[Array, Arra
     if kind == "probability":
         t = rng.integers(0, 2, n)
         return t, np.round(np.clip(0.3 * t + 0.7 * rng.random(n), 0, 1), 2)  # with ties
+    if kind == "ranked_labels":  # three distinct guesses of five classes, some left empty
+        t = rng.integers(0, 5, n).astype(np.float64)
+        guesses = np.argsort(rng.random((n, 5)), axis=1)[:, :3].astype(np.float64)
+        guesses[rng.random((n, 3)) < 0.2] = np.nan
+        return t, guesses
     if kind == "class_probabilities":
         t = np.eye(3)[rng.integers(0, 3, n)]
         p = rng.random((n, 3)) + t
@@ -87,6 +92,33 @@ def test_multi_target_errors_and_multiclass_auc_match_the_loop_reference() -> No
         _reference(auc, truth, prob, counts),
         atol=1e-10,
     )
+
+
+def test_new_metrics_on_several_columns_ties_and_rare_classes_match_the_loop_reference() -> None:
+    """Multi-label AUC with a rare column, Gini and the median with many ties, r2 and SMAPE
+    on two columns with zeros, balanced log loss with a rare class."""
+    rng = np.random.default_rng(5)
+    n = 60
+    counts = next(iv.bootstrap_counts(n, 25, seed=8))
+    labels = rng.integers(0, 2, (n, 3))
+    labels[:, 2] = 0
+    labels[:2, 2] = 1  # a rare column: some replicates lack it, it drops out
+    cases = {
+        "mean_columnwise_roc_auc": (labels, rng.integers(0, 4, (n, 3)) / 4),
+        "normalized_gini": (rng.integers(0, 3, n).astype(float), rng.integers(0, 3, n) / 2),
+        "median_absolute_error": (rng.integers(0, 4, (n, 2)) / 2, rng.integers(0, 4, (n, 2)) / 2),
+        "r2": (rng.normal(size=(n, 2)), rng.normal(size=(n, 2))),
+        "smape": (rng.integers(0, 3, (n, 2)).astype(float), rng.integers(0, 3, (n, 2)) * 1.0),
+        "balanced_log_loss": (np.r_[np.ones(3, int), np.zeros(n - 3, int)], rng.random(n)),
+    }
+    for name, (t, p) in cases.items():
+        m = get_metric(name)
+        np.testing.assert_allclose(
+            iv.weighted_scores(m, t, p)(counts),
+            _reference(m, t, p, counts),
+            atol=1e-10,
+            err_msg=name,
+        )
 
 
 def test_non_integer_ratings_and_plug_in_metrics_are_recomputed_per_replicate() -> None:
@@ -277,4 +309,20 @@ def test_kappa_on_a_thousand_levels_needs_no_levels_squared_matrix() -> None:
     counts = next(iv.bootstrap_counts(3000, 3, seed=1))
     np.testing.assert_allclose(
         iv.weighted_scores(kappa, t, p)(counts), _reference(kappa, t, p, counts), atol=1e-10
+    )
+
+
+def test_gini_replicates_on_rows_in_ranking_order_equal_the_loop_reference() -> None:
+    """`replicate_scores` reorders the rows by the Gini's ranking (ties by row order) to
+    spare a gather: each replicate equals the metric on the same draws of those rows."""
+    rng = np.random.default_rng(9)
+    t = rng.integers(0, 4, 70).astype(float)
+    p = rng.integers(0, 3, 70).astype(float)  # many tied predictions
+    gini = get_metric("normalized_gini")
+    ranked = np.argsort(-p, kind="stable")
+    counts = next(iv.bootstrap_counts(70, 40, seed=6))
+    np.testing.assert_allclose(
+        iv.replicate_scores(gini, t, p, replicates=40, seed=6),
+        _reference(gini, t[ranked], p[ranked], counts),
+        atol=1e-10,
     )
