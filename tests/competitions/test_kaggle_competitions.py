@@ -194,9 +194,14 @@ def test_allowed_original_data_is_offered(cid: str, prepared) -> None:
     standard = {"train.csv", "test.csv", "sample_submission.csv", "description.md"}
     extra = {p.name for p in data.public_dir.iterdir()} - standard
     assert extra == EXTRA_PUBLIC[cid]
-    for name in extra:  # never keyed like the test rows
-        assert comp.spec.id_column not in pd.read_csv(data.public_dir / name, nrows=0).columns
+    answers = pd.read_csv(data.answers_path)
+    for name in extra:
+        table = pd.read_csv(data.public_dir / name)
+        assert comp.spec.id_column not in table.columns  # never keyed like the test rows
         assert name in comp.spec.source.files  # checksummed with the raw files
+        shared = [c for c in table.columns if c in answers.columns]
+        if set(comp.spec.targets) <= set(shared):  # no test row with its answer
+            assert answers.merge(table[shared], on=shared).empty, name
 
 
 def test_the_original_stroke_ids_would_read_as_answers(prepared, tmp_path: Path) -> None:
