@@ -223,6 +223,11 @@ class CompetitionSpec(_Model):
     submission_columns: list[str] | None = None
     cases: CaseLayout | None = None
     """Set when the test set is prediction cases with a history file (pump-failure v2)."""
+    strong_features: dict[str, str] = Field(default_factory=dict)
+    """Public feature columns that predict the answer almost on their own by the data's own
+    construction (s3e6: a price of about 100 x squareMeters), each with why. The leak audit
+    lets such a column pass its near-copy check only when train.csv holds it and it is as
+    strong there (docs/scoring.md, "Medals and implausibility")."""
     deprecated: str | None = None
     """Set on a superseded version: why, and which version to use instead (shown as a warning)."""
 

@@ -133,7 +133,7 @@ class EpisodeSpec(_Model):
     budget: Budget
     resources: Resources
     data_variant: str | None = None
-    """None on the evaluation split; on a training variant its scheme (`training-2`,
+    """None on the evaluation split; on a training variant its scheme (`training-3`,
     `mledojo.data.split.variant_label`), so a result on an older scheme's variant data is
     never resumed as one on today's."""
     mode: EpisodeMode = "evaluation"

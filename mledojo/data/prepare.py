@@ -35,6 +35,7 @@ from mledojo.data.split import (
     carve,
     check_data_seed,
     role_variant,
+    spec_splitter,
     split_frame,
     split_role,
     variant_label,
@@ -66,7 +67,7 @@ class PreparedData(BaseModel):
 
     @property
     def variant(self) -> str | None:
-        """None on the evaluation split, else the variant scheme (`training-2`)."""
+        """None on the evaluation split, else the variant scheme (`training-3`)."""
         return role_variant(self.split)
 
     @property
@@ -180,7 +181,7 @@ def _build(
             full,
             seed=seed,
             evaluation_seed=spec.split.seed,
-            split=lambda df, s: split_frame(df, spec.split, seed=s, target=spec.targets[0]),
+            split=spec_splitter(spec.split, spec.targets[0], spec.split.seed),
             id_columns=[spec.id_column],
         )
         _write_default(comp, train, test, public, private)

@@ -20,10 +20,11 @@ from mledojo.competition import SplitSpec
 from mledojo.errors import DataError
 
 SplitRole = Literal["evaluation", "training"]
-VARIANT_SCHEME = 2
+VARIANT_SCHEME = 3
 """How training variants are made; bump it whenever their content changes, so that older
 prepared variants (and results on them) are never taken for today's. Scheme 1 re-split the
-whole labelled table on every data seed (variants held the evaluation answers)."""
+whole labelled table on every data seed (variants held the evaluation answers); scheme 2 gave
+every variant of a time split the same period (the cut ignored the seed)."""
 MAX_DATA_SEED = 2**32 - 1
 """The largest data seed: scikit-learn's `random_state` and one 32-bit word of a numpy seed."""
 
@@ -126,6 +127,19 @@ def split_frame(
     return train, test
 
 
+def spec_splitter(split: SplitSpec, target: str | None, evaluation_seed: int) -> Splitter:
+    """The splitter a declarative competition uses: `split_frame` for the evaluation split
+    and every kind but `time`; a time split's training variants take `time_variant_split`,
+    so that each data seed gets its own period (a plain time cut ignores the seed)."""
+
+    def split_with(df: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if split.kind == "time" and seed != evaluation_seed:
+            return time_variant_split(df, str(split.time_column), split.test_size, seed)
+        return split_frame(df, split, seed=seed, target=target)
+
+    return split_with
+
+
 def _time_split(
     df: pd.DataFrame, column: str, test_size: float
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -136,6 +150,29 @@ def _time_split(
     cut = times[int(len(times) * (1 - test_size))]
     is_test = (df[column] >= cut).to_numpy()
     return df.loc[~is_test], df.loc[is_test]
+
+
+def time_variant_split(
+    df: pd.DataFrame, column: str, test_size: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A training variant of time-ordered rows: a test period as long as `_time_split`'s
+    (`test_size` of the distinct times), ending `seed mod (room + 1)` time steps before the
+    last time, where `room` is half the times before the period. Train is every row before
+    the period; rows after it are dropped (they are its future). All series of a panel
+    share the cut, so no series shows a later time than any test row."""
+    if column not in df.columns:
+        raise DataError(f"time split needs column `{column}`, which the data lacks")
+    times = np.sort(df[column].unique())
+    width = len(times) - int(len(times) * (1 - test_size))
+    room = (len(times) - width) // 2
+    end = len(times) - seed % (room + 1)
+    start = end - width
+    if start < 1:
+        raise DataError(f"time split on `{column}`: too few distinct times ({len(times)})")
+    values = df[column].to_numpy()
+    in_train = values < times[start]
+    in_test = (values >= times[start]) & (values <= times[end - 1])
+    return df.loc[in_train], df.loc[in_test]
 
 
 def _group_split(

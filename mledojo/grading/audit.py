@@ -8,7 +8,9 @@ Checks, each a finding when it fails:
   the private answers almost perfectly on its own: ROC AUC (either direction) of a numeric
   column against a binary target, R² (the larger of Pearson's and Spearman's, squared)
   against a numeric target, or, for a column with few distinct values, the accuracy of
-  mapping each value to its most frequent answer (above the majority rate);
+  mapping each value to its most frequent answer (above the majority rate); a column the
+  spec declares in `strong_features` (a property of the data, with its reason) passes
+  when train.csv holds it at the same strength against its own labels;
 * `look_ahead`: what a row's later rows say: for files with a time column, each numeric
   column's minimum and maximum over the next 1 and 24 rows of the same entity, when that
   is strong and much stronger than the same over the previous rows (v1 of pump-failure
@@ -41,7 +43,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from sklearn.metrics import roc_auc_score
 
-from mledojo.competition import Competition, MedalStatus
+from mledojo.competition import Competition, CompetitionSpec, MedalStatus
 from mledojo.errors import GradingError
 from mledojo.grading.boards import load_leaderboard
 from mledojo.grading.plausibility import honest_top
@@ -62,6 +64,9 @@ LOOK_AHEAD_GAIN = 0.1
 and in its earlier rows by LOOK_AHEAD_GAIN: a slowly moving honest signal is as strong
 behind as ahead, a consequence of the answer (a pump that stops) is only strong ahead."""
 LOOK_AHEAD_ROWS = (1, 24)
+TRAIN_MARGIN = 0.01
+"""A declared strong feature must predict the target in train.csv at least this close to
+its strength on the test answers (`CompetitionSpec.strong_features`)."""
 MAX_LEVELS = 50
 """Columns with at most this many distinct values are also tested as a lookup table..."""
 MIN_ROWS_PER_LEVEL = 10
@@ -132,6 +137,8 @@ class AuditReport(BaseModel):
     """Test ids that also name a (different) train row: harmless, but worth knowing."""
     medals: MedalCheck | None = None
     """None when the competition has no leaderboard."""
+    declared_strong: dict[str, float] = {}
+    """Near-copies let pass as the spec's `strong_features` (`file:column` -> strength)."""
 
     @property
     def passed(self) -> bool:
@@ -146,6 +153,7 @@ def audit(competition: Competition, data: PreparedData) -> AuditReport:
     test_ids = set(answers.index)
     findings: list[Finding] = []
     strongest: dict[str, float] = {}
+    declared: dict[str, float] = {}
     reused_ids = 0
     files = sorted(p.name for p in data.public_dir.glob("*.csv"))
     for name in files:
@@ -173,7 +181,11 @@ def audit(competition: Competition, data: PreparedData) -> AuditReport:
             if t in frame.columns
         ]
         found, best = _column_findings(name, frame, spec.id_column, spec.targets, answers)
-        findings += found
+        for finding in found:
+            if _declared_strong(finding, spec, data.public_dir / "train.csv"):
+                declared[f"{name}:{finding.column}"] = finding.value or 0.0
+            else:
+                findings.append(finding)
         strongest[name] = best
     perfect, sample = _medal_findings(competition, data, scorer)
     findings += perfect[0] + sample[0]
@@ -188,6 +200,7 @@ def audit(competition: Competition, data: PreparedData) -> AuditReport:
         sample_medal=sample[1],
         reused_ids=reused_ids,
         medals=medals,
+        declared_strong=declared,
     )
 
 
@@ -226,6 +239,22 @@ def _id_overlap(
         f"e.g. ids {same[:3]}",
     )
     return [finding], len(shared)
+
+
+def _declared_strong(finding: Finding, spec: CompetitionSpec, train_path: Path) -> bool:
+    """Whether a near-copy is a declared strong feature (`strong_features`) that train.csv
+    shows to be the data's own: the column is there and predicts a target there as well
+    (within `TRAIN_MARGIN`). A column added to the test file alone is never let pass."""
+    if finding.check != "near_copy" or finding.column not in spec.strong_features:
+        return False
+    column = finding.column
+    header = pd.read_csv(train_path, nrows=0).columns
+    targets = [t for t in spec.targets if t in header]
+    if column not in header or not targets:
+        return False
+    train = pd.read_csv(train_path, usecols=[column, *targets], low_memory=False)
+    in_train = max(_strength(train[column], train[t]) for t in targets)
+    return in_train >= (finding.value or 0.0) - TRAIN_MARGIN
 
 
 def _column_findings(
@@ -450,7 +479,7 @@ def _medal_meaning(
             f"{spec.versioned_id}: every entry of its board is at or past "
             f"`leaderboard.honest_below` ({board_spec.honest_below}); lower it"
         )
-    plain = reference_submission(spec, data.public_dir)
+    plain = reference_submission(spec, data.public_dir)  # on one thread (decision 109)
     with tempfile.TemporaryDirectory(prefix="mledojo-audit-") as folder:
         graded = _grade_frame(scorer, plain, folder, "reference.csv")
         hard = _grade_frame(scorer, rounded(plain, scorer), folder, "rounded.csv")

@@ -69,6 +69,8 @@ class Metric:
     `kinds` lists the prediction kinds the function accepts; the first one is the default.
     `binary` asks for labels mapped to 0/1 (positive class = 1). `nonnegative` makes
     validation reject negative predictions (log-based errors are undefined for them).
+    `multi_label` says the function reads a 0/1 matrix (rows x targets) and a probability
+    per target: only such a metric may score a `multi_label` task.
     """
 
     name: str
@@ -78,6 +80,7 @@ class Metric:
     binary: bool = False
     nonnegative: bool = False
     description: str = ""
+    multi_label: bool = False
 
     def __call__(self, y_true: Array, y_pred: Array) -> float:
         """Compute the metric; any failure of the function becomes a `GradingError`."""
@@ -142,6 +145,7 @@ def metric(
     kind: PredictionKind | Iterable[PredictionKind],
     binary: bool = False,
     nonnegative: bool = False,
+    multi_label: bool = False,
     registry: MetricRegistry | None = None,
 ) -> Callable[[MetricFn], MetricFn]:
     """Register the decorated function as metric `name` (in `METRICS` unless told otherwise)."""
@@ -159,6 +163,7 @@ def metric(
                 binary=binary,
                 nonnegative=nonnegative,
                 description=doc[0] if doc else "",
+                multi_label=multi_label,
             )
         )
         return fn
@@ -462,7 +467,7 @@ def normalized_gini(y_true: Array, y_pred: Array) -> float:
     return _gini(truth, gini_order(y_pred)) / _gini(truth, gini_order(truth))
 
 
-@metric("mean_columnwise_roc_auc", higher_is_better=True, kind="probability")
+@metric("mean_columnwise_roc_auc", higher_is_better=True, kind="probability", multi_label=True)
 def mean_columnwise_roc_auc(y_true: Array, y_pred: Array) -> float:
     """ROC AUC of each 0/1 target column against its probability column, then their mean
     (multi_label tasks; one column: the plain ROC AUC).

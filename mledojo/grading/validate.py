@@ -131,6 +131,11 @@ def submission_layout(spec: CompetitionSpec) -> SubmissionLayout:
             f"{m.higher_is_better}; fix competition.yaml"
         )
     kind = prediction_kind(spec, m)
+    if spec.task == "multi_label" and not (m.multi_label and kind == "probability"):
+        raise GradingError(
+            f"competition `{spec.id}`: task `multi_label` needs a metric that scores one "
+            f"probability per 0/1 target (such as `mean_columnwise_roc_auc`), not `{m.name}`"
+        )
     classes: list[str] | None = None
     if spec.submission_columns is not None:
         preds = [c for c in spec.submission_columns if c != spec.id_column]

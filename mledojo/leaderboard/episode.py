@@ -115,7 +115,7 @@ class BoardEpisode(BaseModel):
     data_seed: int | None = Field(default=None, ge=0)
     """The data seed the episode ran on (None: not recorded, in entries written before)."""
     data_variant: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
-    """None on the evaluation split; a training variant's scheme (`training-2`) otherwise:
+    """None on the evaluation split; a training variant's scheme (`training-3`) otherwise:
     the board refuses those (`mledojo.leaderboard.facts.off_evaluation_split`)."""
     reported_status: EpisodeStatus
     private_score: float | None = Field(default=None, allow_inf_nan=False)

@@ -26,7 +26,7 @@ from mledojo.bench.plan import load_plan
 from mledojo.sandbox import quota
 
 pytest.importorskip("ray")
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.xdist_group("ray")]
 RAY = str(Path(sys.executable).with_name("ray"))
 
 

@@ -9,6 +9,7 @@ competition must add its row to the tables below.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import mledojo
 from mledojo.competition import Competition, get_competition
 from mledojo.data.prepare import PreparedData, prepare
 from mledojo.errors import InvalidSubmissionError
-from mledojo.grading.audit import perfect_submission
+from mledojo.grading.audit import audit, perfect_submission
 from mledojo.grading.scorer import Scorer
 from mledojo.grading.validate import submission_layout
 from mledojo.testing.shared_data import kaggle_root, need
@@ -60,23 +61,57 @@ MD5_FILES = (
 
 #: Score of the prepared sample submission on the private part (default data seed).
 SAMPLE_SCORES = {
+    "amazon-employee-access-challenge": 0.5,
     "bike-sharing-demand": 1.5621787103872920,
+    "covid19-global-forecasting-week-1": 2.400212808104617,
+    "covid19-global-forecasting-week-2": 2.149270761655688,
+    "covid19-global-forecasting-week-3": 2.230015584531686,
+    "icr-identify-age-related-conditions": 0.6931471805599454,
     "leaf-classification": 4.5951198501345890,
+    "liberty-mutual-group-property-inspection-prediction": -0.013629437645221938,
+    "mercedes-benz-greener-manufacturing": -0.002997646131847276,
     "nomad2018-predict-transparent-conductors": 0.2125611854449860,
+    "playground-series-s3e1": 1.17121351479697,
     "playground-series-s3e12": 0.5,
+    "playground-series-s3e19": 82.38764472522247,
+    "playground-series-s3e13": 0.21043771043771042,
+    "playground-series-s3e14": 1078.2484198523932,
+    "playground-series-s3e2": 0.5,
     "playground-series-s3e22": 0.4566473988439306,
+    "playground-series-s3e25": 1.347472672672673,
     "playground-series-s3e3": 0.5,
     "playground-series-s3e5": 0.0,
+    "playground-series-s3e6": 2888664.2220809273,
+    "playground-series-s3e7": 0.5,
     "playground-series-s3e9": 16.273943255190066,
+    "playground-series-s4e3": 0.5,
+    "playground-series-s4e4": 0.28684618049844574,
     "spaceship-titanic": 0.5008210180623974,
+    "tabular-playground-series-aug-2022": 0.5,
+    "tabular-playground-series-jul-2021": 0.8219653163796169,
+    "tabular-playground-series-sep-2022": 51.22027298767974,
     "titanic": 0.6179775280898876,
 }
 
-#: Where a perfect submission lands, when it is not (gold, HumanRank 1.0): titanic awards
-#: no medals (`leaderboard.medals: none`, docs/scoring.md). Not leaf: its 24 teams listed
-#: at 0.00000 tie a perfect log loss (~1e-13 after clipping) within the grader's tie
+#: Public files beyond train, test, sample submission and description: the original data
+#: sets a playground competition allowed (s3e7's only copy is unverified: left out).
+EXTRA_PUBLIC = {
+    "playground-series-s3e2": {"original_stroke_data.csv"},
+    "playground-series-s3e25": {
+        "original_Mineral_Dataset_Supplementary_Info.csv",
+        "original_Artificial_Crystals_Dataset.csv",
+    },
+    "playground-series-s3e7": set(),
+}
+
+#: Where a perfect submission lands, when it is not (gold, HumanRank 1.0): titanic and TPS
+#: jul-2021 award no medals (`leaderboard.medals: none`, docs/scoring.md). Not leaf: its 24
+#: teams listed at 0.00000 tie a perfect log loss (~1e-13 after clipping) within the grader's tie
 #: tolerance, so a perfect submission there is gold too.
-PERFECT_EXCEPTIONS: dict[str, tuple[str | None, float]] = {"titanic": (None, 1.0)}
+PERFECT_EXCEPTIONS: dict[str, tuple[str | None, float]] = {
+    "titanic": (None, 1.0),
+    "tabular-playground-series-jul-2021": (None, 1.0),
+}
 
 
 @pytest.fixture(autouse=True)
@@ -165,6 +200,37 @@ def test_public_test_has_no_target(cid: str, prepared) -> None:
     assert (data.public_dir / "description.md").is_file()
 
 
+@pytest.mark.parametrize("cid", sorted(EXTRA_PUBLIC))
+def test_allowed_original_data_is_offered(cid: str, prepared) -> None:
+    comp, data = prepared(cid)
+    standard = {"train.csv", "test.csv", "sample_submission.csv", "description.md"}
+    extra = {p.name for p in data.public_dir.iterdir()} - standard
+    assert extra == EXTRA_PUBLIC[cid]
+    answers = pd.read_csv(data.answers_path)
+    for name in extra:
+        table = pd.read_csv(data.public_dir / name)
+        assert comp.spec.id_column not in table.columns  # never keyed like the test rows
+        assert name in comp.spec.source.files  # checksummed with the raw files
+        shared = [c for c in table.columns if c in answers.columns]
+        if set(comp.spec.targets) <= set(shared):  # no test row with its answer
+            assert answers.merge(table[shared], on=shared).empty, name
+
+
+def test_the_original_stroke_ids_would_read_as_answers(prepared, tmp_path: Path) -> None:
+    """s3e2's original data numbers its patients with ids that overlap the test ids: kept,
+    the file is a public table keyed by test ids holding `stroke` (the audit's
+    `answer_column`), which is why prepare.py drops them."""
+    comp, data = prepared("playground-series-s3e2")
+    copy = tmp_path / "copy"
+    shutil.copytree(data.root, copy)
+    raw = pd.read_csv(KAGGLE_DIR / comp.id / "original_stroke_data.csv", dtype=str)
+    raw.to_csv(copy / "public" / "original_stroke_data.csv", index=False)
+    with_ids = data.model_copy(update={"root": copy})
+    test_ids = set(pd.read_csv(data.answers_path, dtype=str)["id"])
+    assert test_ids & set(raw["id"])
+    assert {f.check for f in audit(comp, with_ids).findings} >= {"answer_column"}
+
+
 @pytest.mark.parametrize("cid", KAGGLE_IDS)
 def test_same_seed_gives_identical_files(cid: str, prepared, tmp_path: Path) -> None:
     comp, data = prepared(cid)
@@ -232,7 +298,7 @@ def _break(kind: str, sub: pd.DataFrame, comp: Competition) -> pd.DataFrame:
     if kind == "wrong_row_count":
         return sub.iloc[: len(sub) // 2]
     if kind == "out_of_range":
-        if layout.kind == "label":
+        if layout.kind in ("label", "ranked_labels"):
             sub[pred] = sub[pred].astype(object)
             sub.loc[sub.index[0], pred] = "not-a-class"
             return sub

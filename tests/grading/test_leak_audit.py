@@ -19,7 +19,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 import mledojo
-from mledojo.competition import get_competition, load_competition
+from mledojo.competition import Competition, get_competition, load_competition
 from mledojo.data.prepare import prepare
 from mledojo.grading.audit import audit
 from mledojo.testing.shared_data import kaggle_root, need
@@ -93,6 +93,9 @@ def prepare(raw: Path, public: Path, private: Path, seed: int) -> None:
     sample = pd.DataFrame({{"id": test["id"], "malignant": 0.5}})
     if ATTACK == "renamed_target":
         public_test = public_test.assign(diagnosis_code=test["malignant"] * 7 + 1)
+    if ATTACK == "decoy_in_train":  # the renamed target in test, noise under its name in train
+        public_test = public_test.assign(diagnosis_code=test["malignant"] * 7 + 1)
+        train = train.assign(diagnosis_code=rng.integers(1, 9, len(train)))
     if ATTACK == "noisy_copy":
         noise = rng.normal(0, 0.05, len(test))
         public_test = public_test.assign(risk=test["malignant"] + noise)
@@ -147,6 +150,38 @@ def test_a_leak_is_found(attack: str, tmp_path: Path) -> None:
     comp = load_competition(leaky_competition(tmp_path, attack))
     report = audit(comp, prepare(comp, cache_dir=tmp_path / "cache"))
     assert ATTACKS[attack] in {f.check for f in report.findings}, report.findings
+
+
+STRONG = "strong_features: {diagnosis_code: 'the diagnosis is coded from the outcome'}\n"
+
+
+@pytest.mark.parametrize("attack", ["renamed_target", "decoy_in_train"])
+def test_a_declared_strong_feature_must_be_as_strong_in_train(attack: str, tmp_path: Path) -> None:
+    """`strong_features` lets an honest strong column pass (s3e6's squareMeters), never one
+    the test file alone holds, nor one that gives nothing in train.csv."""
+    folder = leaky_competition(tmp_path, attack)
+    spec = folder / "competition.yaml"
+    spec.write_text(spec.read_text() + STRONG)
+    comp = load_competition(folder)
+    assert comp.spec.strong_features
+    report = audit(comp, prepare(comp, cache_dir=tmp_path / "cache"))
+    assert [f.column for f in report.findings if f.check == "near_copy"] == ["diagnosis_code"]
+    assert report.declared_strong == {}
+
+
+def test_an_honest_strong_feature_passes_only_when_declared(tmp_path: Path) -> None:
+    """playground-series-s3e6: a price of about 100 x squareMeters is how the data were made
+    (R² 0.995 in train and test alike); without the declaration the audit flags it."""
+    comp = get_competition("playground-series-s3e6")
+    need(kaggle_root())
+    data = prepare(comp, cache_dir=tmp_path)
+    report = audit(comp, data)
+    assert report.passed and set(report.declared_strong) == {"test.csv:squareMeters"}
+    bare = Competition(
+        spec=comp.spec.model_copy(update={"strong_features": {}}), folder=comp.folder
+    )
+    found = [f for f in audit(bare, data).findings if f.check == "near_copy"]
+    assert [f.column for f in found] == ["squareMeters"]
 
 
 def test_the_careful_author_passes(tmp_path: Path) -> None:

@@ -216,3 +216,11 @@ def test_regression_metrics_keep_the_value_checks(tmp_path: Path, name: str) -> 
     with pytest.raises(InvalidSubmissionError, match=r"infinite.*row\(s\) 3 "):
         grade(spec, write(tmp_path, ["0,1", "1,2", "2,inf", "3,3"], "id,y"), answers)
     assert grade(spec, write(tmp_path, ["0,1", "1,4", "2,2", "3,8"], "id,y"), answers) in (0.0, 1.0)
+
+
+@pytest.mark.parametrize("name", ["log_loss", "balanced_log_loss", "roc_auc", "accuracy"])
+def test_multi_label_refuses_a_metric_that_reads_one_target(name: str) -> None:
+    """log loss would read the 0/1 matrix as one-hot classes: a wrong score, not an error."""
+    metric = {"name": name, "higher_is_better": name in ("roc_auc", "accuracy")}
+    with pytest.raises(GradingError, match="multi_label"):
+        submission_layout(make_spec(task="multi_label", metric=metric, target=TARGETS))

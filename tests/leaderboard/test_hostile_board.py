@@ -267,7 +267,7 @@ def test_the_board_refuses_a_training_variant_run_and_takes_the_evaluation_one(
         with pytest.raises(SubmissionRejected) as info:
             submit_run(variant, name="x", board_spec=spec, out_dir=tmp_path / "refused")
         reasons = " ".join(info.value.reasons)
-        assert "data_variant 'training-2': a training variant" in reasons, (spec, reasons)
+        assert "data_variant 'training-3': a training variant" in reasons, (spec, reasons)
         assert f"data_seed 1 is a training variant of {COMP}-v1" in reasons, (spec, reasons)
     assert not (tmp_path / "refused").exists() or not any((tmp_path / "refused").iterdir())
     honest = _copy(honest_run, tmp_path / "honest")
@@ -276,8 +276,8 @@ def test_the_board_refuses_a_training_variant_run_and_takes_the_evaluation_one(
         (row,) = load_jsonl(Path(record.path))
         assert (row.data_seed, row.data_variant) == (0, None)
     (ep,) = load_episodes([variant])  # a run folder given to `leaderboard build --source`
-    assert (ep.data_seed, ep.data_variant) == (1, "training-2")
-    with pytest.raises(LeaderboardError, match="data_variant 'training-2' is a training variant"):
+    assert (ep.data_seed, ep.data_variant) == (1, "training-3")
+    with pytest.raises(LeaderboardError, match="data_variant 'training-3' is a training variant"):
         build_board([ep], bootstrap=0)
     (good,) = load_episodes([honest])
     assert (good.data_seed, good.data_variant) == (0, None)
@@ -379,7 +379,7 @@ def test_the_board_spec_names_each_field_outside_it(tmp_path: Path) -> None:
     board = load_board_file(_board(tmp_path))
     assert board.check_episode(_spec(), "e") == []
     assert board.check_episode(_spec(data_seed=3), "e") == [
-        "e: data_variant 'training-2': a training variant; the board takes episodes on the "
+        "e: data_variant 'training-3': a training variant; the board takes episodes on the "
         "evaluation split only (data_variant null)",
         TRAINING_MODE,
         f"e: data_seed 3 is a training variant of {COMP}-v1: the board takes its evaluation "
@@ -438,9 +438,9 @@ def test_the_board_spec_pins_only_evaluation_seeds(tmp_path: Path) -> None:
 
 def test_a_spec_claiming_a_variant_is_refused_even_on_the_pinned_seed(tmp_path: Path) -> None:
     board = load_board_file(_board(tmp_path))
-    forged = _spec().model_copy(update={"data_variant": "training-2"})
+    forged = _spec().model_copy(update={"data_variant": "training-3"})
     assert board.check_episode(forged, "e") == [
-        "e: data_variant 'training-2': a training variant; the board takes episodes on the "
+        "e: data_variant 'training-3': a training variant; the board takes episodes on the "
         "evaluation split only (data_variant null)"
     ]
 
@@ -468,5 +468,5 @@ def test_board_building_refuses_entries_on_a_training_variant() -> None:
     assert build_board([BoardEpisode(**base)], bootstrap=0).episodes == 1  # not recorded
     with pytest.raises(LeaderboardError, match="data_seed 1 is a training variant"):
         build_board([BoardEpisode(**base, data_seed=1)], bootstrap=0)
-    with pytest.raises(LeaderboardError, match="data_variant 'training-2'"):
-        build_board([BoardEpisode(**base, data_seed=0, data_variant="training-2")], bootstrap=0)
+    with pytest.raises(LeaderboardError, match="data_variant 'training-3'"):
+        build_board([BoardEpisode(**base, data_seed=0, data_variant="training-3")], bootstrap=0)
