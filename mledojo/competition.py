@@ -598,7 +598,7 @@ SPLITS: dict[str, str] = {
     "all": "every competition",
     "lite": "a small representative subset: each baseline episode under 2 minutes (decision 100)",
     "tabular": "tables of rows (every competition so far)",
-    "timeseries": "rows ordered in time (forecasts, hourly series): time splits or panels",
+    "timeseries": "series split by time (forecasts, hourly series): the test is a later period",
     "kaggle": "real Kaggle competitions, scored against their real boards",
     "synthetic": "generated data (pump-failure)",
 }
