@@ -55,7 +55,8 @@ def median_s(fn: Callable[[], object], repeat: int) -> float:
 
 def _check(result: subprocess.CompletedProcess[bytes]) -> None:
     if result.returncode != 0:
-        raise RuntimeError(result.stderr.decode(errors="replace")[-2000:])
+        detail = result.stderr.decode(errors="replace")[-2000:]
+        raise RuntimeError(f"exit code {result.returncode}: {detail}")
 
 
 def docker_run(image: str, code: str) -> None:

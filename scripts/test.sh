@@ -14,7 +14,10 @@ export MLEDOJO_REQUIRE_DOCKER=1
 export MLEDOJO_REQUIRE_DATA=1  # a test that needs ../shared data fails instead of skipping
 export MLEDOJO_KAGGLE_DIR="${MLEDOJO_KAGGLE_DIR:-$(cd .. && pwd)/shared/datasets/kaggle}"
 set +e
-.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 900 "$@"
+# Two workers (decision 94): the suite mostly waits on containers and subprocesses. Tests
+# that share a cluster carry one `xdist_group` and run on one worker.
+.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 900 -n 2 --dist loadgroup \
+  --durations=15 "$@"
 code=$?
 set -e
 if [ "$code" -eq 5 ]; then

@@ -2,7 +2,11 @@
 
 The names and definitions follow mledojo's grading registry (which cannot be imported
 here): accuracy, roc_auc, log_loss, f1, f1_micro, f1_macro, quadratic_weighted_kappa,
-rmse, rmsle, mae, mean_columnwise_rmsle.
+rmse, rmsle, mae, mean_columnwise_rmsle, median_absolute_error, r2, smape,
+balanced_log_loss, normalized_gini, mean_columnwise_roc_auc, map_at_3. A test holds the two
+in agreement. The tools score one model's predictions: `map_at_3` of one label per row
+(the model's best guess) and `mean_columnwise_roc_auc` of one column are the degenerate
+cases of the grader's.
 """
 
 from __future__ import annotations
@@ -114,6 +118,74 @@ def _mc_rmsle(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
     return float(np.mean(per))
 
 
+def _median_ae(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
+    return float(_skm().median_absolute_error(y, p))
+
+
+def _r2(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
+    return float(_skm().r2_score(y, p))
+
+
+def _smape(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
+    a, f = np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)
+    denom = np.abs(a) + np.abs(f)
+    terms = np.where(denom == 0, 0.0, 200.0 * np.abs(f - a) / np.where(denom == 0, 1.0, denom))
+    return float(np.mean(terms))
+
+
+def _balanced_log_loss(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
+    prob = np.asarray(p, dtype=np.float64)
+    if prob.ndim == 1:
+        prob = np.column_stack([1.0 - prob, prob])
+    truth = np.asarray(y, dtype=np.float64)
+    if truth.ndim == 1:  # class indices (0/1 for a binary task)
+        truth = np.eye(prob.shape[1])[truth.astype(int)]
+    prob = np.clip(prob, 1e-15, 1.0 - 1e-15)
+    prob = prob / prob.sum(axis=1, keepdims=True)
+    counts = truth.sum(axis=0)
+    present = counts > 0
+    if not present.any():
+        raise ToolError("balanced_log_loss: the rows hold no class")
+    return float(np.mean(-(truth * np.log(prob)).sum(axis=0)[present] / counts[present]))
+
+
+def _gini(truth: Arr, by: Arr) -> float:
+    order = np.argsort(-by, kind="stable")
+    lorenz = np.cumsum(truth[order]) / truth.sum()
+    return float(np.sum(lorenz - np.arange(1, truth.size + 1) / truth.size))
+
+
+def _normalized_gini(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
+    truth = np.asarray(y, dtype=np.float64)
+    if truth.size == 0 or truth.sum() == 0 or np.min(truth) == np.max(truth):
+        raise ToolError("normalized_gini: the answers are constant or sum to 0")
+    return _gini(truth, np.asarray(p, dtype=np.float64)) / _gini(truth, truth)
+
+
+def _mc_roc_auc(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
+    truth, pred = np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)
+    if truth.ndim == 1:
+        truth, pred = truth[:, None], pred[:, None]
+    aucs = [
+        _roc_auc(truth[:, j], pred[:, j])
+        for j in range(truth.shape[1])
+        if 0 < truth[:, j].sum() < truth.shape[0]
+    ]
+    if not aucs:
+        raise ToolError("mean_columnwise_roc_auc: no column holds both 0 and 1 answers")
+    return float(np.mean(aucs))
+
+
+def _map_at_3(y: npt.NDArray[np.int64] | Arr, p: Arr) -> float:
+    truth, ranked = np.asarray(y), np.asarray(p)
+    if ranked.ndim == 1:
+        ranked = ranked[:, None]
+    hits = np.zeros(truth.shape[0])
+    for k in range(min(3, ranked.shape[1]) - 1, -1, -1):  # the first hit wins
+        hits = np.where(ranked[:, k] == truth, 1.0 / (k + 1), hits)
+    return float(np.mean(hits))
+
+
 METRICS: dict[str, MetricDef] = {
     m.name: m
     for m in (
@@ -128,10 +200,17 @@ METRICS: dict[str, MetricDef] = {
         MetricDef("rmsle", False, "value", _rmsle),
         MetricDef("mae", False, "value", _mae),
         MetricDef("mean_columnwise_rmsle", False, "value", _mc_rmsle),
+        MetricDef("median_absolute_error", False, "value", _median_ae),
+        MetricDef("r2", True, "value", _r2),
+        MetricDef("smape", False, "value", _smape),
+        MetricDef("normalized_gini", True, "value", _normalized_gini),
+        MetricDef("balanced_log_loss", False, "probability", _balanced_log_loss),
+        MetricDef("mean_columnwise_roc_auc", True, "probability", _mc_roc_auc),
+        MetricDef("map_at_3", True, "label", _map_at_3),
     )
 }
 CLASSIFICATION_ONLY = {"accuracy", "roc_auc", "log_loss", "f1", "f1_micro", "f1_macro"}
-BINARY_ONLY = {"f1"}
+BINARY_ONLY = {"f1", "mean_columnwise_roc_auc"}  # one 0/1 column per model
 
 
 def get_metric(name: str, *, argument: str = "metric") -> MetricDef:

@@ -138,7 +138,13 @@ def _all_metrics(
         if name == "mean_columnwise_rmsle":
             continue
         if task == "regression":
-            if m.kind == "probability" or name in ("accuracy", "f1", "f1_micro", "f1_macro"):
+            if m.kind == "probability" or name in (
+                "accuracy",
+                "f1",
+                "f1_micro",
+                "f1_macro",
+                "map_at_3",
+            ):
                 continue
             if m.kind == "label" and not np.all(np.mod(y, 1) == 0):
                 continue  # kappa is for integer ratings

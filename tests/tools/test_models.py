@@ -270,7 +270,13 @@ def test_tool_metrics_agree_with_the_grader() -> None:
         "rmse": (values_true, values_pred), "rmsle": (values_true, values_pred),
         "mae": (values_true, values_pred),
         "mean_columnwise_rmsle": (np.c_[values_true, values_pred], np.c_[values_pred, values_true]),
+        "median_absolute_error": (values_true, values_pred), "r2": (values_true, values_pred),
+        "smape": (np.r_[values_true, 0.0], np.r_[values_pred, 0.0]),
+        "normalized_gini": (values_true, values_pred), "balanced_log_loss": (y, p),
+        "mean_columnwise_roc_auc": (np.c_[y, 1 - y], np.c_[p, 1 - p ** 2]),
+        "map_at_3": (ordinal_true, np.c_[ordinal_pred, ordinal_true, ordinal_pred + 1]),
     }  # fmt: skip
+    assert set(cases) == set(METRICS)
     for name, (a, b) in cases.items():
         ours = METRICS[name]
         theirs = GRADING_METRICS.get(name)
