@@ -40,7 +40,7 @@ def check_path(path: str, *, write: bool) -> str:
     return str(pure)
 
 
-_PRELUDE = '''
+_PRELUDE = """
 import json, os
 ARGS = json.loads({args!r})
 WORK = os.path.realpath(os.getcwd())
@@ -63,7 +63,7 @@ def read(path):
         data = f.read({max_read} + 1)
     text = data[:{max_read}].decode("utf-8", "replace")
     return text, len(data) > {max_read}
-'''
+"""
 
 
 def _cell(body: str, args: dict[str, object]) -> str:

@@ -136,7 +136,7 @@ class ReactRun:
         except (ReactFailure, LLMError) as e:
             self.failed = f"{type(e).__name__}: {e}"[:2000]
             self.notes.append(f"the agent failed: {self.failed}")
-            self.env.finish(f"react agent failed: {self.failed}", status="agent_error")
+            self.env.finish("the react agent failed", status="agent_error", error=self.failed)
             self.terminated = True
         finally:
             self._write_usage()

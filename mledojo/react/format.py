@@ -76,7 +76,9 @@ class FinalAnswer(_Input):
     final_answer: str = Field(max_length=MAX_TEXT_CHARS)
 
 
-ActionInput = ListFiles | InspectScriptLines | UnderstandFile | ExecuteScript | EditScript | FinalAnswer
+ActionInput = (
+    ListFiles | InspectScriptLines | UnderstandFile | ExecuteScript | EditScript | FinalAnswer
+)
 INPUTS: dict[str, type[_Input]] = {
     "List Files": ListFiles,
     "Inspect Script Lines": InspectScriptLines,
@@ -129,9 +131,7 @@ def parse_reply(text: str) -> ReactStep:
         parts[name] = text[end:stop].strip()
     action = parts["Action"]
     if action not in INPUTS:
-        raise FormatError(
-            f"Unknown action {action[:80]!r}; the actions are: {', '.join(INPUTS)}."
-        )
+        raise FormatError(f"Unknown action {action[:80]!r}; the actions are: {', '.join(INPUTS)}.")
     return ReactStep(
         reflection=parts["Reflection"],
         plan=parts["Research Plan and Status"],

@@ -82,19 +82,28 @@ PLAN: tuple[str, ...] = (
 
 
 class ScriptedResearcher:
-    """The server's script: research turns from `plan` in order, assistant turns answered."""
+    """The server's script: research turns from `plan` in order (the last one repeats), the
+    assistant's turns answered (an edit gets `script`); `assistant_model` names its model."""
 
-    def __init__(self, plan: Sequence[str] = PLAN) -> None:
+    def __init__(
+        self,
+        plan: Sequence[str] = PLAN,
+        *,
+        script: str = BASELINE_SCRIPT,
+        assistant_model: str = ASSISTANT_MODEL,
+    ) -> None:
         self.plan = list(plan)
+        self.script = script
+        self.assistant_model = assistant_model
         self.turn = 0
         self._lock = threading.Lock()
 
     def __call__(self, request: RecordedRequest) -> Reply:
         body = request.body if isinstance(request.body, dict) else {}
-        if body.get("model") == ASSISTANT_MODEL:
+        if body.get("model") == self.assistant_model:
             text = json.dumps(body.get("messages", ""))
             if "Edit it by this instruction" in text:
-                return Reply.say(f"Here it is.\n```python\n{BASELINE_SCRIPT}```\n")
+                return Reply.say(f"Here it is.\n```python\n{self.script}```\n")
             return Reply.say("The file is a CSV: an id column, then the target columns.")
         with self._lock:
             index = min(self.turn, len(self.plan) - 1)
