@@ -30,6 +30,7 @@ class ReactAgent(Agent):
         max_actions: int = 20,
         max_format_retries: int = 3,
         history_steps: int = 6,
+        max_retries: int = 4,
     ) -> None:
         self.model = model
         self.options: dict[str, Any] = {
@@ -38,6 +39,7 @@ class ReactAgent(Agent):
             "max_actions": max_actions,
             "max_format_retries": max_format_retries,
             "history_steps": history_steps,
+            "max_retries": max_retries,
         }
         self.last: ReactRun | None = None
 

@@ -61,6 +61,7 @@ class ReactConfig(BaseModel):
     max_observation_chars: int = Field(default=8_000, ge=200)
     script_timeout_s: float = Field(default=900, gt=0)
     max_output_tokens: int = Field(default=8_000, ge=256)
+    max_retries: int = Field(default=4, ge=0)  # per model call, on rate limits and outages
 
 
 class ReactFailure(Exception):
@@ -115,6 +116,7 @@ class ReactRun:
             base_url=self.config.model_base_url,
             record_dir=record_dir,
             max_output_tokens=self.config.max_output_tokens,
+            max_retries=self.config.max_retries,
         )
 
     def _charge(self, usage: CallUsage) -> None:

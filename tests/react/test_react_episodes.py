@@ -17,7 +17,7 @@ import mledojo
 from mledojo.agent import make_agent
 from mledojo.react.format import MAX_REPLY_CHARS
 from mledojo.react.usage import load_usage, usage_table
-from mledojo.testing.llm_server import ScriptedLLMServer
+from mledojo.testing.llm_server import Reply, ScriptedLLMServer
 from mledojo.testing.memory_sandbox import MemorySandboxDouble
 from mledojo.testing.scripted_react import ScriptedResearcher, react_reply
 
@@ -177,3 +177,20 @@ def test_replies_that_keep_breaking_the_format_end_as_the_agents_failure(
     assert "3 replies in a row broke the format" in (result.error or "")
     assert asked == 3 and outcome.steps == 0
     assert (env.run_folder / "react" / "usage.json").is_file()
+
+
+def test_a_garbled_model_reply_ends_as_the_agents_failure(runs: list[Any], tmp_path: Path) -> None:
+    env = make_env(runs, tmp_path, sandbox=MemorySandboxDouble())
+    with ScriptedLLMServer(lambda _: Reply.raw(b"{not json" + b"\xff" * 100_000)) as server:
+        agent = make_agent(
+            "react",
+            {
+                "model": "openai-compatible/scripted-researcher",
+                "model_base_url": server.openai_base_url,
+                "max_retries": 0,
+            },
+        )
+        agent.run(env, seed=0)
+    result = env.result()
+    assert result is not None and result.status == "agent_error"
+    assert "LLM" in (result.error or "")
