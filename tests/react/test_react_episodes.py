@@ -89,6 +89,7 @@ import json, os
 os.symlink("/etc", "escape")
 os.makedirs({host!r}, exist_ok=True)
 open(os.path.join({host!r}, "pwned"), "w").write("x")
+print("y" * 5_000_000)
 print("ENV-DUMP", json.dumps(dict(os.environ)))
 """
 
@@ -144,6 +145,8 @@ def test_a_hostile_model_is_refused_and_the_key_never_leaves_the_host(
     assert by_action[0]["observation"].startswith("Refused: '/etc' is outside")
     assert by_action[1]["observation"].startswith("Refused: '../../../tmp/x.py' leaves")
     assert "ENV-DUMP" in by_action[3]["observation"]  # the container's environment, printed
+    assert "characters cut" in by_action[3]["observation"]  # 5 MB of output, bounded
+    assert len(by_action[3]["observation"]) < 8_200
     assert "resolves outside the workspace" in by_action[4]["observation"]
     assert "at most" in steps[6]["format_error"]
     # The key was used (the server saw it) but reached no file of the run, nor the container.
