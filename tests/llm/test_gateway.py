@@ -82,15 +82,15 @@ def test_openai_chat_plain_stream_and_tool_call(
         Reply.tool_call("get_weather", {"city": "Paris"}),
     )
     client = oai(gateway)
-    plain = client.chat.completions.create(model=OPENAI_MODEL, messages=HI)  # type: ignore[arg-type]
+    plain = client.chat.completions.create(model=OPENAI_MODEL, messages=HI)
     assert plain.choices[0].message.content == "plain answer"
-    chunks = client.chat.completions.create(model=OPENAI_MODEL, messages=HI, stream=True)  # type: ignore[arg-type]
+    chunks = client.chat.completions.create(model=OPENAI_MODEL, messages=HI, stream=True)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "streamed answer"
-    tool = client.chat.completions.create(model=OPENAI_MODEL, messages=HI, tools=[WEATHER_TOOL])  # type: ignore[arg-type,list-item]
+    tool = client.chat.completions.create(model=OPENAI_MODEL, messages=HI, tools=[WEATHER_TOOL])
     call = (tool.choices[0].message.tool_calls or [])[0]
-    assert call.function.name == "get_weather"  # type: ignore[union-attr]
-    assert json.loads(call.function.arguments) == {"city": "Paris"}  # type: ignore[union-attr]
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"city": "Paris"}
     # the tools reached the upstream untouched; the stream was asked for its usage chunk
     assert server.requests[2].body["tools"] == [WEATHER_TOOL]
     assert server.requests[1].body["stream_options"] == {"include_usage": True}
@@ -107,7 +107,7 @@ def test_openai_responses_plain_and_stream(
     assert client.responses.create(model=OPENAI_MODEL, input="hi").output_text == "one"
     events = list(client.responses.create(model=OPENAI_MODEL, input="hi", stream=True))
     assert events[-1].type == "response.completed"
-    assert events[-1].response.output_text == "two, streamed"  # type: ignore[union-attr]
+    assert events[-1].response.output_text == "two, streamed"
     assert gateway.meter.totals.calls == 2
     assert gateway.meter.totals.total_tokens == 36
 
@@ -121,19 +121,19 @@ def test_anthropic_plain_stream_and_tool_call(
         Reply.tool_call("get_weather", {"city": "Oslo"}),
     )
     client = ant(gateway)
-    msg = client.messages.create(model=ANTHROPIC_MODEL, max_tokens=50, messages=HI)  # type: ignore[arg-type]
-    assert msg.content[0].text == "plain"  # type: ignore[union-attr]
-    with client.messages.stream(model=ANTHROPIC_MODEL, max_tokens=50, messages=HI) as stream:  # type: ignore[arg-type]
+    msg = client.messages.create(model=ANTHROPIC_MODEL, max_tokens=50, messages=HI)
+    assert msg.content[0].text == "plain"
+    with client.messages.stream(model=ANTHROPIC_MODEL, max_tokens=50, messages=HI) as stream:
         assert stream.get_final_text() == "streamed"
     tools = [{"name": "get_weather", "input_schema": {"type": "object"}}]
     used = client.messages.create(
         model=ANTHROPIC_MODEL,
         max_tokens=50,
-        messages=HI,  # type: ignore[arg-type]
-        tools=tools,  # type: ignore[arg-type]
+        messages=HI,
+        tools=tools,
     )
     assert used.stop_reason == "tool_use"
-    assert used.content[0].input == {"city": "Oslo"}  # type: ignore[union-attr]
+    assert used.content[0].input == {"city": "Oslo"}
     assert server.requests[2].body["tools"] == tools
     totals = gateway.meter.totals
     # cache reads count as input (20 = 12 uncached + 8 cached), as in the layer's own adapter
@@ -148,14 +148,14 @@ def test_budget_refusal_is_each_sdks_own_error_and_is_not_retried(
     with make_gateway(server, tmp_path, UsageMeter(max_tokens=30)) as gw:
         openai_client = openai.OpenAI(base_url=gw.openai_base_url, api_key=gw.client_token)
         anthropic_client = anthropic.Anthropic(base_url=gw.base_url, api_key=gw.client_token)
-        openai_client.chat.completions.create(model=OPENAI_MODEL, messages=HI)  # type: ignore[arg-type]
-        anthropic_client.messages.create(model=ANTHROPIC_MODEL, max_tokens=5, messages=HI)  # type: ignore[arg-type]
+        openai_client.chat.completions.create(model=OPENAI_MODEL, messages=HI)
+        anthropic_client.messages.create(model=ANTHROPIC_MODEL, max_tokens=5, messages=HI)
         with pytest.raises(openai.RateLimitError) as oerr:
-            openai_client.chat.completions.create(model=OPENAI_MODEL, messages=HI)  # type: ignore[arg-type]
+            openai_client.chat.completions.create(model=OPENAI_MODEL, messages=HI)
         assert oerr.value.code == "insufficient_quota"
         assert "budget used up" in oerr.value.message
         with pytest.raises(anthropic.BadRequestError) as aerr:
-            anthropic_client.messages.create(model=ANTHROPIC_MODEL, max_tokens=5, messages=HI)  # type: ignore[arg-type]
+            anthropic_client.messages.create(model=ANTHROPIC_MODEL, max_tokens=5, messages=HI)
         assert "budget used up" in aerr.value.message
     # the SDKs (default retries on) did not retry: only the two admitted calls went upstream
     assert len(server.requests) == 2
@@ -168,7 +168,7 @@ def test_unpriced_model_is_refused_under_a_dollar_budget(
 ) -> None:
     with make_gateway(server, tmp_path, UsageMeter(max_usd=1.0)) as gw:
         with pytest.raises(openai.BadRequestError, match="has no price"):
-            oai(gw).chat.completions.create(model="gpt-free-lunch", messages=HI)  # type: ignore[arg-type]
+            oai(gw).chat.completions.create(model="gpt-free-lunch", messages=HI)
     assert server.requests == []
 
 
@@ -184,13 +184,13 @@ def test_key_canary_never_reaches_the_agent_or_the_run_folder(
         Reply.error(429, f"quota for {CANARY}"),
     )
     client = oai(gateway, key=None)
-    seen = [client.chat.completions.create(model=OPENAI_MODEL, messages=HI).model_dump_json()]  # type: ignore[arg-type]
-    stream = client.chat.completions.create(model=OPENAI_MODEL, messages=HI, stream=True)  # type: ignore[arg-type]
+    seen = [client.chat.completions.create(model=OPENAI_MODEL, messages=HI).model_dump_json()]
+    stream = client.chat.completions.create(model=OPENAI_MODEL, messages=HI, stream=True)
     seen += [chunk.model_dump_json() for chunk in stream]
-    msg = ant(gateway).messages.create(model=ANTHROPIC_MODEL, max_tokens=5, messages=HI)  # type: ignore[arg-type]
+    msg = ant(gateway).messages.create(model=ANTHROPIC_MODEL, max_tokens=5, messages=HI)
     seen.append(msg.model_dump_json())
     with pytest.raises(openai.RateLimitError) as err:
-        client.chat.completions.create(model=OPENAI_MODEL, messages=HI)  # type: ignore[arg-type]
+        client.chat.completions.create(model=OPENAI_MODEL, messages=HI)
     seen.append(json.dumps(err.value.body))
     # the upstream really got each key, and never the agent's token
     assert server.requests[0].headers["authorization"] == f"Bearer {CANARY}"
@@ -207,12 +207,12 @@ def test_a_wrong_client_key_is_refused_and_never_forwarded(
     server: ScriptedLLMServer, gateway: ModelGateway
 ) -> None:
     with pytest.raises(openai.AuthenticationError):
-        oai(gateway, key="sk-guess").chat.completions.create(model=OPENAI_MODEL, messages=HI)  # type: ignore[arg-type]
+        oai(gateway, key="sk-guess").chat.completions.create(model=OPENAI_MODEL, messages=HI)
     with pytest.raises(anthropic.AuthenticationError):
         ant(gateway, key="sk-guess").messages.create(
             model=ANTHROPIC_MODEL,
             max_tokens=5,
-            messages=HI,  # type: ignore[arg-type]
+            messages=HI,
         )
     assert server.requests == []
 
@@ -223,7 +223,7 @@ def test_an_oversized_request_is_refused_before_it_is_read(
     with make_gateway(server, tmp_path, max_request_bytes=2_000) as gw:
         big = [{"role": "user", "content": "x" * 5_000}]
         with pytest.raises(openai.APIStatusError) as err:
-            oai(gw).chat.completions.create(model=OPENAI_MODEL, messages=big)  # type: ignore[arg-type]
+            oai(gw).chat.completions.create(model=OPENAI_MODEL, messages=big)
         assert err.value.status_code == 413
     assert server.requests == []
 
@@ -242,9 +242,9 @@ def test_a_hostile_upstream_body_is_an_error_reply(
     with make_gateway(server, tmp_path, max_reply_bytes=10_000) as gw:
         client = oai(gw)
         with pytest.raises(openai.APIStatusError, match=reason) as err:
-            client.chat.completions.create(model=OPENAI_MODEL, messages=HI)  # type: ignore[arg-type]
+            client.chat.completions.create(model=OPENAI_MODEL, messages=HI)
         assert err.value.status_code == 502
-        reply2 = client.chat.completions.create(model=OPENAI_MODEL, messages=HI)  # type: ignore[arg-type]
+        reply2 = client.chat.completions.create(model=OPENAI_MODEL, messages=HI)
         assert reply2.choices[0].message.content == "still serving"
 
 
@@ -254,10 +254,10 @@ def test_a_huge_stream_event_ends_the_stream_with_an_sdk_error(
     server.add_replies(Reply.say("y" * 30_000), Reply.say("z" * 30_000))
     with make_gateway(server, tmp_path, max_event_bytes=4_000) as gw:
         with pytest.raises(openai.APIError, match="larger than 4000 bytes"):
-            for _ in oai(gw).chat.completions.create(model=OPENAI_MODEL, messages=HI, stream=True):  # type: ignore[arg-type]
+            for _ in oai(gw).chat.completions.create(model=OPENAI_MODEL, messages=HI, stream=True):
                 pass
         with pytest.raises(anthropic.APIStatusError, match="larger than 4000 bytes"):
-            with ant(gw).messages.stream(model=ANTHROPIC_MODEL, max_tokens=5, messages=HI) as s:  # type: ignore[arg-type]
+            with ant(gw).messages.stream(model=ANTHROPIC_MODEL, max_tokens=5, messages=HI) as s:
                 s.get_final_text()
         # the cut streams were charged by their size (no usage event arrived)
         assert gw.meter.totals.calls == 2
@@ -283,7 +283,7 @@ def test_a_reply_without_usage_is_charged_an_estimate(
     }
     server.add_replies(Reply.raw(json.dumps(body).encode()))
     with make_gateway(server, tmp_path) as gw:
-        oai(gw).chat.completions.create(model=OPENAI_MODEL, messages=HI)  # type: ignore[arg-type]
+        oai(gw).chat.completions.create(model=OPENAI_MODEL, messages=HI)
         assert gw.meter.totals.input_tokens > 0 and gw.meter.totals.output_tokens > 0
     (exchange,) = read_exchanges(tmp_path / EXCHANGES_FILE)
     assert exchange.tokens is not None and exchange.tokens.estimated
