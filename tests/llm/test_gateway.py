@@ -233,6 +233,7 @@ def test_an_oversized_request_is_refused_before_it_is_read(
     [
         (Reply.raw(b"{" * 50_000), "larger than"),
         (Reply.raw(b"<html>not json</html>"), "not JSON"),
+        (Reply.raw(b"[" * 4_900 + b"]" * 4_900), "not JSON"),  # nesting past the parser
     ],
 )
 def test_a_hostile_upstream_body_is_an_error_reply(

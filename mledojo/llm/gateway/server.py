@@ -276,7 +276,7 @@ def _handler_for(gateway: ModelGateway) -> type[BaseHTTPRequestHandler]:
         def _forward(self, route: Route, path: str, raw: bytes) -> None:
             try:
                 body = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 body = None
             if not isinstance(body, dict) or not isinstance(body.get("model"), str):
                 raise _Refusal("bad_request", "the body must be a JSON object with a `model`")
@@ -345,7 +345,7 @@ def _handler_for(gateway: ModelGateway) -> type[BaseHTTPRequestHandler]:
                 )
             try:
                 parsed = json.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nesting past the parser
                 raise _Refusal(
                     "upstream", f"upstream reply (HTTP {reply.status}) is not JSON"
                 ) from None

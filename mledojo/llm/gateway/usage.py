@@ -101,7 +101,7 @@ class StreamUsage:
             return
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return
         if not isinstance(data, dict):
             return
