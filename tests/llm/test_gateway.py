@@ -288,3 +288,12 @@ def test_a_reply_without_usage_is_charged_an_estimate(
         assert gw.meter.totals.input_tokens > 0 and gw.meter.totals.output_tokens > 0
     (exchange,) = read_exchanges(tmp_path / EXCHANGES_FILE)
     assert exchange.tokens is not None and exchange.tokens.estimated
+
+
+@pytest.mark.parametrize("model", ["", "m" * 500, None])
+def test_a_bad_model_name_is_a_400_not_a_dead_connection(
+    server: ScriptedLLMServer, gateway: ModelGateway, model: str | None
+) -> None:
+    with pytest.raises(openai.BadRequestError, match="model"):
+        oai(gateway).chat.completions.create(model=model, messages=HI)
+    assert server.requests == []

@@ -44,6 +44,7 @@ from mledojo.llm.prices import PriceTable
 ANTHROPIC_VERSION = "2023-06-01"
 # Client headers passed upstream; every other one (Authorization, x-api-key, cookies) is dropped.
 _FORWARDED_HEADERS = ("accept", "anthropic-version", "anthropic-beta", "openai-beta")
+_MAX_MODEL_CHARS = 200
 
 
 class Upstream(BaseModel):
@@ -243,6 +244,10 @@ def _handler_for(gateway: ModelGateway) -> type[BaseHTTPRequestHandler]:
                 self._refuse(route, refusal.kind, refusal.message, path=path, request=request)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
+            except Exception as exc:  # noqa: BLE001 - a request never kills the gateway silently
+                self.close_connection = True
+                message = f"internal error {type(exc).__name__}"
+                self._refuse(route, "upstream", message, path=path, request=request)
 
         # the request ---------------------------------------------------------------
         def _read_request(self) -> bytes:
@@ -278,9 +283,11 @@ def _handler_for(gateway: ModelGateway) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(raw)
             except (ValueError, RecursionError):
                 body = None
-            if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+            model = body.get("model") if isinstance(body, dict) else None
+            if not isinstance(body, dict) or not isinstance(model, str):
                 raise _Refusal("bad_request", "the body must be a JSON object with a `model`")
-            model = str(body["model"])
+            if not model.strip() or len(model) > _MAX_MODEL_CHARS:
+                raise _Refusal("bad_request", f"`model` must be 1..{_MAX_MODEL_CHARS} characters")
             stream = body.get("stream") is True
             upstream = gateway.upstream_for(route)
             ref = gateway.admit(upstream, model)
