@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from mledojo.llm.gateway import (
     Upstream,
     read_exchanges,
 )
-from mledojo.testing.llm_server import Reply, ScriptedLLMServer, ScriptedUsage
+from mledojo.testing.llm_server import RecordedRequest, Reply, ScriptedLLMServer, ScriptedUsage
 
 CANARY = "sk-canary-" + secrets.token_hex(16)
 ANT_CANARY = "sk-ant-canary-" + secrets.token_hex(16)
@@ -297,3 +299,36 @@ def test_a_bad_model_name_is_a_400_not_a_dead_connection(
     with pytest.raises(openai.BadRequestError, match="model"):
         oai(gateway).chat.completions.create(model=model, messages=HI)
     assert server.requests == []
+
+
+def test_calls_past_the_concurrency_bound_are_refused_as_busy(
+    server: ScriptedLLMServer, tmp_path: Path
+) -> None:
+    """Calls in flight together all pass the budget check; the bound caps that overshoot."""
+    release = threading.Event()
+
+    def held(request: RecordedRequest) -> Reply:
+        release.wait(60)
+        return Reply.say("held")
+
+    server.set_script(held)
+    answers: list[str] = []
+    with make_gateway(server, tmp_path, max_concurrent_calls=1) as gw:
+        client = oai(gw)
+
+        def first() -> None:
+            reply = client.chat.completions.create(model=OPENAI_MODEL, messages=HI)
+            answers.append(reply.choices[0].message.content or "")
+
+        worker = threading.Thread(target=first)
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not server.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        try:
+            with pytest.raises(openai.RateLimitError, match="calls at once"):
+                client.chat.completions.create(model=OPENAI_MODEL, messages=HI)
+        finally:
+            release.set()
+            worker.join(60)
+    assert answers == ["held"] and len(server.requests) == 1

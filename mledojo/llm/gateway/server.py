@@ -81,6 +81,8 @@ class GatewayConfig(BaseModel):
     max_event_bytes: int = Field(default=1 << 20, gt=0)
     record_body_bytes: int = Field(default=256 << 10, ge=0)
     upstream_timeout_s: float = Field(default=600.0, gt=0)
+    client_timeout_s: float = Field(default=300.0, gt=0)
+    max_concurrent_calls: int = Field(default=8, gt=0)
     require_client_token: bool = True
 
 
@@ -119,6 +121,8 @@ class ModelGateway:
                 secrets=self._secrets,
                 max_body_bytes=config.record_body_bytes,
             )
+        # calls in flight together each pass the budget check: this bounds the overshoot
+        self._slots = threading.BoundedSemaphore(config.max_concurrent_calls)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -219,6 +223,7 @@ def _handler_for(gateway: ModelGateway) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = config.client_timeout_s  # a client that stalls mid-request frees its thread
 
         def setup(self) -> None:
             super().setup()
@@ -290,6 +295,26 @@ def _handler_for(gateway: ModelGateway) -> type[BaseHTTPRequestHandler]:
                 raise _Refusal("bad_request", f"`model` must be 1..{_MAX_MODEL_CHARS} characters")
             stream = body.get("stream") is True
             upstream = gateway.upstream_for(route)
+            if not gateway._slots.acquire(blocking=False):
+                raise _Refusal(
+                    "busy",
+                    f"more than {config.max_concurrent_calls} calls at once; retry shortly",
+                )
+            try:
+                self._admitted(route, path, raw, body, model, stream, upstream)
+            finally:
+                gateway._slots.release()
+
+        def _admitted(
+            self,
+            route: Route,
+            path: str,
+            raw: bytes,
+            body: dict[str, Any],
+            model: str,
+            stream: bool,
+            upstream: Upstream,
+        ) -> None:
             ref = gateway.admit(upstream, model)
             if route == "chat" and stream:
                 # ask for the usage chunk, without which a stream could not be metered
@@ -476,6 +501,8 @@ def _handler_for(gateway: ModelGateway) -> type[BaseHTTPRequestHandler]:
             status, data = error_reply(kind, message, anthropic=is_anthropic(route, path))
             # the SDKs retry 429 and 5xx unless told not to; a used-up budget stays used up
             headers = {"x-should-retry": "false"} if kind in ("budget", "auth") else {}
+            if kind == "busy":
+                headers = {"retry-after": "1"}
             try:
                 self._send(status, data, "application/json", headers)
             except (BrokenPipeError, ConnectionResetError):

@@ -24,7 +24,7 @@ UPSTREAM_PATH: dict[Route, str] = {
     "messages": "/v1/messages",
 }
 
-ErrorKind = Literal["budget", "auth", "bad_request", "too_large", "not_found", "upstream"]
+ErrorKind = Literal["budget", "auth", "bad_request", "too_large", "not_found", "busy", "upstream"]
 
 # (HTTP status, OpenAI error type/code, Anthropic error type) per kind. The budget refusal
 # mirrors each provider's own out-of-credit reply: OpenAI 429 `insufficient_quota`,
@@ -35,6 +35,7 @@ _SHAPES: dict[ErrorKind, tuple[int, str, str]] = {
     "bad_request": (400, "invalid_request_error", "invalid_request_error"),
     "too_large": (413, "invalid_request_error", "request_too_large"),
     "not_found": (404, "not_found", "not_found_error"),
+    "busy": (429, "rate_limit_exceeded", "rate_limit_error"),
     "upstream": (502, "api_error", "api_error"),
 }
 _ANTHROPIC_STATUS: dict[ErrorKind, int] = {"budget": 400}
