@@ -223,7 +223,7 @@ def test_an_oversized_request_is_refused_before_it_is_read(
     server: ScriptedLLMServer, tmp_path: Path
 ) -> None:
     with make_gateway(server, tmp_path, max_request_bytes=2_000) as gw:
-        big = [{"role": "user", "content": "x" * 5_000}]
+        big = [{"role": "user", "content": "x" * 3_000_000}]  # past the socket buffers
         with pytest.raises(openai.APIStatusError) as err:
             oai(gw).chat.completions.create(model=OPENAI_MODEL, messages=big)
         assert err.value.status_code == 413

@@ -45,6 +45,7 @@ ANTHROPIC_VERSION = "2023-06-01"
 # Client headers passed upstream; every other one (Authorization, x-api-key, cookies) is dropped.
 _FORWARDED_HEADERS = ("accept", "anthropic-version", "anthropic-beta", "openai-beta")
 _MAX_MODEL_CHARS = 200
+_MAX_DISCARD_BYTES = 64 << 20
 
 
 class Upstream(BaseModel):
@@ -265,12 +266,20 @@ def _handler_for(gateway: ModelGateway) -> type[BaseHTTPRequestHandler]:
                 length = -1
             if length < 0 or length > config.max_request_bytes:
                 self.close_connection = True
+                self._discard(length)
                 raise _Refusal(
                     "too_large",
                     f"request body must be 0..{config.max_request_bytes} bytes "
                     f"(Content-Length {self.headers.get('content-length')})",
                 )
             return self.rfile.read(length) if length else b""
+
+        def _discard(self, length: int) -> None:
+            """Read and drop a refused body (up to a bound): closing a socket with unread
+            bytes resets it, and the client would lose the error reply."""
+            left = min(length, _MAX_DISCARD_BYTES)
+            while left > 0 and (chunk := self.rfile.read(min(left, 1 << 16))):
+                left -= len(chunk)
 
         def _check_token(self) -> None:
             if not config.require_client_token:
