@@ -16,7 +16,7 @@ import anthropic
 import openai
 import pytest
 
-from mledojo.llm import UsageMeter
+from mledojo.llm import MissingAPIKeyError, UsageMeter
 from mledojo.llm.gateway import (
     EXCHANGES_FILE,
     GatewayConfig,
@@ -332,3 +332,28 @@ def test_calls_past_the_concurrency_bound_are_refused_as_busy(
             release.set()
             worker.join(60)
     assert answers == ["held"] and len(server.requests) == 1
+
+
+def test_unknown_routes_and_unconfigured_families_are_404s(
+    server: ScriptedLLMServer, tmp_path: Path
+) -> None:
+    config = GatewayConfig(openai=Upstream(base_url=server.openai_base_url, provider="openai"))
+    with ModelGateway(config, meter=UsageMeter(), record_dir=tmp_path) as gw:
+        with pytest.raises(anthropic.NotFoundError, match="no Anthropic upstream"):
+            ant(gw).messages.create(model=ANTHROPIC_MODEL, max_tokens=5, messages=HI)
+        with pytest.raises(openai.NotFoundError):
+            oai(gw).models.list()
+        with pytest.raises(openai.NotFoundError, match="no endpoint POST /v1/embeddings"):
+            oai(gw).embeddings.create(model="text-embedding-3-small", input="hi")
+    assert server.requests == []
+
+
+def test_upstream_key_from_the_host_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", ANT_CANARY)
+    upstream = Upstream.from_env("anthropic", "http://127.0.0.1:9")
+    assert upstream.api_key is not None and upstream.api_key.get_secret_value() == ANT_CANARY
+    assert ANT_CANARY not in repr(upstream)
+    assert Upstream.from_env("openai-compatible", "http://127.0.0.1:9/v1").api_key is None
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY"):
+        Upstream.from_env("openai", "http://127.0.0.1:9/v1")

@@ -42,13 +42,7 @@ def test_the_key_never_reaches_the_container_or_the_run_folder(
     with ScriptedLLMServer([Reply.say(f"write the sample ({canary})")]) as server:
         with mledojo.make("pump-failure", sandbox="docker", run_dir=run_dir) as env:
             env.reset(seed=0)
-            config = GatewayConfig(
-                openai=Upstream(
-                    base_url=server.openai_base_url,
-                    provider="openai",
-                    api_key=canary,
-                )
-            )
+            config = GatewayConfig(openai=Upstream.from_env("openai", server.openai_base_url))
             with ModelGateway(config, meter=UsageMeter(), record_dir=env.run_folder) as gw:
                 agent = openai.OpenAI(base_url=gw.openai_base_url, api_key=gw.client_token)
                 reply = agent.chat.completions.create(

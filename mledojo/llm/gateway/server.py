@@ -15,6 +15,7 @@ from __future__ import annotations
 import hmac
 import http.client
 import json
+import os
 import secrets
 import socket
 import threading
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from mledojo.llm.errors import LLMBudgetExceeded
+from mledojo.llm.errors import LLMBudgetExceeded, MissingAPIKeyError
 from mledojo.llm.gateway.exchanges import EXCHANGES_FILE, REDACTED, ExchangeLog
 from mledojo.llm.gateway.shapes import (
     ROUTES,
@@ -38,7 +39,7 @@ from mledojo.llm.gateway.shapes import (
 )
 from mledojo.llm.gateway.usage import StreamUsage, Tokens, estimate, tokens_of_body
 from mledojo.llm.meter import UsageMeter
-from mledojo.llm.models import ModelRef, Provider
+from mledojo.llm.models import KEY_VARIABLE, ModelRef, Provider
 from mledojo.llm.prices import PriceTable
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -60,6 +61,21 @@ class Upstream(BaseModel):
     base_url: str
     provider: Provider
     api_key: SecretStr | None = None
+
+    @classmethod
+    def from_env(
+        cls, provider: Provider, base_url: str, *, api_key_env: str | None = None
+    ) -> Upstream:
+        """The upstream with its key read from the host environment (the provider's usual
+        variable, or `api_key_env`); a missing one fails fast naming the variable. A local
+        OpenAI-compatible server needs no key unless `api_key_env` names one."""
+        if provider == "openai-compatible" and api_key_env is None:
+            return cls(base_url=base_url, provider=provider)
+        variable = api_key_env or KEY_VARIABLE[provider]
+        value = os.environ.get(variable, "").strip()
+        if not value:
+            raise MissingAPIKeyError(variable)
+        return cls(base_url=base_url, provider=provider, api_key=SecretStr(value))
 
     @field_validator("base_url")
     @classmethod
