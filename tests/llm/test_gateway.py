@@ -21,6 +21,7 @@ from mledojo.llm.gateway import (
     EXCHANGES_FILE,
     GatewayConfig,
     ModelGateway,
+    ReplayUpstream,
     Upstream,
     read_exchanges,
 )
@@ -357,3 +358,52 @@ def test_upstream_key_from_the_host_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("OPENAI_API_KEY")
     with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY"):
         Upstream.from_env("openai", "http://127.0.0.1:9/v1")
+
+
+def _episode(gw: ModelGateway) -> list[str]:
+    """A fixed little conversation through both SDKs: plain, streamed, tool call."""
+    client = oai(gw)
+    out = [client.chat.completions.create(model=OPENAI_MODEL, messages=HI).model_dump_json()]
+    stream = client.chat.completions.create(model=OPENAI_MODEL, messages=HI, stream=True)
+    out.append("".join(c.choices[0].delta.content or "" for c in stream if c.choices))
+    with ant(gw).messages.stream(model=ANTHROPIC_MODEL, max_tokens=9, messages=HI) as s:
+        out.append(s.get_final_text())
+    msg = ant(gw).messages.create(model=ANTHROPIC_MODEL, max_tokens=9, messages=HI)
+    out.append(msg.model_dump_json())
+    return out
+
+
+def test_a_recorded_episode_replays_offline_and_a_divergence_is_loud(
+    server: ScriptedLLMServer, tmp_path: Path
+) -> None:
+    server.add_replies(
+        Reply.say("one"),
+        Reply.say("two streamed"),
+        Reply.say("three streamed"),
+        Reply.tool_call("get_weather", {"city": "Rome"}),
+    )
+    with make_gateway(server, tmp_path / "first") as gw:
+        first = _episode(gw)
+        spent = gw.meter.totals
+    record = tmp_path / "first" / EXCHANGES_FILE
+    with ReplayUpstream(record) as replay:
+        config = GatewayConfig(
+            openai=Upstream(base_url=replay.openai_base_url, provider="openai"),
+            anthropic=Upstream(base_url=replay.base_url, provider="anthropic"),
+        )
+        with ModelGateway(config, meter=UsageMeter(), record_dir=tmp_path / "again") as gw:
+            assert _episode(gw) == first
+            assert gw.meter.totals == spent
+            with pytest.raises(openai.APIStatusError, match="past the end") as err:
+                oai(gw).chat.completions.create(model=OPENAI_MODEL, messages=HI)
+            assert err.value.status_code == 409
+    assert len(server.requests) == 4, "the replay never reached the upstream"
+    assert (tmp_path / "again" / EXCHANGES_FILE).read_text().splitlines()[:4] == (
+        record.read_text().splitlines()
+    )
+    with ReplayUpstream(record) as replay:
+        config = GatewayConfig(openai=Upstream(base_url=replay.openai_base_url, provider="openai"))
+        with ModelGateway(config, meter=UsageMeter()) as gw:
+            other = [{"role": "user", "content": "something else"}]
+            with pytest.raises(openai.APIStatusError, match="another request body"):
+                oai(gw).chat.completions.create(model=OPENAI_MODEL, messages=other)
