@@ -15,13 +15,24 @@ export MLEDOJO_REQUIRE_DATA=1  # a test that needs ../shared data fails instead 
 export MLEDOJO_KAGGLE_DIR="${MLEDOJO_KAGGLE_DIR:-$(cd .. && pwd)/shared/datasets/kaggle}"
 set +e
 # Two workers (decision 94): the suite mostly waits on containers and subprocesses. Tests
-# that share a cluster carry one `xdist_group` and run on one worker.
-.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 900 -n 2 --dist loadgroup \
-  --durations=15 "$@"
-code=$?
-set -e
-if [ "$code" -eq 5 ]; then
-  echo "pytest collected no tests: failing on purpose" >&2
-  exit 1
+# that share a cluster carry one `xdist_group`; the benchmark smokes (`serial`) measure the
+# machine, so they run alone afterwards. With arguments, one run of exactly those tests.
+run_pytest() {
+  .venv/bin/python -m pytest -q -p no:cacheprovider --timeout 900 "$@"
+  code=$?
+  if [ "$code" -eq 5 ]; then
+    echo "pytest collected no tests: failing on purpose" >&2
+    code=1
+  fi
+  return "$code"
+}
+if [ "$#" -gt 0 ]; then
+  run_pytest -n 2 --dist loadgroup "$@"
+  exit $?
 fi
-exit "$code"
+run_pytest -n 2 --dist loadgroup --durations=15 -m "not serial"
+first=$?
+run_pytest -m serial
+second=$?
+set -e
+[ "$first" -eq 0 ] && [ "$second" -eq 0 ]

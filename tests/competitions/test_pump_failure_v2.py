@@ -277,6 +277,7 @@ def test_baseline_solution_predicts_every_case_from_its_history(
         "simple": False,
         "log_target": False,
         "positive_label": None,
+        "metric": "roc_auc",  # the baseline picks its loss from the metric (info["task"])
     }
     cell = tmp_path / "cell.py"
     cell.write_text(f"TASK = {json.dumps(task)!r}\n" + script)
