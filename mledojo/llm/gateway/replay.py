@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from mledojo.llm.gateway.exchanges import Exchange, read_exchanges
+from mledojo.llm.gateway.loopback import LoopbackService
 from mledojo.llm.gateway.shapes import UPSTREAM_PATH
 
 
-class ReplayUpstream:
+class ReplayUpstream(LoopbackService):
     """A loopback server replaying the forwarded exchanges of a record file, in order."""
+
+    thread_name = "mledojo-gateway-replay"
 
     def __init__(self, record: Path) -> None:
         self.record = record
@@ -28,41 +31,7 @@ class ReplayUpstream:
         self._next = 0
         self._lock = threading.Lock()
         self.divergences: list[str] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{int(self._httpd.server_address[1])}"
-
-    @property
-    def openai_base_url(self) -> str:
-        return f"{self.base_url}/v1"
-
-    def start(self) -> ReplayUpstream:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="mledojo-gateway-replay",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> ReplayUpstream:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__(_handler_for(self))
 
     def answer(self, path: str, body: bytes) -> Exchange | str:
         """The recorded exchange for this call, or why it cannot be replayed."""

@@ -19,7 +19,7 @@ import os
 import secrets
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from mledojo.llm.errors import LLMBudgetExceeded, MissingAPIKeyError
 from mledojo.llm.gateway.exchanges import EXCHANGES_FILE, REDACTED, ExchangeLog
+from mledojo.llm.gateway.loopback import LoopbackService
 from mledojo.llm.gateway.shapes import (
     ROUTES,
     UPSTREAM_PATH,
@@ -112,8 +113,10 @@ class _Refusal(Exception):
         self.message = message
 
 
-class ModelGateway:
+class ModelGateway(LoopbackService):
     """The episode's model endpoint on 127.0.0.1 (a random free port); see the module docstring."""
+
+    thread_name = "mledojo-model-gateway"
 
     def __init__(
         self,
@@ -140,48 +143,12 @@ class ModelGateway:
             )
         # calls in flight together each pass the budget check: this bounds the overshoot
         self._slots = threading.BoundedSemaphore(config.max_concurrent_calls)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{int(self._httpd.server_address[1])}"
-
-    @property
-    def openai_base_url(self) -> str:
-        """The OpenAI SDK's `base_url`."""
-        return f"{self.base_url}/v1"
+        super().__init__(_handler_for(self))
 
     @property
     def anthropic_base_url(self) -> str:
         """The Anthropic SDK's `base_url`."""
         return self.base_url
-
-    def start(self) -> ModelGateway:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="mledojo-model-gateway",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop serving (idempotent); calls in flight are cut."""
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> ModelGateway:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # helpers used by the handler ------------------------------------------------------
     def redact(self, data: bytes) -> bytes:
