@@ -31,10 +31,10 @@ from pydantic import BaseModel, ConfigDict
 from mledojo.competition import MetricSpec
 from mledojo.errors import GradingError
 from mledojo.grading.metrics import (
-    LOG_LOSS_EPS,
     Array,
     Metric,
     auc_by_weights,
+    class_matrix,
     gini_order,
     map3_hits,
     smape_terms,
@@ -192,13 +192,7 @@ def _mean_of(per_row: Floats) -> WeightedFn:
 
 
 def _log_loss(y_true: Array, y_pred: Array) -> WeightedFn:
-    truth = np.asarray(y_true, dtype=np.float64)
-    prob = np.asarray(y_pred, dtype=np.float64)
-    if truth.ndim == 1:
-        truth = np.column_stack([1.0 - truth, truth])
-        prob = np.column_stack([1.0 - prob, prob])
-    prob = np.clip(prob, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
-    prob = prob / prob.sum(axis=1, keepdims=True)
+    truth, prob = class_matrix(y_true, y_pred)
     return _mean_of(-(truth * np.log(prob)).sum(axis=1))
 
 
@@ -290,13 +284,7 @@ def _r2(y_true: Array, y_pred: Array) -> WeightedFn:
 
 
 def _balanced_log_loss(y_true: Array, y_pred: Array) -> WeightedFn:
-    truth = np.asarray(y_true, dtype=np.float64)
-    prob = np.asarray(y_pred, dtype=np.float64)
-    if truth.ndim == 1:
-        truth = np.column_stack([1.0 - truth, truth])
-        prob = np.column_stack([1.0 - prob, prob])
-    prob = np.clip(prob, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
-    prob = prob / prob.sum(axis=1, keepdims=True)
+    truth, prob = class_matrix(y_true, y_pred)
     losses = -truth * np.log(prob)  # per row, the loss of its class (0 elsewhere)
 
     def score(w: Floats) -> Floats:

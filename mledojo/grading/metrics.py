@@ -408,9 +408,12 @@ def smape(y_true: Array, y_pred: Array) -> float:
     return float(np.mean(smape_terms(y_true, y_pred)))
 
 
-def _class_matrix(y_true: Array, y_pred: Array) -> tuple[Array, npt.NDArray[np.float64]]:
+def class_matrix(
+    y_true: Array, y_pred: Array
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Truth as an indicator matrix and probabilities clipped and row-renormalised (as
-    `log_loss` does), for a positive-class vector or a class-probability matrix."""
+    `log_loss` does), for a positive-class vector or a class-probability matrix (also the
+    bootstrap's inputs, `intervals.py`)."""
     truth = np.asarray(y_true, dtype=np.float64)
     if truth.ndim == 1:
         truth = np.column_stack([1.0 - truth, truth])
@@ -426,7 +429,7 @@ def balanced_log_loss(y_true: Array, y_pred: Array) -> float:
     A class absent from the scored rows has no mean; it is left out (a `GradingError` if
     no class is present).
     """
-    truth, prob = _class_matrix(y_true, y_pred)
+    truth, prob = class_matrix(y_true, y_pred)
     counts = truth.sum(axis=0)
     present = counts > 0
     if not present.any():
