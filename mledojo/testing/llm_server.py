@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from mledojo.llm.gateway.loopback import send_reply
 from mledojo.testing.replies import PATHS, Api, RecordedRequest, Reply, ScriptedUsage
 from mledojo.testing.wire import completion_body, stream_events
 
@@ -229,14 +230,7 @@ def _handler_for(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
         def _send_bytes(
             self, status: int, data: bytes, ctype: str, headers: dict[str, str] | None = None
         ) -> None:
-            self.send_response(status)
-            self.send_header("content-type", ctype)
-            self.send_header("content-length", str(len(data)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
-            self.wfile.flush()
+            send_reply(self, status, data, ctype, headers)
 
         def _send_stream(self, events: list[bytes], *, truncate: bool) -> None:
             self.send_response(200)

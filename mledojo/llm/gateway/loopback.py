@@ -50,3 +50,21 @@ class LoopbackService:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def send_reply(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    data: bytes,
+    ctype: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """One whole HTTP reply: status, content type and length, extra headers, body."""
+    handler.send_response(status)
+    handler.send_header("content-type", ctype)
+    handler.send_header("content-length", str(len(data)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(data)
+    handler.wfile.flush()

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from mledojo.llm.errors import LLMBudgetExceeded, MissingAPIKeyError
 from mledojo.llm.gateway.exchanges import EXCHANGES_FILE, REDACTED, ExchangeLog
-from mledojo.llm.gateway.loopback import LoopbackService
+from mledojo.llm.gateway.loopback import LoopbackService, send_reply
 from mledojo.llm.gateway.shapes import (
     ROUTES,
     UPSTREAM_PATH,
@@ -472,14 +472,7 @@ def _handler_for(gateway: ModelGateway) -> type[BaseHTTPRequestHandler]:
         def _send(
             self, status: int, data: bytes, ctype: str, headers: dict[str, str] | None = None
         ) -> None:
-            self.send_response(status)
-            self.send_header("content-type", ctype)
-            self.send_header("content-length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-            self.wfile.flush()
+            send_reply(self, status, data, ctype, headers)
 
         def _refuse(
             self,
