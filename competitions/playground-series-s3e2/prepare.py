@@ -23,7 +23,8 @@ import pandas as pd
 
 from mledojo.competition import load_competition
 from mledojo.data.io import read_exact
-from mledojo.data.split import carve, split_frame, without_rows_like
+from mledojo.data.prepare import write_standard_split
+from mledojo.data.split import without_rows_like
 
 ID = "id"
 TARGET = "stroke"
@@ -32,19 +33,9 @@ ORIGINAL = "original_stroke_data.csv"
 
 def prepare(raw: Path, public: Path, private: Path, seed: int, evaluation_seed: int) -> None:
     """Write public train/test/sample submission/original data and the private answers."""
-    split = load_competition(Path(__file__).resolve().parent).spec.split
+    comp = load_competition(Path(__file__).resolve().parent)
     full = read_exact(raw / "train.csv")
-    train, test = carve(
-        full,
-        seed=seed,
-        evaluation_seed=evaluation_seed,
-        split=lambda frame, s: split_frame(frame, split, seed=s, target=TARGET),
-        id_columns=[ID],
-    )
-    train.to_csv(public / "train.csv", index=False)
-    test.drop(columns=[TARGET]).to_csv(public / "test.csv", index=False)
-    test.to_csv(private / "test.csv", index=False)
-    pd.DataFrame({ID: test[ID], TARGET: 0.5}).to_csv(public / "sample_submission.csv", index=False)
+    write_standard_split(comp, full, seed=seed, public=public, private=private)
     # every value kept as the text it was (the original writes missing bmi as "N/A")
     text = pd.read_csv(raw / ORIGINAL, dtype=str, keep_default_na=False)
     kept = without_rows_like(_as_typed(pd.read_csv(raw / ORIGINAL), full), full, [ID])

@@ -17,11 +17,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pandas as pd
-
 from mledojo.competition import load_competition
 from mledojo.data.io import read_exact
-from mledojo.data.split import carve, split_frame
+from mledojo.data.prepare import write_standard_split
 
 ID = "id"
 TARGET = "Hardness"
@@ -33,19 +31,8 @@ ORIGINALS = (
 
 def prepare(raw: Path, public: Path, private: Path, seed: int, evaluation_seed: int) -> None:
     """Write public train/test/sample submission/original data and the private answers."""
-    split = load_competition(Path(__file__).resolve().parent).spec.split
+    comp = load_competition(Path(__file__).resolve().parent)
     full = read_exact(raw / "train.csv")
-    train, test = carve(
-        full,
-        seed=seed,
-        evaluation_seed=evaluation_seed,
-        split=lambda frame, s: split_frame(frame, split, seed=s, target=TARGET),
-        id_columns=[ID],
-    )
-    train.to_csv(public / "train.csv", index=False)
-    test.drop(columns=[TARGET]).to_csv(public / "test.csv", index=False)
-    test.to_csv(private / "test.csv", index=False)
-    sample = pd.DataFrame({ID: test[ID], TARGET: float(train[TARGET].mean())})
-    sample.to_csv(public / "sample_submission.csv", index=False)
+    write_standard_split(comp, full, seed=seed, public=public, private=private)
     for name in ORIGINALS:
         shutil.copyfile(raw / name, public / name)

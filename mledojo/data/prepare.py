@@ -177,14 +177,7 @@ def _build(
         _write_default(comp, train, test, public, private)
     else:
         full = _load_table(comp, seed, raw_dir, cache_dir, say)
-        train, test = carve(
-            full,
-            seed=seed,
-            evaluation_seed=spec.split.seed,
-            split=spec_splitter(spec.split, spec.targets[0], spec.split.seed),
-            id_columns=[spec.id_column],
-        )
-        _write_default(comp, train, test, public, private)
+        write_standard_split(comp, full, seed=seed, public=public, private=private)
     _check_outputs(comp, public, private)
     answers = pd.read_csv(private / "test.csv", usecols=[spec.id_column])
     if not (private / "parts.csv").exists():
@@ -224,6 +217,23 @@ def _call_prepare(
             "docs/adding-a-competition.md)."
         )
     fn(raw=raw, public=public, private=private, seed=seed)
+
+
+def write_standard_split(
+    comp: Competition, full: pd.DataFrame, *, seed: int, public: Path, private: Path
+) -> None:
+    """The split `competition.yaml` declares, for the evaluation seed or a training variant
+    carved from its training rows, written as the standard files. A competition's own
+    `prepare.py` calls it when all it adds is extra public files."""
+    spec = comp.spec
+    train, test = carve(
+        full,
+        seed=seed,
+        evaluation_seed=spec.split.seed,
+        split=spec_splitter(spec.split, spec.targets[0], spec.split.seed),
+        id_columns=[spec.id_column],
+    )
+    _write_default(comp, train, test, public, private)
 
 
 def _write_default(
