@@ -9,6 +9,7 @@ episode cannot take the bench down and Ctrl-C reaches each child exactly once (f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -120,10 +121,15 @@ class LocalExecutor:
                 )
             self._children[child.pid] = child
         try:
-            child.communicate(job.model_dump_json())
+            _feed(child, job.model_dump_json())
+            # Wait for the exit without reaping: while the child is an unreaped zombie its pid
+            # and process group cannot name another process, so `interrupt` and `kill`, which
+            # signal under the lock, only reach this run's workers.
+            os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)
         finally:
             with self._lock:
                 self._children.pop(child.pid, None)
+        child.wait()
         if child.returncode == 0 and outcome_path.is_file():
             return Outcome.model_validate_json(outcome_path.read_text(encoding="utf-8"))
         recorded = read_outcome(job, self.runs_dir, self.run_id, host="local")
@@ -140,25 +146,37 @@ class LocalExecutor:
         """Forward SIGINT once to every running child (each closes its episode)."""
         with self._lock:
             self._stopping = True
-            children = list(self._children.values())
-        for child in children:
-            try:
-                os.killpg(child.pid, signal.SIGINT)
-            except (ProcessLookupError, PermissionError):
-                pass
+            self._signal_all(signal.SIGINT)
 
     def kill(self) -> None:
         """SIGKILL children that ignored the interrupt (their containers are then reaped)."""
         with self._lock:
-            children = list(self._children.values())
-        for child in children:
+            self._signal_all(signal.SIGKILL)
+
+    def _signal_all(self, sig: signal.Signals) -> None:
+        """Signal every child's process group; the caller holds the lock (see `_run`)."""
+        for pid in self._children:
             try:
-                os.killpg(child.pid, signal.SIGKILL)
+                os.killpg(pid, sig)
             except (ProcessLookupError, PermissionError):
                 pass
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _feed(child: subprocess.Popen[str], text: str) -> None:
+    """Write the job to the child's stdin and close it (a child that died early is fine)."""
+    stdin = child.stdin
+    if stdin is None:
+        return
+    try:
+        stdin.write(text)
+    except BrokenPipeError:
+        pass
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            stdin.close()  # closes the pipe even when its flush fails
 
 
 def _tail(path: Path, lines: int = 3) -> str:

@@ -193,7 +193,10 @@ class LocalSandbox(RunnerSandbox):
 
     def _teardown(self) -> None:
         if self._proc is not None:
-            _kill_quietly(self._proc.pid)
+            # Popen.kill signals only an unreaped child: once a poll has reaped the runner its
+            # pid is free, and on a busy host (pid_max is often 32768) it soon names another
+            # process, such as a container's.
+            self._proc.kill()
             try:
                 self._proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -203,7 +206,7 @@ class LocalSandbox(RunnerSandbox):
             kill_uid(self._uid)
         elif self._marker:
             for pid in self.leftovers_pids():
-                _kill_quietly(pid)
+                _kill_if_marked(pid, self._marker_entry())
 
     def stop(self) -> None:
         uid, workspace = self._uid, self._workspace
@@ -232,18 +235,11 @@ class LocalSandbox(RunnerSandbox):
             return pids_of_uid(self._uid)
         if not self._marker:
             return []
-        needle = f"{MARKER_ENV}={self._marker}".encode()
-        found = []
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
-                continue
-            try:
-                environ = Path(f"/proc/{name}/environ").read_bytes()
-            except OSError:
-                continue
-            if needle in environ.split(b"\0"):
-                found.append(int(name))
-        return found
+        needle = self._marker_entry()
+        return [int(n) for n in os.listdir("/proc") if n.isdigit() and _marked(int(n), needle)]
+
+    def _marker_entry(self) -> bytes:
+        return f"{MARKER_ENV}={self._marker}".encode()
 
     def leftovers(self) -> list[str]:
         """What is still running after stop (for the conformance suite's cleanup check)."""
@@ -258,11 +254,28 @@ NEEDS_ROOT_MESSAGE = (
 )
 
 
-def _kill_quietly(pid: int) -> None:
+def _marked(pid: int, entry: bytes) -> bool:
+    """Whether process `pid` carries the environment entry `entry`."""
     try:
-        os.kill(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
+        return entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+
+
+def _kill_if_marked(pid: int, entry: bytes) -> None:
+    """SIGKILL `pid` if it still carries `entry`. The pidfd pins the process checked: if it
+    exits and its pid is reused meanwhile, the signal fails instead of reaching the new one."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        if _marked(pid, entry):
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+    except OSError:
         pass
+    finally:
+        os.close(fd)
 
 
 def _warn_without_userns() -> None:

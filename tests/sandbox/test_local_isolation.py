@@ -263,3 +263,39 @@ def test_kill_uid_never_kills_a_uid_outside_the_episode_range() -> None:
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def _spawn_at_pid(pid: int) -> subprocess.Popen[bytes]:
+    """A `sleep` that the kernel gives exactly `pid`, by setting the last pid it handed out
+    (root only). Other forks on the host may take the pid first: try a few times."""
+    for _ in range(50):
+        Path("/proc/sys/kernel/ns_last_pid").write_text(str(pid - 1))
+        proc = subprocess.Popen(["sleep", "60"])
+        if proc.pid == pid:
+            return proc
+        proc.kill()
+        proc.wait()
+    pytest.fail(f"could not start a process at pid {pid}: the host forks too fast")
+
+
+@needs_root
+@pytest.mark.timeout(60)
+def test_stop_never_signals_the_pid_of_a_runner_already_reaped(tmp_path: Path) -> None:
+    """Once a poll has reaped a dead runner its pid is free (pid_max is often 32768) and may
+    name another process, such as another episode's container: stop must not kill it."""
+    sb, _ = _started(tmp_path)
+    victim = None
+    try:
+        runner = sb._proc  # noqa: SLF001 - the race needs the runner's own process
+        if runner is None:
+            pytest.fail("the started sandbox has no runner process")
+        runner.kill()
+        runner.wait()  # reaped, as `_runner_alive` does when a start fails
+        victim = _spawn_at_pid(runner.pid)
+        sb.stop()
+        assert victim.poll() is None, "stop killed the process that reused the runner's pid"
+    finally:
+        sb.stop()
+        if victim is not None:
+            victim.kill()
+            victim.wait()
