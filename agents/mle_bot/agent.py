@@ -2,7 +2,7 @@
 
 The planner is an LLM (`model=openai/gpt-5-mini`, `anthropic/...`, `openai-compatible/...`
 with `model_base_url`) or the deterministic rules (`model=rules`, no LLM). The work is done
-by the trusted tools in the episode's container; see docs/mle-bot.md.
+by the trusted tools in the episode's container; see docs/agents/mle-bot.md.
 """
 
 from __future__ import annotations

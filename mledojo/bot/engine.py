@@ -559,7 +559,7 @@ def episode_end(result: EpisodeResult | None) -> EpisodeEnd | None:
 
 def earlier_attempts(folder: Path) -> list[Path]:
     """Earlier attempts of this episode the runner set aside (`<folder>.attempt-*`), oldest
-    first. The bot reads nothing from them: a retry is a new play (docs/mle-bot.md)."""
+    first. The bot reads nothing from them: a retry is a new play (docs/agents/mle-bot.md)."""
     return sorted(folder.parent.glob(f"{folder.name}.attempt-*"))
 
 
