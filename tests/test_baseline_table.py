@@ -150,3 +150,13 @@ def test_lite_follows_its_rule_on_the_recorded_wall_times(script: ModuleType) ->
 
     missing = facets(catalogue) - facets(lite)
     assert not missing, f"lite lacks what the catalogue holds: {sorted(missing)}"
+
+
+def test_the_default_run_id_follows_the_plan(script: ModuleType) -> None:
+    """The same bench resumes its run; another catalogue or seed count gets a new run (the
+    fixed `baseline-table` id refused a bench whose catalogue had changed)."""
+    first = script.default_run_id("lite", 3, "docker")
+    assert first == script.default_run_id("lite", 3, "docker")
+    assert first.startswith("baseline-table-")
+    others = {script.default_run_id(s, n, "docker") for s, n in [("lite", 2), ("all", 3)]}
+    assert first not in others and len(others) == 2
