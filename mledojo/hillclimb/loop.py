@@ -77,7 +77,7 @@ class Round(BaseModel):
     def line(self) -> str:
         """One line for the prompts."""
         score = "no score" if self.score is None else f"{self.source} score {self.score:.6g}"
-        refused = f"; refused: {len(self.refused)}" if self.refused else ""
+        refused = "".join(f"; refused {r.item[:80]!r}: {r.reason[:120]}" for r in self.refused[:3])
         return (
             f"{self.iteration}. {self.idea[:300]!r} -> {self.outcome} ({score}; "
             f"{self.reason[:400]}{refused})"
