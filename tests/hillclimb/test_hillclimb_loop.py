@@ -81,6 +81,7 @@ def summary(env: Any) -> dict[str, Any]:
     return dict(json.loads((env.run_folder / "hill-climb" / "summary.json").read_text()))
 
 
+@pytest.mark.slow
 def test_an_improvement_is_committed_and_a_failure_reverted(
     runs: list[Any], tmp_path: Path
 ) -> None:
@@ -254,6 +255,7 @@ if not os.path.lexists("helper.py"):
 """
 
 
+@pytest.mark.slow
 def test_a_planted_symlink_does_not_lead_a_write_out_of_the_workspace(
     runs: list[Any], tmp_path: Path
 ) -> None:
