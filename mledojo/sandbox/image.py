@@ -52,8 +52,16 @@ log = logging.getLogger(__name__)
 BUILD_METHOD_VERSION = "1"
 PYTHON_VERSION = "3.11"
 DEBIAN_SUITE = "bookworm"
-# Debian bookworm's python3 is 3.11; libgomp1 is the OpenMP runtime lightgbm links to.
-DEBOOTSTRAP_INCLUDE = ("python3", "python3-venv", "libgomp1", "passwd", "ca-certificates")
+# Debian bookworm's python3 is 3.11; libgomp1 is the OpenMP runtime lightgbm links to; git
+# keeps the hill-climbing agent's commits inside the sandbox (never on the host).
+DEBOOTSTRAP_INCLUDE = (
+    "python3",
+    "python3-venv",
+    "libgomp1",
+    "passwd",
+    "ca-certificates",
+    "git",
+)
 ONLINE_BASE = "python:3.11-slim"
 # Docker API timeout (s) while building: imports and commits of big layers are slow.
 BUILD_TIMEOUT_S = 600
