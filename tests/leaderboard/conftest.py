@@ -8,6 +8,9 @@ the real format; `tests/leaderboard/test_end_to_end.py` also runs real episodes 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,8 @@ from mledojo.leaderboard.episode import BoardEpisode
 from mledojo.types import Observation
 
 WriteEpisode = Callable[..., Path]
+CHROMIUM = Path(os.environ.get("MLEDOJO_CHROMIUM", "/usr/bin/chromium"))
+ENSURE_CHROMIUM = Path(__file__).resolve().parents[2] / "scripts" / "ensure_chromium.sh"
 
 
 def observation(**fields: Any) -> dict[str, Any]:
@@ -143,3 +148,24 @@ def episode(agent: str, competition: str, seed: int, hr: float | None, **kw: Any
 def make_episode() -> Callable[..., BoardEpisode]:
     """The `episode` helper, as a fixture (test modules cannot import conftest)."""
     return episode
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    """The browser; installed as root if missing, else a loud skip."""
+    if CHROMIUM.is_file():
+        return CHROMIUM
+    if os.geteuid() != 0:
+        reason = (
+            f"{CHROMIUM} is missing and this is not root, so it cannot be installed: the "
+            "leaderboard page was NOT tested in a browser (run `bash scripts/ensure_chromium.sh` "
+            "as root)"
+        )
+        warnings.warn(reason, stacklevel=1)
+        pytest.skip(reason)
+    proc = subprocess.run(
+        ["bash", str(ENSURE_CHROMIUM)], capture_output=True, text=True, timeout=900
+    )
+    if proc.returncode != 0 or not CHROMIUM.is_file():
+        pytest.fail(f"scripts/ensure_chromium.sh failed: {proc.stderr[-2000:]}")
+    return CHROMIUM

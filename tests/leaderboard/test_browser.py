@@ -9,16 +9,12 @@ an injected inline script. Without /usr/bin/chromium the test installs it with
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
-import http.server
 import json
 import os
 import re
 import struct
 import subprocess
-import threading
-import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,33 +26,13 @@ import pytest
 from mledojo.leaderboard.episode import AnytimePoint, BoardEpisode
 from mledojo.leaderboard.render import SORT_SCRIPT, write_board
 from mledojo.leaderboard.stats import build_board
+from mledojo.testing.browser import HEIGHT, WIDTH, dump_dom, run_chromium, serve_folder
 
 pytestmark = pytest.mark.slow
 
 Make = Callable[..., BoardEpisode]
-CHROMIUM = Path(os.environ.get("MLEDOJO_CHROMIUM", "/usr/bin/chromium"))
 ENSURE = Path(__file__).resolve().parents[2] / "scripts" / "ensure_chromium.sh"
-WIDTH, HEIGHT = 1280, 1400
 AGENTS = {"delta": 0.3, "alpha": 0.9, "charlie": 0.5, "bravo": 0.1}
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    """The browser; installed as root if missing, else a loud skip."""
-    if CHROMIUM.is_file():
-        return CHROMIUM
-    if os.geteuid() != 0:
-        reason = (
-            f"{CHROMIUM} is missing and this is not root, so it cannot be installed: the "
-            "leaderboard page was NOT tested in a browser (run `bash scripts/ensure_chromium.sh` "
-            "as root)"
-        )
-        warnings.warn(reason, stacklevel=1)
-        pytest.skip(reason)
-    proc = subprocess.run(["bash", str(ENSURE)], capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0 or not CHROMIUM.is_file():
-        pytest.fail(f"scripts/ensure_chromium.sh failed: {proc.stderr[-2000:]}")
-    return CHROMIUM
 
 
 @pytest.fixture
@@ -77,45 +53,8 @@ def site(tmp_path: Path, make_episode: Make) -> Iterator[tuple[str, Path]]:
     ]
     folder = tmp_path / "site"
     write_board(build_board(eps, bootstrap=100), folder)
-    handler = functools.partial(QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", folder
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
-
-def _run(browser: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [
-        str(browser),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--hide-scrollbars",
-        "--force-device-scale-factor=1",
-        f"--window-size={WIDTH},{HEIGHT}",
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-
-
-def _dump(browser: Path, profile: Path, url: str) -> str:
-    proc = _run(browser, profile, "--virtual-time-budget=3000", "--dump-dom", url)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout
+    with serve_folder(folder) as base:
+        yield base, folder
 
 
 def _probe(folder: Path, name: str, script: str) -> None:
@@ -213,10 +152,10 @@ def test_the_table_renders_in_a_screenshot(
 ) -> None:
     base, folder = site
     _probe(folder, "rect.html", RECT_PROBE)
-    rect = _probe_json(_dump(chromium, tmp_path / "p1", f"{base}/rect.html"))
+    rect = _probe_json(dump_dom(chromium, tmp_path / "p1", f"{base}/rect.html"))
     assert rect["rows"] == len(AGENTS)
     shot = tmp_path / "shot.png"
-    proc = _run(chromium, tmp_path / "p2", f"--screenshot={shot}", f"{base}/index.html")
+    proc = run_chromium(chromium, tmp_path / "p2", f"--screenshot={shot}", f"{base}/index.html")
     assert proc.returncode == 0 and shot.is_file(), proc.stderr[-2000:]
     img = _png_rgb(shot)
     assert img.shape[:2] == (HEIGHT, WIDTH)
@@ -241,7 +180,7 @@ def test_clicking_a_header_sorts_the_rows(
 ) -> None:
     base, folder = site
     _probe(folder, "sort.html", SORT_PROBE)
-    got = _probe_json(_dump(chromium, tmp_path / "p", f"{base}/sort.html"))
+    got = _probe_json(dump_dom(chromium, tmp_path / "p", f"{base}/sort.html"))
     ranked = sorted(AGENTS, key=lambda a: -AGENTS[a])
     assert got["by_name"] == sorted(AGENTS)  # text: ascending first
     assert got["by_name_again"] == sorted(AGENTS, reverse=True)
@@ -257,12 +196,12 @@ def test_the_policy_blocks_an_injected_script(
     page = (folder / "index.html").read_text()
     injected = "document.title = 'pwned'; document.body.setAttribute('data-pwned', '1');"
     (folder / "inject.html").write_text(page.replace("</h1>", f"</h1><script>{injected}</script>"))
-    dom = _dump(chromium, tmp_path / "p", f"{base}/inject.html")
+    dom = dump_dom(chromium, tmp_path / "p", f"{base}/inject.html")
     assert 'data-pwned="1"' not in dom and "<title>mledojo leaderboard</title>" in dom
     assert "<title>pwned</title>" not in dom
     # ...while a script the policy allows (by hash) does run in the same page
     _probe(folder, "ok.html", "document.body.setAttribute('data-probe', '1');")
-    assert 'data-probe="1"' in _dump(chromium, tmp_path / "q", f"{base}/ok.html")
+    assert 'data-probe="1"' in dump_dom(chromium, tmp_path / "q", f"{base}/ok.html")
     assert SORT_SCRIPT in page
 
 
