@@ -8,6 +8,7 @@ isolation of the two sandboxes run on real sandboxes in `tests/sandbox/test_fork
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +170,24 @@ def test_what_cannot_be_forked_says_why(tmp_path: Path) -> None:
         env.step({"action": "submit"})
         with pytest.raises(ResetNeededError, match="ended"):
             env.fork(sandbox=MemorySandboxDouble())
+
+
+def test_the_copy_keeps_links_as_links_and_drops_hard_linked_files(tmp_path: Path) -> None:
+    """The fast twin of tests/sandbox/test_fork_isolation.py: the copy itself, on real files."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("host secret")
+    secret.chmod(0o600)
+    with make(tmp_path) as env:
+        env.reset(seed=0)
+        workspace = env.run_folder / "workspace"
+        (workspace / "leak").symlink_to(secret)
+        os.link(secret, workspace / "notes.txt")
+        (workspace / "kept.txt").write_text("kept")
+        with env.fork(sandbox=MemorySandboxDouble()) as child:
+            copied = child.run_folder / "workspace"
+            assert (copied / "leak").is_symlink() and os.readlink(copied / "leak") == str(secret)
+            assert not (copied / "notes.txt").exists()
+            assert (copied / "kept.txt").read_text() == "kept"
+            assert (copied / "kept.txt").stat().st_ino != (workspace / "kept.txt").stat().st_ino
+            log = (child.run_folder / "episode.log").read_text()
+    assert "1 symlinks" in log and "1 hard-linked files" in log
