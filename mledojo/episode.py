@@ -546,7 +546,7 @@ class Episode:
         """
         if self.done:
             return 0.0
-        target = chosen or self._tree_best()[2]
+        target = chosen or self.tree_best()[2]
         if not grade or status == "interrupted":
             self.final = FinalGrade(graded=False, reason=reason)
         elif self.lineage is not None and self.is_branch:
@@ -594,7 +594,7 @@ class Episode:
             self.finish(reason, status="interrupted", grade=False)
         self.sandbox.stop()
 
-    def _tree_best(self) -> tuple[float | None, float | None, Path | None]:
+    def tree_best(self) -> tuple[float | None, float | None, Path | None]:
         """The best graded submission of this episode and, for a root, of its shared branches
         (score, HumanRank, file)."""
         best = (self.best_score, self.best_hr, self.best_submission)
@@ -612,7 +612,7 @@ class Episode:
         spec = self.competition.spec
         if self.final is None:
             raise RuntimeError("the final grade must be set before the result")
-        best_score, best_hr, _ = self._tree_best()
+        best_score, best_hr, _ = self.tree_best()
         return EpisodeResult(
             key=self.spec.key,
             spec=self.spec,

@@ -16,7 +16,7 @@ by the episode's disk and file limits. Nothing links the two trees after the cop
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import shutil
 
 from mledojo.artifacts import BudgetMode, Lineage, new_episode_folder
 from mledojo.episode import Episode
@@ -138,11 +138,8 @@ def _inherit(parent: Episode, child: Episode) -> None:
     child.feedback = list(parent.feedback)
     child.llm = parent.llm
     child._llm_logged = parent.llm
-    child.best_score, child.best_hr = parent.best_score, parent.best_hr
-    if parent.best_submission is not None:
-        child.best_submission = _same_file_in(child.folder, parent.best_submission, parent.folder)
-
-
-def _same_file_in(folder: Path, path: Path, parent_folder: Path) -> Path:
-    """The copy in `folder` of a file of the parent's folder."""
-    return folder / path.relative_to(parent_folder)
+    score, human_rank, best = parent.tree_best()  # a root's may be one of its branches'
+    if best is not None:
+        copy = child.folder / "submissions" / f"best-at-fork-{best.name}"
+        shutil.copyfile(best, copy)  # our own copy of a graded submission, not the workspace
+        child.best_score, child.best_hr, child.best_submission = score, human_rank, copy

@@ -191,3 +191,21 @@ def test_the_copy_keeps_links_as_links_and_drops_hard_linked_files(tmp_path: Pat
             assert (copied / "kept.txt").stat().st_ino != (workspace / "kept.txt").stat().st_ino
             log = (child.run_folder / "episode.log").read_text()
     assert "1 symlinks" in log and "1 hard-linked files" in log
+
+
+@pytest.mark.filterwarnings("ignore:mode='training' on the evaluation split")
+def test_a_fork_of_a_root_inherits_the_best_of_its_tree(tmp_path: Path) -> None:
+    with make(tmp_path, mode="training") as env:
+        env.reset(seed=0)
+        env.step(code(WORSE))
+        branch = env.fork(sandbox=MemorySandboxDouble())
+        branch.step(code(GOOD))
+        better = branch.episode.best_score  # type: ignore[union-attr]
+        with env.fork(budget="own", sandbox=MemorySandboxDouble()) as own:
+            assert own.episode is not None and own.episode.best_score == better
+            assert own.episode.best_submission is not None
+            assert own.episode.best_submission.is_relative_to(own.run_folder)
+            own.step({"action": "submit"})
+            result = own.result()
+        assert result is not None and result.final.graded
+        assert result.final.submission == "submissions/best-at-fork-step-002.csv"
