@@ -161,3 +161,29 @@ def test_an_own_fork_gets_a_graded_submission(env: MLEDojoEnv) -> None:
     assert result.lineage is not None and result.lineage.parent_step == 1
     assert result.sandbox.kind == env.episode.sandbox.name  # type: ignore[union-attr]
     assert env.episode is not None and not env.episode.done  # the parent goes on
+
+
+def submission(scale: str) -> str:
+    return (
+        "import pandas as pd, os\n"
+        "t = pd.read_csv(os.environ['MLEDOJO_DATA'] + '/test.csv')\n"
+        "h = t['hours_since_maintenance'].fillna(0)\n"
+        f"pd.DataFrame({{'id': t['id'], 'failure_24h': {scale}}})"
+        ".to_csv('submission.csv', index=False)\n"
+    )
+
+
+@pytest.mark.filterwarnings("ignore:mode='training' on the evaluation split")
+def test_the_root_grades_a_shared_branchs_better_submission(env: MLEDojoEnv) -> None:
+    assert run(env, submission("1 - h / h.max()"))["submission"] == "valid"
+    branch = env.fork()
+    obs = run(branch, submission("h / h.max()"))
+    assert obs["submission"] == "valid" and "new best" in obs["info"], obs
+    _, _, terminated, _, info = env.step({"action": "submit"})
+    result = env.result()
+    assert terminated and info["final"]["graded"] and result is not None
+    assert result.final.submission is not None
+    assert result.final.submission.startswith("forks/step-001/submissions/")
+    ended = branch.result()  # the root's end ended the branch and stopped its sandbox
+    assert ended is not None and ended.status == "interrupted"
+    assert branch.episode is not None and branch.episode.sandbox.leftovers() == []
