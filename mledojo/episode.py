@@ -252,7 +252,7 @@ class Episode:
                 "The episode has ended: call env.reset() before env.step() (see info['final'])."
             )
         self.steps += 1
-        self.spend.add(steps=1)
+        self._spend(steps=1)
         t0 = time.monotonic()
         draft = self._apply(raw)
         truncated = False
@@ -418,7 +418,7 @@ class Episode:
         """
         copy = self._copy_submission(SUBMISSION_NAME)
         self.public_grades += 1
-        self.spend.add(public_grades=1)
+        self._spend(public_grades=1)
         report = self.grader.score(copy, part="public", display_name=SUBMISSION_NAME)
         old_score, old_hr = self.best_score, self.best_hr
         improved = old_score is None or self.scorer.better(report.score, old_score)
@@ -469,7 +469,7 @@ class Episode:
             )
             return
         self.tool_calls += 1
-        self.spend.add(tool_calls=1)
+        self._spend(tool_calls=1)
         before = self._submission_stat()
         res = self.sandbox.call_tool(
             action.tool, action.args, timeout_s=self._step_timeout(), ledger=self.tool_ledger
@@ -625,7 +625,7 @@ class Episode:
             end_reason=reason,
             steps=self.steps,
             tool_calls=self.tool_calls,
-            wall_time_s=self.spend.elapsed_s,
+            wall_time_s=time.monotonic() - self.spend.started,
             best_public_score=best_score,
             best_public_human_rank=best_hr,
             final=self.final,
@@ -672,11 +672,28 @@ class Episode:
             ),
         )
 
+    def _spend(
+        self,
+        *,
+        steps: int = 0,
+        tool_calls: int = 0,
+        public_grades: int = 0,
+        llm: LLMUsage | None = None,
+    ) -> None:
+        """Count what this episode just used against its budget (shared by a fork tree)."""
+        spend = self.spend
+        with spend.lock:
+            spend.steps += steps
+            spend.tool_calls += tool_calls
+            spend.public_grades += public_grades
+            if llm is not None:
+                spend.llm = spend.llm.plus(llm)
+
     # ------------------------------------------------------------ LLM usage
     def charge_llm(self, usage: LLMUsage) -> None:
         """Count model calls an agent made; past the budget, the next step truncates."""
         self.llm = self.llm.plus(usage)
-        self.spend.add(llm=usage)
+        self._spend(llm=usage)
         if self.result is not None:  # reported after the end (e.g. the final report)
             self.result = self.result.model_copy(update={"llm": self.spend.llm})
             self.recorder.write_result(self.result)
@@ -723,7 +740,7 @@ class Episode:
 
     @property
     def time_left_s(self) -> float:
-        return max(0.0, self.budget.episode_time_s - self.spend.elapsed_s)
+        return max(0.0, self.budget.episode_time_s - (time.monotonic() - self.spend.started))
 
     def _step_timeout(self) -> float:
         return max(1.0, min(self.budget.step_timeout_s, self.time_left_s))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 from mledojo.artifacts import BudgetMode, Lineage, new_episode_folder
 from mledojo.episode import Episode
@@ -56,7 +57,7 @@ def fork_episode(
         budget=budget,
         root_run_dir=root if shared else str(folder),
     )
-    elapsed = parent.spend.elapsed_s
+    elapsed = time.monotonic() - parent.spend.started
     child = Episode(
         competition=parent.competition,
         data=parent.data,

@@ -24,7 +24,9 @@ class Spend:
 
     `steps` counts every `env.step` (code steps are `steps - tool_calls`). `branches` are
     the shared forks drawing on this budget: their root grades the best of them at its end.
-    Branches may step from several threads, so counts change only under the lock.
+    Branches may step from several threads, so counts change only under `lock`. A plain
+    record: the episode updates it in place (`Episode._spend`), so a step makes no call
+    into this module (`benchmarks/route_count.py` counts each one as a climb).
     """
 
     started: float = field(default_factory=time.monotonic)
@@ -33,32 +35,11 @@ class Spend:
     public_grades: int = 0
     llm: LLMUsage = field(default_factory=LLMUsage)
     branches: list[Episode] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(
-        self,
-        *,
-        steps: int = 0,
-        tool_calls: int = 0,
-        public_grades: int = 0,
-        llm: LLMUsage | None = None,
-    ) -> None:
-        """Count what one episode just used."""
-        with self._lock:
-            self.steps += steps
-            self.tool_calls += tool_calls
-            self.public_grades += public_grades
-            if llm is not None:
-                self.llm = self.llm.plus(llm)
-
-    @property
-    def elapsed_s(self) -> float:
-        """Seconds of the time budget used so far."""
-        return time.monotonic() - self.started
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def own_copy(self) -> Spend:
         """A copy for a `budget="own"` fork: the same use so far, counted apart from here on."""
-        with self._lock:
+        with self.lock:
             return Spend(
                 started=self.started,
                 steps=self.steps,
