@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mledojo._files import write_text_atomic
 from mledojo.layout import RESULT_FILE, versions
@@ -122,6 +122,24 @@ class Feedback(BaseModel):
     public_human_rank: float | None = None
 
 
+BudgetMode = Literal["shared", "own"]
+"""How a fork's spending counts (`MLEDojoEnv.fork`, docs/episode.md "Forking an episode")."""
+
+
+class Lineage(BaseModel):
+    """Where a forked episode came from: in its `result.json` and its trajectory's fork record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    parent_key: str
+    parent_run_dir: str = Field(description="the parent episode's folder")
+    parent_step: int = Field(ge=0, description="the parent's last step before the fork")
+    budget: BudgetMode
+    root_run_dir: str = Field(
+        description="the episode whose budget this one draws on: itself for budget='own'"
+    )
+
+
 class EpisodeResult(BaseModel):
     """`result.json`: what one episode achieved, schema-versioned (v1 files still load)."""
 
@@ -156,6 +174,8 @@ class EpisodeResult(BaseModel):
     sandbox_versions: dict[str, str] = Field(default_factory=dict)
     """Python and every installed distribution where the agent's code ran, as the sandbox's
     runner reported them at start (bounded and validated); empty in older results."""
+    lineage: Lineage | None = None
+    """Set for an episode made by `MLEDojoEnv.fork`: its parent and how its budget counts."""
     finished_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     @model_validator(mode="before")

@@ -12,6 +12,7 @@ training variant) `info["final"]` holds the whole grade.
 
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
 import weakref
@@ -22,11 +23,18 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 from gymnasium.envs.registration import EnvSpec
 
-from mledojo.artifacts import EpisodeResult, EpisodeStatus, LLMUsage, new_episode_folder
+from mledojo.artifacts import (
+    BudgetMode,
+    EpisodeResult,
+    EpisodeStatus,
+    LLMUsage,
+    new_episode_folder,
+)
 from mledojo.competition import Competition
 from mledojo.data.prepare import PreparedData, prepare
 from mledojo.episode import Episode
 from mledojo.errors import ResetNeededError, did_you_mean
+from mledojo.fork import check_fork, fork_episode
 from mledojo.grading.scorer import Scorer
 from mledojo.grading.worker import GradingWorker
 from mledojo.info import TaskInfo, info_text, task_info
@@ -49,6 +57,12 @@ class _Task:
         self.scorer = Scorer(comp, data)
         self.grader = GradingWorker(self.scorer)
         self.info = task_info(comp, self.scorer)
+
+    def sibling(self) -> _Task:
+        """The same data and scorer with a grading worker of its own (for a fork's env)."""
+        twin = copy.copy(self)
+        twin.grader = GradingWorker(self.scorer)
+        return twin
 
 
 class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
@@ -292,6 +306,43 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             return None
         self.episode.finish(reason, status=status, error=error)
         return self.episode.result
+
+    def fork(self, *, budget: BudgetMode = "shared", sandbox: Sandbox | None = None) -> MLEDojoEnv:
+        """A new env whose episode continues this one from now, in a sandbox of its own.
+
+        The fork gets a copy of the workspace, the budget used, the best submission so far,
+        the counters, the trajectory and the RNG; from then on the two are separate (see
+        `mledojo.fork`). `budget="shared"` (a search branch) draws on this episode's budget
+        and its best submission competes in this episode's final grade; `budget="own"` (RL)
+        is an episode of its own, graded at its own end (training mode only). `sandbox=` is
+        a fresh, unstarted sandbox for the fork: needed when this env was given an instance.
+        The lineage is in `fork.episode.lineage`, the fork's trajectory and its result.
+        """
+        if self.episode is None:
+            raise ResetNeededError("call env.reset() before env.fork()")
+        check_fork(self.episode, budget)
+        if sandbox is None and self._sandbox is not None:
+            raise ValueError(
+                "this env was given a Sandbox instance: give the fork a fresh one too, "
+                "env.fork(sandbox=<a new, unstarted Sandbox>)"
+            )
+        box = sandbox if sandbox is not None else self._make_sandbox()
+        task = self._task.sibling()
+        child = copy.copy(self)
+        child._tasks = {task.data.data_seed: task}
+        child._task = task
+        child._sandbox = sandbox
+        child._np_random = copy.deepcopy(self._np_random)
+        child._abandoned = None
+        try:
+            child.episode = fork_episode(
+                self.episode, budget=budget, sandbox=box, grader=task.grader
+            )
+        except BaseException:
+            task.grader.close()
+            raise
+        child._abandoned = weakref.finalize(child, _abandon, child.episode)
+        return child
 
     def charge_llm(self, usage: LLMUsage) -> None:
         """Count an agent's model calls against the episode's LLM budget."""

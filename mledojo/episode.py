@@ -35,6 +35,7 @@ from mledojo.artifacts import (
     EpisodeStatus,
     Feedback,
     FinalGrade,
+    Lineage,
     LLMUsage,
     SandboxStats,
     versions,
@@ -54,6 +55,7 @@ from mledojo.layout import hardware_summary
 from mledojo.rewards import RewardMode, reward_warning, step_reward
 from mledojo.sandbox.base import ExecResult, Sandbox
 from mledojo.spec import EpisodeSpec
+from mledojo.spend import Spend
 from mledojo.types import (
     Action,
     CallTool,
@@ -123,6 +125,8 @@ class Episode:
         reward: RewardMode,
         info_text: Callable[[str, int, float], str],
         task_info: dict[str, Any],
+        spend: Spend | None = None,
+        lineage: Lineage | None = None,
     ) -> None:
         self.competition, self.data, self.scorer, self.grader = competition, data, scorer, grader
         self.spec, self.budget, self.reward_mode = spec, spec.budget, reward
@@ -144,7 +148,8 @@ class Episode:
         self.result: EpisodeResult | None = None
         self._restarts_seen = 0
         self._llm_logged = LLMUsage()
-        self._t0 = time.monotonic()
+        self.spend = spend if spend is not None else Spend()
+        self.lineage = lineage
         self._handlers: dict[type, Callable[[Any, _Draft], None]] = {
             RequestInfo: self._request_info,
             ValidateCode: self._run_code,
@@ -161,6 +166,11 @@ class Episode:
     def done(self) -> bool:
         return self.result is not None
 
+    @property
+    def is_branch(self) -> bool:
+        """A `budget="shared"` fork: its root episode grades the tree's best at its end."""
+        return self.lineage is not None and self.lineage.budget == "shared"
+
     # ----------------------------------------------------------------- start
     def start(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Start the sandbox and describe the task; a failed start still writes a result.
@@ -168,6 +178,50 @@ class Episode:
         The episode owns its sandbox's lifecycle: it starts it here and stops it when it
         ends (`finish`) or is closed (`close`); the env only calls these methods.
         """
+        self._start_sandbox()
+        self.spend.started = time.monotonic()
+        self.recorder.log(f"start key={self.spec.key} sandbox={self.sandbox.name}")
+        brief = self._info_text("all", self.steps_left, self.budget.episode_time_s)
+        obs = self._observation(
+            _Draft("reset", "ready", {"info": brief}), time_left_s=self.budget.episode_time_s
+        )
+        self.recorder.record_step({"step": 0, "action": {"action": "reset"}, "obs": obs})
+        return obs, {"run_dir": str(self.folder), "key": self.spec.key, "task": self._task_info}
+
+    def start_fork(self, elapsed_s: float) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Start a forked episode's sandbox on its copied workspace and record the fork.
+
+        `elapsed_s` is the time budget the parent had used: an own-budget fork's clock goes
+        on from there (starting its sandbox is not charged); a shared one's is its root's.
+        """
+        if self.lineage is None:
+            raise RuntimeError("start_fork is for an episode made by mledojo.fork")
+        self._start_sandbox()
+        if not self.is_branch:
+            self.spend.started = time.monotonic() - elapsed_s
+        lineage = self.lineage
+        self.recorder.log(
+            f"forked from {lineage.parent_run_dir} at step {lineage.parent_step} "
+            f"(budget={lineage.budget}) sandbox={self.sandbox.name}"
+        )
+        note = (
+            f"Forked at step {lineage.parent_step} (budget={lineage.budget}): the workspace, "
+            "budget used and best submission so far are the parent's; nothing done here "
+            "reaches the parent's workspace."
+        )
+        obs = self._observation(_Draft("fork", "ready", {"info": note}))
+        self.recorder.record_step(
+            {
+                "step": self.steps,
+                "action": {"action": "fork", "budget": lineage.budget},
+                "obs": obs,
+                "lineage": lineage.model_dump(),
+            }
+        )
+        return obs, {"run_dir": str(self.folder), "key": self.spec.key, "task": self._task_info}
+
+    def _start_sandbox(self) -> None:
+        """Start the sandbox on the workspace; a failed start still writes a result."""
         try:
             prepare_once(self.sandbox)
             self.sandbox.start(
@@ -189,14 +243,6 @@ class Episode:
             self.sandbox_errors += 1
             self.finish(f"the sandbox failed to start: {e}", status="infra_error", grade=False)
             raise
-        self._t0 = time.monotonic()
-        self.recorder.log(f"start key={self.spec.key} sandbox={self.sandbox.name}")
-        brief = self._info_text("all", self.steps_left, self.budget.episode_time_s)
-        obs = self._observation(
-            _Draft("reset", "ready", {"info": brief}), time_left_s=self.budget.episode_time_s
-        )
-        self.recorder.record_step({"step": 0, "action": {"action": "reset"}, "obs": obs})
-        return obs, {"run_dir": str(self.folder), "key": self.spec.key, "task": self._task_info}
 
     # ------------------------------------------------------------------ step
     def step(self, raw: Any) -> Transition:
@@ -206,6 +252,7 @@ class Episode:
                 "The episode has ended: call env.reset() before env.step() (see info['final'])."
             )
         self.steps += 1
+        self._spend(steps=1)
         t0 = time.monotonic()
         draft = self._apply(raw)
         truncated = False
@@ -314,9 +361,10 @@ class Episode:
             return "step budget used up", "completed"
         if self.time_left_s <= 0:
             return "time budget used up", "timeout"
-        if b.llm_usd is not None and self.llm.usd >= b.llm_usd:
+        llm = self.spend.llm
+        if b.llm_usd is not None and llm.usd >= b.llm_usd:
             return "LLM dollar budget used up", "completed"
-        if b.llm_tokens is not None and self.llm.tokens >= b.llm_tokens:
+        if b.llm_tokens is not None and llm.tokens >= b.llm_tokens:
             return "LLM token budget used up", "completed"
         return "", "completed"
 
@@ -349,7 +397,7 @@ class Episode:
     def _grade_new_submission(self, draft: _Draft) -> None:
         """A step or a tool wrote submission.csv: grade it on the public part, or past the cap
         (`Budget.public_grades`, one count for every source) keep it ungraded."""
-        if self.public_grades >= self.budget.public_grades:
+        if self.spend.public_grades >= self.budget.public_grades:
             self._check_format(draft, keep=True)
             draft.note(
                 f"Not graded: the {self.budget.public_grades} public grades of this episode "
@@ -370,6 +418,7 @@ class Episode:
         """
         copy = self._copy_submission(SUBMISSION_NAME)
         self.public_grades += 1
+        self._spend(public_grades=1)
         report = self.grader.score(copy, part="public", display_name=SUBMISSION_NAME)
         old_score, old_hr = self.best_score, self.best_hr
         improved = old_score is None or self.scorer.better(report.score, old_score)
@@ -412,7 +461,7 @@ class Episode:
         draft.note("submission.csv has a valid format")
 
     def _call_tool(self, action: CallTool, draft: _Draft) -> None:
-        if self.tool_calls >= self.budget.max_tool_calls:
+        if self.spend.tool_calls >= self.budget.max_tool_calls:
             draft.status = "error"
             draft.error(
                 "ToolBudget",
@@ -420,6 +469,7 @@ class Episode:
             )
             return
         self.tool_calls += 1
+        self._spend(tool_calls=1)
         before = self._submission_stat()
         res = self.sandbox.call_tool(
             action.tool, action.args, timeout_s=self._step_timeout(), ledger=self.tool_ledger
@@ -437,6 +487,9 @@ class Episode:
         draft.fields["info"] = text  # the tool's JSON alone; the grade is in its own fields
 
     def _submit(self, action: Submit, draft: _Draft) -> None:
+        if self.is_branch:
+            self._end_branch(action, draft)
+            return
         chosen: Path | None = None
         if action.path is not None:
             chosen = self._copy_submission(action.path)
@@ -455,6 +508,24 @@ class Episode:
             )
         else:
             draft.note(f"Episode over. No grade: {final.reason if final else ''}")
+
+    def _end_branch(self, action: Submit, draft: _Draft) -> None:
+        """`submit` in a shared branch ends the branch; its root grades the tree's best."""
+        if action.path is not None:
+            draft.status = "error"
+            draft.error(
+                "SubmitRefused",
+                "a budget='shared' branch cannot submit a chosen file: its best graded "
+                "submission competes in its root episode's final grade (submit without a path "
+                "to end this branch, or submit the file on the root episode)",
+            )
+            return
+        self.finish("submitted", status="completed")
+        draft.status, draft.terminated = "submitted", True
+        draft.note(
+            "Branch over. Its best graded submission competes in its root episode's final "
+            "grade, made when the root ends."
+        )
 
     # ---------------------------------------------------------------- ending
     def finish(
@@ -475,9 +546,15 @@ class Episode:
         """
         if self.done:
             return 0.0
-        target = chosen or self.best_submission
+        target = chosen or self.tree_best()[2]
         if not grade or status == "interrupted":
             self.final = FinalGrade(graded=False, reason=reason)
+        elif self.lineage is not None and self.is_branch:
+            self.final = FinalGrade(
+                graded=False,
+                reason=f"{reason}; a budget='shared' branch: its best graded submission "
+                f"competes in the final grade of {self.lineage.root_run_dir}",
+            )
         elif target is None:
             self.final = FinalGrade(graded=False, reason="no valid submission was made")
         else:
@@ -496,6 +573,9 @@ class Episode:
         self.recorder.write_result(self.result)
         self.recorder.log(f"finished: {reason} ({status})")
         self.sandbox.stop()
+        if not self.is_branch:  # the tree's budget is over: so are its branches
+            for branch in list(self.spend.branches):
+                branch.close(f"its root episode ended: {reason}")
         private = self.final.private_human_rank
         if (
             self.reward_mode == "final_only"
@@ -514,10 +594,25 @@ class Episode:
             self.finish(reason, status="interrupted", grade=False)
         self.sandbox.stop()
 
+    def tree_best(self) -> tuple[float | None, float | None, Path | None]:
+        """The best graded submission of this episode and, for a root, of its shared branches
+        (score, HumanRank, file)."""
+        best = (self.best_score, self.best_hr, self.best_submission)
+        if self.is_branch:
+            return best
+        for branch in list(self.spend.branches):
+            score = branch.best_score
+            if score is None or branch.best_submission is None:
+                continue
+            if best[0] is None or self.scorer.better(score, best[0]):
+                best = (score, branch.best_hr, branch.best_submission)
+        return best
+
     def _result(self, reason: str, status: EpisodeStatus, error: str | None) -> EpisodeResult:
         spec = self.competition.spec
         if self.final is None:
             raise RuntimeError("the final grade must be set before the result")
+        best_score, best_hr, _ = self.tree_best()
         return EpisodeResult(
             key=self.spec.key,
             spec=self.spec,
@@ -530,9 +625,9 @@ class Episode:
             end_reason=reason,
             steps=self.steps,
             tool_calls=self.tool_calls,
-            wall_time_s=time.monotonic() - self._t0,
-            best_public_score=self.best_score,
-            best_public_human_rank=self.best_hr,
+            wall_time_s=time.monotonic() - self.spend.started,
+            best_public_score=best_score,
+            best_public_human_rank=best_hr,
             final=self.final,
             metric=spec.metric.name,
             higher_is_better=spec.metric.higher_is_better,
@@ -543,7 +638,7 @@ class Episode:
                 disk_quota=self.sandbox.disk_quota,
                 image=self.sandbox.image,
             ),
-            llm=self.llm,
+            llm=self.spend.llm,
             feedback=self.feedback,
             grading_errors=self.grading_errors,
             error=error,
@@ -551,6 +646,7 @@ class Episode:
             hardware=hardware_summary(),
             versions=versions(),
             sandbox_versions=dict(self.sandbox.runtime_versions),
+            lineage=self.lineage,
         )
 
     def _private_grade(self, target: Path, reason: str) -> FinalGrade:
@@ -576,20 +672,38 @@ class Episode:
             ),
         )
 
+    def _spend(
+        self,
+        *,
+        steps: int = 0,
+        tool_calls: int = 0,
+        public_grades: int = 0,
+        llm: LLMUsage | None = None,
+    ) -> None:
+        """Count what this episode just used against its budget (shared by a fork tree)."""
+        spend = self.spend
+        with spend.lock:
+            spend.steps += steps
+            spend.tool_calls += tool_calls
+            spend.public_grades += public_grades
+            if llm is not None:
+                spend.llm = spend.llm.plus(llm)
+
     # ------------------------------------------------------------ LLM usage
     def charge_llm(self, usage: LLMUsage) -> None:
         """Count model calls an agent made; past the budget, the next step truncates."""
         self.llm = self.llm.plus(usage)
+        self._spend(llm=usage)
         if self.result is not None:  # reported after the end (e.g. the final report)
-            self.result = self.result.model_copy(update={"llm": self.llm})
+            self.result = self.result.model_copy(update={"llm": self.spend.llm})
             self.recorder.write_result(self.result)
 
     def note_reported_llm(self, usage: LLMUsage) -> None:
         """Merge what the agent's outcome reports with what was charged (same calls)."""
         merged = self.llm.at_least(usage)
-        if merged != self.llm:
-            self.llm = LLMUsage()
-            self.charge_llm(merged)
+        if merged != self.llm:  # charge only what the outcome reports beyond the charges
+            extra = {k: getattr(merged, k) - getattr(self.llm, k) for k in LLMUsage.model_fields}
+            self.charge_llm(LLMUsage(**extra))
 
     # ----------------------------------------------------------- submissions
     def _submission_stat(self) -> tuple[int, int, int] | None:
@@ -621,11 +735,12 @@ class Episode:
     @property
     def steps_left(self) -> int:
         """Code steps left: tool calls are counted apart (`Budget.max_tool_calls`)."""
-        return max(0, self.budget.max_steps - (self.steps - self.tool_calls))
+        spend = self.spend
+        return max(0, self.budget.max_steps - (spend.steps - spend.tool_calls))
 
     @property
     def time_left_s(self) -> float:
-        return max(0.0, self.budget.episode_time_s - (time.monotonic() - self._t0))
+        return max(0.0, self.budget.episode_time_s - (time.monotonic() - self.spend.started))
 
     def _step_timeout(self) -> float:
         return max(1.0, min(self.budget.step_timeout_s, self.time_left_s))

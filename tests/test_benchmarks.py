@@ -58,6 +58,12 @@ CASES = [
         marks=(docker,),
     ),
     case(
+        "bench_fork.py",
+        rf"fork: {NUMBER} s \| re-execute \(reset \+ 2 steps\): {NUMBER} s \| ratio {NUMBER}x",
+        rf"workspace copied: {NUMBER} MB",
+        marks=(docker,),
+    ),
+    case(
         "bench_grading.py",
         rf"text ids, shuffled .* ours/reference +{NUMBER}x \| ours/target +{NUMBER}",
         rf"worst case {NUMBER} s, {NUMBER}x pandas: PASS",

@@ -7,6 +7,8 @@ Special files (FIFOs, sockets, devices) are skipped; so is anything nested past
 `MAX_COPY_DEPTH` levels or `MAX_COPY_PATH` bytes of relative path (so every copied path
 fits in PATH_MAX under its destination), and anything past a budget of bytes and entries.
 Files lose setuid/setgid bits and keep their holes; everything copied belongs to the caller.
+With `single_links`, a regular file with more than one hard link is skipped too: its other
+name may be a file the agent could not read itself (`mledojo.fork`).
 """
 
 from __future__ import annotations
@@ -38,17 +40,19 @@ class CopyReport:
     special: int = 0
     too_deep: int = 0
     over_budget: int = 0
+    hard_links: int = 0  # regular files with more than one link, skipped (`single_links`)
     seconds: float = 0.0
 
     @property
     def skipped(self) -> int:
-        return self.special + self.too_deep + self.over_budget
+        return self.special + self.too_deep + self.over_budget + self.hard_links
 
     def summary(self) -> str:
         return (
             f"{self.files} files, {self.folders} folders, {self.symlinks} symlinks, "
             f"{self.bytes / MIB:.1f} MB; skipped {self.special} special files, "
-            f"{self.too_deep} entries nested too deep, {self.over_budget} over the quota"
+            f"{self.too_deep} entries nested too deep, {self.over_budget} over the quota, "
+            f"{self.hard_links} hard-linked files"
         )
 
 
@@ -58,6 +62,7 @@ class _Budget:
     entries: int
     strict: bool  # stop at the first entry over the budget instead of skipping on
     move: bool = False  # unlink each copied file: unmounting then writes none of it back
+    single_links: bool = False  # skip regular files with more than one hard link
     report: CopyReport = field(default_factory=CopyReport)
 
 
@@ -69,14 +74,16 @@ def copy_tree(
     max_entries: int,
     strict: bool,
     move: bool = False,
+    single_links: bool = False,
 ) -> CopyReport:
     """Copy what the folder `src` holds into the existing folder `dst` (see module doc).
 
     `strict` stops at the first entry over the budget (the caller checks `over_budget`);
-    `move` unlinks each file from `src` once copied.
+    `move` unlinks each file from `src` once copied; `single_links` skips every regular
+    file with more than one hard link (counted in `hard_links`).
     """
     started = time.monotonic()
-    budget = _Budget(max_bytes, max_entries, strict=strict, move=move)
+    budget = _Budget(max_bytes, max_entries, strict=strict, move=move, single_links=single_links)
     src_fd = os.open(src, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         dst_fd = os.open(dst, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
@@ -182,6 +189,9 @@ def _copy_file(name: str, src: int, dst: int, budget: _Budget) -> None:
         st = os.fstat(fin)
         if not stat.S_ISREG(st.st_mode):
             budget.report.special += 1
+            return
+        if budget.single_links and st.st_nlink > 1:  # checked on the open file: no race
+            budget.report.hard_links += 1
             return
         fout = os.open(
             name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dst
