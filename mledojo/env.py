@@ -98,6 +98,8 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
                 "sandbox_options= configure a sandbox the env makes; give them to your "
                 "Sandbox instance instead (e.g. DockerSandbox(image=...))"
             )
+        sandbox_options = dict(sandbox_options or {})
+        image = sandbox_options.pop("image", None)  # the spec's: part of the episode's key
         if spec is None:
             if limits is not None:
                 budget, resources = _split_legacy_limits(limits, budget, resources)
@@ -111,6 +113,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
                 budget=budget,
                 resources=resources,
                 mode=mode,
+                image=image,
             )
             self.competition, self.base_spec = resolved.competition, resolved.spec
             self._mode_asked = mode
@@ -124,6 +127,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
                 "resources": bool(resources),
                 "limits": limits is not None,
                 "mode": mode is not None,
+                "sandbox_options['image']": image is not None,
             }
             twice = sorted(k for k, v in given.items() if v)
             if twice:
@@ -148,7 +152,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         self._tasks: dict[int, _Task] = {}
         self._task = self._task_for(self.base_spec.data_seed)
         self._sandbox = sandbox if isinstance(sandbox, Sandbox) else None
-        self._sandbox_options = dict(sandbox_options or {})
+        self._sandbox_options = sandbox_options
         self._run_dir = Path(run_dir) if run_dir is not None else None
         self._layout = layout
         self._runs_dir = Path(runs_dir) if runs_dir is not None else None
@@ -319,7 +323,8 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             return self._sandbox
         from mledojo.sandbox import make_sandbox
 
-        return make_sandbox(self.base_spec.sandbox, **self._sandbox_options)
+        image = {"image": self.base_spec.image} if self.base_spec.image is not None else {}
+        return make_sandbox(self.base_spec.sandbox, **self._sandbox_options, **image)
 
     def _episode_base(self, spec: EpisodeSpec, image: str | None) -> Path:
         """`run_dir` when given, else the spec's folder in this env's run (`RunLayout`)."""

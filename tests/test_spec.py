@@ -22,7 +22,7 @@ from mledojo.play import run_episode
 from mledojo.resolve import resolve_spec
 from mledojo.spec import KEY_VERSION, AgentRef, Budget, EpisodeSpec, Resources
 
-NEW_FIELDS = {"key_version", "data_variant", "mode"}  # fields rule 1 never had
+NEW_FIELDS = {"key_version", "data_variant", "mode", "image"}  # fields rule 1 never had
 
 
 def _old_rule_key(spec: dict[str, Any]) -> str:
@@ -120,12 +120,10 @@ def test_the_key_hashes_its_rule_version() -> None:
     )
     content = spec.model_dump(mode="json", exclude=NEW_FIELDS)
     assert spec.key_for(1) == _old_rule_key(content)
-    assert (
-        spec.key
-        == _old_rule_key({**content, "data_variant": None, "mode": "evaluation", "key_version": 2})
-        != spec.key_for(1)
-    )
-    assert spec.keys() == [spec.key, spec.key_for(1)]
+    rule_2 = {**content, "data_variant": None, "mode": "evaluation", "key_version": 2}
+    assert spec.key_for(2) == _old_rule_key(rule_2) != spec.key_for(1)
+    assert spec.key == _old_rule_key({**rule_2, "image": None, "key_version": 3}) != spec.key_for(2)
+    assert spec.keys() == [spec.key, spec.key_for(2), spec.key_for(1)]
     stored = EpisodeResult.model_validate(
         {
             "key": spec.key_for(1),
