@@ -25,6 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mledojo.errors import did_you_mean
 
+RUNTIME_REPOSITORY = "mledojo-runtime"
+"""The library's own runtime image (tag: its content hash); an image of any other
+repository is one a user asked for (`EpisodeSpec.image`)."""
 KEY_CHARS = 12
 KEY_VERSION = 3
 KEY_VERSIONS: tuple[int, ...] = (1, 2, 3)

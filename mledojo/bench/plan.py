@@ -94,9 +94,16 @@ class BenchPlan(BaseModel):
 
     def digest(self) -> str:
         """A hash of the episodes, in any order, the same under every key rule (it hashes
-        their rule-1 keys): rerunning a bench after an upgrade still resumes its run."""
-        ids = sorted(j.spec.key_for(1) for j in self.jobs)
+        their rule-1 keys): rerunning a bench after an upgrade still resumes its run. An
+        episode with an image (which rule 1 cannot express) counts by its own key: the same
+        bench on another image is another run, never this one resumed."""
+        ids = sorted(j.spec.key_for(1) if j.spec.image is None else j.spec.key for j in self.jobs)
         return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12]
+
+    @property
+    def images(self) -> list[str]:
+        """The images its episodes ask for (`default` for the runtime image), sorted."""
+        return sorted({j.spec.image or "default" for j in self.jobs})
 
     def default_run_id(self) -> str:
         return f"bench-{self.digest()}"
@@ -174,9 +181,10 @@ def write_plan(run_folder: Path, plan: BenchPlan) -> BenchPlan:
     if path.is_file():
         old = load_plan(run_folder)
         if old.digest() != plan.digest():
+            images = f", images {old.images} vs {plan.images}" if old.images != plan.images else ""
             raise BenchError(
                 f"{path} holds another bench ({len(old.jobs)} episodes, digest {old.digest()}; "
-                f"this one has {len(plan.jobs)}, digest {plan.digest()}): pass another "
+                f"this one has {len(plan.jobs)}, digest {plan.digest()}{images}): pass another "
                 "--run-id, or leave it out to get this bench's own run folder"
             )
         return old
