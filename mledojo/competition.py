@@ -548,20 +548,21 @@ def get_competition(competition_id: str) -> Competition:
 
 def load_one(competition_id: str) -> Competition:
     """One competition (`name`, `name-vN` or `mledojo/name-vN`), loading and checking only
-    the folders that claim that name, not the whole catalogue.
+    the folder of that version, not the whole catalogue.
 
     What a resolver needs for one name (a bench plan, `mledojo run`, `make()`, a bench
-    worker's spec): the same answer `get_competition` gives, as `discover` would pick it
-    (the first root holding a version wins; no version asked: the latest). Anything else
-    (no such name or version, a broken or unreadable folder that may be this name's) goes
-    through `get_competition`, whose errors name the known ids and the broken file.
+    worker's spec): the same competition `get_competition` gives, as `discover` would pick
+    it (the first root holding a version wins; no version asked: the highest one claimed).
+    The other folders' `id` and `version` are read, not checked. Anything else (no such
+    name or version, a broken or unreadable folder that may be this name's) goes through
+    `get_competition`, whose errors name the known ids and the broken file.
     """
     ns_free = competition_id.split("/", 1)[-1]
     m = ID_RE.match(ns_free)
     if m is None:
         return get_competition(competition_id)
     name, asked = m.group("name"), m.group("version")
-    versions: dict[int, Competition] = {}
+    found: dict[int, tuple[Path, str]] = {}  # version -> its first folder, in roots' order
     for root, origin in _candidate_roots():
         if origin == "entry-point-error":
             continue
@@ -569,18 +570,17 @@ def load_one(competition_id: str) -> Competition:
             claimed, version = _claims(folder)
             if claimed is None and ns_free.startswith(folder.name):
                 return get_competition(competition_id)  # unreadable: the catalogue reports it
-            if claimed != name or version in versions:
-                continue
-            try:
-                if version is None:
-                    raise SpecError(folder / SPEC_FILE, ["no integer `version`"])
-                versions[version] = load_competition(folder, origin)
-            except SpecError:
+            if claimed == name and version is None:
                 return get_competition(competition_id)  # broken: the catalogue reports it
-    wanted = int(asked) if asked is not None else max(versions, default=0)
-    comp = versions.get(wanted)
-    if comp is None:
+            if claimed == name and version is not None:
+                found.setdefault(version, (folder, origin))
+    wanted = int(asked) if asked is not None else max(found, default=0)
+    if wanted not in found:
         return get_competition(competition_id)
+    try:
+        comp = load_competition(*found[wanted])
+    except SpecError:
+        return get_competition(competition_id)  # broken: the catalogue reports it
     _warn_deprecated(comp)
     return comp
 
