@@ -62,8 +62,9 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
     `on_step(steps, observation)` is called after each step (progress displays).
     `limits=` (one flat mapping, the spelling before the split) still works, with a
     deprecation warning: its fields go to `budget=` or `resources=`.
-    `sandbox_options=` go to the sandbox backend when the env makes it, e.g.
-    `{"image": "mledojo-runtime-ext:<hash>"}` for an extended image (docs/sandbox.md).
+    `sandbox_options=` go to the sandbox backend when the env makes it; their `image`
+    (e.g. `"mledojo-runtime-ext:<hash>"`, docs/sandbox.md) is resolved into the spec, so
+    it is part of the episode's key.
 
     The keyword arguments are resolved once, by `mledojo.resolve.resolve_spec`, into
     `base_spec`; `reset(seed=...)` files each episode under that spec with its seed and
