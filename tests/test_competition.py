@@ -283,6 +283,7 @@ def test_preparing_never_copies_a_host_file_into_public(
 # ------------------------------------------------------------------ one name, one folder
 
 
+@pytest.mark.filterwarnings("ignore::mledojo.competition.CompetitionDeprecatedWarning")
 def test_load_one_gives_what_the_catalogue_gives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
