@@ -142,3 +142,22 @@ def test_a_bench_on_another_image_is_another_run(tmp_path: Path) -> None:
     with pytest.raises(BenchError, match=r"holds another bench.*images \['mledojo-runtime-ext"):
         write_plan(run, plans[None])
     assert write_plan(run, plans[EXTENDED]).jobs == plans[EXTENDED].jobs
+
+
+def test_make_files_the_image_of_its_sandbox_options_under_the_spec() -> None:
+    """`make(..., sandbox_options={"image": tag})` (docs/sandbox.md) keys the episode by it;
+    an env given a resolved spec takes the image from the spec only."""
+    from mledojo.env import MLEDojoEnv
+
+    env = MLEDojoEnv("pump-failure", sandbox="docker", sandbox_options={"image": EXTENDED})
+    try:
+        assert env.base_spec.image == EXTENDED
+        assert (
+            env.base_spec.key
+            == resolve_spec("pump-failure", seed=None, sandbox="docker", image=EXTENDED).spec.key
+        )
+    finally:
+        env.close()
+    resolved = resolve_spec("pump-failure", sandbox="docker")
+    with pytest.raises(TypeError, match=r"sandbox_options\['image'\].*from the spec"):
+        MLEDojoEnv(resolved.competition, spec=resolved.spec, sandbox_options={"image": EXTENDED})
