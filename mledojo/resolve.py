@@ -13,7 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypedDict, Unpack, cast
 
 from mledojo.competition import Competition, load_one
 from mledojo.data.split import variant_label
@@ -32,46 +32,37 @@ class ResolvedEpisode:
     competition: Competition
 
 
+class Options(TypedDict, total=False):
+    """What an episode request may set beside its competition, agent and seed (see
+    `resolve_specs` for each one's default and meaning)."""
+
+    data_seed: int | None
+    sandbox: str | Sandbox
+    reward: str
+    budget: Mapping[str, Any] | None
+    resources: Mapping[str, Any] | None
+    mode: str | None
+    image: str | None
+
+
 def resolve_spec(
     competition: str | Competition,
     *,
     agent: str | AgentRef = "manual",
     agent_args: Mapping[str, Any] | None = None,
     seed: int | None = 0,
-    data_seed: int | None = None,
-    sandbox: str | Sandbox = "auto",
-    reward: str = "final_only",
-    budget: Mapping[str, Any] | None = None,
-    resources: Mapping[str, Any] | None = None,
-    mode: str | None = None,
-    image: str | None = None,
+    **options: Unpack[Options],
 ) -> ResolvedEpisode:
     """The full spec of one episode: names checked, defaults filled in, before any work.
 
     `competition` is an id (`pump-failure`, `pump-failure-v1`) or a loaded `Competition`;
-    `sandbox="auto"` is decided here (Docker when it answers; a `Sandbox` instance is
-    recorded by its `name`); `budget` and `resources`
-    override fields of the competition's own (an unknown field names the known ones).
-    `mode` defaults to `evaluation` on the evaluation split and `training` on a training
-    variant (`episode_mode`). `image` is a Docker image to run instead of the runtime image
-    (only with the Docker sandbox). Raises `ValueError` (or an `MLEDojoError`) naming what
-    is wrong.
+    the `options` are `resolve_specs`'s. Raises `ValueError` (or an `MLEDojoError`) naming
+    what is wrong.
     """
     ref = (
         agent if isinstance(agent, AgentRef) else AgentRef(name=agent, args=dict(agent_args or {}))
     )
-    (resolved,) = resolve_specs(
-        [competition],
-        agents=[ref],
-        seeds=[seed],
-        data_seed=data_seed,
-        sandbox=sandbox,
-        reward=reward,
-        budget=budget,
-        resources=resources,
-        mode=mode,
-        image=image,
-    )
+    (resolved,) = resolve_specs([competition], agents=[ref], seeds=[seed], **options)
     return resolved
 
 
@@ -88,11 +79,16 @@ def resolve_specs(
     mode: str | None = None,
     image: str | None = None,
 ) -> list[ResolvedEpisode]:
-    """Every (competition, agent, seed) episode, in that order, resolved as `resolve_spec`
-    does one: each name looked up once, the sandbox and reward decided once, each
-    competition's budget, resources, data variant and mode once (a bench plan's route).
+    """Every (competition, agent, seed) episode, in that order: each name looked up once,
+    the sandbox and reward decided once, each competition's budget, resources, data
+    variant and mode once (a bench plan's route; `resolve_spec` is the one-episode case).
 
-    A `ValueError` from a competition's fields starts with its id (`pump-failure: ...`).
+    `sandbox="auto"` is decided here (Docker when it answers; a `Sandbox` instance is
+    recorded by its `name`); `budget` and `resources` override fields of the competition's
+    own (an unknown field names the known ones). `mode` defaults to `evaluation` on the
+    evaluation split and `training` on a training variant (`episode_mode`). `image` is a
+    Docker image to run instead of the runtime image (only with the Docker sandbox). A
+    `ValueError` from a competition's fields starts with its id (`pump-failure: ...`).
     """
     kind = sandbox.name if isinstance(sandbox, Sandbox) else resolve_sandbox_kind(sandbox)
     if image is not None:
