@@ -24,7 +24,7 @@ before the worker, which runs in a process of its own in a real bench):
   the stay before it: the route had gone below that module and comes back up to work in
   it again. A route that goes down once per layer and back once has no climbs.
 
-Also printed: name lookups (`get_competition` and `load_version` calls) and `EpisodeSpec`
+Also printed: name lookups (`get_competition` and `load_one` calls) and `EpisodeSpec`
 builds (instances validated). `--smoke` runs the same thing (it is already small).
 
     python benchmarks/route_count.py [--competition pump-failure] [--show]
@@ -92,7 +92,7 @@ class Route:
         module = frame.f_globals.get("__name__", "")
         if not (module == PACKAGE or module.startswith(PACKAGE + ".")):
             return
-        if code.co_name in ("get_competition", "load_version"):
+        if code.co_name in ("get_competition", "load_one"):
             self.lookups += 1
         if not self.calls or self.calls[-1] != module:
             self.calls.append(module)

@@ -320,17 +320,14 @@ def run(
                 k: v for k, v in {"cpus": cpus, "memory_mb": memory_mb}.items() if v is not None
             },
             mode=mode,
+            image=image,
         )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
     spec = episode.spec
     agent_obj = make_agent(agent, dict(spec.agent.args))
-    env_kwargs: dict[str, Any] = {}
-    if image is not None:
-        if spec.sandbox != "docker":
-            raise typer.BadParameter(f"--image needs the Docker sandbox, not {spec.sandbox}")
-        _check_image(image)
-        env_kwargs["sandbox_options"] = {"image": image}
+    if spec.image is not None:
+        _check_image(spec.image)
     elif spec.sandbox == "docker":
         _ensure_image(required=True)
     layout = RunLayout(runs_dir, run_id)
@@ -339,7 +336,7 @@ def run(
             episode,
             layout=layout,
             agent=agent_obj,
-            env_kwargs={"on_step": live.update, **env_kwargs},
+            env_kwargs={"on_step": live.update},
         )
     folder = layout.finished(spec) or layout.episode_folder(spec)
     if as_json:
@@ -487,19 +484,12 @@ def _fmt(v: float | None) -> str:
 def _check_image(tag: str) -> None:
     """`--image`: the image exists here and can run episodes (before any episode starts)."""
     from mledojo.errors import SandboxError
-    from mledojo.sandbox.engine import docker_client, image_exists
-    from mledojo.sandbox.extend import check_extended
+    from mledojo.sandbox.extend import check_runnable
 
-    client = docker_client()
-    if not image_exists(client, tag):
-        raise typer.BadParameter(
-            f"--image {tag}: no such image on this Docker engine; `mledojo image list` shows "
-            "the ones built, `mledojo image extend` builds one"
-        )
     try:
-        check_extended(client, tag)
+        check_runnable(tag)
     except SandboxError as e:
-        raise typer.BadParameter(f"--image {tag}: {e}") from e
+        raise typer.BadParameter(str(e)) from e
 
 
 def _ensure_image(*, required: bool) -> None:

@@ -546,43 +546,59 @@ def get_competition(competition_id: str) -> Competition:
     return comp
 
 
-def load_version(versioned_id: str) -> Competition:
-    """Exactly the competition version `name-vN`, loading and checking only its folder.
+def load_one(competition_id: str) -> Competition:
+    """One competition (`name`, `name-vN` or `mledojo/name-vN`), loading and checking only
+    the folder of that version, not the whole catalogue.
 
-    What a resolved spec names, in a process that has not loaded the catalogue (a bench
-    worker): the first folder whose `competition.yaml` claims that id and version, in the
-    roots' order, as `discover` would pick it. Anything else (no such folder, a broken
-    one) goes through `get_competition`, whose errors name the known ids.
+    What a resolver needs for one name (a bench plan, `mledojo run`, `make()`, a bench
+    worker's spec): the same competition `get_competition` gives, as `discover` would pick
+    it (the first root holding a version wins; no version asked: the highest one claimed).
+    The other folders' `id` and `version` are read, not checked. Anything else (no such
+    name or version, a broken or unreadable folder that may be this name's) goes through
+    `get_competition`, whose errors name the known ids and the broken file.
     """
-    m = ID_RE.match(versioned_id)
-    if m is None or m.group("version") is None:
-        return get_competition(versioned_id)
-    wanted = (m.group("name"), int(m.group("version")))
+    ns_free = competition_id.split("/", 1)[-1]
+    m = ID_RE.match(ns_free)
+    if m is None:
+        return get_competition(competition_id)
+    name, asked = m.group("name"), m.group("version")
+    found: dict[int, tuple[Path, str]] = {}  # version -> its first folder, in roots' order
     for root, origin in _candidate_roots():
         if origin == "entry-point-error":
             continue
         for folder in _folders_under(root):
-            if _claims(folder) != wanted:
-                continue
-            try:
-                comp = load_competition(folder, origin)
-            except SpecError:
-                break  # the catalogue reports it (or finds the version elsewhere)
-            _warn_deprecated(comp)
-            return comp
-    return get_competition(versioned_id)
+            claimed, version = _claims(folder)
+            if claimed is None and ns_free.startswith(folder.name):
+                return get_competition(competition_id)  # unreadable: the catalogue reports it
+            if claimed == name and version is None:
+                return get_competition(competition_id)  # broken: the catalogue reports it
+            if claimed == name and version is not None:
+                found.setdefault(version, (folder, origin))
+    wanted = int(asked) if asked is not None else max(found, default=0)
+    if wanted not in found:
+        return get_competition(competition_id)
+    try:
+        comp = load_competition(*found[wanted])
+    except SpecError:
+        return get_competition(competition_id)  # broken: the catalogue reports it
+    _warn_deprecated(comp)
+    return comp
 
 
-def _claims(folder: Path) -> tuple[str, int] | None:
-    """The (id, version) a `competition.yaml` claims, read without checking the rest."""
+def _claims(folder: Path) -> tuple[str | None, int | None]:
+    """The (id, version) a `competition.yaml` claims, read without checking the rest;
+    None for a part that is missing or of the wrong type (the file may be broken)."""
     try:
         raw = yaml.safe_load((folder / SPEC_FILE).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
-        return None
-    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
-        return None
-    version = raw.get("version")
-    return (raw["id"], version) if isinstance(version, int) else None
+        return None, None
+    if not isinstance(raw, dict):
+        return None, None
+    claimed, version = raw.get("id"), raw.get("version")
+    return (
+        claimed if isinstance(claimed, str) else None,
+        version if isinstance(version, int) and not isinstance(version, bool) else None,
+    )
 
 
 def _warn_deprecated(comp: Competition) -> None:

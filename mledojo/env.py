@@ -76,8 +76,9 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
     `on_step(steps, observation)` is called after each step (progress displays).
     `limits=` (one flat mapping, the spelling before the split) still works, with a
     deprecation warning: its fields go to `budget=` or `resources=`.
-    `sandbox_options=` go to the sandbox backend when the env makes it, e.g.
-    `{"image": "mledojo-runtime-ext:<hash>"}` for an extended image (docs/sandbox.md).
+    `sandbox_options=` go to the sandbox backend when the env makes it; their `image`
+    (e.g. `"mledojo-runtime-ext:<hash>"`, docs/sandbox.md) is resolved into the spec, so
+    it is part of the episode's key.
 
     The keyword arguments are resolved once, by `mledojo.resolve.resolve_spec`, into
     `base_spec`; `reset(seed=...)` files each episode under that spec with its seed and
@@ -112,6 +113,8 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
                 "sandbox_options= configure a sandbox the env makes; give them to your "
                 "Sandbox instance instead (e.g. DockerSandbox(image=...))"
             )
+        sandbox_options = dict(sandbox_options or {})
+        image = sandbox_options.pop("image", None)  # the spec's: part of the episode's key
         if spec is None:
             if limits is not None:
                 budget, resources = _split_legacy_limits(limits, budget, resources)
@@ -125,6 +128,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
                 budget=budget,
                 resources=resources,
                 mode=mode,
+                image=image,
             )
             self.competition, self.base_spec = resolved.competition, resolved.spec
             self._mode_asked = mode
@@ -138,6 +142,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
                 "resources": bool(resources),
                 "limits": limits is not None,
                 "mode": mode is not None,
+                "sandbox_options['image']": image is not None,
             }
             twice = sorted(k for k, v in given.items() if v)
             if twice:
@@ -162,7 +167,7 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         self._tasks: dict[int, _Task] = {}
         self._task = self._task_for(self.base_spec.data_seed)
         self._sandbox = sandbox if isinstance(sandbox, Sandbox) else None
-        self._sandbox_options = dict(sandbox_options or {})
+        self._sandbox_options = sandbox_options
         self._run_dir = Path(run_dir) if run_dir is not None else None
         self._layout = layout
         self._runs_dir = Path(runs_dir) if runs_dir is not None else None
@@ -370,7 +375,8 @@ class MLEDojoEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             return self._sandbox
         from mledojo.sandbox import make_sandbox
 
-        return make_sandbox(self.base_spec.sandbox, **self._sandbox_options)
+        image = {"image": self.base_spec.image} if self.base_spec.image is not None else {}
+        return make_sandbox(self.base_spec.sandbox, **self._sandbox_options, **image)
 
     def _episode_base(self, spec: EpisodeSpec, image: str | None) -> Path:
         """`run_dir` when given, else the spec's folder in this env's run (`RunLayout`)."""

@@ -14,6 +14,7 @@ found (`RunLayout.finished`).
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import platform
 import secrets
@@ -26,8 +27,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from mledojo._files import write_text_atomic
-from mledojo.spec import EpisodeSpec
+from mledojo._files import UnsafeFileError, read_bounded, write_text_atomic
+from mledojo.spec import RUNTIME_REPOSITORY, EpisodeSpec
 
 RESULT_FILE = "result.json"
 
@@ -35,6 +36,7 @@ RUNS_ENV_VAR = "MLEDOJO_RUNS_DIR"
 MANIFEST_FILE = "run.json"
 MANIFEST_SCHEMA_VERSION = 1
 ATTEMPT_MARK = ".attempt-"
+MAX_RESULT_BYTES = 64 << 20
 
 
 def default_runs_dir() -> Path:
@@ -70,8 +72,15 @@ class RunLayout:
 
     def finished(self, spec: EpisodeSpec) -> Path | None:
         """The folder holding the episode's `result.json`, under its own key or one an older
-        key rule gave it (a run made before key versions); None when it has none."""
-        return next((f for f in self._candidates(spec) if (f / RESULT_FILE).is_file()), None)
+        key rule gave it (a run made before key versions); None when it has none.
+
+        Rules 1 and 2 kept the image out of the key, and `mledojo run --image` filed an
+        episode on another image under the same key: an older rule's folder is the
+        episode's only when its result says it ran the runtime image (or no image)."""
+        own, *older = self._candidates(spec)
+        if (own / RESULT_FILE).is_file():
+            return own
+        return next((f for f in older if _ran_runtime_image(f / RESULT_FILE)), None)
 
     def set_aside(self, folder: Path) -> Path:
         """Move an earlier attempt of an episode out of the way (`<folder>.attempt-<time>`)."""
@@ -113,6 +122,17 @@ class RunLayout:
             return _record_locked(self.folder, image)
         finally:
             os.close(lock)
+
+
+def _ran_runtime_image(result_file: Path) -> bool:
+    """Whether a `result.json` records the library's runtime image, or none (local kinds)."""
+    try:
+        data = json.loads(read_bounded(result_file, max_bytes=MAX_RESULT_BYTES))
+    except (OSError, ValueError, UnsafeFileError):
+        return False  # missing, a symlink, too large or not JSON: nothing to resume
+    sandbox = data.get("sandbox") if isinstance(data, dict) else None
+    image = sandbox.get("image") if isinstance(sandbox, dict) else None
+    return image is None or (isinstance(image, str) and image.startswith(f"{RUNTIME_REPOSITORY}:"))
 
 
 class Invocation(BaseModel):

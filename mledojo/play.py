@@ -61,15 +61,14 @@ def run_episode(
     if folder.exists():  # an earlier attempt died: keep it aside
         layout.set_aside(folder)
     if record:
-        options = (env_kwargs or {}).get("sandbox_options") or {}
-        layout.record(image=options.get("image") or _default_image(spec))
+        layout.record(image=_image(spec))
     return _play(episode, agent_obj, layout, env_kwargs or {})
 
 
-def _default_image(spec: EpisodeSpec) -> str | None:
-    """The runtime image a Docker episode runs (recorded in run.json), None for others."""
-    if spec.sandbox != "docker":
-        return None
+def _image(spec: EpisodeSpec) -> str | None:
+    """The image a Docker episode runs (recorded in run.json), None for others."""
+    if spec.sandbox != "docker" or spec.image is not None:
+        return spec.image
     from mledojo.sandbox.image import image_tag
 
     return image_tag()

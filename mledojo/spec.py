@@ -7,9 +7,11 @@ at the edge (CLI, bench plan, `mledojo.make`); everything below takes it as it i
 An episode's key is a hash of its spec. The hashing rule is versioned (`KEY_VERSION`):
 version 1 (unversioned, before 2026-12-05) hashed the spec's JSON alone; version 2 adds
 `key_version` to what is hashed, so a future change of the rule or of a field's meaning
-is a new version instead of silently new keys. A spec read from an older `result.json` or
-`bench.json` keeps the version it was keyed with, so its stored key still checks out and
-its folder is still found (`EpisodeSpec.keys`, `mledojo.layout.RunLayout.finished`).
+is a new version instead of silently new keys; version 3 (2026-12-06) adds `image`, the
+runtime image a Docker episode was asked to run in. A spec read from an older
+`result.json` or `bench.json` keeps the version it was keyed with, so its stored key still
+checks out and its folder is still found (`EpisodeSpec.keys`,
+`mledojo.layout.RunLayout.finished`).
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mledojo.errors import did_you_mean
 
+RUNTIME_REPOSITORY = "mledojo-runtime"
+"""The library's own runtime image (tag: its content hash); an image of any other
+repository is one a user asked for (`EpisodeSpec.image`)."""
 KEY_CHARS = 12
-KEY_VERSION = 2
-KEY_VERSIONS: tuple[int, ...] = (1, 2)
+KEY_VERSION = 3
+KEY_VERSIONS: tuple[int, ...] = (1, 2, 3)
 ArgValue = str | int | float | bool | None
 EpisodeMode = Literal["evaluation", "training"]
 EPISODE_MODES: tuple[str, ...] = ("evaluation", "training")
@@ -140,6 +145,10 @@ class EpisodeSpec(_Model):
     """`evaluation`: the agent never sees a private score (observation, info, reward); the
     caller and `result.json` do. `training`: everything is shown. Resolved from the data
     seed (the evaluation split -> evaluation, a training variant -> training) unless asked."""
+    image: str | None = Field(default=None, min_length=1, max_length=300)
+    """Docker only: the image asked for (`--image`, e.g. an extended image's tag); None is
+    the library's own runtime image. Part of the key: a run resumed with another image
+    never reuses this one's episodes (decision 152)."""
     key_version: int = Field(default=KEY_VERSION, ge=1, le=KEY_VERSION)
     """The hashing rule of `key`: older files keep theirs (see the module docstring)."""
 
@@ -157,14 +166,16 @@ class EpisodeSpec(_Model):
             content["key_version"] = version
         else:  # rule 1 predates these fields (and is never used for a variant)
             del content["data_variant"], content["mode"]
+        if version < 3:  # rules 1 and 2 predate the image (never used with one)
+            del content["image"]
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:KEY_CHARS]
 
     def keys(self) -> list[str]:
         """Its key under every rule, its own first: where an older run may have filed it."""
         own = self.key
-        if self.data_variant is not None:  # older rules filed older variant data: never reuse
-            return [own]
+        if self.data_variant is not None or self.image is not None:
+            return [own]  # older rules filed older variant data and knew no image: never reuse
         return [own] + [self.key_for(v) for v in reversed(KEY_VERSIONS) if v != self.key_version]
 
     def same_episode(self, other: EpisodeSpec) -> bool:

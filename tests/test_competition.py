@@ -9,11 +9,13 @@ import yaml
 
 from mledojo.competition import (
     ENV_PATH_VAR,
+    Competition,
     CompetitionSpec,
     discover,
     get_competition,
     list_competitions,
     load_competition,
+    load_one,
 )
 from mledojo.errors import CompetitionNotFoundError, SpecError
 
@@ -276,3 +278,48 @@ def test_preparing_never_copies_a_host_file_into_public(
         prepare(comp, data_seed=0)
     copies = list((tmp_path / "cache").rglob("description.md"))
     assert all(b"root:" not in p.read_bytes() for p in copies)
+
+
+# ------------------------------------------------------------------ one name, one folder
+
+
+@pytest.mark.filterwarnings("ignore::mledojo.competition.CompetitionDeprecatedWarning")
+def test_load_one_gives_what_the_catalogue_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for asked in ("pump-failure", "pump-failure-v1", "mledojo/pump-failure-v2", "titanic"):
+        assert load_one(asked).folder == get_competition(asked).folder, asked
+    write_comp(tmp_path, {**GOOD, "version": 1, "title": "Old"}, name="toy-old")
+    write_comp(tmp_path, {**GOOD, "version": 2, "unknown_field": 1}, name="toy-new")
+    write_comp(tmp_path, "id: [unclosed", name="other")
+    monkeypatch.setenv(ENV_PATH_VAR, str(tmp_path))
+    with pytest.raises(SpecError, match=r"toy-new.*unknown_field"):
+        load_one("toy")  # v1 must not stand in silently for a broken v2
+    assert load_one("toy-v1").spec.title == "Old"
+    with pytest.raises(CompetitionNotFoundError, match="toy-v3"):
+        load_one("toy-v3")
+    with pytest.raises(CompetitionNotFoundError, match="Did you mean `pump-failure"):
+        load_one("pump-failur")
+    with pytest.raises(SpecError, match="other"):
+        load_one("other")  # an unreadable folder that may be it: the catalogue's error
+
+
+def test_a_bench_plan_loads_only_the_competition_it_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resolving one name used to load and check every competition of the catalogue."""
+    import mledojo.competition as competition
+    from mledojo.bench.plan import make_plan
+
+    loaded: list[str] = []
+
+    def counting(folder: Path, origin: str = "builtin") -> Competition:
+        loaded.append(folder.name)
+        return load_competition(folder, origin)
+
+    monkeypatch.setattr(competition, "_catalogue", None)  # a new process knows nothing
+    monkeypatch.setattr(competition, "load_competition", counting)
+    plan = make_plan(
+        agents=["baseline"], competitions=["pump-failure"], seeds=[0, 1], sandbox="local"
+    )
+    assert [j.spec.competition for j in plan.jobs] == ["pump-failure-v2"] * 2
+    seen = list(loaded)
+    assert seen == [get_competition("pump-failure").folder.name]

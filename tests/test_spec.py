@@ -1,7 +1,8 @@
 """The resolved, versioned `EpisodeSpec`: one resolution, versioned keys, old keys still found.
 
 An old run is built here the way the previous code wrote it: its key by the previous
-hashing rule, written out below (`_old_rule_key`), not by calling the new code.
+hashing rule (rule 1, and rule 2 before the image joined the key), written out below
+(`_old_rule_key`, `_rule_2_key`), not by calling the new code.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ import pytest
 
 from mledojo.agent import Agent
 from mledojo.artifacts import EpisodeResult
-from mledojo.bench.plan import BenchError, load_plan
+from mledojo.bench.plan import BenchError, load_plan, make_plan, write_plan
 from mledojo.layout import RunLayout
 from mledojo.leaderboard.episode import load_episodes
 from mledojo.play import run_episode
 from mledojo.resolve import resolve_spec
+from mledojo.sandbox.image import image_tag
 from mledojo.spec import KEY_VERSION, AgentRef, Budget, EpisodeSpec, Resources
 
-NEW_FIELDS = {"key_version", "data_variant", "mode"}  # fields rule 1 never had
+NEW_FIELDS = {"key_version", "data_variant", "mode", "image"}  # fields rule 1 never had
 
 
 def _old_rule_key(spec: dict[str, Any]) -> str:
@@ -40,9 +42,13 @@ class MustNotPlay(Agent):
         raise AssertionError("the finished episode was played again")
 
 
-def _old_run(runs: Path, spec: dict[str, Any]) -> Path:
-    """A finished episode as the previous code filed it: old key, no `key_version`."""
-    key = _old_rule_key(spec)
+def _old_run(
+    runs: Path, spec: dict[str, Any], key: str | None = None, image: str | None = None
+) -> Path:
+    """A finished episode as the previous code filed it: by default rule 1's key and no
+    `key_version`; `key` (and `spec` as given) for a later rule; the image it ran in
+    `sandbox.image` only (no older rule keyed it)."""
+    key = key or _old_rule_key(spec)
     folder = runs / "old" / spec["competition"] / "finder" / f"seed-0-data-0-{key}"
     folder.mkdir(parents=True)
     result = {
@@ -63,7 +69,7 @@ def _old_run(runs: Path, spec: dict[str, Any]) -> Path:
         "final": {"graded": True, "reason": "submitted", "private_score": 0.81},
         "metric": "roc_auc",
         "higher_is_better": True,
-        "sandbox": {"kind": "local"},
+        "sandbox": {"kind": spec["sandbox"], "image": image},
     }
     (folder / "result.json").write_text(json.dumps(result))
     return folder
@@ -120,12 +126,10 @@ def test_the_key_hashes_its_rule_version() -> None:
     )
     content = spec.model_dump(mode="json", exclude=NEW_FIELDS)
     assert spec.key_for(1) == _old_rule_key(content)
-    assert (
-        spec.key
-        == _old_rule_key({**content, "data_variant": None, "mode": "evaluation", "key_version": 2})
-        != spec.key_for(1)
-    )
-    assert spec.keys() == [spec.key, spec.key_for(1)]
+    rule_2 = {**content, "data_variant": None, "mode": "evaluation", "key_version": 2}
+    assert spec.key_for(2) == _old_rule_key(rule_2) != spec.key_for(1)
+    assert spec.key == _old_rule_key({**rule_2, "image": None, "key_version": 3}) != spec.key_for(2)
+    assert spec.keys() == [spec.key, spec.key_for(2), spec.key_for(1)]
     stored = EpisodeResult.model_validate(
         {
             "key": spec.key_for(1),
@@ -192,3 +196,111 @@ def test_an_env_given_a_resolved_spec_refuses_its_fields_twice() -> None:
         MLEDojoEnv(resolved.competition, spec=resolved.spec, budget={"max_steps": 2})
     with pytest.raises(ValueError, match="spec= names pump-failure-v2"):
         MLEDojoEnv("pump-failure-v1", spec=resolved.spec)
+
+
+# ------------------------------------------------- key rule 3: the image asked for
+
+EXTENDED = "mledojo-runtime-ext:0123456789ab"  # never run here: only filed and compared
+
+
+def _rule_2_key(spec: dict[str, Any]) -> str:
+    """Rule 2: sha256 of the spec's sorted, compact JSON with `key_version: 2`, 12 hex."""
+    return _old_rule_key({**spec, "key_version": 2})
+
+
+def _rule_2_run(runs: Path, spec: dict[str, Any], image: str | None) -> Path:
+    """A finished episode as the code before rule 3 filed it: no `image` in its spec."""
+    return _old_run(runs, {**spec, "key_version": 2}, key=_rule_2_key(spec), image=image)
+
+
+def _old_fields(spec: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = spec.model_dump(mode="json", exclude={"key_version", "image"})
+    return fields
+
+
+def test_the_image_is_part_of_the_key() -> None:
+    default = resolve_spec("pump-failure", sandbox="docker").spec
+    extended = resolve_spec("pump-failure", sandbox="docker", image=EXTENDED).spec
+    other = resolve_spec("pump-failure", sandbox="docker", image=EXTENDED + "x").spec
+    assert default.image is None and extended.image == EXTENDED
+    assert len({default.key, extended.key, other.key}) == 3
+    # the runtime image named by its tag is the default image: the same episode
+    assert resolve_spec("pump-failure", sandbox="docker", image=image_tag()).spec == default
+    # no older rule can express an image: only its own key
+    assert extended.keys() == [extended.key]
+    with pytest.raises(ValueError, match="needs the Docker sandbox, not local"):
+        resolve_spec("pump-failure", sandbox="local", image=EXTENDED)
+
+
+def test_a_result_filed_by_key_rule_2_is_found_on_resume(tmp_path: Path) -> None:
+    """Migration: a run made before the image joined the key is resumed, not played again."""
+    resolved = resolve_spec("pump-failure", agent="finder", sandbox="local")
+    old = _old_fields(resolved.spec)
+    folder = _rule_2_run(tmp_path, old, image=None)
+    assert resolved.spec.key != _rule_2_key(old)  # the rule did change
+    result = run_episode(resolved, agent=MustNotPlay(), runs_dir=tmp_path, run_id="old")
+    assert result.key == _rule_2_key(old) and result.status == "completed"
+    assert result.spec is not None and result.spec.key == result.key  # it checks out
+    assert result.spec.key_version == 2 and result.spec.same_episode(resolved.spec)
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # nothing new
+
+
+def test_an_older_rule_result_on_another_image_is_not_resumed(tmp_path: Path) -> None:
+    """`mledojo run --image` filed its episode under a key without the image (decision 75):
+    resumed on the runtime image, or on another image, that episode is not this one."""
+    default = resolve_spec("pump-failure", agent="finder", sandbox="docker").spec
+    layout = RunLayout(tmp_path, "old")
+    on_extended = _rule_2_run(tmp_path, _old_fields(default), image=EXTENDED)
+    assert layout.finished(default) is None
+    asked = resolve_spec("pump-failure", agent="finder", sandbox="docker", image=EXTENDED).spec
+    assert layout.finished(asked) is None  # an image never takes an older rule's folder
+    # the same folder recording the runtime image (any version of it) is the episode's
+    result = json.loads((on_extended / "result.json").read_text())
+    result["sandbox"]["image"] = "mledojo-runtime:000000000000"
+    (on_extended / "result.json").write_text(json.dumps(result))
+    assert layout.finished(default) == on_extended
+    assert layout.finished(asked) is None
+
+
+def test_a_bench_on_another_image_is_another_run(tmp_path: Path) -> None:
+    """The same bench with another image gets its own run folder, and a run folder of the
+    other image refuses it, instead of handing back that image's plan and episodes."""
+    plans = {
+        image: make_plan(
+            agents=["baseline"],
+            competitions=["pump-failure"],
+            seeds=[0, 1],
+            sandbox="docker",
+            image=image,
+        )
+        for image in (None, EXTENDED)
+    }
+    assert [j.spec.image for j in plans[EXTENDED].jobs] == [EXTENDED, EXTENDED]
+    assert plans[None].default_run_id() != plans[EXTENDED].default_run_id()
+    # without an image the run id is still the one older versions derived (rule-1 keys)
+    old_ids = sorted(j.spec.key_for(1) for j in plans[None].jobs)
+    assert plans[None].digest() == hashlib.sha256("\n".join(old_ids).encode()).hexdigest()[:12]
+    run = tmp_path / "run"
+    write_plan(run, plans[EXTENDED])
+    with pytest.raises(BenchError, match=r"holds another bench.*images \['mledojo-runtime-ext"):
+        write_plan(run, plans[None])
+    assert write_plan(run, plans[EXTENDED]).jobs == plans[EXTENDED].jobs
+
+
+def test_make_files_the_image_of_its_sandbox_options_under_the_spec() -> None:
+    """`make(..., sandbox_options={"image": tag})` (docs/sandbox.md) keys the episode by it;
+    an env given a resolved spec takes the image from the spec only."""
+    from mledojo.env import MLEDojoEnv
+
+    env = MLEDojoEnv("pump-failure", sandbox="docker", sandbox_options={"image": EXTENDED})
+    try:
+        assert env.base_spec.image == EXTENDED
+        assert (
+            env.base_spec.key
+            == resolve_spec("pump-failure", seed=None, sandbox="docker", image=EXTENDED).spec.key
+        )
+    finally:
+        env.close()
+    resolved = resolve_spec("pump-failure", sandbox="docker")
+    with pytest.raises(TypeError, match=r"sandbox_options\['image'\].*from the spec"):
+        MLEDojoEnv(resolved.competition, spec=resolved.spec, sandbox_options={"image": EXTENDED})

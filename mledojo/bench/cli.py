@@ -58,6 +58,10 @@ def bench(
         list[str] | None, Opt("--agent-arg", help="AGENT:key=value for an agent (repeatable)")
     ] = None,
     sandbox: Annotated[str, Opt(help="docker | local | unsafe-local | auto")] = "auto",
+    image: Annotated[
+        str | None,
+        Opt(help="Docker: the image episodes run, e.g. one `mledojo image extend` printed"),
+    ] = None,
     data_seed: Annotated[int | None, Opt(help="data variant (default: each spec's)")] = None,
     reward: Annotated[str, Opt(help="reward mode")] = "final_only",
     max_steps: Annotated[int | None, Opt(help="budget: steps")] = None,
@@ -83,6 +87,9 @@ def bench(
     """Run every (agent, competition, seed) episode; a rerun skips what finished.
 
     Example: `mledojo bench --agents baseline --competitions lite --seeds 3 --workers 2`
+
+    `--image TAG` runs every episode in that image (Docker); the tag is part of each
+    episode's key, so rerunning with another image plays the episodes again.
     """
     from mledojo.bench.display import make_display
     from mledojo.bench.executors import make_executor
@@ -108,9 +115,15 @@ def bench(
         reward=reward,
         budget=budget,
         resources=_given(cpus=cpus, memory_mb=memory_mb),
+        image=image,
     )
     statuses = retry_statuses(retry or [])
-    image = _ensure_image() if any(j.spec.sandbox == "docker" for j in plan.jobs) else None
+    if image is not None:
+        from mledojo.sandbox.extend import check_runnable
+
+        check_runnable(image)  # before any episode: a typo fails here, not in every worker
+    if any(j.spec.sandbox == "docker" for j in plan.jobs):
+        image = _ensure_image() if image is None else image
     root = (runs_dir or default_runs_dir()).resolve()
     rid = run_id or plan.default_run_id()
     chosen = make_executor(backend, runs_dir=root, run_id=rid, address=address)

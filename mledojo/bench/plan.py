@@ -94,9 +94,16 @@ class BenchPlan(BaseModel):
 
     def digest(self) -> str:
         """A hash of the episodes, in any order, the same under every key rule (it hashes
-        their rule-1 keys): rerunning a bench after an upgrade still resumes its run."""
-        ids = sorted(j.spec.key_for(1) for j in self.jobs)
+        their rule-1 keys): rerunning a bench after an upgrade still resumes its run. An
+        episode with an image (which rule 1 cannot express) counts by its own key: the same
+        bench on another image is another run, never this one resumed."""
+        ids = sorted(j.spec.key_for(1) if j.spec.image is None else j.spec.key for j in self.jobs)
         return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12]
+
+    @property
+    def images(self) -> list[str]:
+        """The images its episodes ask for (`default` for the runtime image), sorted."""
+        return sorted({j.spec.image or "default" for j in self.jobs})
 
     def default_run_id(self) -> str:
         return f"bench-{self.digest()}"
@@ -126,12 +133,15 @@ def make_plan(
     reward: str = "final_only",
     budget: dict[str, Any] | None = None,
     resources: dict[str, Any] | None = None,
+    image: str | None = None,
 ) -> BenchPlan:
-    """Every (agent, competition, seed) episode, names checked before any work starts."""
+    """Every (agent, competition, seed) episode, names checked before any work starts.
+
+    `image`: a Docker image to run instead of the runtime image (`--image`); it is part of
+    each episode's key, so a run resumed with another image plays its episodes again."""
     from mledojo.agent import make_agent
-    from mledojo.competition import get_competition
-    from mledojo.resolve import resolve_spec
-    from mledojo.sandbox import resolve_sandbox_kind
+    from mledojo.resolve import resolve_specs
+    from mledojo.spec import AgentRef
 
     args = agent_args or {}
     unknown = sorted(set(args) - set(agents))
@@ -142,33 +152,23 @@ def make_plan(
         )
     if not agents or not seeds:
         raise BenchError("a bench needs at least one agent and one seed")
-    comps = resolve_competitions(competitions)
-    try:  # once, not per job: `auto` pings Docker, and every job must get the same answer
-        sandbox = resolve_sandbox_kind(sandbox)
-    except ValueError as e:
-        raise BenchError(f"--sandbox: {e}") from e
     for agent in agents:
         make_agent(agent, args.get(agent, {}))  # a typo or a bad argument fails here
-    jobs: list[Job] = []
-    for comp_id in comps:
-        comp = get_competition(comp_id)
-        for agent in agents:
-            for seed in seeds:
-                try:
-                    resolved = resolve_spec(
-                        comp,
-                        agent=agent,
-                        agent_args=args.get(agent, {}),
-                        seed=seed,
-                        data_seed=data_seed,
-                        sandbox=sandbox,
-                        reward=reward,
-                        budget=budget,
-                        resources=resources,
-                    )
-                except ValueError as e:
-                    raise BenchError(f"{agent} on {comp_id}: {e}") from e
-                jobs.append(Job(spec=resolved.spec))
+    try:  # `auto` pings Docker once: every job gets the same answer
+        resolved = resolve_specs(
+            resolve_competitions(competitions),
+            agents=[AgentRef(name=a, args=dict(args.get(a, {}))) for a in agents],
+            seeds=seeds,
+            data_seed=data_seed,
+            sandbox=sandbox,
+            reward=reward,
+            budget=budget,
+            resources=resources,
+            image=image,
+        )
+    except ValueError as e:
+        raise BenchError(str(e)) from e
+    jobs = [Job(spec=r.spec) for r in resolved]
     return BenchPlan(jobs=jobs)
 
 
@@ -181,9 +181,10 @@ def write_plan(run_folder: Path, plan: BenchPlan) -> BenchPlan:
     if path.is_file():
         old = load_plan(run_folder)
         if old.digest() != plan.digest():
+            images = f", images {old.images} vs {plan.images}" if old.images != plan.images else ""
             raise BenchError(
                 f"{path} holds another bench ({len(old.jobs)} episodes, digest {old.digest()}; "
-                f"this one has {len(plan.jobs)}, digest {plan.digest()}): pass another "
+                f"this one has {len(plan.jobs)}, digest {plan.digest()}{images}): pass another "
                 "--run-id, or leave it out to get this bench's own run folder"
             )
         return old

@@ -207,6 +207,20 @@ def _install_and_commit(
     )
 
 
+def check_runnable(tag: str) -> None:
+    """`--image TAG`: the image exists on this engine and can run episodes (an extended
+    image on the current runtime image, or any other image); raises `SandboxError`."""
+    from mledojo.sandbox.engine import image_exists
+
+    client = docker_client()
+    if not image_exists(client, tag):
+        raise SandboxError(
+            f"--image {tag}: no such image on this Docker engine; `mledojo image list` shows "
+            "the ones built, `mledojo image extend` builds one"
+        )
+    check_extended(client, tag)
+
+
 def check_extended(client: Any, tag: str) -> None:
     """Refuse an extended image built on another runtime image than the current one: its
     runner would speak another protocol or serve other tools. Other images pass."""

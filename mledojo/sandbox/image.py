@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict
 from mledojo.errors import DockerUnavailableError, ImageBuildError
 from mledojo.sandbox import cleanup
 from mledojo.sandbox.engine import docker_client
+from mledojo.spec import RUNTIME_REPOSITORY
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ ONLINE_BASE = "python:3.11-slim"
 # Docker API timeout (s) while building: imports and commits of big layers are slow.
 BUILD_TIMEOUT_S = 600
 
-IMAGE_REPOSITORY = "mledojo-runtime"
+IMAGE_REPOSITORY = RUNTIME_REPOSITORY
 BASE_REPOSITORY = "mledojo-base"
 LABEL_KIND = "mledojo.image"
 LABEL_HASH = "mledojo.hash"

@@ -306,7 +306,7 @@ def _old_rule_key(spec: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
-RULE_2_FIELDS = ("key_version", "data_variant", "mode")  # what rule-1 specs never had
+RULE_2_FIELDS = ("key_version", "data_variant", "mode", "image")  # what rule-1 specs never had
 
 
 def test_a_run_filed_by_the_previous_key_rule_is_accepted(honest_run: Path, tmp_path: Path) -> None:

@@ -319,7 +319,7 @@ def test_an_older_variant_cache_is_never_reused(cid: str, tmp_path: Path) -> Non
 
 def old_key(spec: EpisodeSpec) -> str:
     """The key as the code before training variants and key versions computed it."""
-    fields = spec.model_dump(mode="json", exclude={"data_variant", "key_version", "mode"})
+    fields = spec.model_dump(mode="json", exclude={"data_variant", "key_version", "mode", "image"})
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:KEY_CHARS]
 
