@@ -22,7 +22,13 @@ from typing import Any, Protocol
 
 from mledojo.artifacts import EpisodeStatus
 from mledojo.bench.plan import BenchError, Job
-from mledojo.bench.worker import PARENT_ENV, Outcome, read_outcome
+from mledojo.bench.worker import (
+    INTERRUPTED_EXIT,
+    PARENT_ENV,
+    Outcome,
+    OutcomeStatus,
+    read_outcome,
+)
 from mledojo.layout import RunLayout
 
 HARD_CAP = 32  # episodes at once on one executor, whatever --workers says
@@ -108,7 +114,13 @@ class LocalExecutor:
         ]
         with self._lock:
             if self._stopping:
-                return _unfinished(job, self.runs_dir, self.run_id, "not started: interrupted")
+                return _unfinished(
+                    job,
+                    self.runs_dir,
+                    self.run_id,
+                    "not started: interrupted",
+                    status="interrupted",
+                )
             with log_path.open("a", encoding="utf-8") as log:
                 child = subprocess.Popen(
                     cmd,
@@ -135,6 +147,17 @@ class LocalExecutor:
         recorded = read_outcome(job, self.runs_dir, self.run_id, host="local")
         if recorded is not None:  # written atomically: the episode's truth, whatever the exit
             return recorded
+        if self._stopping and child.returncode in (INTERRUPTED_EXIT, -signal.SIGINT):
+            # our Ctrl-C reached the worker before its episode began (before Python set its
+            # handler, or while it started): nothing was played, and the worker did not die
+            # of itself; a rerun plays the episode
+            return _unfinished(
+                job,
+                self.runs_dir,
+                self.run_id,
+                "interrupted before its episode began",
+                status="interrupted",
+            )
         return _unfinished(
             job,
             self.runs_dir,
@@ -187,9 +210,11 @@ def _tail(path: Path, lines: int = 3) -> str:
     return " | ".join(text.strip().splitlines()[-lines:])[-500:]
 
 
-def _unfinished(job: Job, runs_dir: Path, run_id: str, reason: str) -> Outcome:
+def _unfinished(
+    job: Job, runs_dir: Path, run_id: str, reason: str, *, status: OutcomeStatus = "worker_died"
+) -> Outcome:
     attempt = RunLayout(runs_dir, run_id).attempts_before(job.spec) + 1
-    return Outcome(key=job.key, status="worker_died", reason=reason, attempt=attempt)
+    return Outcome(key=job.key, status=status, reason=reason, attempt=attempt)
 
 
 def make_executor(name: str, *, runs_dir: Path, run_id: str, address: str | None = None) -> Any:

@@ -198,9 +198,11 @@ def run_bench(
                 job = pending.pop(0)
                 gate.take(job, now)
                 attempt = _next_attempt(job, runs_dir, run_id)
+                # registered before it is announced: a Ctrl-C during the announcement still
+                # finds it running, so `_drain` records how it ended
+                running[executor.submit(job, retry)] = (job, now)
                 log.write("start", job, attempt=attempt)
                 display.started(job, attempt)
-                running[executor.submit(job, retry)] = (job, now)
             wait_s = gate.interval if pending and gate.running < gate.slots else 1.0
             t_wait = time.monotonic()
             finished, _ = wait(

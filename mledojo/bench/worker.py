@@ -27,6 +27,7 @@ from mledojo.artifacts import INFRA_STATUSES, RESULT_FILE, EpisodeResult, Episod
 from mledojo.bench.plan import Job
 from mledojo.layout import RunLayout
 
+INTERRUPTED_EXIT = 130  # the exit status after a SIGINT, as a shell reports Ctrl-C
 OutcomeStatus = EpisodeStatus | Literal["worker_died"]
 PARENT_ENV = "MLEDOJO_BENCH_PARENT"
 PR_SET_PDEATHSIG = 1
@@ -112,7 +113,7 @@ def die_with_parent() -> bool:
 def main(argv: list[str]) -> int:
     obey_sigint()  # before the parent-death signal is armed: it is a SIGINT too
     if not die_with_parent():
-        return 130
+        return INTERRUPTED_EXIT
     if len(argv) != 4:
         sys.stderr.write(
             "usage: python -m mledojo.bench.worker RUNS_DIR RUN_ID RETRY OUTCOME < job.json\n"
@@ -124,7 +125,7 @@ def main(argv: list[str]) -> int:
     try:
         out = run_job(job, runs_dir, run_id, retry)  # type: ignore[arg-type]
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED_EXIT
     write_text_atomic(outcome_path, out.model_dump_json())
     return 0
 

@@ -79,6 +79,7 @@ class BenchHelpers:
 
     fast_competitions = FAST_COMPETITIONS
     slow_agent = SLOW_AGENT
+    slow_agent_started_env = "MLEDOJO_TEST_STARTED_FILE"  # slow_agent.py's STARTED_ENV
     small = SMALL
     bench_cmd = staticmethod(bench_cmd)
     run_bench = staticmethod(run_bench)

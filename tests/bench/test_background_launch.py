@@ -20,7 +20,12 @@ IGNORE_SIGINT_THEN_EXEC = (
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the local sandbox needs root")
-def test_a_bench_launched_with_sigint_ignored_stops_its_episodes(tmp_path: Path, bh: Any) -> None:
+@pytest.mark.parametrize("when", ["mid-episode", "at-start"])
+def test_a_bench_launched_with_sigint_ignored_stops_its_episodes(
+    tmp_path: Path, bh: Any, when: str
+) -> None:
+    """Mid-episode: the episode closes as interrupted. At start (the worker may still be
+    importing): an episode that never began is interrupted too, not a dead worker (infra)."""
     cmd = bh.bench_cmd(
         tmp_path,
         "--agents",
@@ -34,13 +39,14 @@ def test_a_bench_launched_with_sigint_ignored_stops_its_episodes(tmp_path: Path,
         "--max-steps",
         "3",
     )
+    started = tmp_path / "started"
     # what `cmd &` in a script does: the child starts with SIGINT ignored
     proc = subprocess.Popen(
         [sys.executable, "-c", IGNORE_SIGINT_THEN_EXEC, *cmd[1:]],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", bh.slow_agent_started_env: str(started)},
     )
     assert proc.stdout is not None
     seen: list[str] = []
@@ -50,7 +56,11 @@ def test_a_bench_launched_with_sigint_ignored_stops_its_episodes(tmp_path: Path,
         if line.startswith("start "):
             break
         assert time.monotonic() < deadline, "".join(seen)
-    time.sleep(2)  # the worker is inside its episode (the agent's cell sleeps 10 s)
+    while (
+        when == "mid-episode" and not started.exists()
+    ):  # the agent sent its first cell (which sleeps 10 s)
+        assert time.monotonic() < deadline and proc.poll() is None, "".join(seen)
+        time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     try:
         rest, _ = proc.communicate(timeout=60)
