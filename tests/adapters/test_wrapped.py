@@ -64,12 +64,21 @@ def tiny_agent(wheels: Path, driver: Path, server: ScriptedLLMServer) -> Wrapped
     return Tiny(model="openai/gpt-5-mini")
 
 
+DRIVER_VARIABLES = (
+    *("PATH", "HOME", "TMPDIR", "LANG", "PYTHONUNBUFFERED", "PYTHONPATH"),
+    *("MLEDOJO_DRIVER_CONFIG", "MLEDOJO_BRIDGE_FDS", "OPENAI_BASE_URL", "OPENAI_API_KEY"),
+    *("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY"),
+)
+
+
 @pytest.mark.slow
 def test_the_key_stays_on_the_host_and_the_call_is_metered(
     wheels: Path, venv_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     canary = "sk-canary-" + secrets.token_hex(16)
     monkeypatch.setenv("OPENAI_API_KEY", canary)
+    monkeypatch.setenv("OPENAI_COMPATIBLE_API_KEY", canary + "-2")
+    monkeypatch.setenv("MY_SERVICE_TOKEN", canary + "-3")
     monkeypatch.setenv("MLEDOJO_CACHE_DIR", str(venv_cache))
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER, encoding="utf-8")
@@ -90,6 +99,7 @@ def test_the_key_stays_on_the_host_and_the_call_is_metered(
     assert environ["OPENAI_BASE_URL"].startswith("http://127.0.0.1:")
     assert "/usr/local/bin" in environ["PATH"] and "PYTHONPATH" in environ
     assert not any(canary in v for v in environ.values())
+    assert set(environ) <= {*DRIVER_VARIABLES, "LC_CTYPE"}, set(environ)
     assert {"HOME", "TMPDIR"} <= set(environ) and "tiny" in environ["HOME"]
     # metered into the env: ScriptedUsage's 11 + 7 tokens
     assert outcome.llm is not None and outcome.llm.calls == 1
