@@ -4,8 +4,12 @@ killed before its marker) is never used; a failed install leaves nothing that is
 
 from __future__ import annotations
 
+import http.server
+import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -102,3 +106,70 @@ def test_a_failed_install_leaves_no_marker_and_says_what_failed(tmp_path: Path) 
     assert read_record(path) is None and not path.exists()
     make_wheel(wheels)
     assert version_in(ensure_venv(spec, root=root).python).startswith("1.0 ")
+
+
+class _Links(http.server.BaseHTTPRequestHandler):
+    """A find-links page that hangs (until told to serve) and then serves the wheel."""
+
+    wheels: Path
+    asked = threading.Event()
+    serve = threading.Event()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        return
+
+    def do_GET(self) -> None:  # noqa: N802
+        type(self).asked.set()
+        if not type(self).serve.wait(timeout=300):
+            return
+        name = self.path.strip("/")
+        if name.endswith(".whl"):
+            data, ctype = (self.wheels / name).read_bytes(), "application/octet-stream"
+        else:
+            links = "".join(f'<a href="/{w.name}">{w.name}</a>' for w in self.wheels.iterdir())
+            data, ctype = f"<html><body>{links}</body></html>".encode(), "text/html"
+        self.send_response(200)
+        self.send_header("content-type", ctype)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.mark.slow
+def test_an_install_killed_midway_is_never_used(wheels: Path, tmp_path: Path) -> None:
+    handler = type(
+        "Links",
+        (_Links,),
+        {"wheels": wheels, "asked": threading.Event(), "serve": threading.Event()},
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    spec = VenvSpec(
+        name="tiny",
+        requirements=("tinyagent==1.0",),
+        pip_args=("--no-index", "--find-links", url, "--trusted-host", "127.0.0.1"),
+    )
+    root = tmp_path / "cache"
+    code = (
+        "import sys; from pathlib import Path; from mledojo.adapters.venv import VenvSpec, "
+        f"ensure_venv; ensure_venv(VenvSpec.model_validate_json({spec.model_dump_json()!r}), "
+        f"root=Path({str(root)!r}))"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    try:
+        assert handler.asked.wait(timeout=300), "pip never asked for the package"
+        os.killpg(child.pid, signal.SIGKILL)  # mid-install: pip is waiting for our page
+    finally:
+        child.wait()
+    half = root / f"tiny-{spec.key()}"
+    assert (half / "bin" / "python").exists() and read_record(half) is None
+    handler.serve.set()
+    try:
+        venv = ensure_venv(spec, root=root)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert venv.path == half and read_record(half) is not None
+    assert version_in(venv.python).startswith("1.0 ")
