@@ -265,6 +265,7 @@ def _cell_reply(obs: dict[str, Any], over: bool) -> Reply:
     return Reply(
         output="\n".join(p for p in parts if p),
         status=str(obs.get("status") or ""),
+        error_type=str(obs.get("error_type") or ""),
         info=str(obs.get("info") or ""),
         public_score=obs.get("public_score"),
         steps_left=obs.get("steps_left"),

@@ -85,7 +85,8 @@ class Reply(BaseModel):
     error: str = ""
     output: str = ""
     returncode: int | None = None
-    status: str = ""
+    status: str = ""  # the step's status: ok, error, timeout, oom, submitted, truncated, ...
+    error_type: str = ""  # the exception class of a failed cell (e.g. `ValueError`), or ""
     info: str = ""
     public_score: float | None = None
     steps_left: int | None = None

@@ -65,17 +65,19 @@ def test_a_driver_runs_bash_in_the_sandbox_and_submits(env: Any, tmp_path: Path)
         bad = bridge.bash("echo oops >&2; exit 3")
         assert bad["returncode"] == 3 and "oops" in bad["output"], bad
         cell = bridge.python("print(6 * 7)")
-        assert "42" in cell["output"], cell
+        assert "42" in cell["output"] and cell["error_type"] == "", cell
+        broken = bridge.python("raise ValueError('no')")
+        assert broken["error_type"] == "ValueError" and "no" in broken["output"], broken
         done = bridge.submit()
         assert done["episode_over"], done
         """,
     )
     assert result.ended_by == "submit" and result.error is None, result
     assert result.exit_code == 0, result.log_tail
-    assert result.steps == 4 and result.terminated
+    assert result.steps == 5 and result.terminated
     final = env.result()
     assert final.status == "completed" and final.final.graded, final
-    assert (tmp_path / "bridge" / "bridge.jsonl").read_text().count("\n") == 5
+    assert (tmp_path / "bridge" / "bridge.jsonl").read_text().count("\n") == 6
 
 
 def test_a_crashing_driver_ends_as_agent_error_with_its_log_tail(env: Any, tmp_path: Path) -> None:
