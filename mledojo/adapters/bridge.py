@@ -51,6 +51,8 @@ class BridgeLimits(BaseModel):
     idle_timeout_s: float = Field(default=1800.0, gt=0)  # between a reply and the next request
     reply_timeout_s: float = Field(default=60.0, gt=0)  # for the driver to read a reply
     max_protocol_errors: int = Field(default=5, ge=1)  # refused requests in a row
+    max_free_requests: int = Field(default=1000, ge=1)  # in a row without an env step
+    max_notes: int = Field(default=100, ge=0)  # notes kept for the report
     exit_grace_s: float = Field(default=10.0, ge=0)
     max_log_bytes: int = Field(default=8 << 20, gt=0)
 
@@ -124,13 +126,19 @@ class BridgeSession:
     def run(self, argv: list[str], *, env: dict[str, str], cwd: Path) -> BridgeResult:
         """Start the driver and serve it to the end; returns how it went."""
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        driver = DriverProcess(
-            argv,
-            env=env,
-            cwd=cwd,
-            log_path=self.folder / "driver.log",
-            max_log_bytes=self.limits.max_log_bytes,
-        )
+        try:
+            driver = DriverProcess(
+                argv,
+                env=env,
+                cwd=cwd,
+                log_path=self.folder / "driver.log",
+                max_log_bytes=self.limits.max_log_bytes,
+            )
+        except OSError as exc:
+            self.result.ended_by = "crash"
+            self.result.error = f"the driver could not start: {argv[0]}: {exc}"
+            self._finish()
+            return self.result
         try:
             self._serve(driver)
         except _Failure as failure:
@@ -144,9 +152,12 @@ class BridgeSession:
 
     # serving ---------------------------------------------------------------------------
     def _serve(self, driver: DriverProcess) -> None:
-        refused = 0
+        refused = free = 0
         limits = self.limits
         while True:
+            if free >= limits.max_free_requests:
+                raise _Failure("protocol", f"{free} requests in a row without a step")
+            free += 1
             try:
                 line = driver.read_line(
                     max_bytes=limits.max_request_bytes, timeout_s=limits.idle_timeout_s
@@ -175,6 +186,8 @@ class BridgeSession:
                 self._reply(driver, Reply(ok=False, error=str(exc)))
                 continue
             refused = 0
+            if isinstance(request, BashRequest | PythonRequest | SubmitRequest):
+                free = 0
             reply = self._answer(request)
             self._log({"request": _clip_request(request), "reply": _clip_reply(reply)})
             try:
@@ -199,7 +212,8 @@ class BridgeSession:
         if isinstance(request, TaskRequest):
             return Reply(task=self.task, instructions=self.instructions)
         if isinstance(request, NoteRequest):
-            self.result.notes.append(request.text)
+            if len(self.result.notes) < self.limits.max_notes:
+                self.result.notes.append(request.text)
             return Reply()
         if isinstance(request, FailRequest):
             return Reply(episode_over=True)

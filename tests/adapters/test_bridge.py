@@ -194,3 +194,27 @@ def test_the_bash_cell_reports_the_exit_code_past_a_spoofed_mark(tmp_path: Path)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.stdout.rstrip().endswith(f"{mark}5"), out
     assert os.environ.get("MLEDOJO_BRIDGE_FDS") is None
+
+
+def test_requests_that_never_step_are_bounded(env: Any, tmp_path: Path) -> None:
+    result = serve(
+        env,
+        tmp_path,
+        """
+        while True:
+            bridge.note("spam")
+        """,
+        max_free_requests=50,
+        max_notes=3,
+    )
+    assert result.ended_by == "protocol" and "50 requests in a row" in (result.error or "")
+    assert result.notes == ["spam"] * 3
+    assert env.result().status == "agent_error"
+
+
+def test_a_driver_that_cannot_start_is_the_agents_failure(env: Any, tmp_path: Path) -> None:
+    obs, info = env.reset(seed=0)
+    session = BridgeSession(env, task=dict(info["task"]), instructions="", folder=tmp_path / "b")
+    result = session.run([str(tmp_path / "no-such-python")], env={}, cwd=tmp_path)
+    assert result.ended_by == "crash" and "could not start" in (result.error or "")
+    assert env.result().status == "agent_error"
