@@ -32,7 +32,7 @@ from minisweagent.models.utils.actions_toolcall import (  # noqa: E402
     format_toolcall_observation_messages,
     parse_toolcall_actions,
 )
-from mledojo_bridge import Bridge, BridgeRefused, load_config  # noqa: E402
+from mledojo_bridge import Bridge, BridgeClosed, BridgeRefused, load_config  # noqa: E402
 from pydantic import BaseModel, ConfigDict  # noqa: E402
 
 SUBMIT_LINE = "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
@@ -200,6 +200,13 @@ def task_text(task: dict[str, Any]) -> str:
 
 def main() -> int:
     bridge = Bridge.from_env()
+    try:
+        return run(bridge)
+    except BridgeClosed:  # the host ended the run (the episode is over): nothing left to do
+        return 0
+
+
+def run(bridge: Bridge) -> int:
     config = load_config()
     shipped = yaml.safe_load(
         (Path(package_dir) / "config" / "mini.yaml").read_text(encoding="utf-8")

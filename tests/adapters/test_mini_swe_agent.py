@@ -117,3 +117,56 @@ def test_hostile_replies_end_as_the_agents_failure(
     assert result is not None and result.status == "agent_error", result
     assert outcome.steps == 0  # no command ran
     assert "driver" in outcome.notes
+
+
+@pytest.mark.parametrize(
+    ("budget", "calls"),
+    [
+        ({"max_steps": 3}, 3),  # the env ends the episode mid-plan
+        ({"llm_tokens": 30}, 2),  # two calls (18 tokens each) spend it: the next step truncates
+    ],
+    ids=["steps", "llm-tokens"],
+)
+def test_a_spent_budget_ends_the_run_without_blaming_the_agent(
+    budget: dict[str, Any], calls: int, runs: list[Any], tmp_path: Path
+) -> None:
+    env = mledojo.make(
+        "pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "run", budget=budget
+    )
+    runs.append(env)
+    commands = [COPY_SAMPLE, "ls", "ls", "ls", SUBMIT]
+    with ScriptedLLMServer(ScriptedMini(commands)) as server:
+        agent = make_agent(
+            "mini-swe-agent",
+            {"model": "openai-compatible/scripted", "model_base_url": server.openai_base_url},
+        )
+        outcome = agent.run(env, seed=0)
+    result = env.result()
+    assert result is not None and result.status != "agent_error", (result, outcome.notes)
+    assert result.final.graded, result.final
+    assert outcome.truncated and len(server.requests) == calls
+
+
+def test_calls_refused_for_the_spent_llm_budget_end_the_run_graded(
+    runs: list[Any], tmp_path: Path
+) -> None:
+    env = mledojo.make(
+        "pump-failure",
+        sandbox=MemorySandboxDouble(),
+        run_dir=tmp_path / "run",
+        budget={"llm_tokens": 30},
+    )
+    runs.append(env)
+    no_step = Reply.tool_call("python", {"code": "1"})  # a format error: no command, no step
+    with ScriptedLLMServer(lambda _: no_step) as server:
+        agent = make_agent(
+            "mini-swe-agent",
+            {"model": "openai-compatible/scripted", "model_base_url": server.openai_base_url},
+        )
+        outcome = agent.run(env, seed=0)
+    result = env.result()
+    assert result is not None and result.status != "agent_error", (result, outcome.notes)
+    assert "LLM budget is used up" in outcome.notes
+    assert len(server.requests) == 2  # the third call was refused by the gateway
+    exchanges = (tmp_path / "run" / "gateway-exchanges.jsonl").read_text()
+    assert '"refused": "budget"' in exchanges
