@@ -76,9 +76,8 @@ class AideSettings:
 
 def aide_config(settings: AideSettings, workspace: Path) -> Any:
     """aideml's `Config` (its structured schema, filled from the settings)."""
-    from omegaconf import OmegaConf
-
     from aide.utils.config import Config
+    from omegaconf import OmegaConf
 
     values = {
         "data_dir": str(workspace),
