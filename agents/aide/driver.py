@@ -10,7 +10,10 @@ the host bridge. Model calls go through aideml's OpenAI backend to the episode's
 
 from __future__ import annotations
 
+import json
+import logging
 import random
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,6 +32,9 @@ for name, target in (("input", os.environ.get("MLEDOJO_DATA", "/data")), ("worki
 print("input ->", os.readlink("input"), "; working ->", os.readlink("working"))
 """
 _PLAN_CHARS = 2000
+_MESSAGE_CHARS = 3000
+_MAX_CODE_CHARS = 200_000  # the bridge refuses longer cells
+_MODEL_FAILURES = 5
 LAYOUT_NOTE = (
     "\n\n## AIDE's file layout\nIn this episode `./input` is the read-only data folder above "
     "and `./working` is the current folder (the workspace): the file the benchmark grades is "
@@ -40,16 +46,52 @@ class EpisodeOver(Exception):
     """The env ended the episode (budget, time, submission): the search stops."""
 
 
-class Sandbox(Protocol):
-    """What the driver needs of the host bridge."""
+class ModelUnavailable(Exception):
+    """The model endpoint keeps failing (aideml would retry forever): the search stops."""
 
-    def execute(self, code: str) -> dict[str, Any]:
-        """Run `code` as one `execute_code` step; the step's observation (plus `done`)."""
+    def __init__(self, message: str, *, budget: bool) -> None:
+        super().__init__(message)
+        self.budget = budget
+
+
+class Host(Protocol):
+    """What the driver needs of the host bridge (`mledojo_bridge.Bridge`)."""
+
+    def python(self, code: str) -> dict[str, Any]:
+        """Run `code` as one `execute_code` step in the sandbox; the host's reply."""
         ...
 
-    def submit(self) -> dict[str, Any]:
+    def submit(self, path: str | None = None) -> dict[str, Any]:
         """End the episode with the best graded submission."""
         ...
+
+
+class ModelFailures(logging.Handler):
+    """Stops the search when aideml's model calls keep failing.
+
+    aideml retries a rate limit, a 5xx or a dead connection forever (exponential backoff,
+    no limit) and logs each retry as `Backoff exception: ...` on its `aide` logger. Through
+    that public log this handler raises `ModelUnavailable` inside the retry loop: at once
+    when the episode's model budget is used up (the gateway's `insufficient_quota`), after
+    `limit` failed attempts of one call otherwise.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(level=logging.INFO)
+        self.limit = limit
+        self.failures = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Backoff exception"):
+            self.failures += 1
+            if "insufficient_quota" in message or "budget used up" in message:
+                raise ModelUnavailable(message[:_MESSAGE_CHARS], budget=True)
+            if self.failures >= self.limit:
+                text = f"{self.failures} model calls failed in a row; the last: {message}"
+                raise ModelUnavailable(text[:_MESSAGE_CHARS], budget=False)
+        elif " API request: " in message:  # a new call: its retries are counted afresh
+            self.failures = 0
 
 
 @dataclass(frozen=True)
@@ -113,54 +155,72 @@ def aide_config(settings: AideSettings, workspace: Path) -> Any:
     return OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.create(values))
 
 
-def exec_callback(sandbox: Sandbox) -> Callable[[str, bool], Any]:
+def exec_callback(host: Host) -> Callable[[str, bool], Any]:
     """aideml's `exec_callback`: the script runs in the sandbox, as one step."""
     from aide.interpreter import ExecutionResult
+    from mledojo_bridge import BridgeRefused
 
     def run(code: str, reset_session: bool) -> Any:
         started = time.monotonic()
-        obs = sandbox.execute(code)
-        if obs.get("done"):
-            raise EpisodeOver(str(obs.get("status", "done")))
-        out = [str(obs.get("stdout", "")), str(obs.get("stderr", ""))]
-        error = str(obs.get("error_type", "")) or None
-        if error is not None and obs.get("error_message"):
-            out.append(f"\n{error}: {obs['error_message']}\n")
+        if not code.strip() or len(code) > _MAX_CODE_CHARS:
+            why = "empty" if not code.strip() else f"longer than {_MAX_CODE_CHARS} characters"
+            text = f"The script was not run: it is {why}. Reply with one complete script."
+            return ExecutionResult(term_out=[text], exec_time=0.0, exc_type="ScriptRefused")
+        try:
+            reply = host.python(code)
+        except BridgeRefused as refused:
+            text = f"The host refused to run the script: {refused}"
+            return ExecutionResult(term_out=[text], exec_time=0.0, exc_type="ScriptRefused")
+        if reply.get("episode_over"):
+            raise EpisodeOver(str(reply.get("status") or "over"))
+        status = str(reply.get("status") or "")
         return ExecutionResult(
-            term_out=[part for part in out if part],
+            term_out=[str(reply.get("output") or "")],
             exec_time=time.monotonic() - started,
-            exc_type=error,
+            exc_type=None if status == "ok" else status or "error",
         )
 
     return run
 
 
-def run_search(settings: AideSettings, sandbox: Sandbox) -> dict[str, Any]:
-    """AIDE's search over the episode, then submit; a summary of its tree for the notes."""
+def run_search(settings: AideSettings, host: Host) -> dict[str, Any]:
+    """AIDE's search over the episode; a summary of its tree (`ended` says why it stopped)."""
     from aide.agent import Agent
     from aide.journal import Journal
 
     random.seed(settings.seed)  # AIDE's search policy draws from `random`
-    setup = sandbox.execute(SETUP_CODE)
+    failures = _watch_model_calls()
     journal = Journal()
-    ended = "steps"
-    if setup.get("done"):
-        ended = "the episode ended during setup"
-    else:
-        with tempfile.TemporaryDirectory(prefix="aide-") as folder:
-            config = aide_config(settings, Path(folder))
-            agent = Agent(task_desc=settings.task + LAYOUT_NOTE, cfg=config, journal=journal)
-            callback = exec_callback(sandbox)
-            for _ in range(settings.steps):
-                try:
-                    agent.step(exec_callback=callback)
-                except EpisodeOver as over:
-                    ended = f"the episode ended ({over})"
-                    break
+    setup = host.python(SETUP_CODE)
+    ended = "the episode ended during setup" if setup.get("episode_over") else "steps"
+    with tempfile.TemporaryDirectory(prefix="aide-") as folder:
+        config = aide_config(settings, Path(folder))
+        agent = Agent(task_desc=settings.task + LAYOUT_NOTE, cfg=config, journal=journal)
+        callback = exec_callback(host)
+        for _ in range(settings.steps if ended == "steps" else 0):
+            try:
+                agent.step(exec_callback=callback)
+            except EpisodeOver as over:
+                ended = f"the episode ended ({over})"
+            except ModelUnavailable as down:
+                if not down.budget:
+                    raise
+                ended = "the model budget is used up"
+            if ended != "steps":
+                break
     summary = tree_summary(journal, ended)
-    if not ended.startswith("the episode ended"):
-        sandbox.submit()
+    summary["model_retries"] = failures.failures
     return summary
+
+
+def _watch_model_calls() -> ModelFailures:
+    """Route aideml's log to a `ModelFailures` only (its own handler prints every prompt)."""
+    handler = ModelFailures(_MODEL_FAILURES)
+    logger = logging.getLogger("aide")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.handlers = [handler]
+    return handler
 
 
 def tree_summary(journal: Any, ended: str) -> dict[str, Any]:
@@ -187,3 +247,36 @@ def tree_summary(journal: Any, ended: str) -> dict[str, Any]:
             for node in journal.nodes
         ],
     }
+
+
+def main() -> int:
+    """Read the config and the task from the host, search, submit; leave the tree's summary
+    in `aide-journal.json` (the driver's folder in the run folder) and in the run's notes."""
+    from mledojo_bridge import Bridge, BridgeClosed, load_config
+
+    bridge = Bridge.from_env()
+    task = bridge.task()
+    settings = AideSettings.from_json({**load_config(), "task": str(task.get("instructions"))})
+    try:
+        summary = run_search(settings, bridge)
+    except ModelUnavailable as down:
+        bridge.fail(f"the model endpoint keeps failing: {down}")
+        return 1
+    Path("aide-journal.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    stages = ", ".join(f"{n} {stage}" for stage, n in summary["stages"].items())
+    note = (
+        f"aide: {summary['nodes']} nodes ({stages or 'none'}), {summary['buggy']} buggy, "
+        f"best validation metric {summary['best_metric']}; stopped: {summary['ended']}"
+    )
+    if bridge.episode_over:  # the env ended the episode: the host has stopped listening
+        return 0
+    try:
+        bridge.note(note)
+        bridge.submit()
+    except BridgeClosed:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
