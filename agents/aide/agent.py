@@ -119,8 +119,8 @@ class AideAgent(WrappedAgent):
             raise ValueError("model=scripted and a real feedback_model cannot be mixed")
         scripted = model == SCRIPTED  # offline: a short search, one draft then improvements
         self.options: dict[str, Any] = {
-            "steps": steps or (SCRIPTED_STEPS if scripted else 20),
-            "num_drafts": num_drafts or (1 if scripted else 5),
+            "steps": (SCRIPTED_STEPS if scripted else 20) if steps is None else steps,
+            "num_drafts": (1 if scripted else 5) if num_drafts is None else num_drafts,
             "debug_prob": debug_prob,
             "max_debug_depth": max_debug_depth,
             "k_fold_validation": k_fold_validation,
