@@ -4,8 +4,9 @@ It uses aideml's public pieces unchanged: `aide.agent.Agent` (draft / improve / 
 whole scripts, and its `submit_review` feedback call), `aide.journal.Journal` (the solution
 tree) and its `step(exec_callback)` seam, where the callback stands in for aideml's local
 `Interpreter`: each script runs as one `execute_code` step in the episode's sandbox, through
-the host bridge. Model calls go through aideml's OpenAI backend to the episode's gateway
-(`OPENAI_BASE_URL`, the gateway's client token as the key). Standard library and `aide` only.
+the host bridge. Model calls go through aideml's OpenAI or Anthropic backend to the episode's
+gateway (`OPENAI_BASE_URL` / `ANTHROPIC_BASE_URL`, the gateway's token as the key). Standard
+library, `mledojo_bridge` and aideml only.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class ModelFailures(logging.Handler):
             if "insufficient_quota" in message or "budget used up" in message:
                 raise ModelUnavailable(message[:_MESSAGE_CHARS], budget=True)
             if self.failures >= self.limit:
-                text = f"{self.failures} model calls failed in a row; the last: {message}"
+                text = f"a model call failed {self.failures} times in a row; the last: {message}"
                 raise ModelUnavailable(text[:_MESSAGE_CHARS], budget=False)
         elif " API request: " in message:  # a new call: its retries are counted afresh
             self.failures = 0
