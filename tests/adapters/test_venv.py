@@ -1,0 +1,130 @@
+"""The per-agent venv cache with a tiny local wheel (no index): made once and reused, keyed by
+its pins and the Python version, never in mledojo's own venv; a half-made venv (an install
+killed before its marker) is never used; a failed install leaves nothing that is used."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from mledojo.adapters.venv import VenvInstallError, VenvSpec, ensure_venv, read_record
+
+
+def make_wheel(folder: Path, version: str = "1.0") -> Path:
+    """A pure-Python wheel of `tinyagent` (one module saying its version)."""
+    name = f"tinyagent-{version}"
+    files = {
+        "tinyagent.py": f"VERSION = {version!r}\n",
+        f"{name}.dist-info/METADATA": (
+            f"Metadata-Version: 2.1\nName: tinyagent\nVersion: {version}\n"
+        ),
+        f"{name}.dist-info/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+    record.append(f"{name}.dist-info/RECORD,,")
+    files[f"{name}.dist-info/RECORD"] = "\n".join(record) + "\n"
+    wheel = folder / f"{name}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for path, text in files.items():
+            z.writestr(path, text)
+    return wheel
+
+
+def spec_for(wheels: Path, version: str = "1.0") -> VenvSpec:
+    return VenvSpec(
+        name="tiny",
+        requirements=(f"tinyagent=={version}",),
+        pip_args=("--no-index", "--find-links", str(wheels)),
+    )
+
+
+def version_in(python: Path) -> str:
+    out = subprocess.run(
+        [str(python), "-c", "import tinyagent, sys; print(tinyagent.VERSION, sys.prefix)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+@pytest.mark.slow
+def test_a_venv_is_made_once_then_reused_and_keyed_by_its_pins(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    make_wheel(wheels, "1.0")
+    make_wheel(wheels, "2.0")
+    root = tmp_path / "cache"
+    said: list[str] = []
+    first = ensure_venv(spec_for(wheels), root=root, progress=said.append)
+    assert first.path.parent == root and first.path.name.startswith("tiny-")
+    assert version_in(first.python) == f"1.0 {first.path}"
+    assert first.record.install_s > 0 and first.record.size_bytes > 1_000_000
+    assert any("first use" in s for s in said)
+    said.clear()
+    again = ensure_venv(spec_for(wheels), root=root, progress=said.append)
+    assert again == first and said == []  # reused: nothing installed
+    other = ensure_venv(spec_for(wheels, "2.0"), root=root)
+    assert other.path != first.path and version_in(other.python) == f"2.0 {other.path}"
+    # never mledojo's own venv
+    mine = subprocess.run(
+        [sys.executable, "-c", "import tinyagent"], capture_output=True, check=False
+    )
+    assert mine.returncode != 0
+
+
+def test_the_key_covers_pins_pip_arguments_and_the_python_version() -> None:
+    spec = VenvSpec(name="a", requirements=("x==1", "y==2"))
+    assert spec.key() == VenvSpec(name="a", requirements=("y==2", "x==1")).key()
+    assert spec.key() != VenvSpec(name="a", requirements=("x==1", "y==3")).key()
+    assert spec.key() != spec.key(python="cpython-3.99.0")
+    assert spec.key() != VenvSpec(name="a", requirements=("x==1", "y==2"), pip_args=("-U",)).key()
+
+
+@pytest.mark.parametrize("req", ["numpy", "numpy>=1", "numpy==1.0; rm -rf /", "-e ."])
+def test_unpinned_requirements_are_refused(req: str) -> None:
+    with pytest.raises(ValidationError, match="not pinned"):
+        VenvSpec(name="a", requirements=(req,))
+
+
+@pytest.mark.slow
+def test_a_half_made_venv_is_removed_and_installed_again(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    make_wheel(wheels)
+    root = tmp_path / "cache"
+    spec = spec_for(wheels)
+    # what a killed install leaves: the folder, an interpreter, no marker
+    half = root / f"tiny-{spec.key()}"
+    (half / "bin").mkdir(parents=True)
+    (half / "bin" / "python").symlink_to(sys.executable)
+    (half / "left-by-the-killed-install").write_text("x")
+    venv = ensure_venv(spec, root=root)
+    assert venv.path == half and not (half / "left-by-the-killed-install").exists()
+    assert version_in(venv.python).startswith("1.0 ")
+
+
+@pytest.mark.slow
+def test_a_failed_install_leaves_no_marker_and_says_what_failed(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()  # empty: pip finds nothing
+    root = tmp_path / "cache"
+    spec = spec_for(wheels)
+    with pytest.raises(VenvInstallError, match="(?s)pip install failed.*tinyagent==1.0"):
+        ensure_venv(spec, root=root)
+    path = root / f"tiny-{spec.key()}"
+    assert read_record(path) is None and not path.exists()
+    make_wheel(wheels)
+    assert version_in(ensure_venv(spec, root=root).python).startswith("1.0 ")
