@@ -15,6 +15,7 @@ import pytest
 
 import mledojo
 from mledojo.agent import Agent, load_agent
+from mledojo.testing.llm_server import ScriptedLLMServer
 from mledojo.testing.replies import RecordedRequest, Reply
 from mledojo.testing.scripted_aide import (
     DRAFT_SCRIPT,
@@ -178,3 +179,32 @@ def test_a_spent_model_budget_stops_aidemls_endless_retries_and_grades(
     assert "stopped: the model budget is used up" in outcome.notes
     assert result.llm.calls == 2  # the third (the improvement) was refused, not retried
     assert journal(env)["nodes"] == 1
+
+
+def test_an_openai_model_goes_through_the_gateway_under_an_alias(
+    runs: list[Any], tmp_path: Path
+) -> None:
+    """aideml would send `gpt-4.1-mini` to OpenAI's own endpoint (hard-coded), past the
+    gateway; under its alias it reaches the upstream (here the scripted server standing in
+    for the provider) by the gateway, with the host's key added only there, and is priced."""
+    with ScriptedLLMServer(ScriptedAide()) as provider:
+        env, outcome = run_aide(
+            runs,
+            tmp_path,
+            budget={"llm_usd": 1.0},  # an unpriced (unmapped) name would be refused
+            agent_args={
+                "model": "openai/gpt-4.1-mini",
+                "model_base_url": provider.openai_base_url,
+                "steps": 2,
+                "num_drafts": 1,
+            },
+        )
+        requests = list(provider.requests)
+    result = env.result()
+    assert result is not None and result.status == "completed", result
+    assert result.final.graded
+    assert [r.body["model"] for r in requests] == ["gpt-4.1-mini"] * 4
+    assert {r.headers["authorization"] for r in requests} == {f"Bearer {CANARY}"}
+    assert outcome.llm is not None and outcome.llm.usd > 0
+    assert "[scripted, no key]" not in outcome.notes
+    assert_no_canary(env.run_folder)
