@@ -4,7 +4,8 @@
 `env.step` (bash commands and Python cells run in the episode's sandbox, never on the
 host), and ends the episode however the driver ends: `submit` grades; `fail`, a crash, a
 hang, or a driver that keeps breaking the protocol ends it as `agent_error` with the
-driver's log tail; a driver that exits cleanly without submitting gets its best
+driver's log tail (unless the LLM budget is spent: the model's refusals broke the agent, and
+its best submission is graded); a driver that exits cleanly without submitting gets its best
 submission graded. Nothing the driver does raises out of `run`.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -108,8 +110,10 @@ class BridgeSession:
         instructions: str,
         folder: Path,
         limits: BridgeLimits | None = None,
+        budget_spent: Callable[[], bool] | None = None,
     ) -> None:
         self.env = env
+        self.budget_spent = budget_spent
         self.task = task
         self.instructions = instructions
         self.folder = folder

@@ -102,6 +102,7 @@ class WrappedAgent(Agent):
                 instructions=str(obs.get("info") or ""),
                 folder=folder,
                 limits=self.limits,
+                budget_spent=lambda: gateway.meter.exhausted() is not None,
             )
             driver_env = self._driver_env(venv, gateway, folder, model)
             result = session.run(

@@ -4,11 +4,8 @@ killed before its marker) is never used; a failed install leaves nothing that is
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,30 +13,7 @@ from pydantic import ValidationError
 
 from mledojo.adapters.venv import VenvInstallError, VenvSpec, ensure_venv, read_record
 
-
-def make_wheel(folder: Path, version: str = "1.0") -> Path:
-    """A pure-Python wheel of `tinyagent` (one module saying its version)."""
-    name = f"tinyagent-{version}"
-    files = {
-        "tinyagent.py": f"VERSION = {version!r}\n",
-        f"{name}.dist-info/METADATA": (
-            f"Metadata-Version: 2.1\nName: tinyagent\nVersion: {version}\n"
-        ),
-        f"{name}.dist-info/WHEEL": (
-            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-        ),
-    }
-    record = []
-    for path, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
-        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
-    record.append(f"{name}.dist-info/RECORD,,")
-    files[f"{name}.dist-info/RECORD"] = "\n".join(record) + "\n"
-    wheel = folder / f"{name}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as z:
-        for path, text in files.items():
-            z.writestr(path, text)
-    return wheel
+from .conftest import make_wheel
 
 
 def spec_for(wheels: Path, version: str = "1.0") -> VenvSpec:

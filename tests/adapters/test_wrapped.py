@@ -1,0 +1,130 @@
+"""`WrappedAgent` end to end with a tiny venv (a local wheel, no index) and a driver that makes
+a real model call through the episode's gateway: the call is metered into the env, recorded
+in the run folder; the host's provider key (a canary) reaches the upstream but never the
+driver's environment, its config or the run folder (the container: the Docker test of
+mini-swe-agent; this sandbox double shares the test process's environment)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+import mledojo
+from mledojo.adapters import VenvSpec, WrappedAgent, provider_config
+from mledojo.adapters.wrapped import check_no_secrets, host_secrets
+from mledojo.errors import MLEDojoError
+from mledojo.llm.gateway import GatewayConfig
+from mledojo.testing.llm_server import Reply, ScriptedLLMServer
+from mledojo.testing.memory_sandbox import MemorySandboxDouble
+
+DRIVER = """\
+import json, os, urllib.request
+from mledojo_bridge import Bridge, load_config
+import tinyagent
+
+bridge = Bridge.from_env()
+config = load_config()
+bridge.note("environ " + json.dumps(dict(os.environ)))
+bridge.note("config " + json.dumps(config))
+request = urllib.request.Request(
+    os.environ["OPENAI_BASE_URL"] + "/chat/completions",
+    data=json.dumps({"model": config["model"],
+                     "messages": [{"role": "user", "content": "hi"}]}).encode(),
+    headers={"Authorization": "Bearer " + os.environ["OPENAI_API_KEY"],
+             "Content-Type": "application/json"},
+)
+answer = json.load(urllib.request.urlopen(request))
+bridge.note("model said " + answer["choices"][0]["message"]["content"])
+bridge.bash('cp "$MLEDOJO_DATA/sample_submission.csv" submission.csv')
+bridge.submit()
+"""
+
+
+def tiny_agent(wheels: Path, driver: Path, server: ScriptedLLMServer) -> WrappedAgent:
+    class Tiny(WrappedAgent):
+        name: ClassVar[str] = "tiny"
+        venv: ClassVar[VenvSpec] = VenvSpec(
+            name="tiny",
+            requirements=("tinyagent==1.0",),
+            pip_args=("--no-index", "--find-links", str(wheels)),
+        )
+
+        @contextmanager
+        def upstream(self) -> Iterator[tuple[GatewayConfig, str]]:
+            config, ref = provider_config("openai/gpt-5-mini", server.openai_base_url)
+            yield config, ref.name
+
+    Tiny.driver = driver
+    return Tiny(model="openai/gpt-5-mini")
+
+
+@pytest.mark.slow
+def test_the_key_stays_on_the_host_and_the_call_is_metered(
+    wheels: Path, venv_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = "sk-canary-" + secrets.token_hex(16)
+    monkeypatch.setenv("OPENAI_API_KEY", canary)
+    monkeypatch.setenv("MLEDOJO_CACHE_DIR", str(venv_cache))
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER, encoding="utf-8")
+    env = mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "run")
+    with ScriptedLLMServer([Reply.say("hello from upstream")]) as server:
+        agent = tiny_agent(wheels, driver, server)
+        outcome = agent.run(env, seed=0)
+    env.close()
+    result = env.result()
+    assert result is not None and result.status == "completed", result
+    assert result.final.graded, result.final
+    # the upstream got the real key; the driver only the gateway's token
+    assert server.requests[0].headers["authorization"] == f"Bearer {canary}"
+    notes = outcome.notes
+    assert "model said hello from upstream" in notes
+    environ = json.loads(notes.split("environ ", 1)[1].split("; config ", 1)[0])
+    assert environ["OPENAI_API_KEY"].startswith("mledojo-gw-")
+    assert environ["OPENAI_BASE_URL"].startswith("http://127.0.0.1:")
+    assert "/usr/local/bin" in environ["PATH"] and "PYTHONPATH" in environ
+    assert not any(canary in v for v in environ.values())
+    assert {"HOME", "TMPDIR"} <= set(environ) and "tiny" in environ["HOME"]
+    # metered into the env: ScriptedUsage's 11 + 7 tokens
+    assert outcome.llm is not None and outcome.llm.calls == 1
+    assert result.llm.input_tokens == 11 and result.llm.output_tokens == 7
+    exchanges = (tmp_path / "run" / "gateway-exchanges.jsonl").read_text()
+    assert "hello from upstream" in exchanges
+    for path in (tmp_path / "run").rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            assert canary.encode() not in path.read_bytes(), path
+
+
+def test_a_host_credential_is_never_handed_to_a_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOME_PROVIDER_API_KEY", "sk-canary-0123456789")
+    found = host_secrets()
+    assert "sk-canary-0123456789" in found
+    with pytest.raises(MLEDojoError, match="credential"):
+        check_no_secrets("the driver's config", '{"key": "sk-canary-0123456789"}', found)
+    check_no_secrets("the driver's config", '{"model": "gpt-5-mini"}', found)
+
+
+@pytest.mark.slow
+def test_a_driver_config_with_a_host_key_is_refused_before_the_driver_starts(
+    wheels: Path, venv_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = "sk-canary-" + secrets.token_hex(16)
+    monkeypatch.setenv("OPENAI_API_KEY", canary)
+    monkeypatch.setenv("MLEDOJO_CACHE_DIR", str(venv_cache))
+    driver = tmp_path / "driver.py"
+    driver.write_text("raise SystemExit('must not run')\n", encoding="utf-8")
+    env = mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "run")
+    with ScriptedLLMServer([]) as server:
+        agent = tiny_agent(wheels, driver, server)
+        leaky: Any = agent
+        leaky.driver_config = lambda model: {"model": model, "api_key": canary}
+        with pytest.raises(MLEDojoError, match="credential"):
+            agent.run(env, seed=0)
+    env.close()
+    assert not (tmp_path / "run" / "tiny" / "driver.log").exists()
