@@ -175,6 +175,21 @@ def test_unpriced_model_is_refused_under_a_dollar_budget(
     assert server.requests == []
 
 
+def test_a_model_alias_reaches_the_upstream_and_the_meter_by_its_real_name(
+    server: ScriptedLLMServer, tmp_path: Path
+) -> None:
+    """An agent that picks its wire by the model's name (AIDE) is given a neutral alias."""
+    server.add_replies(Reply.say("aliased"))
+    aliases = {"agent-code": OPENAI_MODEL}
+    with make_gateway(server, tmp_path, UsageMeter(max_usd=1.0), model_aliases=aliases) as gw:
+        reply = oai(gw).chat.completions.create(model="agent-code", messages=HI)
+        assert reply.choices[0].message.content == "aliased"
+        assert server.requests[0].body["model"] == OPENAI_MODEL
+        # priced as the real model: an unknown alias would have been refused (dollar budget)
+        assert gw.meter.totals.usd == pytest.approx((11 * 0.25 + 7 * 2.0) / 1e6)
+    assert [e.model for e in read_exchanges(tmp_path / EXCHANGES_FILE)] == [OPENAI_MODEL]
+
+
 def test_key_canary_never_reaches_the_agent_or_the_run_folder(
     server: ScriptedLLMServer, gateway: ModelGateway, tmp_path: Path
 ) -> None:

@@ -102,6 +102,9 @@ class GatewayConfig(BaseModel):
     client_timeout_s: float = Field(default=300.0, gt=0)
     max_concurrent_calls: int = Field(default=8, gt=0)
     require_client_token: bool = True
+    model_aliases: dict[str, str] = Field(default_factory=dict)
+    """Model names the agent uses -> the upstream's names (an agent that picks its wire by
+    the model's name, e.g. AIDE, is given a neutral alias); metered under the upstream name."""
 
 
 class _Refusal(Exception):
@@ -285,6 +288,10 @@ def _handler_for(gateway: ModelGateway) -> type[BaseHTTPRequestHandler]:
                 raise _Refusal("bad_request", "the body must be a JSON object with a `model`")
             if not model.strip() or len(model) > _MAX_MODEL_CHARS:
                 raise _Refusal("bad_request", f"`model` must be 1..{_MAX_MODEL_CHARS} characters")
+            alias = config.model_aliases.get(model)
+            if alias is not None:  # the upstream sees, and the meter prices, its own name
+                body["model"] = model = alias
+                raw = json.dumps(body).encode()
             stream = body.get("stream") is True
             upstream = gateway.upstream_for(route)
             if not gateway._slots.acquire(blocking=False):
