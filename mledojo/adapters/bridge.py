@@ -48,6 +48,7 @@ class BridgeLimits(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_request_bytes: int = Field(default=MAX_REQUEST_BYTES, gt=0)
+    start_timeout_s: float = Field(default=300.0, gt=0)  # for the first request (imports)
     idle_timeout_s: float = Field(default=1800.0, gt=0)  # between a reply and the next request
     reply_timeout_s: float = Field(default=60.0, gt=0)  # for the driver to read a reply
     max_protocol_errors: int = Field(default=5, ge=1)  # refused requests in a row
@@ -154,14 +155,13 @@ class BridgeSession:
     def _serve(self, driver: DriverProcess) -> None:
         refused = free = 0
         limits = self.limits
+        timeout_s = limits.start_timeout_s
         while True:
             if free >= limits.max_free_requests:
                 raise _Failure("protocol", f"{free} requests in a row without a step")
             free += 1
             try:
-                line = driver.read_line(
-                    max_bytes=limits.max_request_bytes, timeout_s=limits.idle_timeout_s
-                )
+                line = driver.read_line(max_bytes=limits.max_request_bytes, timeout_s=timeout_s)
             except DriverGone:
                 self.result.ended_by = "episode_over" if self._over else "exit"
                 return
@@ -169,6 +169,7 @@ class BridgeSession:
                 raise _Failure("timeout", f"the driver hangs: {exc}") from None
             except Oversized as exc:
                 raise _Failure("protocol", f"the driver broke the protocol: {exc}") from None
+            timeout_s = limits.idle_timeout_s
             try:
                 request = parse_request(line)
             except ProtocolError as exc:

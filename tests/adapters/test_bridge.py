@@ -35,7 +35,8 @@ def env(tmp_path: Path) -> Iterator[Any]:
 
 
 def serve(env: Any, tmp_path: Path, body: str, **limits: Any) -> BridgeResult:
-    """Reset `env` and serve a driver whose script is PRELUDE + `body`."""
+    """Reset `env` and serve a driver whose script is PRELUDE + `body`. A driver that ends by
+    itself gets 30 s to exit (load); pass `exit_grace_s=0` for one that never does."""
     obs, info = env.reset(seed=0)
     script = tmp_path / "driver.py"
     script.write_text(PRELUDE + textwrap.dedent(body), encoding="utf-8")
@@ -46,7 +47,7 @@ def serve(env: Any, tmp_path: Path, body: str, **limits: Any) -> BridgeResult:
         task=dict(info["task"]),
         instructions=str(obs["info"]),
         folder=tmp_path / "bridge",
-        limits=BridgeLimits(exit_grace_s=2, **limits),
+        limits=BridgeLimits(**{"exit_grace_s": 30, **limits}),
     )
     driver_env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(CLIENT_DIR), "OUT": str(work)}
     return session.run([sys.executable, "-s", "-B", str(script)], env=driver_env, cwd=work)
@@ -101,6 +102,7 @@ def test_a_hanging_driver_is_killed_with_everything_it_started(env: Any, tmp_pat
         time.sleep(600)
         """,
         idle_timeout_s=1.0,
+        exit_grace_s=0,
     )
     assert result.ended_by == "timeout" and "hangs" in (result.error or "")
     assert result.exit_code == -9
@@ -118,7 +120,7 @@ def test_an_endless_request_line_is_refused_without_reading_it_all(
     while True:
         out.write(b"x" * 65536)
     """
-    result = serve(env, tmp_path, body, max_request_bytes=1 << 20)
+    result = serve(env, tmp_path, body, max_request_bytes=1 << 20, exit_grace_s=0)
     assert result.ended_by == "protocol" and "without a newline" in (result.error or "")
     assert env.result().status == "agent_error"
 
@@ -153,7 +155,7 @@ def test_garbage_in_a_row_ends_the_run(env: Any, tmp_path: Path) -> None:
     out.flush()
     time.sleep(600)
     """
-    result = serve(env, tmp_path, body, max_protocol_errors=3)
+    result = serve(env, tmp_path, body, max_protocol_errors=3, exit_grace_s=0)
     assert result.ended_by == "protocol" and "3 refused requests" in (result.error or "")
     assert env.result().status == "agent_error"
 
@@ -165,7 +167,7 @@ def test_a_driver_that_stops_reading_its_replies_is_stopped(env: Any, tmp_path: 
     out.flush()
     time.sleep(600)
     """
-    result = serve(env, tmp_path, body, reply_timeout_s=1.0)
+    result = serve(env, tmp_path, body, reply_timeout_s=1.0, exit_grace_s=0)
     assert result.ended_by == "timeout" and "did not read" in (result.error or "")
 
 
@@ -206,6 +208,7 @@ def test_requests_that_never_step_are_bounded(env: Any, tmp_path: Path) -> None:
         """,
         max_free_requests=50,
         max_notes=3,
+        exit_grace_s=0,
     )
     assert result.ended_by == "protocol" and "50 requests in a row" in (result.error or "")
     assert result.notes == ["spam"] * 3
