@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import threading
 from abc import ABC, abstractmethod
 from importlib import metadata
 from pathlib import Path
@@ -20,6 +21,8 @@ from pydantic import BaseModel
 from mledojo._files import import_file
 from mledojo.artifacts import LLMUsage
 from mledojo.errors import AgentNotFoundError, MLEDojoError
+from mledojo.llm.meter import UsageMeter
+from mledojo.llm.models import CallUsage
 
 if TYPE_CHECKING:
     from mledojo.env import MLEDojoEnv
@@ -61,6 +64,27 @@ class Agent(ABC):
         return AgentOutcome(
             steps=steps, total_reward=total, terminated=terminated, truncated=truncated
         )
+
+
+class EnvMeter:
+    """A `UsageMeter` on the env's LLM budget for an agent's own model calls: each billed
+    call is charged to the env as it happens (so the budget is enforced) and summed in
+    `llm`, the agent's `AgentOutcome.llm`. Thread-safe: agents call models from threads."""
+
+    def __init__(self, env: MLEDojoEnv) -> None:
+        self.env = env
+        self.llm = LLMUsage()
+        self._lock = threading.Lock()
+        budget = env.budget
+        self.meter = UsageMeter(
+            max_tokens=budget.llm_tokens, max_usd=budget.llm_usd, on_charge=self._charge
+        )
+
+    def _charge(self, usage: CallUsage) -> None:
+        u = usage.as_llm_usage()
+        with self._lock:
+            self.llm = self.llm.plus(u)
+        self.env.charge_llm(u)
 
 
 def builtin_agents_root() -> Path:

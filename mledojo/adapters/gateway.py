@@ -8,13 +8,13 @@ base URLs and its client token, never a provider key.
 
 from __future__ import annotations
 
-import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+from mledojo.agent import EnvMeter
 from mledojo.artifacts import LLMUsage
 from mledojo.errors import MLEDojoError
-from mledojo.llm import CallUsage, UsageMeter
+from mledojo.llm import UsageMeter
 from mledojo.llm.gateway import GatewayConfig, ModelGateway, Upstream
 from mledojo.llm.models import ModelRef, parse_model
 
@@ -51,35 +51,22 @@ def local_config(openai_base_url: str, anthropic_base_url: str) -> GatewayConfig
     )
 
 
-def _llm_usage(u: CallUsage) -> LLMUsage:
-    return LLMUsage(
-        calls=u.calls,
-        input_tokens=u.input_tokens,
-        output_tokens=u.output_tokens,
-        cached_tokens=u.cached_tokens,
-        reasoning_tokens=u.reasoning_tokens,
-        usd=u.usd or 0.0,
-    )
-
-
 class EpisodeGateway:
     """A started `ModelGateway` metering into the env's budget; a context manager."""
 
     def __init__(self, env: MLEDojoEnv, config: GatewayConfig) -> None:
         self.env = env
-        budget = env.budget
-        self.meter = UsageMeter(
-            max_tokens=budget.llm_tokens, max_usd=budget.llm_usd, on_charge=self._charge
-        )
-        self.gateway = ModelGateway(config, meter=self.meter, record_dir=env.run_folder)
-        self.llm = LLMUsage()
-        self._lock = threading.Lock()
+        self.metering = EnvMeter(env)
+        self.gateway = ModelGateway(config, meter=self.metering.meter, record_dir=env.run_folder)
 
-    def _charge(self, usage: CallUsage) -> None:
-        u = _llm_usage(usage)
-        with self._lock:
-            self.llm = self.llm.plus(u)
-        self.env.charge_llm(u)
+    @property
+    def meter(self) -> UsageMeter:
+        return self.metering.meter
+
+    @property
+    def llm(self) -> LLMUsage:
+        """What the agent's calls through the gateway cost so far (charged as they happened)."""
+        return self.metering.llm
 
     def driver_env(self) -> dict[str, str]:
         """The variables that point the OpenAI and Anthropic SDKs at the gateway."""

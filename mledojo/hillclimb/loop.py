@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from mledojo.agent import EnvMeter
 from mledojo.artifacts import LLMUsage
 from mledojo.env import MLEDojoEnv
 from mledojo.hillclimb import cells, policy, prompts
@@ -29,12 +29,10 @@ from mledojo.hillclimb.models import (
     Proposal,
 )
 from mledojo.llm import (
-    CallUsage,
     LLMBudgetExceeded,
     LLMClient,
     LLMError,
     Message,
-    UsageMeter,
     make_client,
 )
 from mledojo.react.usage import RoleUsage, TaskUsage
@@ -84,17 +82,6 @@ class Round(BaseModel):
         )
 
 
-def _llm_usage(u: CallUsage) -> LLMUsage:
-    return LLMUsage(
-        calls=u.calls,
-        input_tokens=u.input_tokens,
-        output_tokens=u.output_tokens,
-        cached_tokens=u.cached_tokens,
-        reasoning_tokens=u.reasoning_tokens,
-        usd=u.usd or 0.0,
-    )
-
-
 def holdout_score(runs: list[cells.ScriptRun]) -> float | None:
     """The last `hold-out score: x` the scripts printed, when it is a finite number."""
     found: float | None = None
@@ -121,20 +108,16 @@ class HillClimbRun:
         self.reward = 0.0
         self.terminated = self.truncated = False
         self.steps_left = 10**9
-        self.llm = LLMUsage()
         self.notes: list[str] = []
         self.rounds: list[Round] = []
         self.best: dict[Source, float] = {}
         self.files: dict[str, str] = {}  # the kept files, as the loop wrote them
         self.git_log = ""
-        self._llm_lock = threading.Lock()
         critic = config.critic_model or config.model
         self.actor_usage = RoleUsage(role="actor", model=config.model)
         self.critic_usage = RoleUsage(role="critic", model=critic)
-        budget = env.budget
-        self.meter = UsageMeter(
-            max_tokens=budget.llm_tokens, max_usd=budget.llm_usd, on_charge=self._charge
-        )
+        self.metering = EnvMeter(env)
+        self.meter = self.metering.meter
         self.actor: LLMClient = self._client(config.model, "actor")
         self.critic: LLMClient = self._client(critic, "critic")
 
@@ -148,11 +131,10 @@ class HillClimbRun:
             max_retries=self.config.max_retries,
         )
 
-    def _charge(self, usage: CallUsage) -> None:
-        u = _llm_usage(usage)
-        with self._llm_lock:
-            self.llm = self.llm.plus(u)
-        self.env.charge_llm(u)
+    @property
+    def llm(self) -> LLMUsage:
+        """What the run's model calls cost so far (charged to the env as they happened)."""
+        return self.metering.llm
 
     @property
     def entry(self) -> list[str]:

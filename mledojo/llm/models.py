@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mledojo.artifacts import LLMUsage
 from mledojo.errors import did_you_mean
 from mledojo.llm.errors import ModelNameError
 
@@ -90,6 +91,17 @@ class CallUsage(BaseModel):
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+    def as_llm_usage(self) -> LLMUsage:
+        """The episode's record of these calls (`env.charge_llm`); unpriced counts $0."""
+        return LLMUsage(
+            calls=self.calls,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cached_tokens=self.cached_tokens,
+            reasoning_tokens=self.reasoning_tokens,
+            usd=self.usd or 0.0,
+        )
 
     def __add__(self, other: CallUsage) -> CallUsage:
         usd = None if self.usd is None or other.usd is None else self.usd + other.usd

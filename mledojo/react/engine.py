@@ -12,21 +12,19 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import threading
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mledojo.agent import EnvMeter
 from mledojo.artifacts import LLMUsage
 from mledojo.env import MLEDojoEnv
 from mledojo.llm import (
-    CallUsage,
     LLMBudgetExceeded,
     LLMClient,
     LLMError,
     Message,
-    UsageMeter,
     make_client,
 )
 from mledojo.react import actions, prompts
@@ -72,17 +70,6 @@ class EpisodeEnded(Exception):
     """The env ended the episode (a budget); nothing more can be done."""
 
 
-def _llm_usage(u: CallUsage) -> LLMUsage:
-    return LLMUsage(
-        calls=u.calls,
-        input_tokens=u.input_tokens,
-        output_tokens=u.output_tokens,
-        cached_tokens=u.cached_tokens,
-        reasoning_tokens=u.reasoning_tokens,
-        usd=u.usd or 0.0,
-    )
-
-
 class ReactRun:
     """One ReAct run over a reset env; `run()` plays the episode to its end."""
 
@@ -94,18 +81,14 @@ class ReactRun:
         self.reward = 0.0
         self.terminated = self.truncated = False
         self.steps_left = 10**9
-        self.llm = LLMUsage()
         self.notes: list[str] = []
         self.failed: str | None = None
         self.history: list[tuple[str, str]] = []  # (reply, observation)
-        self._llm_lock = threading.Lock()
         assistant = config.assistant_model or config.model
         self.research_usage = RoleUsage(role="research", model=config.model)
         self.assistant_usage = RoleUsage(role="assistant", model=assistant)
-        budget = env.budget
-        self.meter = UsageMeter(
-            max_tokens=budget.llm_tokens, max_usd=budget.llm_usd, on_charge=self._charge
-        )
+        self.metering = EnvMeter(env)
+        self.meter = self.metering.meter
         self.research: LLMClient = self._client(config.model, env.run_folder)
         self.assistant: LLMClient = self._client(assistant, self.folder / "assistant")
 
@@ -119,11 +102,10 @@ class ReactRun:
             max_retries=self.config.max_retries,
         )
 
-    def _charge(self, usage: CallUsage) -> None:
-        u = _llm_usage(usage)
-        with self._llm_lock:
-            self.llm = self.llm.plus(u)
-        self.env.charge_llm(u)
+    @property
+    def llm(self) -> LLMUsage:
+        """What the run's model calls cost so far (charged to the env as they happened)."""
+        return self.metering.llm
 
     # ------------------------------------------------------------------ loop
     def run(self) -> None:
