@@ -79,6 +79,10 @@ def machine_capacity() -> Capacity:
     return Capacity(cpus=cpus, memory_mb=memory_mb)
 
 
+# The reason of an episode a Ctrl-C stopped before it began: no attempt folder, nothing played.
+NOT_BEGUN = "interrupted before its episode began"
+
+
 class LocalExecutor:
     """Each episode in a child process (`python -m mledojo.bench.worker`) on this machine."""
 
@@ -114,13 +118,7 @@ class LocalExecutor:
         ]
         with self._lock:
             if self._stopping:
-                return _unfinished(
-                    job,
-                    self.runs_dir,
-                    self.run_id,
-                    "not started: interrupted",
-                    status="interrupted",
-                )
+                return _unfinished(job, self.runs_dir, self.run_id, NOT_BEGUN, status="interrupted")
             with log_path.open("a", encoding="utf-8") as log:
                 child = subprocess.Popen(
                     cmd,
@@ -151,13 +149,7 @@ class LocalExecutor:
             # our Ctrl-C reached the worker before its episode began (before Python set its
             # handler, or while it started): nothing was played, and the worker did not die
             # of itself; a rerun plays the episode
-            return _unfinished(
-                job,
-                self.runs_dir,
-                self.run_id,
-                "interrupted before its episode began",
-                status="interrupted",
-            )
+            return _unfinished(job, self.runs_dir, self.run_id, NOT_BEGUN, status="interrupted")
         return _unfinished(
             job,
             self.runs_dir,
