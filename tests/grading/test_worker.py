@@ -80,8 +80,9 @@ def test_a_slow_grade_is_refused_and_the_next_one_works(scorer: Scorer, sample: 
 def test_a_worker_that_dies_mid_grade_is_a_grading_error_and_is_replaced(
     scorer: Scorer, sample: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Killed after the request went out and before its reply: deterministic (the old test
-    killed it between requests and raced `poll()`, which silently replaces a dead worker)."""
+    """Killed after the request went out and before its reply. The worker is stopped
+    (SIGSTOP) before the request, so it cannot answer first: a fast worker under load had
+    written its reply into the pipe before the kill landed, and the grade succeeded."""
     worker = GradingWorker(scorer)
     read_reply = worker._read_reply
 
@@ -93,6 +94,8 @@ def test_a_worker_that_dies_mid_grade_is_a_grading_error_and_is_replaced(
     try:
         worker.validate(sample)
         monkeypatch.setattr(worker, "_read_reply", die_then_read)
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGSTOP)  # it reads nothing and answers nothing until killed
         with pytest.raises(GradingError, match="died"):
             worker.score(sample, part="public")
         monkeypatch.setattr(worker, "_read_reply", read_reply)
