@@ -66,6 +66,39 @@ class Agent(ABC):
         )
 
 
+class EpisodeEnded(Exception):
+    """The env ended the episode (a budget); nothing more can be done."""
+
+
+class EnvRun:
+    """The bookkeeping of an agent that drives `env.step` itself (ReAct, hill-climb): steps,
+    reward, steps left and whether the episode is over. `_step` raises `EpisodeEnded` once
+    the env has truncated the episode or it is over."""
+
+    def __init__(self, env: MLEDojoEnv) -> None:
+        self.env = env
+        self.steps = 0
+        self.reward = 0.0
+        self.terminated = self.truncated = False
+        self.steps_left = 10**9
+
+    def _step(self, action: dict[str, Any]) -> dict[str, Any]:
+        if self.terminated or self.truncated:
+            raise EpisodeEnded("the episode is over")
+        obs, reward, terminated, truncated, _ = self.env.step(action)
+        self.steps += 1
+        self.reward += float(reward)
+        self.steps_left = int(obs.get("steps_left", self.steps_left))
+        self.terminated, self.truncated = bool(terminated), bool(truncated)
+        if truncated and not terminated:
+            raise EpisodeEnded(str(obs.get("error_message") or "the episode was truncated"))
+        return obs
+
+    def _submit(self) -> None:
+        if not (self.terminated or self.truncated):
+            self._step({"action": "submit"})
+
+
 class EnvMeter:
     """A `UsageMeter` on the env's LLM budget for an agent's own model calls: each billed
     call is charged to the env as it happens (so the budget is enforced) and summed in

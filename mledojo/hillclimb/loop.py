@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from mledojo.agent import EnvMeter
+from mledojo.agent import EnvMeter, EnvRun, EpisodeEnded
 from mledojo.artifacts import LLMUsage
 from mledojo.env import MLEDojoEnv
 from mledojo.hillclimb import cells, policy, prompts
@@ -50,10 +50,6 @@ Source = Literal["public", "hold-out"]
 
 class HillClimbFailure(Exception):
     """The agent cannot go on (its setup failed in the sandbox)."""
-
-
-class EpisodeEnded(Exception):
-    """The env ended the episode (a budget); nothing more can be done."""
 
 
 class Round(BaseModel):
@@ -96,18 +92,15 @@ def holdout_score(runs: list[cells.ScriptRun]) -> float | None:
     return found
 
 
-class HillClimbRun:
+class HillClimbRun(EnvRun):
     """One hill-climbing run over a reset env; `run()` plays the episode to its end."""
 
     def __init__(self, env: MLEDojoEnv, config: HillClimbConfig, task: dict[str, Any]) -> None:
-        self.env, self.config, self.task = env, config, task
+        super().__init__(env)
+        self.config, self.task = config, task
         self.folder = env.run_folder / FOLDER
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.higher_is_better = bool(task.get("higher_is_better", True))
-        self.steps = 0
-        self.reward = 0.0
-        self.terminated = self.truncated = False
-        self.steps_left = 10**9
         self.notes: list[str] = []
         self.rounds: list[Round] = []
         self.best: dict[Source, float] = {}
@@ -353,22 +346,6 @@ class HillClimbRun:
             error = str(obs.get("error_message") or obs.get("error_type") or "no result line")
             result = cells.CellResult(ok=False, error=f"the cell ended early: {error[:1000]}")
         return result, obs
-
-    def _step(self, action: dict[str, Any]) -> dict[str, Any]:
-        if self.terminated or self.truncated:
-            raise EpisodeEnded("the episode is over")
-        obs, reward, terminated, truncated, _ = self.env.step(action)
-        self.steps += 1
-        self.reward += float(reward)
-        self.steps_left = int(obs.get("steps_left", self.steps_left))
-        self.terminated, self.truncated = bool(terminated), bool(truncated)
-        if truncated and not terminated:
-            raise EpisodeEnded(str(obs.get("error_message") or "the episode was truncated"))
-        return obs
-
-    def _submit(self) -> None:
-        if not (self.terminated or self.truncated):
-            self._step({"action": "submit"})
 
     # -------------------------------------------------------------- records
     def _write_records(self) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mledojo.agent import EnvMeter
+from mledojo.agent import EnvMeter, EnvRun, EpisodeEnded
 from mledojo.artifacts import LLMUsage
 from mledojo.env import MLEDojoEnv
 from mledojo.llm import (
@@ -66,21 +66,14 @@ class ReactFailure(Exception):
     """The agent cannot go on (the model keeps breaking the format, or failed)."""
 
 
-class EpisodeEnded(Exception):
-    """The env ended the episode (a budget); nothing more can be done."""
-
-
-class ReactRun:
+class ReactRun(EnvRun):
     """One ReAct run over a reset env; `run()` plays the episode to its end."""
 
     def __init__(self, env: MLEDojoEnv, config: ReactConfig, task: dict[str, Any]) -> None:
-        self.env, self.config, self.task = env, config, task
+        super().__init__(env)
+        self.config, self.task = config, task
         self.folder = env.run_folder / "react"
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.steps = 0
-        self.reward = 0.0
-        self.terminated = self.truncated = False
-        self.steps_left = 10**9
         self.notes: list[str] = []
         self.failed: str | None = None
         self.history: list[tuple[str, str]] = []  # (reply, observation)
@@ -275,22 +268,6 @@ class ReactRun:
         if obs.get("info"):
             parts.append(str(obs["info"]))
         return "\n".join(p for p in parts if p) or "(no output)"
-
-    def _step(self, action: dict[str, Any]) -> dict[str, Any]:
-        if self.terminated or self.truncated:
-            raise EpisodeEnded("the episode is over")
-        obs, reward, terminated, truncated, _ = self.env.step(action)
-        self.steps += 1
-        self.reward += float(reward)
-        self.steps_left = int(obs.get("steps_left", self.steps_left))
-        self.terminated, self.truncated = bool(terminated), bool(truncated)
-        if truncated and not terminated:
-            raise EpisodeEnded(str(obs.get("error_message") or "the episode was truncated"))
-        return obs
-
-    def _submit(self) -> None:
-        if not (self.terminated or self.truncated):
-            self._step({"action": "submit"})
 
     # ---------------------------------------------------------------- records
     def _log(self, entry: dict[str, Any]) -> None:
