@@ -73,9 +73,9 @@ def _docker_gate(request: pytest.FixtureRequest) -> None:
 
 def _own_episode_containers(client: object) -> set[str]:
     """Names of episode containers started by this process (other sessions may run)."""
-    found = client.containers.list(  # type: ignore[attr-defined]
-        all=True, filters={"label": ["mledojo.episode", f"mledojo.owner_pid={os.getpid()}"]}
-    )
+    from mledojo.sandbox.cleanup import list_labelled
+
+    found = list_labelled(client, ["mledojo.episode", f"mledojo.owner_pid={os.getpid()}"])
     return {c.name for c in found}
 
 

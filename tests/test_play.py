@@ -19,6 +19,7 @@ from mledojo.artifacts import EpisodeResult
 from mledojo.layout import RunLayout
 from mledojo.play import run_episode
 from mledojo.resolve import ResolvedEpisode, resolve_spec
+from mledojo.sandbox import cleanup
 from mledojo.testing.memory_sandbox import NAME as MEMORY
 
 
@@ -259,15 +260,15 @@ def test_ctrl_c_during_a_step_leaves_no_container(tmp_path: Path, docker_client:
         while "STEPPING" not in proc.stdout.readline():
             assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
         time.sleep(1.0)
-        mine = {"label": [f"mledojo.owner_pid={proc.pid}"]}
-        assert docker_client.containers.list(all=True, filters=mine), "no container started"
+        mine = [f"mledojo.owner_pid={proc.pid}"]
+        assert cleanup.list_labelled(docker_client, mine), "no container started"
         os.kill(proc.pid, signal.SIGINT)
         proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode != 0
-    left = docker_client.containers.list(all=True, filters=mine)
+    left = cleanup.list_labelled(docker_client, mine)
     assert left == [], [c.name for c in left]
     result = json.loads((tmp_path / "run" / "result.json").read_text())
     assert result["status"] == "interrupted"

@@ -83,10 +83,20 @@ def _client(client: Any | None) -> Any:
     return docker.from_env(timeout=60)
 
 
+def list_labelled(client: Any, labels: list[str]) -> list[Any]:
+    """Containers (running or not) carrying every one of `labels` ("key" or "key=value").
+
+    The engine lists ids and the SDK then inspects each one: a container another session
+    removes in between is skipped, not a 404 (another test's teardown or reaper once failed
+    an unrelated episode's start this way).
+    """
+    return list(client.containers.list(all=True, filters={"label": labels}, ignore_removed=True))
+
+
 def find_labelled(run_id: str | None = None, *, client: Any | None = None) -> list[Any]:
     """All mledojo episode containers (running or not), optionally of one run."""
     label = [LABEL_EPISODE] if run_id is None else [LABEL_EPISODE, f"{LABEL_RUN}={run_id}"]
-    return list(_client(client).containers.list(all=True, filters={"label": label}))
+    return list_labelled(_client(client), label)
 
 
 def remove(containers: list[Any]) -> list[str]:

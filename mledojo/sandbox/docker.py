@@ -276,10 +276,7 @@ class DockerSandbox(RunnerSandbox):
 
     def _episode_containers(self, episode: str) -> list[Any]:
         """Every container labelled with `episode`, running or not."""
-        found: list[Any] = self.client.containers.list(
-            all=True, filters={"label": f"{cleanup.LABEL_EPISODE}={episode}"}
-        )
-        return found
+        return cleanup.list_labelled(self.client, [f"{cleanup.LABEL_EPISODE}={episode}"])
 
 
 def _tmpfs_options(resources: Resources) -> str:

@@ -13,15 +13,13 @@ import pytest
 from mledojo.artifacts import EpisodeResult
 from mledojo.bench.executors import NOT_BEGUN
 from mledojo.bench.plan import load_plan
+from mledojo.sandbox import cleanup
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 def _run_containers(docker_client: Any, run_id: str) -> list[Any]:
-    found: list[Any] = docker_client.containers.list(
-        all=True, filters={"label": [f"mledojo.run={run_id}"]}
-    )
-    return found
+    return cleanup.list_labelled(docker_client, [f"mledojo.run={run_id}"])
 
 
 def test_killed_bench_resumes_and_runs_every_episode_exactly_once(

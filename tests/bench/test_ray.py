@@ -23,7 +23,7 @@ import pytest
 
 from mledojo.artifacts import EpisodeResult
 from mledojo.bench.plan import load_plan
-from mledojo.sandbox import quota
+from mledojo.sandbox import cleanup, quota
 
 pytest.importorskip("ray")
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.xdist_group("ray")]
@@ -162,6 +162,6 @@ def test_a_bench_on_a_loopback_ray_cluster_survives_a_killed_worker_node(
     assert all(r.status == "completed" for r in final), output
     attempts = list(run.glob("*/*/*.attempt-*"))
     assert attempts, "the killed node's episode was not re-run as a new attempt:\n" + output
-    left = docker_client.containers.list(all=True, filters={"label": [f"mledojo.run={run.name}"]})
+    left = cleanup.list_labelled(docker_client, [f"mledojo.run={run.name}"])
     assert left == [], left
     assert quota.still_mounted(tmp_path) == []  # the killed node's disk volume was released

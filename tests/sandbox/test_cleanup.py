@@ -113,3 +113,37 @@ def test_cli_cleanup_reports_what_it_removed(runtime_image: str, tmp_path: Path)
         assert cleanup.find_labelled(run_id) == []
     finally:
         sb.stop()
+
+
+def test_a_container_removed_while_listing_is_skipped_not_a_404(
+    docker_client: object, runtime_image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another session's teardown removed a container between the engine's list and the SDK's
+    inspect of it: every episode start (which reaps orphans) then failed with a 404 in CI."""
+    from docker.models.containers import ContainerCollection
+
+    run_id = f"race-{uuid.uuid4().hex[:8]}"
+    labels = {cleanup.LABEL_EPISODE: uuid.uuid4().hex[:12], cleanup.LABEL_RUN: run_id}
+    made = [
+        docker_client.containers.create(  # type: ignore[attr-defined]
+            runtime_image, ["sleep", "60"], labels=labels, network_mode="none"
+        )
+        for _ in range(2)
+    ]
+    inspect = ContainerCollection.get
+    removed: list[str] = []
+
+    def removed_by_another_session(self: ContainerCollection, container_id: str) -> object:
+        if not removed:  # the first listed container goes away right before its inspect
+            docker_client.api.remove_container(container_id, force=True)  # type: ignore[attr-defined]
+            removed.append(container_id)
+        return inspect(self, container_id)
+
+    monkeypatch.setattr(ContainerCollection, "get", removed_by_another_session)
+    try:
+        found = cleanup.find_labelled(run_id)
+        assert removed, "the race was not staged"
+        assert [c.id for c in found] == [c.id for c in made if c.id not in removed]
+    finally:
+        monkeypatch.undo()
+        cleanup.remove_labelled(run_id)
