@@ -455,14 +455,32 @@ def _result_table(result: Any, title: str, folder: Path) -> Table:
 
 
 @app.command()
-def agents(as_json: JsonOpt = False) -> None:
+def agents(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="with --install: only these agents (names or files)")
+    ] = None,
+    as_json: JsonOpt = False,
+    install: Annotated[
+        bool,
+        typer.Option(
+            "--install",
+            help="install the cached virtual environment of every wrapped agent now, instead "
+            "of in its first episode (before a bench, or on a machine about to go offline)",
+        ),
+    ] = False,
+) -> None:
     """List the agents `--agent` accepts by name (files and module:Class work too).
 
-    Example: `mledojo agents`
+    Example: `mledojo agents`, `mledojo agents --install`, `mledojo agents --install aide`
     """
     from mledojo.agent import available_agents
 
     found = available_agents()
+    if install:
+        _install_agent_venvs(names or list(found))
+        return
+    if names:
+        raise typer.BadParameter("agent names are for --install; `mledojo agents` lists them all")
     if as_json:
         _print_json(found)
         return
@@ -470,6 +488,26 @@ def agents(as_json: JsonOpt = False) -> None:
     for name, where in found.items():
         table.add_row(name, where)
     out.print(table)
+
+
+def _install_agent_venvs(names: list[str]) -> None:
+    """Install (or find ready) the venv of each agent that runs from its own (`venv`)."""
+    from mledojo.adapters.venv import VenvInstallError, VenvSpec, ensure_venv
+    from mledojo.agent import load_agent
+
+    for name in names:
+        spec = getattr(load_agent(name), "venv", None)
+        if not isinstance(spec, VenvSpec):
+            continue
+        try:
+            venv = ensure_venv(spec, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+        except VenvInstallError as e:
+            err.print(f"[red]error:[/red] {name}: {e}")
+            raise typer.Exit(1) from None
+        size_mb = venv.record.size_bytes / 1e6
+        out.print(
+            f"{name}: {venv.path} ({size_mb:.0f} MB, installed in {venv.record.install_s:.0f} s)"
+        )
 
 
 def _print_json(payload: object) -> None:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.serial]
+# One group: the smokes run one after another on one worker, beside the rest of the suite.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("benchmarks")]
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"

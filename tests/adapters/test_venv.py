@@ -173,3 +173,28 @@ def test_an_install_killed_midway_is_never_used(wheels: Path, tmp_path: Path) ->
         server.server_close()
     assert venv.path == half and read_record(half) is not None
     assert version_in(venv.python).startswith("1.0 ")
+
+
+def test_the_cli_installs_an_agents_venv_ahead_and_then_finds_it_ready(
+    wheels: Path, tmp_path: Path
+) -> None:
+    """`mledojo agents --install` (what the test command runs before pytest) makes the venv
+    an agent's first episode would make, and only agents that have one."""
+    agent = tmp_path / "tiny_agent.py"
+    agent.write_text(
+        "from mledojo.adapters.venv import VenvSpec\n"
+        "from mledojo.agent import Agent\n\n"
+        "class Tiny(Agent):\n"
+        f"    venv = VenvSpec(name='tiny', requirements=('tinyagent==1.0',), pip_args=("
+        f"'--no-index', '--find-links', {str(wheels)!r}))\n\n"
+        "    def act(self, observation):\n"
+        "        return {}\n"
+    )
+    env = {**os.environ, "MLEDOJO_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "mledojo.cli", "agents", "--install", str(agent), "baseline"]
+    first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert first.returncode == 0, first.stderr
+    ready = ensure_venv(spec_for(wheels), root=tmp_path / "cache" / "agent-venvs")
+    assert f"{agent}: {ready.path}" in " ".join(first.stdout.split())
+    assert "baseline" not in first.stdout  # no venv of its own: nothing to install
+    assert version_in(ready.python).startswith("1.0 ")

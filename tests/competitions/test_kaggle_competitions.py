@@ -1,9 +1,10 @@
-"""The ten Kaggle-derived competitions: data, MLE-bench bytes, grading, env and baseline.
+"""The Kaggle-derived competitions: data, MLE-bench bytes, grading, env and baseline.
 
 Raw files come from `../shared/datasets/kaggle/` (the folder a user would point
 `MLEDOJO_KAGGLE_DIR` at for an offline install); every test prepares into a temporary cache.
-Every test is parametrized over `mledojo.list_competitions("kaggle")`, so a new Kaggle
-competition must add its row to the tables below.
+Every test is parametrized over `mledojo.list_competitions("kaggle")` (the Docker baseline
+episode over one competition per shape), so a new Kaggle competition must add its row to the
+tables below.
 """
 
 from __future__ import annotations
@@ -342,9 +343,31 @@ def test_invalid_submission_is_rejected_clearly(
 # check_env over every competition (these included) lives in tests/test_env.py.
 
 
+def baseline_shapes() -> list[str]:
+    """One competition per way the baseline can treat a task (task type, metric, time split),
+    a `lite` one where there is one: the baseline branches on these, never on the id, so the
+    other competitions of a shape run the same code on other data (decision 158; the whole
+    catalogue runs in `benchmarks/baseline_table.py`)."""
+    lite, timeseries = (
+        set(mledojo.list_competitions("lite")),
+        set(mledojo.list_competitions("timeseries")),
+    )
+    chosen: dict[tuple[str, str, bool], str] = {}
+    for cid in sorted(KAGGLE_IDS, key=lambda c: c not in lite):
+        spec = get_competition(cid).spec
+        chosen.setdefault((spec.task, spec.metric.name, cid in timeseries), cid)
+    return sorted(chosen.values())
+
+
+def test_every_kaggle_competition_shares_its_shape_with_one_run_end_to_end() -> None:
+    shapes = baseline_shapes()
+    assert set(mledojo.list_competitions("lite")) & set(KAGGLE_IDS) <= set(shapes)
+    assert len(shapes) >= 15 and len(set(shapes)) == len(shapes)
+
+
 @pytest.mark.docker
 @pytest.mark.slow
-@pytest.mark.parametrize("cid", KAGGLE_IDS)
+@pytest.mark.parametrize("cid", baseline_shapes())
 def test_baseline_end_to_end_in_docker(cid: str, kaggle_env: Path, tmp_path: Path) -> None:
     from mledojo.play import run_episode
     from mledojo.resolve import resolve_spec
