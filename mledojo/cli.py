@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.table import Table
@@ -16,6 +16,9 @@ from mledojo.bench.cli import attach as attach_bench
 from mledojo.bot.cli import attach as attach_bot
 from mledojo.competition import SPLITS
 from mledojo.leaderboard.cli import attach as attach_leaderboard
+
+if TYPE_CHECKING:
+    from mledojo.grading.audit import AuditReport
 
 app = typer.Typer(
     help="mledojo: machine-learning engineering competitions as Gymnasium environments.\n\n"
@@ -173,6 +176,71 @@ def prepare_cmd(
     state = "reused (checksums verified)" if data.reused else "built"
     out.print(f"{data.competition_id} v{data.version} seed {data.data_seed}: {state}")
     out.print(f"public:  {data.public_dir}\nprivate: {data.private_dir}")
+
+
+@app.command("audit")
+def audit_cmd(
+    competition: str,
+    data_seed: SeedOpt = None,
+    cache_dir: CacheOpt = None,
+    raw_dir: RawOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the leak audit on a competition (yours too) and say what its medals mean.
+
+    It prepares the data, then checks every public file for the answers or a near-copy of
+    them, train rows repeating test rows, look-ahead in time series, that a perfect
+    submission earns gold and the sample none, and grades a plain reference solution to
+    measure whether a medal means anything. Exits 1 when a check fails.
+
+    Example: `mledojo audit spaceship-titanic`
+    """
+    from mledojo.competition import get_competition
+    from mledojo.data.prepare import prepare
+    from mledojo.grading.audit import audit
+
+    comp = get_competition(competition)
+    data = prepare(
+        comp,
+        data_seed=data_seed,
+        cache_dir=cache_dir,
+        raw_dir=raw_dir,
+        progress=lambda m: err.print(f"[dim]{m}[/dim]"),
+    )
+    with err.status(f"auditing {comp.spec.versioned_id}"):
+        report = audit(comp, data)
+    if as_json:
+        _print_json({**report.model_dump(mode="json"), "passed": report.passed})
+    else:
+        _print_audit(report)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def _print_audit(report: AuditReport) -> None:
+    table = Table("check", "result", title=f"leak audit: {report.competition}")
+    table.add_row("files looked at", ", ".join(report.files))
+    table.add_row("a perfect submission earns", report.perfect_medal or "no medal")
+    table.add_row("the sample submission earns", report.sample_medal or "no medal")
+    if report.reused_ids:
+        table.add_row("test ids naming another train row", f"{report.reused_ids} (harmless)")
+    for name, strength in report.declared_strong.items():
+        table.add_row(f"declared strong: {name}", f"{strength:.3f}")
+    medals = report.medals
+    if medals is not None:
+        table.add_row("medals (measured / declared)", f"{medals.measured} / {medals.declared}")
+        table.add_row(
+            "plain reference solution",
+            f"{medals.reference_score:.6g} ({medals.reference_medal or 'no medal'}); "
+            f"honest board top {medals.honest_top:.6g}",
+        )
+        table.add_row("private rows", f"{medals.private_rows:,}")
+        table.add_row("what a medal means", medals.note)
+    out.print(table)
+    for finding in report.findings:
+        where = finding.file + (f" column `{finding.column}`" if finding.column else "")
+        out.print(f"[red]FAIL[/red] {finding.check} in {where}: {finding.message}")
+    out.print("passed: no leak found" if report.passed else f"{len(report.findings)} finding(s)")
 
 
 @app.command()

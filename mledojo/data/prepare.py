@@ -13,6 +13,7 @@ the sha256 of every file: a missing or mismatching manifest means "rebuild", nev
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import os
@@ -131,20 +132,24 @@ def prepare(
         competition_id=spec.id, version=spec.version, data_seed=seed, split=role, root=target
     )
     say = progress or (lambda _msg: None)
-    if not force and _verify(target, variant):
+    recipe = recipe_digest(competition)
+    if not force and _verify(target, variant, recipe):
         return result.model_copy(update={"reused": True})
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock", timeout=3600):
-        if not force and _verify(target, variant):  # another process built it meanwhile
+        if not force and _verify(target, variant, recipe):  # another process built it meanwhile
             return result.model_copy(update={"reused": True})
         if target.exists():
-            say(f"cache at {target} is incomplete or corrupted: rebuilding")
+            say(
+                f"cache at {target} is incomplete, corrupted or from an older recipe of the "
+                "competition (its competition.yaml or code changed): rebuilding"
+            )
             shutil.rmtree(target)
         tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         try:
             _build(competition, seed, tmp, raw_dir=raw_dir, cache_dir=cache_dir, say=say)
-            _write_manifest(tmp, competition, seed, variant)
+            _write_manifest(tmp, competition, seed, variant, recipe)
             tmp.rename(target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -351,22 +356,49 @@ def _files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
 
 
-def _write_manifest(root: Path, comp: Competition, seed: int, variant: str | None) -> None:
+def recipe_digest(comp: Competition) -> str:
+    """A hash of what in the competition's folder makes its data: `competition.yaml` and every
+    Python file by content, and a local source's raw files by name, size and modification
+    time. An author who edits `prepare.py` without bumping the version gets a rebuild, not
+    the old (perhaps leaky) files. Raw files from elsewhere (Kaggle, `--raw-dir`) are not in
+    it: after replacing those, prepare with `--force`."""
+    folder = comp.folder
+    digest = hashlib.sha256()
+    code = [folder / "competition.yaml", *sorted(folder.rglob("*.py"))]
+    for path in code:
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(f"{path.relative_to(folder)}\0{sha256_file(path)}\0".encode())
+    source = comp.spec.source
+    if isinstance(source, LocalSource):
+        for path in sorted((folder / source.path).rglob("*")):
+            if path.is_file():
+                st = path.stat()
+                digest.update(
+                    f"{path.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\0".encode()
+                )
+    return digest.hexdigest()[:16]
+
+
+def _write_manifest(
+    root: Path, comp: Competition, seed: int, variant: str | None, recipe: str
+) -> None:
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "competition": comp.spec.id,
         "version": comp.spec.version,
         "data_seed": seed,
         "variant": variant,
+        "recipe": recipe,
         "created_unix": time.time(),
         "files": {str(p.relative_to(root)): sha256_file(p) for p in _files(root)},
     }
     (root / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
 
 
-def _verify(root: Path, variant: str | None) -> bool:
+def _verify(root: Path, variant: str | None, recipe: str) -> bool:
     """True when the manifest exists, is of `variant` (None: the evaluation split; older
-    manifests name none) and every file matches it (and none is extra)."""
+    manifests name none) and of the competition's current `recipe`, and every file matches
+    it (and none is extra)."""
     try:
         manifest = json.loads((root / MANIFEST).read_text())
     except (OSError, ValueError):
@@ -374,7 +406,9 @@ def _verify(root: Path, variant: str | None) -> bool:
     files = manifest.get("files")
     if manifest.get("schema") != MANIFEST_SCHEMA or not isinstance(files, dict):
         return False
-    if manifest.get("variant") != variant:
+    # A manifest from before recipes were recorded is taken as is: upgrading must not
+    # rebuild (and so delete) data that running episodes have mounted.
+    if manifest.get("variant") != variant or manifest.get("recipe", recipe) != recipe:
         return False
     present = {str(p.relative_to(root)) for p in _files(root)}
     if present != set(files):

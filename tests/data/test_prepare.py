@@ -5,6 +5,7 @@ Uses a real Kaggle competition (titanic, small) from `../shared/datasets/kaggle/
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import stat
@@ -103,3 +104,65 @@ def test_public_test_has_no_target(tmp_path: Path) -> None:
     target = get_competition(CID).spec.target
     assert target not in pd.read_csv(data.public_dir / "test.csv", nrows=0).columns
     assert target in pd.read_csv(data.answers_path, nrows=0).columns
+
+
+USER_SPEC = """\
+id: edited-tumours
+version: 1
+title: "A competition its author is still editing"
+task: binary
+metric: {name: roc_auc, higher_is_better: true}
+target: malignant
+id_column: id
+source: {kind: local, path: data, files: [table.csv]}
+prepare: prepare.py
+"""
+
+USER_PREPARE = """\
+import pandas as pd
+
+
+def prepare(raw, public, private, seed):
+    table = pd.read_csv(raw / "table.csv")
+    test = table[table["id"] % 3 == 0]
+    train = table[table["id"] % 3 != 0]
+    train.assign(leak={leak}).to_csv(public / "train.csv", index=False)
+    test.drop(columns=["malignant"]).to_csv(public / "test.csv", index=False)
+    test[["id", "malignant"]].to_csv(private / "test.csv", index=False)
+    test[["id"]].assign(malignant=0.5).to_csv(public / "sample_submission.csv", index=False)
+"""
+
+
+def test_an_edited_recipe_is_rebuilt_without_a_version_bump(tmp_path: Path) -> None:
+    """An author fixes `prepare.py` (or replaces the raw table) and prepares again with the
+    same version: the old files were served from the cache, so a fixed leak stayed."""
+    from mledojo.competition import load_competition
+
+    folder = tmp_path / "edited-tumours"
+    (folder / "data").mkdir(parents=True)
+    table = pd.DataFrame({"id": range(60), "x": range(60), "malignant": [0, 1] * 30})
+    table.to_csv(folder / "data" / "table.csv", index=False)
+    (folder / "competition.yaml").write_text(USER_SPEC)
+    (folder / "description.md").write_text("Predict `malignant`.\n")
+    (folder / "prepare.py").write_text(USER_PREPARE.format(leak="train['malignant']"))
+    cache = tmp_path / "cache"
+
+    first = prepare(load_competition(folder), cache_dir=cache)
+    assert "leak" in pd.read_csv(first.public_dir / "train.csv").columns
+    assert prepare(load_competition(folder), cache_dir=cache).reused  # unchanged: reused
+
+    (folder / "prepare.py").write_text(USER_PREPARE.format(leak="0"))
+    fixed = prepare(load_competition(folder), cache_dir=cache)
+    assert not fixed.reused
+    assert set(pd.read_csv(fixed.public_dir / "train.csv")["leak"]) == {0}
+
+    table.assign(x=table["x"] * 2).to_csv(folder / "data" / "table.csv", index=False)
+    os.utime(folder / "data" / "table.csv", ns=(1, 1))  # another time, whatever the clock
+    replaced = prepare(load_competition(folder), cache_dir=cache)
+    assert not replaced.reused
+    assert pd.read_csv(replaced.public_dir / "train.csv")["x"].max() == 2 * 59
+
+    manifest = json.loads((replaced.root / MANIFEST).read_text())
+    del manifest["recipe"]  # a cache from before recipes: taken as is (decision 164)
+    (replaced.root / MANIFEST).write_text(json.dumps(manifest))
+    assert prepare(load_competition(folder), cache_dir=cache).reused

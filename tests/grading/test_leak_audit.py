@@ -192,3 +192,30 @@ def test_the_careful_author_passes(tmp_path: Path) -> None:
     # a default model's ROC AUC of 1.0 on its small test beats the board's 0.999: the spec
     # must say its medals are uninformative (it does), or the audit fails it
     assert report.medals is not None and report.medals.measured == "uninformative"
+
+
+def test_the_cli_audits_a_users_competition_and_fails_on_its_leak(tmp_path: Path) -> None:
+    """`mledojo audit` (an author's check before publishing): the leak is named by file and
+    column and the exit status is 1; the careful version passes with exit 0."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "MLEDOJO_COMPETITIONS_PATH": str(folder.parent),
+            "MLEDOJO_CACHE_DIR": str(tmp_path / "cache"),  # one cache: the fix must rebuild
+            "NO_COLOR": "1",
+        }
+        command = [sys.executable, "-m", "mledojo.cli", "audit", "leaky-tumours", *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+    leaky = run(leaky_competition(tmp_path / "a", "noisy_copy"))
+    assert leaky.returncode == 1, leaky.stderr
+    assert "near_copy in test.csv column `risk`" in leaky.stdout
+    careful = run(leaky_competition(tmp_path / "b", "none"), "--json")
+    assert careful.returncode == 0, careful.stderr
+    report = json.loads(careful.stdout)
+    assert report["passed"] and report["perfect_medal"] == "gold" and report["sample_medal"] is None
