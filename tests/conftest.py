@@ -22,6 +22,24 @@ REQUIRE_DOCKER_ENV = "MLEDOJO_REQUIRE_DOCKER"
 SHARED_KAGGLE = kaggle_root()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules with long tests first, each module's tests kept together and in order.
+
+    The two xdist workers take tests as they free up, so the short tests left at the end
+    even out the finish; a long Docker test or the benchmark group collected last kept one
+    worker busy minutes after the other was done. Modules stay contiguous so that their
+    module-scoped fixtures (prepared data) are made once per worker.
+    """
+
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    long = {
+        module(i) for i in items if i.get_closest_marker("slow") or i.get_closest_marker("docker")
+    }
+    items.sort(key=lambda item: module(item) not in long)  # stable: each module keeps its order
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Kaggle-derived competitions read the real files in ../shared (never downloaded);
     runs that name no folder go to a temporary one, never into the checkout's `runs/`.
