@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from mledojo.adapters.bridge import BridgeLimits, BridgeResult, BridgeSession
 from mledojo.adapters.gateway import EpisodeGateway, provider_config
+from mledojo.adapters.jail import DriverJail, isolation_available
 from mledojo.adapters.venv import AgentVenv, VenvSpec, ensure_venv
 from mledojo.agent import Agent, AgentOutcome
 from mledojo.errors import MLEDojoError
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 SCRIPTED = "scripted"
 CLIENT_DIR = Path(__file__).resolve().parent / "client"
 CONFIG_VARIABLE = "MLEDOJO_DRIVER_CONFIG"
+CONFIG_FILE = "driver-config.json"
 _SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
 _MIN_SECRET_CHARS = 8
 
@@ -105,10 +107,20 @@ class WrappedAgent(Agent):
                 budget_spent=lambda: gateway.meter.exhausted() is not None,
             )
             driver_env = self._driver_env(venv, gateway, folder, model)
+            jail = None
+            if isolation_available():
+                jail = DriverJail(
+                    python=venv.python,
+                    read_only=(self.driver.parent, CLIENT_DIR, folder / CONFIG_FILE),
+                    folder=folder,
+                    port=gateway.port,
+                    serve=gateway.also_serve,
+                )
             result = session.run(
                 [str(venv.python), "-s", "-B", str(self.driver)],
                 env=driver_env,
                 cwd=folder / "work",
+                jail=jail,
             )
         self.last = result
         notes = list(result.notes)
@@ -116,6 +128,8 @@ class WrappedAgent(Agent):
             notes.append(f"driver: {result.ended_by}: {result.error}")
         if self.model == SCRIPTED:
             notes.append("[scripted, no key]")
+        if result.isolation == "none":
+            notes.append("[driver not isolated: not root]")
         return AgentOutcome(
             steps=result.steps,
             total_reward=result.total_reward,
@@ -132,7 +146,7 @@ class WrappedAgent(Agent):
         HOME and TMPDIR, the gateway's URLs and token, the config file, the bridge client."""
         for sub in ("home", "tmp", "work"):
             (folder / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
-        config_path = folder / "driver-config.json"
+        config_path = folder / CONFIG_FILE
         config_text = json.dumps(self.driver_config(model), indent=2)
         secrets = host_secrets()
         check_no_secrets("the driver's config", config_text, secrets)
