@@ -71,8 +71,10 @@ def write_driver(tmp_path: Path, text: str) -> Path:
 @pytest.fixture
 def tiny_agent(wheels: Path, venv_cache: Path, monkeypatch: pytest.MonkeyPatch) -> TinyAgent:
     """Builds a wrapped agent on `tinyagent` 1.0 running `driver`, its model calls going to
-    the scripted `server` through the episode's gateway (venvs cached in `venv_cache`)."""
+    the scripted `server` through the episode's gateway (venvs cached in `venv_cache`; a
+    test may set its own `OPENAI_API_KEY` canary after this)."""
     monkeypatch.setenv("MLEDOJO_CACHE_DIR", str(venv_cache))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-upstream-key")  # the scripted server's
 
     def build(driver: Path, server: ScriptedLLMServer) -> WrappedAgent:
         class Tiny(WrappedAgent):

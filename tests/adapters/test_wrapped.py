@@ -18,9 +18,9 @@ import mledojo
 from mledojo.adapters.wrapped import check_no_secrets, host_secrets
 from mledojo.errors import MLEDojoError
 from mledojo.testing.llm_server import Reply, ScriptedLLMServer
+from mledojo.testing.memory_sandbox import MemorySandboxDouble
 
 from .conftest import TinyAgent, write_driver
-from mledojo.testing.memory_sandbox import MemorySandboxDouble
 
 DRIVER = """\
 import json, os, urllib.request
