@@ -140,6 +140,7 @@ class BridgeSession:
         went."""
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.result.isolation = "none" if jail is None else "jail"
+        self._log({"isolation": self.result.isolation})  # the transcript's first line
         try:
             driver = DriverProcess(
                 argv,

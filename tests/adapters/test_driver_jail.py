@@ -83,6 +83,7 @@ class HostileRun:
     notes: dict[str, str]  # the driver's notes by their first word
     last: BridgeResult
     outcome: AgentOutcome
+    transcript: list[str]  # bridge.jsonl's lines
 
 
 def run_hostile(
@@ -100,7 +101,8 @@ def run_hostile(
     env.close()
     assert agent.last is not None
     notes = {n.split(" ", 1)[0]: n.split(" ", 1)[1] for n in agent.last.notes}
-    return HostileRun(env.result(), notes, agent.last, outcome)
+    transcript = (tmp_path / "run" / "tiny" / "bridge.jsonl").read_text().splitlines()
+    return HostileRun(env.result(), notes, agent.last, outcome, transcript)
 
 
 def assert_honest_path(run: HostileRun) -> None:
@@ -108,6 +110,7 @@ def assert_honest_path(run: HostileRun) -> None:
     assert run.notes.get("model") == "said hello from upstream", (run.notes, run.last.log_tail)
     assert run.result is not None and run.result.status == "completed", (run.result, run.last)
     assert run.last.isolation == "jail"
+    assert run.transcript[0] == '{"isolation": "jail"}'
 
 
 def assert_blocked(run: HostileRun, what: str) -> None:
@@ -232,6 +235,7 @@ def test_without_root_the_driver_runs_as_before_and_the_host_warns(
     with pytest.warns(RuntimeWarning, match=re.escape("not running as root")):
         run = run_hostile(tiny_agent, tmp_path, "read", "/etc/hostname")
     assert run.last.isolation == "none"
+    assert run.transcript[0] == '{"isolation": "none"}'
     assert run.result is not None and run.result.status == "completed", run.result
     assert run.notes.get("model") == "said hello from upstream", run.notes
     assert "[driver not isolated: not root]" in run.outcome.notes
