@@ -28,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from mledojo.errors import SandboxError
+from mledojo.sandbox._jail import JailPlan
 from mledojo.sandbox.episode_uids import free_episode_uid, kill_uid, pids_of_uid
 from mledojo.sandbox.hostfiles import JAIL_FILE, chown_tree, give_back
 from mledojo.sandbox.jailplan import driver_jail_plan
@@ -85,14 +87,24 @@ class DriverJail:
         self._child_end: socket.socket | None = None
 
     def command(self, argv: list[str], cwd: Path) -> tuple[list[str], tuple[int, ...]]:
-        """The launcher's command for `argv` (run in `cwd`) and the descriptor it needs."""
+        """The launcher's command for `argv` (run in `cwd`) and the descriptor it needs;
+        `OSError` (after undoing what was done) when the jail cannot be prepared."""
+        try:
+            plan = self._plan(argv, cwd)
+        except (OSError, SandboxError) as exc:
+            self.stop()
+            raise OSError(f"the driver's jail could not be prepared: {exc}") from exc
+        launcher = [sys.executable, "-I", "-S", str(JAIL_FILE), plan.to_json()]
+        return launcher, (plan.handoff_fd,)
+
+    def _plan(self, argv: list[str], cwd: Path) -> JailPlan:
         self.uid = free_episode_uid()
         for path in self.writable:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
             chown_tree(path, self.uid, self.uid)
         self._root = Path(tempfile.mkdtemp(prefix="mledojo-driver-root-"))
         self._host_end, self._child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        plan = driver_jail_plan(
+        return driver_jail_plan(
             python=str(self.python),
             root_mount=self._root,
             read_only=self.read_only,
@@ -103,8 +115,6 @@ class DriverJail:
             listen_port=self.port,
             handoff_fd=self._child_end.fileno(),
         )
-        launcher = [sys.executable, "-I", "-S", str(JAIL_FILE), plan.to_json()]
-        return launcher, (self._child_end.fileno(),)
 
     def started(self) -> None:
         """After the launch: take the gateway's socket from the launcher and serve on it.

@@ -57,7 +57,7 @@ class DriverProcess:
         self._jail = jail
         jail_fds: tuple[int, ...] = ()
         if jail is not None:
-            argv, jail_fds = jail.command(argv, cwd)
+            argv, jail_fds = jail.command(argv, cwd)  # OSError: nothing is left to undo
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         env = {**env, FDS_VARIABLE: f"{req_w},{rep_r}"}

@@ -239,3 +239,20 @@ def test_without_root_the_driver_runs_as_before_and_the_host_warns(
     assert run.result is not None and run.result.status == "completed", run.result
     assert run.notes.get("model") == "said hello from upstream", run.notes
     assert "[driver not isolated: not root]" in run.outcome.notes
+
+
+@needs_root
+@pytest.mark.slow
+def test_a_jail_that_cannot_be_built_is_a_driver_that_could_not_start(
+    tiny_agent: TinyAgent, tmp_path: Path
+) -> None:
+    env = mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "run")
+    with ScriptedLLMServer([]) as server:
+        agent = tiny_agent(tmp_path / "no-such-folder" / "driver.py", server)
+        agent.run(env, seed=0)
+    env.close()
+    assert agent.last is not None and agent.last.ended_by == "crash", agent.last
+    assert "could not start" in (agent.last.error or "")
+    assert "mledojo jail:" in (agent.last.error or ""), agent.last.error  # the launcher's word
+    result = env.result()
+    assert result is not None and result.status == "agent_error", result
