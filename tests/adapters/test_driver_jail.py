@@ -4,7 +4,8 @@ A real driver (the tiny agent's venv, a real launcher, real namespaces and mount
 an exploited third-party agent would: read the episode's hidden answers, the mledojo
 checkout, a root-only host file; reach a host port that is not the gateway; leave a process
 behind after stop. Each attack is blocked, while the same driver still reaches the model
-gateway and submits. Without root the driver runs as before, and the host says so.
+gateway and submits. Without root the driver runs as before, and the host says so; a jail
+that cannot be built is a driver that could not start.
 """
 
 from __future__ import annotations
