@@ -10,7 +10,9 @@ the episode uid with no groups and `no_new_privs`. The model gateway is reachabl
 through one socket: the launcher listens on the gateway's port inside the driver's network
 namespace and sends that socket to the host, whose gateway serves on it too, so the SDKs
 keep their plain `http://127.0.0.1:<port>` base URL. At stop every process of the uid is
-killed (`kill(-1)` as that uid) and its folders are given back to the host's user.
+killed (`kill(-1)` as that uid) and its folders are given back to the host's user; a host
+killed with SIGKILL leaves a control folder naming the uid, which `mledojo cleanup` and
+every sandbox start reap as they do a LocalSandbox's.
 
 Not root, the driver runs as today (the host's user, its file system and network) and the
 host warns once.
@@ -30,6 +32,7 @@ from typing import Literal
 
 from mledojo.errors import SandboxError
 from mledojo.sandbox._jail import JailPlan
+from mledojo.sandbox.cleanup import CONTROL_PREFIX, OWNER_FILE, write_owner
 from mledojo.sandbox.episode_uids import free_episode_uid, kill_uid, pids_of_uid
 from mledojo.sandbox.hostfiles import JAIL_FILE, chown_tree, give_back
 from mledojo.sandbox.jailplan import driver_jail_plan
@@ -82,7 +85,7 @@ class DriverJail:
         self.port = port
         self.serve = serve
         self.uid: int | None = None
-        self._root: Path | None = None
+        self._control: Path | None = None
         self._host_end: socket.socket | None = None
         self._child_end: socket.socket | None = None
 
@@ -102,11 +105,16 @@ class DriverJail:
         for path in self.writable:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
             chown_tree(path, self.uid, self.uid)
-        self._root = Path(tempfile.mkdtemp(prefix="mledojo-driver-root-"))
+        # A control folder like a sandbox's: a host killed with SIGKILL leaves it, and
+        # `cleanup.reap_control_dirs` (every sandbox start, `mledojo cleanup`) kills the uid.
+        self._control = Path(tempfile.mkdtemp(prefix=CONTROL_PREFIX))
+        write_owner(self._control, uid=self.uid)
+        root = self._control / "root"
+        root.mkdir(mode=0o700)
         self._host_end, self._child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         return driver_jail_plan(
             python=str(self.python),
-            root_mount=self._root,
+            root_mount=root,
             read_only=self.read_only,
             writable=self.writable,
             uid=self.uid,
@@ -150,9 +158,12 @@ class DriverJail:
             survivors = [f"pid {p}" for p in pids_of_uid(uid)]
             for path in self.writable:
                 give_back(path, os.getuid(), os.getgid(), survivors=survivors)
-        if self._root is not None:
-            try:
-                self._root.rmdir()  # only ever mounted on in the launcher's mount namespace
+        if self._control is not None:
+            try:  # rmdir, never a tree walk: the root was mounted on in the launcher only
+                (self._control / OWNER_FILE).unlink(missing_ok=True)
+                if (self._control / "root").exists():
+                    (self._control / "root").rmdir()
+                self._control.rmdir()
             except OSError as exc:
-                log.warning("could not remove the driver's mount point %s: %s", self._root, exc)
-            self._root = None
+                log.warning("could not remove the driver's folder %s: %s", self._control, exc)
+            self._control = None

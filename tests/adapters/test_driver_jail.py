@@ -4,8 +4,9 @@ A real driver (the tiny agent's venv, a real launcher, real namespaces and mount
 an exploited third-party agent would: read the episode's hidden answers, the mledojo
 checkout, a root-only host file; reach a host port that is not the gateway; leave a process
 behind after stop. Each attack is blocked, while the same driver still reaches the model
-gateway and submits. Without root the driver runs as before, and the host says so; a jail
-that cannot be built is a driver that could not start.
+gateway and submits; a driver left by a host killed with SIGKILL is reaped by cleanup.
+Without root the driver runs as before, and the host says so; a jail that cannot be built
+is a driver that could not start.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import re
 import secrets
 import signal
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +31,8 @@ from mledojo.adapters import jail
 from mledojo.adapters.bridge import BridgeResult
 from mledojo.agent import AgentOutcome
 from mledojo.artifacts import EpisodeResult
-from mledojo.sandbox.episode_uids import is_episode_uid, pids_of_uid
+from mledojo.sandbox import cleanup
+from mledojo.sandbox.episode_uids import is_episode_uid, kill_uid, pids_of_uid
 from mledojo.testing.llm_server import Reply, ScriptedLLMServer
 from mledojo.testing.memory_sandbox import MemorySandboxDouble
 
@@ -257,3 +261,53 @@ def test_a_jail_that_cannot_be_built_is_a_driver_that_could_not_start(
     assert "mledojo jail:" in (agent.last.error or ""), agent.last.error  # the launcher's word
     result = env.result()
     assert result is not None and result.status == "agent_error", result
+
+
+HOST = """\
+import sys, time
+from pathlib import Path
+from mledojo.adapters.jail import DriverJail
+
+folder = Path(sys.argv[1])
+(folder / "driver").mkdir()
+(folder / "driver" / "driver.py").write_text("import time\\ntime.sleep(600)\\n")
+kept = []
+jail = DriverJail(python=Path(sys.executable), read_only=(folder / "driver",),
+                  folder=folder / "agent", port=40999, serve=kept.append)
+import subprocess
+argv, fds = jail.command([sys.executable, str(folder / "driver" / "driver.py")],
+                         folder / "agent" / "work")
+subprocess.Popen(argv, pass_fds=fds, start_new_session=True)
+jail.started()
+print(jail.uid, flush=True)
+time.sleep(600)
+"""
+
+
+@needs_root
+@pytest.mark.slow
+def test_a_driver_left_by_a_host_killed_with_sigkill_is_reaped_by_cleanup(
+    tmp_path: Path,
+) -> None:
+    temp = tmp_path / "temp"  # the host's temp dir: its control folder lands here
+    temp.mkdir()
+    host = subprocess.Popen(
+        [sys.executable, "-c", HOST, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(temp)},
+    )
+    assert host.stdout is not None
+    uid = int(host.stdout.readline())
+    try:
+        assert is_episode_uid(uid) and pids_of_uid(uid), "the jailed driver did not start"
+        host.kill()
+        host.wait()
+        assert pids_of_uid(uid), "the driver died with its host: nothing to reap"
+        reaped = cleanup.reap_control_dirs(temp)
+        assert len(reaped) == 1, reaped
+        assert pids_of_uid(uid) == []
+        assert list(temp.iterdir()) == []
+    finally:
+        host.kill()
+        kill_uid(uid)  # on a failure, do not leave the driver behind
