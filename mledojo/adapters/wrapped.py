@@ -3,7 +3,8 @@
 A subclass names its pinned packages (`venv`), its driver script (run with the venv's
 Python) and, for the offline path, a scripted upstream. `run(env)` makes the venv (cached),
 resets the env, starts the episode's gateway, runs the driver over the bridge (in its jail
-as root, `jail.py`), and reports the outcome. See docs/adding-an-agent.md, "Wrapping an agent that runs unchanged".
+as root, `jail.py`), and reports the outcome. See docs/adding-an-agent.md, "Wrapping an
+agent that runs unchanged".
 """
 
 from __future__ import annotations
