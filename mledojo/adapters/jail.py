@@ -3,16 +3,17 @@
 The driver runs third-party code that parses the model's replies, so the host treats it as
 hostile. As root it starts through the `local` sandbox's launcher (`sandbox/_jail.py`) with a
 plan of its own (`jailplan.driver_jail_plan`): a minimal root holding the system folders and
-the agent's venv read-only (every mledojo copy masked), its driver folder and the bridge
-client read-only, its config file read-only, its `home`, `tmp` and `work` folders read-write
-(owned by a fresh episode uid); private mount, IPC and network namespaces (loopback only);
-the episode uid with no groups and `no_new_privs`. The model gateway is reachable there
-through one socket: the launcher listens on the gateway's port inside the driver's network
-namespace and sends that socket to the host, whose gateway serves on it too, so the SDKs
-keep their plain `http://127.0.0.1:<port>` base URL. At stop every process of the uid is
-killed (`kill(-1)` as that uid) and its folders are given back to the host's user; a host
-killed with SIGKILL leaves a control folder naming the uid, which `mledojo cleanup` and
-every sandbox start reap as they do a LocalSandbox's.
+the agent's venv read-only (every mledojo copy masked), its driver folder and its config
+file read-only, the bridge client read-only at `BRIDGE_INSIDE` (its `PYTHONPATH`), its
+`home`, `tmp` and `work` folders read-write (owned by a fresh episode uid); private mount,
+IPC and network namespaces (loopback only); the episode uid with no groups and
+`no_new_privs`. The model gateway is reachable there through one socket: the launcher
+listens on the gateway's port inside the driver's network namespace and sends that socket
+to the host, whose gateway serves on it too, so the SDKs keep their plain
+`http://127.0.0.1:<port>` base URL. At stop every process of the uid is killed (`kill(-1)`
+as that uid) and its folders are given back to the host's user; a host killed with SIGKILL
+leaves a control folder naming the uid, which `mledojo cleanup` and every sandbox start
+reap as they do a LocalSandbox's.
 
 Not root, the driver runs as today (the host's user, its file system and network) and the
 host warns once.
@@ -35,7 +36,7 @@ from mledojo.sandbox._jail import JailPlan
 from mledojo.sandbox.cleanup import CONTROL_PREFIX, OWNER_FILE, write_owner
 from mledojo.sandbox.episode_uids import free_episode_uid, kill_uid, pids_of_uid
 from mledojo.sandbox.hostfiles import JAIL_FILE, chown_tree, give_back
-from mledojo.sandbox.jailplan import driver_jail_plan
+from mledojo.sandbox.jailplan import BRIDGE_INSIDE, driver_jail_plan
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,9 @@ def isolation_available() -> bool:
     return False
 
 
+__all__ = ["BRIDGE_INSIDE", "DriverJail", "Isolation", "isolation_available"]
+
+
 class DriverJail:
     """One driver launch in its jail: the command, the gateway's socket, the stop.
 
@@ -74,12 +78,14 @@ class DriverJail:
         self,
         *,
         python: Path,
+        client: Path,
         read_only: tuple[Path, ...],
         folder: Path,
         port: int,
         serve: Callable[[socket.socket], None],
     ) -> None:
         self.python = python
+        self.client = client
         self.read_only = read_only
         self.writable = tuple(folder / sub for sub in ("home", "tmp", "work"))
         self.port = port
@@ -115,6 +121,7 @@ class DriverJail:
         return driver_jail_plan(
             python=str(self.python),
             root_mount=root,
+            client=self.client,
             read_only=self.read_only,
             writable=self.writable,
             uid=self.uid,

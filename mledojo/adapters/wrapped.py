@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from mledojo.adapters.bridge import BridgeLimits, BridgeResult, BridgeSession
 from mledojo.adapters.gateway import EpisodeGateway, provider_config
-from mledojo.adapters.jail import DriverJail, isolation_available
+from mledojo.adapters.jail import BRIDGE_INSIDE, DriverJail, isolation_available
 from mledojo.adapters.venv import AgentVenv, VenvSpec, ensure_venv
 from mledojo.agent import Agent, AgentOutcome
 from mledojo.errors import MLEDojoError
@@ -107,16 +107,18 @@ class WrappedAgent(Agent):
                 limits=self.limits,
                 budget_spent=lambda: gateway.meter.exhausted() is not None,
             )
-            driver_env = self._driver_env(venv, gateway, folder, model)
             jail = None
             if isolation_available():
                 jail = DriverJail(
                     python=venv.python,
-                    read_only=(self.driver.parent, CLIENT_DIR, folder / CONFIG_FILE),
+                    client=CLIENT_DIR,
+                    read_only=(self.driver.parent, folder / CONFIG_FILE),
                     folder=folder,
                     port=gateway.port,
                     serve=gateway.also_serve,
                 )
+            client = BRIDGE_INSIDE if jail is not None else str(CLIENT_DIR)
+            driver_env = self._driver_env(venv, gateway, folder, model, client)
             result = session.run(
                 [str(venv.python), "-s", "-B", str(self.driver)],
                 env=driver_env,
@@ -141,10 +143,11 @@ class WrappedAgent(Agent):
         )
 
     def _driver_env(
-        self, venv: AgentVenv, gateway: EpisodeGateway, folder: Path, model: str
+        self, venv: AgentVenv, gateway: EpisodeGateway, folder: Path, model: str, client: str
     ) -> dict[str, str]:
         """A clean environment: no host variables but a minimal PATH and locale, a private
-        HOME and TMPDIR, the gateway's URLs and token, the config file, the bridge client."""
+        HOME and TMPDIR, the gateway's URLs and token, the config file, the bridge client
+        (the folder `client`, as the driver sees it)."""
         for sub in ("home", "tmp", "work"):
             (folder / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
         config_path = folder / CONFIG_FILE
@@ -158,7 +161,7 @@ class WrappedAgent(Agent):
             "TMPDIR": str(folder / "tmp"),
             "LANG": "C.UTF-8",
             "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": str(CLIENT_DIR),
+            "PYTHONPATH": client,
             CONFIG_VARIABLE: str(config_path),
             **gateway.driver_env(),
         }

@@ -30,6 +30,9 @@ TOOLS_INSIDE = "/opt/mledojo/tools"
 CONTROL_INSIDE = "/run/mledojo"
 DATA_INSIDE = "/data"
 WORKSPACE_INSIDE = "/workspace"
+# A wrapped agent's bridge client: outside every path a mask may cover (an installed mledojo
+# in a bound site-packages is masked whole, its client folder with it).
+BRIDGE_INSIDE = "/opt/mledojo/bridge"
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # The dynamic loader's cache, the time zone and the alternatives links some tools go through.
@@ -96,6 +99,7 @@ def driver_jail_plan(
     *,
     python: str,
     root_mount: Path,
+    client: Path,
     read_only: tuple[Path, ...],
     writable: tuple[Path, ...],
     uid: int,
@@ -106,12 +110,14 @@ def driver_jail_plan(
 ) -> JailPlan:
     """The plan for a wrapped agent's driver: the system folders and `python`'s prefixes (the
     agent's venv) with every mledojo copy masked, as for the runner; then `read_only` (the
-    driver's folder, the bridge client, its config file) and `writable` (its home, temporary
-    and working folders) at their host paths, so its environment's paths hold inside too.
-    The gateway's port is listened on inside and handed to the host (`_jail.py`)."""
+    driver's folder, its config file) and `writable` (its home, temporary and working
+    folders) at their host paths, so its environment's paths hold inside too, and the bridge
+    `client` at `BRIDGE_INSIDE`. The gateway's port is listened on inside and handed to the
+    host (`_jail.py`)."""
     own = [Bind(str(p), str(p)) for p in read_only]
     own += [Bind(str(p), str(p), writable=True) for p in writable]
     binds, symlinks, masks = system_view(python, own)
+    binds.append(Bind(str(client), BRIDGE_INSIDE))
     return JailPlan(
         root_mount=str(root_mount),
         binds=tuple(binds),

@@ -267,13 +267,15 @@ HOST = """\
 import sys, time
 from pathlib import Path
 from mledojo.adapters.jail import DriverJail
+from mledojo.adapters.wrapped import CLIENT_DIR
 
 folder = Path(sys.argv[1])
 (folder / "driver").mkdir()
 (folder / "driver" / "driver.py").write_text("import time\\ntime.sleep(600)\\n")
 kept = []
-jail = DriverJail(python=Path(sys.executable), read_only=(folder / "driver",),
-                  folder=folder / "agent", port=40999, serve=kept.append)
+jail = DriverJail(python=Path(sys.executable), client=CLIENT_DIR,
+                  read_only=(folder / "driver",), folder=folder / "agent", port=40999,
+                  serve=kept.append)
 import subprocess
 argv, fds = jail.command([sys.executable, str(folder / "driver" / "driver.py")],
                          folder / "agent" / "work")

@@ -17,7 +17,13 @@ from mledojo.sandbox._jail import Bind, JailPlan
 from mledojo.sandbox.conformance import CONFORMANCE_RESOURCES
 from mledojo.sandbox.episode_uids import free_episode_uid
 from mledojo.sandbox.hostfiles import JAIL_FILE, RUNNER_FILE, TOOLS_DIR
-from mledojo.sandbox.jailplan import PACKAGE_DIR, driver_jail_plan, jail_plan, library_copies
+from mledojo.sandbox.jailplan import (
+    BRIDGE_INSIDE,
+    PACKAGE_DIR,
+    driver_jail_plan,
+    jail_plan,
+    library_copies,
+)
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the jail needs root")
 
@@ -173,7 +179,8 @@ def test_a_driver_plan_binds_its_own_folders_and_masks_every_library_copy(
     plan = driver_jail_plan(
         python=sys.executable,
         root_mount=tmp_path / "root",
-        read_only=(prefix, CLIENT_DIR),
+        client=CLIENT_DIR,
+        read_only=(prefix,),
         writable=(work,),
         uid=free_episode_uid(),
         cwd=work,
@@ -182,7 +189,8 @@ def test_a_driver_plan_binds_its_own_folders_and_masks_every_library_copy(
         handoff_fd=7,
     )
     binds = {b.target: b for b in plan.binds}
-    assert binds[str(work)].writable and not binds[str(CLIENT_DIR)].writable
+    assert binds[str(work)].writable and binds[BRIDGE_INSIDE].source == str(CLIENT_DIR)
+    assert not binds[BRIDGE_INSIDE].writable and not binds[str(prefix)].writable
     assert str(site / "mledojo") in plan.masks  # a copy in a bound folder is covered
     assert not any(str(PACKAGE_DIR).startswith(b.source + "/") for b in plan.binds)
     assert plan.cwd == str(work) and plan.listen_port == 40123 and plan.handoff_fd == 7
