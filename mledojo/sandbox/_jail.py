@@ -22,9 +22,10 @@ read-only, `nosuid`, `nodev`; the data read-only at `/data`; the workspace read-
 uid and gid with no supplementary groups; `execv`.
 
 A wrapped agent's driver (`mledojo.adapters.jail`) starts through the same launcher with a
-plan of its own (`jailplan.driver_jail_plan`): it also names the folder to start in and a
-port to listen on in the new network namespace, whose listening socket goes to the host
-(the model gateway serves on it) before the uid is dropped.
+plan of its own (`jailplan.driver_jail_plan`): it also names the folder to start in, a
+process limit for the uid, and a port to listen on in the new network namespace, whose
+listening socket goes to the host (the model gateway serves on it) before the uid is
+dropped.
 
 Standard library only, and no site packages (`-S`): it runs before anything is mounted.
 """
@@ -36,6 +37,7 @@ import fcntl
 import json
 import os
 import platform
+import resource
 import signal
 import socket
 import struct
@@ -92,6 +94,7 @@ class JailPlan:
     # namespace and send that socket to the host over the unix socket `handoff_fd` (0: none).
     listen_port: int = 0
     handoff_fd: int = 0
+    nproc: int = 0  # RLIMIT_NPROC for the uid (threads included); 0: none
 
     def to_json(self) -> str:
         return json.dumps(
@@ -110,6 +113,7 @@ class JailPlan:
                 "cwd": self.cwd,
                 "listen_port": self.listen_port,
                 "handoff_fd": self.handoff_fd,
+                "nproc": self.nproc,
             }
         )
 
@@ -137,6 +141,7 @@ class JailPlan:
             cwd=_path(raw.get("cwd", "/")),
             listen_port=_number(raw, "listen_port", default=0),
             handoff_fd=_number(raw, "handoff_fd", default=0),
+            nproc=_number(raw, "nproc", default=0),
         )
 
 
@@ -280,6 +285,8 @@ def enter(plan: JailPlan) -> None:
     loopback_up()
     if plan.listen_port:
         hand_off_listener(plan.listen_port, plan.handoff_fd)
+    if plan.nproc:  # counted per real uid: the episode uid's processes only
+        resource.setrlimit(resource.RLIMIT_NPROC, (plan.nproc, plan.nproc))
     _check(LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
     os.setgroups([])
     os.setgid(plan.gid)

@@ -55,6 +55,8 @@ SHM_MB = 64
 # A driver writes to its own folder (TMPDIR); its `/tmp` is a small scratch space.
 DRIVER_TMP_MB = 64
 DRIVER_TMP_INODES = 4096
+# Processes and threads of a driver's uid: an agent needs a few dozen; a fork bomb stops here.
+DRIVER_NPROC = 256
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the mledojo package in use
 
 
@@ -112,8 +114,8 @@ def driver_jail_plan(
     agent's venv) with every mledojo copy masked, as for the runner; then `read_only` (the
     driver's folder, its config file) and `writable` (its home, temporary and working
     folders) at their host paths, so its environment's paths hold inside too, and the bridge
-    `client` at `BRIDGE_INSIDE`. The gateway's port is listened on inside and handed to the
-    host (`_jail.py`)."""
+    `client` at `BRIDGE_INSIDE`; at most `DRIVER_NPROC` processes and threads. The gateway's
+    port is listened on inside and handed to the host (`_jail.py`)."""
     own = [Bind(str(p), str(p)) for p in read_only]
     own += [Bind(str(p), str(p), writable=True) for p in writable]
     binds, symlinks, masks = system_view(python, own)
@@ -133,6 +135,7 @@ def driver_jail_plan(
         cwd=str(cwd),
         listen_port=listen_port,
         handoff_fd=handoff_fd,
+        nproc=DRIVER_NPROC,
     )
 
 

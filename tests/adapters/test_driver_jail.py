@@ -3,8 +3,9 @@
 A real driver (the tiny agent's venv, a real launcher, real namespaces and mounts) tries what
 an exploited third-party agent would: read the episode's hidden answers, the mledojo
 checkout, a root-only host file; reach a host port that is not the gateway; leave a process
-behind after stop. Each attack is blocked, while the same driver still reaches the model
-gateway and submits; a driver left by a host killed with SIGKILL is reaped by cleanup.
+behind after stop; fork without bound. Each attack is blocked, while the same driver still
+reaches the model gateway and submits; a driver left by a host killed with SIGKILL is
+reaped by cleanup.
 Without root the driver runs as before, and the host says so; a jail that cannot be built
 is a driver that could not start.
 """
@@ -33,6 +34,7 @@ from mledojo.agent import AgentOutcome
 from mledojo.artifacts import EpisodeResult
 from mledojo.sandbox import cleanup
 from mledojo.sandbox.episode_uids import is_episode_uid, kill_uid, pids_of_uid
+from mledojo.sandbox.jailplan import DRIVER_NPROC
 from mledojo.testing.llm_server import Reply, ScriptedLLMServer
 from mledojo.testing.memory_sandbox import MemorySandboxDouble
 
@@ -56,6 +58,12 @@ try:
     elif attack == "connect":
         with socket.create_connection(("127.0.0.1", int(target)), timeout=5) as s:
             outcome = "LEAKED " + s.recv(100).decode("utf-8", "replace")
+    elif attack == "fork":
+        for started in range(int(target)):
+            if os.fork() == 0:
+                time.sleep(600)
+                os._exit(0)
+        outcome = f"LEAKED {int(target)} processes started"
     else:  # "linger": a daemon in a session of its own, out of the driver's process group
         child = subprocess.Popen(
             [sys.executable, "-c", "import time; time.sleep(600)", target],
@@ -313,3 +321,15 @@ def test_a_driver_left_by_a_host_killed_with_sigkill_is_reaped_by_cleanup(
     finally:
         host.kill()
         kill_uid(uid)  # on a failure, do not leave the driver behind
+
+
+@needs_root
+@pytest.mark.slow
+def test_a_fork_bomb_in_the_driver_stops_at_its_process_limit(
+    tiny_agent: TinyAgent, tmp_path: Path
+) -> None:
+    run = run_hostile(tiny_agent, tmp_path, "fork", str(2 * DRIVER_NPROC))
+    assert_blocked(run, "start any number of processes")
+    assert "Resource temporarily unavailable" in run.notes["attack"], run.notes["attack"]
+    assert_honest_path(run)
+    assert pids_of_uid(int(run.notes["uid"])) == []

@@ -165,6 +165,7 @@ def test_a_driver_plan_survives_its_json_round_trip() -> None:
         cwd="/run/agent/work",
         listen_port=40123,
         handoff_fd=7,
+        nproc=256,
     )
     assert JailPlan.from_json(plan.to_json()) == plan
     with pytest.raises(ValueError, match="not an absolute path"):
