@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mledojo.adapters.jail import DriverJail, Isolation
 from mledojo.adapters.process import DriverGone, DriverProcess, DriverTimeout, Oversized
 from mledojo.adapters.protocol import (
     MAX_REQUEST_BYTES,
@@ -72,6 +73,9 @@ class BridgeResult(BaseModel):
     exit_code: int | None = None
     notes: list[str] = Field(default_factory=list)
     log_tail: str = ""
+    # "jail": the driver ran in its own root, network and uid (`jail.py`); "none": as the
+    # host's user, with the host's files and network (not root; warned)
+    isolation: Isolation = "none"
 
 
 class _Failure(Exception):
@@ -124,9 +128,19 @@ class BridgeSession:
         self.result = BridgeResult()
         self._over = False
 
-    def run(self, argv: list[str], *, env: dict[str, str], cwd: Path) -> BridgeResult:
-        """Start the driver and serve it to the end; returns how it went."""
+    def run(
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str],
+        cwd: Path,
+        jail: DriverJail | None = None,
+    ) -> BridgeResult:
+        """Start the driver (in `jail` when given) and serve it to the end; returns how it
+        went."""
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.result.isolation = "none" if jail is None else "jail"
+        self._log({"isolation": self.result.isolation})  # the transcript's first line
         try:
             driver = DriverProcess(
                 argv,
@@ -134,6 +148,7 @@ class BridgeSession:
                 cwd=cwd,
                 log_path=self.folder / "driver.log",
                 max_log_bytes=self.limits.max_log_bytes,
+                jail=jail,
             )
         except OSError as exc:
             self.result.ended_by = "crash"

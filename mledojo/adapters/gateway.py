@@ -8,6 +8,7 @@ base URLs and its client token, never a provider key.
 
 from __future__ import annotations
 
+import socket
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -67,6 +68,15 @@ class EpisodeGateway:
     def llm(self) -> LLMUsage:
         """What the agent's calls through the gateway cost so far (charged as they happened)."""
         return self.metering.llm
+
+    @property
+    def port(self) -> int:
+        """The gateway's loopback port (a jailed driver's own loopback listens on it too)."""
+        return self.gateway.port
+
+    def also_serve(self, listener: socket.socket) -> None:
+        """Serve the driver's calls on `listener` too (a jailed driver's, see `jail.py`)."""
+        self.gateway.also_serve(listener)
 
     def driver_env(self) -> dict[str, str]:
         """The variables that point the OpenAI and Anthropic SDKs at the gateway."""

@@ -5,7 +5,8 @@ numbers are in `MLEDOJO_BRIDGE_FDS`); its stdout and stderr go to a log file (ca
 tail names what went wrong when it crashes. Reads and writes have deadlines, so a driver that
 hangs, floods or stops reading costs the host a bounded wait, never a hang. The driver and
 everything it started are killed as a process group while its leader is still unreaped
-(a reaped pid may already name another process).
+(a reaped pid may already name another process). Given a `DriverJail` (as root), the driver
+starts in it and every process of its uid is killed at stop too (`jail.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mledojo.adapters.jail import DriverJail
 
 FDS_VARIABLE = "MLEDOJO_BRIDGE_FDS"
 _CHUNK = 1 << 16
@@ -47,7 +52,12 @@ class DriverProcess:
         log_path: Path,
         max_log_bytes: int = 8 << 20,
         tail_chars: int = 4000,
+        jail: DriverJail | None = None,
     ) -> None:
+        self._jail = jail
+        jail_fds: tuple[int, ...] = ()
+        if jail is not None:
+            argv, jail_fds = jail.command(argv, cwd)  # OSError: nothing is left to undo
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         env = {**env, FDS_VARIABLE: f"{req_w},{rep_r}"}
@@ -65,12 +75,14 @@ class DriverProcess:
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=cwd,
-                pass_fds=(req_w, rep_r),
+                pass_fds=(req_w, rep_r, *jail_fds),
                 start_new_session=True,
             )
         except OSError:
             for fd in (req_r, req_w, rep_r, rep_w):
                 os.close(fd)
+            if jail is not None:
+                jail.stop()
             raise
         os.close(req_w)
         os.close(rep_r)
@@ -82,6 +94,12 @@ class DriverProcess:
         self.exit_code: int | None = None
         self._pump = threading.Thread(target=self._pump_log, name="driver-log", daemon=True)
         self._pump.start()
+        if jail is not None:
+            try:
+                jail.started()
+            except OSError as exc:
+                self.stop(grace_s=1.0)
+                raise OSError(f"{exc}; the driver printed: {self.log_tail()[-1000:]}") from None
 
     # requests and replies --------------------------------------------------------------
     def read_line(self, *, max_bytes: int, timeout_s: float) -> bytes:
@@ -149,6 +167,8 @@ class DriverProcess:
         self.exit_code = self.proc.wait()
         os.close(self._pidfd)
         self._pidfd = -1
+        if self._jail is not None:
+            self._jail.stop()  # what left the process group: every process of its uid
         self._pump.join(timeout=5)
         return self.exit_code
 

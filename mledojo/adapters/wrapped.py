@@ -2,8 +2,9 @@
 
 A subclass names its pinned packages (`venv`), its driver script (run with the venv's
 Python) and, for the offline path, a scripted upstream. `run(env)` makes the venv (cached),
-resets the env, starts the episode's gateway, runs the driver over the bridge, and reports
-the outcome. See docs/adding-an-agent.md, "Wrapping an agent that runs unchanged".
+resets the env, starts the episode's gateway, runs the driver over the bridge (in its jail
+as root, `jail.py`), and reports the outcome. See docs/adding-an-agent.md, "Wrapping an
+agent that runs unchanged".
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from mledojo.adapters.bridge import BridgeLimits, BridgeResult, BridgeSession
 from mledojo.adapters.gateway import EpisodeGateway, provider_config
+from mledojo.adapters.jail import BRIDGE_INSIDE, DriverJail, isolation_available
 from mledojo.adapters.venv import AgentVenv, VenvSpec, ensure_venv
 from mledojo.agent import Agent, AgentOutcome
 from mledojo.errors import MLEDojoError
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 SCRIPTED = "scripted"
 CLIENT_DIR = Path(__file__).resolve().parent / "client"
 CONFIG_VARIABLE = "MLEDOJO_DRIVER_CONFIG"
+CONFIG_FILE = "driver-config.json"
 _SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
 _MIN_SECRET_CHARS = 8
 
@@ -104,11 +107,23 @@ class WrappedAgent(Agent):
                 limits=self.limits,
                 budget_spent=lambda: gateway.meter.exhausted() is not None,
             )
-            driver_env = self._driver_env(venv, gateway, folder, model)
+            jail = None
+            if isolation_available():
+                jail = DriverJail(
+                    python=venv.python,
+                    client=CLIENT_DIR,
+                    read_only=(self.driver.parent, folder / CONFIG_FILE),
+                    folder=folder,
+                    port=gateway.port,
+                    serve=gateway.also_serve,
+                )
+            client = BRIDGE_INSIDE if jail is not None else str(CLIENT_DIR)
+            driver_env = self._driver_env(venv, gateway, folder, model, client)
             result = session.run(
                 [str(venv.python), "-s", "-B", str(self.driver)],
                 env=driver_env,
                 cwd=folder / "work",
+                jail=jail,
             )
         self.last = result
         notes = list(result.notes)
@@ -116,6 +131,8 @@ class WrappedAgent(Agent):
             notes.append(f"driver: {result.ended_by}: {result.error}")
         if self.model == SCRIPTED:
             notes.append("[scripted, no key]")
+        if result.isolation == "none":
+            notes.append("[driver not isolated: not root]")
         return AgentOutcome(
             steps=result.steps,
             total_reward=result.total_reward,
@@ -126,13 +143,14 @@ class WrappedAgent(Agent):
         )
 
     def _driver_env(
-        self, venv: AgentVenv, gateway: EpisodeGateway, folder: Path, model: str
+        self, venv: AgentVenv, gateway: EpisodeGateway, folder: Path, model: str, client: str
     ) -> dict[str, str]:
         """A clean environment: no host variables but a minimal PATH and locale, a private
-        HOME and TMPDIR, the gateway's URLs and token, the config file, the bridge client."""
+        HOME and TMPDIR, the gateway's URLs and token, the config file, the bridge client
+        (the folder `client`, as the driver sees it)."""
         for sub in ("home", "tmp", "work"):
             (folder / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
-        config_path = folder / "driver-config.json"
+        config_path = folder / CONFIG_FILE
         config_text = json.dumps(self.driver_config(model), indent=2)
         secrets = host_secrets()
         check_no_secrets("the driver's config", config_text, secrets)
@@ -143,7 +161,7 @@ class WrappedAgent(Agent):
             "TMPDIR": str(folder / "tmp"),
             "LANG": "C.UTF-8",
             "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": str(CLIENT_DIR),
+            "PYTHONPATH": client,
             CONFIG_VARIABLE: str(config_path),
             **gateway.driver_env(),
         }

@@ -21,6 +21,12 @@ read-only, `nosuid`, `nodev`; the data read-only at `/data`; the workspace read-
 `pivot_root` into it and detach the old root; loopback up; `no_new_privs`; the episode's
 uid and gid with no supplementary groups; `execv`.
 
+A wrapped agent's driver (`mledojo.adapters.jail`) starts through the same launcher with a
+plan of its own (`jailplan.driver_jail_plan`): it also names the folder to start in, a
+process limit for the uid, and a port to listen on in the new network namespace, whose
+listening socket goes to the host (the model gateway serves on it) before the uid is
+dropped.
+
 Standard library only, and no site packages (`-S`): it runs before anything is mounted.
 """
 
@@ -31,6 +37,7 @@ import fcntl
 import json
 import os
 import platform
+import resource
 import signal
 import socket
 import struct
@@ -82,6 +89,12 @@ class JailPlan:
     uid: int
     gid: int
     argv: tuple[str, ...]  # what to execute at the end (the runner)
+    cwd: str = "/"  # the folder inside to start `argv` in
+    # A wrapped agent's driver: listen on 127.0.0.1:`listen_port` in the new network
+    # namespace and send that socket to the host over the unix socket `handoff_fd` (0: none).
+    listen_port: int = 0
+    handoff_fd: int = 0
+    nproc: int = 0  # RLIMIT_NPROC for the uid (threads included); 0: none
 
     def to_json(self) -> str:
         return json.dumps(
@@ -97,6 +110,10 @@ class JailPlan:
                 "uid": self.uid,
                 "gid": self.gid,
                 "argv": list(self.argv),
+                "cwd": self.cwd,
+                "listen_port": self.listen_port,
+                "handoff_fd": self.handoff_fd,
+                "nproc": self.nproc,
             }
         )
 
@@ -121,6 +138,10 @@ class JailPlan:
             uid=_number(raw, "uid"),
             gid=_number(raw, "gid"),
             argv=tuple(_text(a) for a in _items(raw, "argv")),
+            cwd=_path(raw.get("cwd", "/")),
+            listen_port=_number(raw, "listen_port", default=0),
+            handoff_fd=_number(raw, "handoff_fd", default=0),
+            nproc=_number(raw, "nproc", default=0),
         )
 
 
@@ -152,8 +173,8 @@ def _path(value: object) -> str:
     return text
 
 
-def _number(raw: dict[str, object], name: str) -> int:
-    value = raw.get(name)
+def _number(raw: dict[str, object], name: str, default: int | None = None) -> int:
+    value = raw.get(name, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ValueError(f"jail plan field `{name}` is missing or not a count")
     return value
@@ -262,10 +283,28 @@ def enter(plan: JailPlan) -> None:
     _mount(None, root, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     _pivot_into(root)
     loopback_up()
+    if plan.listen_port:
+        hand_off_listener(plan.listen_port, plan.handoff_fd)
+    if plan.nproc:  # counted per real uid: the episode uid's processes only
+        resource.setrlimit(resource.RLIMIT_NPROC, (plan.nproc, plan.nproc))
     _check(LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
     os.setgroups([])
     os.setgid(plan.gid)
     os.setuid(plan.uid)
+    os.chdir(plan.cwd)
+
+
+def hand_off_listener(port: int, fd: int) -> None:
+    """Listen on 127.0.0.1:`port` in the new network namespace and send the listening socket
+    to the host over the unix socket `fd`: the host's model gateway accepts the driver's
+    connections on it, and nothing else of the host's network is reachable from here."""
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener,
+        socket.socket(fileno=fd) as channel,
+    ):
+        listener.bind(("127.0.0.1", port))
+        listener.listen(128)
+        socket.send_fds(channel, [b"listening"], [listener.fileno()])
 
 
 USERNS_FLAG = "--userns"

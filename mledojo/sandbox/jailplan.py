@@ -30,6 +30,9 @@ TOOLS_INSIDE = "/opt/mledojo/tools"
 CONTROL_INSIDE = "/run/mledojo"
 DATA_INSIDE = "/data"
 WORKSPACE_INSIDE = "/workspace"
+# A wrapped agent's bridge client: outside every path a mask may cover (an installed mledojo
+# in a bound site-packages is masked whole, its client folder with it).
+BRIDGE_INSIDE = "/opt/mledojo/bridge"
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # The dynamic loader's cache, the time zone and the alternatives links some tools go through.
@@ -49,6 +52,11 @@ SITE_PATTERNS = (
     "local/lib/python3*/dist-packages",
 )
 SHM_MB = 64
+# A driver writes to its own folder (TMPDIR); its `/tmp` is a small scratch space.
+DRIVER_TMP_MB = 64
+DRIVER_TMP_INODES = 4096
+# Processes and threads of a driver's uid: an agent needs a few dozen; a fork bomb stops here.
+DRIVER_NPROC = 256
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the mledojo package in use
 
 
@@ -66,6 +74,77 @@ def jail_plan(
     argv: tuple[str, ...],
 ) -> JailPlan:
     """The plan for one runner launch (see the module doc)."""
+    binds, symlinks, masks = system_view(python)
+    binds += [
+        Bind(str(runner), RUNNER_INSIDE),
+        Bind(str(tools), TOOLS_INSIDE),
+        Bind(str(data), DATA_INSIDE),
+        Bind(str(workspace), WORKSPACE_INSIDE, writable=True),
+        Bind(str(control), CONTROL_INSIDE, writable=True),
+    ]
+    return JailPlan(
+        root_mount=str(root_mount),
+        binds=tuple(binds),
+        symlinks=tuple(symlinks),
+        files=account_files(uid),
+        masks=tuple(masks),
+        tmp_mb=min(resources.disk_mb, 1024),
+        tmp_inodes=resources.max_files,
+        shm_mb=SHM_MB,
+        uid=uid,
+        gid=uid,
+        argv=argv,
+    )
+
+
+def driver_jail_plan(
+    *,
+    python: str,
+    root_mount: Path,
+    client: Path,
+    read_only: tuple[Path, ...],
+    writable: tuple[Path, ...],
+    uid: int,
+    cwd: Path,
+    argv: tuple[str, ...],
+    listen_port: int,
+    handoff_fd: int,
+) -> JailPlan:
+    """The plan for a wrapped agent's driver: the system folders and `python`'s prefixes (the
+    agent's venv) with every mledojo copy masked, as for the runner; then `read_only` (the
+    driver's folder, its config file) and `writable` (its home, temporary and working
+    folders) at their host paths, so its environment's paths hold inside too, and the bridge
+    `client` at `BRIDGE_INSIDE`; at most `DRIVER_NPROC` processes and threads. The gateway's
+    port is listened on inside and handed to the host (`_jail.py`)."""
+    own = [Bind(str(p), str(p)) for p in read_only]
+    own += [Bind(str(p), str(p), writable=True) for p in writable]
+    binds, symlinks, masks = system_view(python, own)
+    binds.append(Bind(str(client), BRIDGE_INSIDE))
+    return JailPlan(
+        root_mount=str(root_mount),
+        binds=tuple(binds),
+        symlinks=tuple(symlinks),
+        files=account_files(uid),
+        masks=tuple(masks),
+        tmp_mb=DRIVER_TMP_MB,
+        tmp_inodes=DRIVER_TMP_INODES,
+        shm_mb=SHM_MB,
+        uid=uid,
+        gid=uid,
+        argv=argv,
+        cwd=str(cwd),
+        listen_port=listen_port,
+        handoff_fd=handoff_fd,
+        nproc=DRIVER_NPROC,
+    )
+
+
+def system_view(
+    python: str, extra: list[Bind] | None = None
+) -> tuple[list[Bind], list[tuple[str, str]], list[str]]:
+    """What every jail shows: the system folders, a few `/etc` files and `python`'s prefixes
+    read-only, the basic device nodes, then `extra`; with the masks over every mledojo copy
+    the system folders, the prefixes and `extra` expose."""
     binds: list[Bind] = []
     symlinks: list[tuple[str, str]] = list(DEV_LINKS)
     for path in (*SYSTEM_DIRS, *ETC_PATHS):
@@ -76,32 +155,18 @@ def jail_plan(
     for prefix in python_prefixes(python):
         if not any(_under(prefix, b.source) for b in binds) or os.path.ismount(prefix):
             binds.append(Bind(prefix, prefix))
+    binds += extra or []
     masks = library_copies(binds)
     binds += [Bind(dev, dev, writable=True, device=True) for dev in DEVICES if os.path.exists(dev)]
-    binds += [
-        Bind(str(runner), RUNNER_INSIDE),
-        Bind(str(tools), TOOLS_INSIDE),
-        Bind(str(data), DATA_INSIDE),
-        Bind(str(workspace), WORKSPACE_INSIDE, writable=True),
-        Bind(str(control), CONTROL_INSIDE, writable=True),
-    ]
-    files = (
+    return binds, symlinks, masks
+
+
+def account_files(uid: int) -> tuple[tuple[str, str], ...]:
+    """`/etc/passwd`, `/etc/group` and `/etc/hosts` naming only root and the episode's uid."""
+    return (
         ("/etc/passwd", f"root:x:0:0::/:/usr/sbin/nologin\nagent:x:{uid}:{uid}::/tmp:/bin/sh\n"),
         ("/etc/group", f"root:x:0:\nagent:x:{uid}:\n"),
         ("/etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost\n"),
-    )
-    return JailPlan(
-        root_mount=str(root_mount),
-        binds=tuple(binds),
-        symlinks=tuple(symlinks),
-        files=files,
-        masks=tuple(masks),
-        tmp_mb=min(resources.disk_mb, 1024),
-        tmp_inodes=resources.max_files,
-        shm_mb=SHM_MB,
-        uid=uid,
-        gid=uid,
-        argv=argv,
     )
 
 

@@ -1,13 +1,23 @@
-"""Helpers of the adapters tests: a tiny local wheel for venvs that need no index."""
+"""Helpers of the adapters tests: a tiny local wheel for venvs that need no index, and a
+tiny wrapped agent over it whose driver the test writes."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+
+from mledojo.adapters import VenvSpec, WrappedAgent, provider_config
+from mledojo.llm.gateway import GatewayConfig
+from mledojo.testing.llm_server import ScriptedLLMServer
+
+TinyAgent = Callable[[Path, ScriptedLLMServer], WrappedAgent]
 
 
 def make_wheel(folder: Path, version: str = "1.0") -> Path:
@@ -47,3 +57,40 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def venv_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One venv cache for the tests that run a tiny wrapped agent (installed once)."""
     return tmp_path_factory.mktemp("venv-cache")
+
+
+def write_driver(tmp_path: Path, text: str) -> Path:
+    """A driver script in a folder of its own (a jailed driver sees its whole folder)."""
+    folder = tmp_path / "driver"
+    folder.mkdir()
+    driver = folder / "driver.py"
+    driver.write_text(text, encoding="utf-8")
+    return driver
+
+
+@pytest.fixture
+def tiny_agent(wheels: Path, venv_cache: Path, monkeypatch: pytest.MonkeyPatch) -> TinyAgent:
+    """Builds a wrapped agent on `tinyagent` 1.0 running `driver`, its model calls going to
+    the scripted `server` through the episode's gateway (venvs cached in `venv_cache`; a
+    test may set its own `OPENAI_API_KEY` canary after this)."""
+    monkeypatch.setenv("MLEDOJO_CACHE_DIR", str(venv_cache))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-upstream-key")  # the scripted server's
+
+    def build(driver: Path, server: ScriptedLLMServer) -> WrappedAgent:
+        class Tiny(WrappedAgent):
+            name: ClassVar[str] = "tiny"
+            venv: ClassVar[VenvSpec] = VenvSpec(
+                name="tiny",
+                requirements=("tinyagent==1.0",),
+                pip_args=("--no-index", "--find-links", str(wheels)),
+            )
+
+            @contextmanager
+            def upstream(self) -> Iterator[tuple[GatewayConfig, str]]:
+                config, ref = provider_config("openai/gpt-5-mini", server.openai_base_url)
+                yield config, ref.name
+
+        Tiny.driver = driver
+        return Tiny(model="openai/gpt-5-mini")
+
+    return build

@@ -78,7 +78,8 @@ def test_a_driver_runs_bash_in_the_sandbox_and_submits(env: Any, tmp_path: Path)
     assert result.steps == 5 and result.terminated
     final = env.result()
     assert final.status == "completed" and final.final.graded, final
-    assert (tmp_path / "bridge" / "bridge.jsonl").read_text().count("\n") == 6
+    transcript = (tmp_path / "bridge" / "bridge.jsonl").read_text().splitlines()
+    assert len(transcript) == 7 and transcript[0] == '{"isolation": "none"}', transcript[0]
 
 
 def test_a_crashing_driver_ends_as_agent_error_with_its_log_tail(env: Any, tmp_path: Path) -> None:

@@ -7,21 +7,20 @@ mini-swe-agent; this sandbox double shares the test process's environment)."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 import mledojo
-from mledojo.adapters import VenvSpec, WrappedAgent, provider_config
 from mledojo.adapters.wrapped import check_no_secrets, host_secrets
 from mledojo.errors import MLEDojoError
-from mledojo.llm.gateway import GatewayConfig
 from mledojo.testing.llm_server import Reply, ScriptedLLMServer
 from mledojo.testing.memory_sandbox import MemorySandboxDouble
+
+from .conftest import TinyAgent, write_driver
 
 DRIVER = """\
 import json, os, urllib.request
@@ -46,24 +45,6 @@ bridge.submit()
 """
 
 
-def tiny_agent(wheels: Path, driver: Path, server: ScriptedLLMServer) -> WrappedAgent:
-    class Tiny(WrappedAgent):
-        name: ClassVar[str] = "tiny"
-        venv: ClassVar[VenvSpec] = VenvSpec(
-            name="tiny",
-            requirements=("tinyagent==1.0",),
-            pip_args=("--no-index", "--find-links", str(wheels)),
-        )
-
-        @contextmanager
-        def upstream(self) -> Iterator[tuple[GatewayConfig, str]]:
-            config, ref = provider_config("openai/gpt-5-mini", server.openai_base_url)
-            yield config, ref.name
-
-    Tiny.driver = driver
-    return Tiny(model="openai/gpt-5-mini")
-
-
 DRIVER_VARIABLES = (
     *("PATH", "HOME", "TMPDIR", "LANG", "PYTHONUNBUFFERED", "PYTHONPATH"),
     *("MLEDOJO_DRIVER_CONFIG", "MLEDOJO_BRIDGE_FDS", "OPENAI_BASE_URL", "OPENAI_API_KEY"),
@@ -73,18 +54,16 @@ DRIVER_VARIABLES = (
 
 @pytest.mark.slow
 def test_the_key_stays_on_the_host_and_the_call_is_metered(
-    wheels: Path, venv_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_agent: TinyAgent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     canary = "sk-canary-" + secrets.token_hex(16)
     monkeypatch.setenv("OPENAI_API_KEY", canary)
     monkeypatch.setenv("OPENAI_COMPATIBLE_API_KEY", canary + "-2")
     monkeypatch.setenv("MY_SERVICE_TOKEN", canary + "-3")
-    monkeypatch.setenv("MLEDOJO_CACHE_DIR", str(venv_cache))
-    driver = tmp_path / "driver.py"
-    driver.write_text(DRIVER, encoding="utf-8")
+    driver = write_driver(tmp_path, DRIVER)
     env = mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "run")
     with ScriptedLLMServer([Reply.say("hello from upstream")]) as server:
-        agent = tiny_agent(wheels, driver, server)
+        agent = tiny_agent(driver, server)
         outcome = agent.run(env, seed=0)
     env.close()
     result = env.result()
@@ -94,6 +73,9 @@ def test_the_key_stays_on_the_host_and_the_call_is_metered(
     assert server.requests[0].headers["authorization"] == f"Bearer {canary}"
     notes = outcome.notes
     assert "model said hello from upstream" in notes
+    # as root (CI) the driver ran in its jail, and still reached the gateway
+    assert agent.last is not None
+    assert agent.last.isolation == ("jail" if os.geteuid() == 0 else "none")
     environ = json.loads(notes.split("environ ", 1)[1].split("; config ", 1)[0])
     assert environ["OPENAI_API_KEY"].startswith("mledojo-gw-")
     assert environ["OPENAI_BASE_URL"].startswith("http://127.0.0.1:")
@@ -122,16 +104,14 @@ def test_a_host_credential_is_never_handed_to_a_driver(monkeypatch: pytest.Monke
 
 @pytest.mark.slow
 def test_a_driver_config_with_a_host_key_is_refused_before_the_driver_starts(
-    wheels: Path, venv_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_agent: TinyAgent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     canary = "sk-canary-" + secrets.token_hex(16)
     monkeypatch.setenv("OPENAI_API_KEY", canary)
-    monkeypatch.setenv("MLEDOJO_CACHE_DIR", str(venv_cache))
-    driver = tmp_path / "driver.py"
-    driver.write_text("raise SystemExit('must not run')\n", encoding="utf-8")
+    driver = write_driver(tmp_path, "raise SystemExit('must not run')\n")
     env = mledojo.make("pump-failure", sandbox=MemorySandboxDouble(), run_dir=tmp_path / "run")
     with ScriptedLLMServer([]) as server:
-        agent = tiny_agent(wheels, driver, server)
+        agent = tiny_agent(driver, server)
         leaky: Any = agent
         leaky.driver_config = lambda model: {"model": model, "api_key": canary}
         with pytest.raises(MLEDojoError, match="credential"):

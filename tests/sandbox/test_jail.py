@@ -12,11 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from mledojo.adapters.wrapped import CLIENT_DIR
 from mledojo.sandbox._jail import Bind, JailPlan
 from mledojo.sandbox.conformance import CONFORMANCE_RESOURCES
 from mledojo.sandbox.episode_uids import free_episode_uid
 from mledojo.sandbox.hostfiles import JAIL_FILE, RUNNER_FILE, TOOLS_DIR
-from mledojo.sandbox.jailplan import jail_plan, library_copies
+from mledojo.sandbox.jailplan import (
+    BRIDGE_INSIDE,
+    PACKAGE_DIR,
+    driver_jail_plan,
+    jail_plan,
+    library_copies,
+)
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the jail needs root")
 
@@ -140,3 +147,51 @@ def test_the_plan_survives_its_json_round_trip(tmp_path: Path) -> None:
         argv=("/usr/bin/python3", "-c", textwrap.dedent("print(1)")),
     )
     assert JailPlan.from_json(plan.to_json()) == plan
+
+
+def test_a_driver_plan_survives_its_json_round_trip() -> None:
+    plan = JailPlan(
+        root_mount="/r",
+        binds=(),
+        symlinks=(),
+        files=(),
+        masks=(),
+        tmp_mb=64,
+        tmp_inodes=1000,
+        shm_mb=64,
+        uid=5,
+        gid=5,
+        argv=("/venv/bin/python", "driver.py"),
+        cwd="/run/agent/work",
+        listen_port=40123,
+        handoff_fd=7,
+        nproc=256,
+    )
+    assert JailPlan.from_json(plan.to_json()) == plan
+    with pytest.raises(ValueError, match="not an absolute path"):
+        JailPlan.from_json(plan.to_json().replace('"/run/agent/work"', '"work"'))
+
+
+def test_a_driver_plan_binds_its_own_folders_and_masks_every_library_copy(
+    tmp_path: Path,
+) -> None:
+    prefix, site = _installed_prefix(tmp_path)
+    work = tmp_path / "agent" / "work"
+    plan = driver_jail_plan(
+        python=sys.executable,
+        root_mount=tmp_path / "root",
+        client=CLIENT_DIR,
+        read_only=(prefix,),
+        writable=(work,),
+        uid=free_episode_uid(),
+        cwd=work,
+        argv=(sys.executable, "driver.py"),
+        listen_port=40123,
+        handoff_fd=7,
+    )
+    binds = {b.target: b for b in plan.binds}
+    assert binds[str(work)].writable and binds[BRIDGE_INSIDE].source == str(CLIENT_DIR)
+    assert not binds[BRIDGE_INSIDE].writable and not binds[str(prefix)].writable
+    assert str(site / "mledojo") in plan.masks  # a copy in a bound folder is covered
+    assert not any(str(PACKAGE_DIR).startswith(b.source + "/") for b in plan.binds)
+    assert plan.cwd == str(work) and plan.listen_port == 40123 and plan.handoff_fd == 7

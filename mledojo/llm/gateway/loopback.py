@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
@@ -16,10 +17,15 @@ class LoopbackService:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self._extra: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{int(self._httpd.server_address[1])}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def openai_base_url(self) -> str:
@@ -37,8 +43,31 @@ class LoopbackService:
             self._thread.start()
         return self
 
+    def also_serve(self, listener: socket.socket) -> None:
+        """Serve the same handler on `listener` too, an already listening socket (a jailed
+        driver's, in the driver's own network namespace); it is closed with the service."""
+        httpd = ThreadingHTTPServer(
+            listener.getsockname(), self._httpd.RequestHandlerClass, bind_and_activate=False
+        )
+        httpd.socket.close()
+        httpd.socket = listener
+        httpd.daemon_threads = True
+        thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{self.thread_name}-extra",
+            daemon=True,
+        )
+        thread.start()
+        self._extra.append((httpd, thread))
+
     def close(self) -> None:
         """Stop serving (idempotent); calls in flight are cut."""
+        while self._extra:
+            httpd, thread = self._extra.pop()
+            httpd.shutdown()
+            thread.join(timeout=5)
+            httpd.server_close()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=5)
