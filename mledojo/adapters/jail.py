@@ -21,6 +21,7 @@ host warns once.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -49,19 +50,20 @@ NOT_ISOLATED_WARNING = (
     "the model's replies. Run as root (as CI does) to start each driver in a jail of its "
     "own; never run graded or leaderboard runs like this."
 )
-_warned = False
 
 
 def isolation_available() -> bool:
     """Whether drivers can be jailed here (root); warns once per process when not."""
-    global _warned
     if os.geteuid() == 0:
         return True
-    if not _warned:
-        _warned = True
-        log.warning(NOT_ISOLATED_WARNING)
-        warnings.warn(NOT_ISOLATED_WARNING, RuntimeWarning, stacklevel=3)
+    _warn_not_isolated()
     return False
+
+
+@functools.cache
+def _warn_not_isolated() -> None:
+    log.warning(NOT_ISOLATED_WARNING)
+    warnings.warn(NOT_ISOLATED_WARNING, RuntimeWarning, stacklevel=4)
 
 
 __all__ = ["BRIDGE_INSIDE", "DriverJail", "Isolation", "isolation_available"]

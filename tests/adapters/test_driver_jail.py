@@ -244,7 +244,7 @@ def test_without_root_the_driver_runs_as_before_and_the_host_warns(
     tiny_agent: TinyAgent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    monkeypatch.setattr(jail, "_warned", False)
+    jail._warn_not_isolated.cache_clear()  # once per process: this test wants it now
     with pytest.warns(RuntimeWarning, match=re.escape("not running as root")):
         run = run_hostile(tiny_agent, tmp_path, "read", "/etc/hostname")
     assert run.last.isolation == "none"
