@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -257,37 +256,9 @@ def test_same_seed_is_byte_identical_and_other_seeds_differ(
     assert all(mine[f] != theirs[f] for f in ("public/train.csv", "public/history.csv"))
 
 
-@pytest.mark.slow
-def test_baseline_solution_predicts_every_case_from_its_history(
-    data: PreparedData, tmp_path: Path
-) -> None:
-    """The baseline's cell, run as a plain process on the prepared public files."""
-    import json
-    import subprocess
-
-    from sklearn.metrics import roc_auc_score
-
-    script = (
-        Path(__file__).resolve().parents[2] / "agents" / "baseline" / "solution.py"
-    ).read_text()
-    task = {
-        "id_column": "id",
-        "targets": ["failure_24h"],
-        "prediction_kind": "probability",
-        "simple": False,
-        "log_target": False,
-        "positive_label": None,
-        "metric": "roc_auc",  # the baseline picks its loss from the metric (info["task"])
-    }
-    cell = tmp_path / "cell.py"
-    cell.write_text(f"TASK = {json.dumps(task)!r}\n" + script)
-    env = {**os.environ, "MLEDOJO_DATA": str(data.public_dir), "MLEDOJO_WORKSPACE": str(tmp_path)}
-    subprocess.run([sys.executable, "-W", "ignore", str(cell)], env=env, check=True, timeout=1800)
-    sub = pd.read_csv(tmp_path / "submission.csv")
-    answers = pd.read_csv(data.answers_path)
-    assert sorted(sub["id"]) == sorted(answers["id"])
-    merged = answers.merge(sub, on="id", suffixes=("", "_pred"))
-    assert roc_auc_score(merged["failure_24h"], merged["failure_24h_pred"]) > 0.85
+# The baseline predicting every case from its history (private ROC AUC >= 0.85, graded) is
+# `tests/test_play.py::test_baseline_on_pump_failure_in_docker`: the same cell, in Docker, in
+# the smallest resource class; a plain-process copy of it here cost another 50 s.
 
 
 # --------------------------------------------------------------------------- reference pool
