@@ -94,9 +94,34 @@ def list_labelled(client: Any, labels: list[str]) -> list[Any]:
 
 
 def find_labelled(run_id: str | None = None, *, client: Any | None = None) -> list[Any]:
-    """All mledojo episode containers (running or not), optionally of one run."""
+    """All mledojo episode containers (running or not), optionally of one run.
+
+    A container whose episode label is the one its image carries was not labelled by an
+    episode: a runtime image is committed from its labelled build container, so a plain
+    `docker run` of it inherits the build's episode and (dead) owner labels. Those used to
+    be reaped as orphans, killed with SIGKILL (exit 137) under whoever ran them.
+    """
+    client = _client(client)
     label = [LABEL_EPISODE] if run_id is None else [LABEL_EPISODE, f"{LABEL_RUN}={run_id}"]
-    return list_labelled(_client(client), label)
+    image_labels: dict[str, dict[str, str]] = {}
+    found = []
+    for container in list_labelled(client, label):
+        image_id = str(container.attrs.get("Image", ""))
+        if image_id not in image_labels:
+            image_labels[image_id] = _image_labels(client, image_id)
+        episode = container.labels.get(LABEL_EPISODE)
+        if episode != image_labels[image_id].get(LABEL_EPISODE):
+            found.append(container)
+    return found
+
+
+def _image_labels(client: Any, image_id: str) -> dict[str, str]:
+    import docker.errors
+
+    try:
+        return dict(client.images.get(image_id).labels or {})
+    except docker.errors.NotFound:
+        return {}
 
 
 def remove(containers: list[Any]) -> list[str]:

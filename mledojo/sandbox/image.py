@@ -35,6 +35,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -785,7 +786,9 @@ def run_offline_build(
         environment=environment or {},
         labels={
             LABEL_KIND: "build",
-            cleanup.LABEL_EPISODE: "image-build",
+            # unique: the image committed from this container inherits it, and cleanup
+            # tells an episode from a plain run of the image by it (cleanup.find_labelled)
+            cleanup.LABEL_EPISODE: f"image-build-{uuid.uuid4().hex[:12]}",
             cleanup.LABEL_RUN: "image-build",
             **cleanup.owner_labels(),
         },

@@ -147,3 +147,22 @@ def test_a_container_removed_while_listing_is_skipped_not_a_404(
     finally:
         monkeypatch.undo()
         cleanup.remove_labelled(run_id)
+
+
+def test_a_plain_run_of_the_runtime_image_is_never_reaped(
+    docker_client: object, runtime_image: str
+) -> None:
+    """The runtime image is committed from its labelled build container, so a plain
+    `docker run` of it (a benchmark's, a user's) carries the build's episode label and a dead
+    owner: every episode start reaped it as an orphan, SIGKILL, exit 137 (the benchmark
+    smokes' unexplained kills, decisions 94 and 166)."""
+    plain = docker_client.containers.run(  # type: ignore[attr-defined]
+        runtime_image, ["sleep", "60"], detach=True, network_mode="none"
+    )
+    try:
+        reaped = cleanup.reap_orphans()
+        plain.reload()
+        assert plain.name not in reaped and plain.status == "running"
+        assert plain.id not in {c.id for c in cleanup.find_labelled()}
+    finally:
+        plain.remove(force=True)
