@@ -145,10 +145,8 @@ class LocalExecutor:
         recorded = read_outcome(job, self.runs_dir, self.run_id, host="local")
         if recorded is not None:  # written atomically: the episode's truth, whatever the exit
             return recorded
-        if self._stopping and child.returncode in (INTERRUPTED_EXIT, -signal.SIGINT):
-            # our Ctrl-C reached the worker before its episode began (before Python set its
-            # handler, or while it started): nothing was played, and the worker did not die
-            # of itself; a rerun plays the episode
+        began = RunLayout(self.runs_dir, self.run_id).episode_folder(job.spec).exists()
+        if interrupted_before_begin(self._stopping, child.returncode, began=began):
             return _unfinished(job, self.runs_dir, self.run_id, NOT_BEGUN, status="interrupted")
         return _unfinished(
             job,
@@ -200,6 +198,19 @@ def _tail(path: Path, lines: int = 3) -> str:
     except OSError:
         return ""
     return " | ".join(text.strip().splitlines()[-lines:])[-500:]
+
+
+def interrupted_before_begin(stopping: bool, returncode: int | None, *, began: bool) -> bool:
+    """Whether a worker that recorded no outcome was stopped by our Ctrl-C, not dead.
+
+    Its exit says so (130, or death by SIGINT before Python set its handler); so does any
+    exit once we had sent the Ctrl-C while its episode had no folder yet: a SIGINT that lands
+    while the interpreter still starts ends it with status 1 and an import traceback, and
+    nothing was played either way. A rerun plays the episode.
+    """
+    if not stopping:
+        return False
+    return returncode in (INTERRUPTED_EXIT, -signal.SIGINT) or not began
 
 
 def _unfinished(

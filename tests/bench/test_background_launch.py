@@ -72,3 +72,24 @@ def test_a_bench_launched_with_sigint_ignored_stops_its_episodes(
     run = bh.only_run(tmp_path)
     events = [json.loads(x) for x in (run / "bench-log.jsonl").read_text().splitlines()]
     assert [e["status"] for e in events if e["event"] == "end"] == ["interrupted"], output
+
+
+@pytest.mark.parametrize(
+    ("stopping", "returncode", "began", "interrupted"),
+    [
+        (True, 130, True, True),  # the worker's own Ctrl-C exit
+        (True, -signal.SIGINT, True, True),  # killed by SIGINT before Python's handler
+        # the at-start case under load (CI): the Ctrl-C landed while the interpreter still
+        # started, which exits 1 with an import traceback; no episode folder: not a dead worker
+        (True, 1, False, True),
+        (True, 1, True, False),  # a folder, no outcome, exit 1: it died during its episode
+        (False, 1, False, False),  # no Ctrl-C from us: a dead worker whatever the exit
+        (False, 130, False, False),
+    ],
+)
+def test_a_worker_stopped_before_its_episode_began_is_interrupted_not_dead(
+    stopping: bool, returncode: int, began: bool, interrupted: bool
+) -> None:
+    from mledojo.bench.executors import interrupted_before_begin
+
+    assert interrupted_before_begin(stopping, returncode, began=began) is interrupted
