@@ -20,6 +20,23 @@ from mledojo.testing.llm_server import ScriptedLLMServer
 TinyAgent = Callable[[Path, ScriptedLLMServer], WrappedAgent]
 
 
+# The honest end of every test driver: one model call through the gateway's base URL, then
+# the sample submission, submitted (what must still work whatever the driver tried first).
+CALL_MODEL_AND_SUBMIT = """\
+request = urllib.request.Request(
+    os.environ["OPENAI_BASE_URL"] + "/chat/completions",
+    data=json.dumps({"model": config["model"],
+                     "messages": [{"role": "user", "content": "hi"}]}).encode(),
+    headers={"Authorization": "Bearer " + os.environ["OPENAI_API_KEY"],
+             "Content-Type": "application/json"},
+)
+answer = json.load(urllib.request.urlopen(request, timeout=60))
+bridge.note("model said " + answer["choices"][0]["message"]["content"])
+bridge.bash('cp "$MLEDOJO_DATA/sample_submission.csv" submission.csv')
+bridge.submit()
+"""
+
+
 def make_wheel(folder: Path, version: str = "1.0") -> Path:
     """A pure-Python wheel of `tinyagent` (one module saying its version)."""
     name = f"tinyagent-{version}"

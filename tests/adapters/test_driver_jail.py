@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,13 +39,14 @@ from mledojo.sandbox.jailplan import DRIVER_NPROC
 from mledojo.testing.llm_server import Reply, ScriptedLLMServer
 from mledojo.testing.memory_sandbox import MemorySandboxDouble
 
-from .conftest import TinyAgent, write_driver
+from .conftest import CALL_MODEL_AND_SUBMIT, TinyAgent, write_driver
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the driver's jail needs root")
 
 # Tries the attack named in its config, notes the outcome, then calls the model through the
 # gateway and submits (the honest path must still work in the jail).
-HOSTILE_DRIVER = """\
+HOSTILE_DRIVER = (
+    """\
 import json, os, socket, subprocess, sys, time, urllib.request
 from mledojo_bridge import Bridge, load_config
 
@@ -76,18 +78,9 @@ except Exception as exc:
     outcome = f"blocked {type(exc).__name__}: {exc}"
 bridge.note(f"attack {outcome}")
 bridge.note(f"uid {os.getuid()}")
-request = urllib.request.Request(
-    os.environ["OPENAI_BASE_URL"] + "/chat/completions",
-    data=json.dumps({"model": config["model"],
-                     "messages": [{"role": "user", "content": "hi"}]}).encode(),
-    headers={"Authorization": "Bearer " + os.environ["OPENAI_API_KEY"],
-             "Content-Type": "application/json"},
-)
-answer = json.load(urllib.request.urlopen(request, timeout=60))
-bridge.note("model said " + answer["choices"][0]["message"]["content"])
-bridge.bash('cp "$MLEDOJO_DATA/sample_submission.csv" submission.csv')
-bridge.submit()
 """
+    + CALL_MODEL_AND_SUBMIT
+)
 
 
 @dataclass
@@ -310,6 +303,10 @@ def test_a_driver_left_by_a_host_killed_with_sigkill_is_reaped_by_cleanup(
     assert host.stdout is not None
     uid = int(host.stdout.readline())
     try:
+        # the launcher hands the gateway's socket over before it drops to the uid and execs
+        deadline = time.monotonic() + 30
+        while not pids_of_uid(uid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert is_episode_uid(uid) and pids_of_uid(uid), "the jailed driver did not start"
         host.kill()
         host.wait()

@@ -20,9 +20,10 @@ from mledojo.errors import MLEDojoError
 from mledojo.testing.llm_server import Reply, ScriptedLLMServer
 from mledojo.testing.memory_sandbox import MemorySandboxDouble
 
-from .conftest import TinyAgent, write_driver
+from .conftest import CALL_MODEL_AND_SUBMIT, TinyAgent, write_driver
 
-DRIVER = """\
+DRIVER = (
+    """\
 import json, os, urllib.request
 from mledojo_bridge import Bridge, load_config
 import tinyagent
@@ -31,18 +32,9 @@ bridge = Bridge.from_env()
 config = load_config()
 bridge.note("environ " + json.dumps(dict(os.environ)))
 bridge.note("config " + json.dumps(config))
-request = urllib.request.Request(
-    os.environ["OPENAI_BASE_URL"] + "/chat/completions",
-    data=json.dumps({"model": config["model"],
-                     "messages": [{"role": "user", "content": "hi"}]}).encode(),
-    headers={"Authorization": "Bearer " + os.environ["OPENAI_API_KEY"],
-             "Content-Type": "application/json"},
-)
-answer = json.load(urllib.request.urlopen(request))
-bridge.note("model said " + answer["choices"][0]["message"]["content"])
-bridge.bash('cp "$MLEDOJO_DATA/sample_submission.csv" submission.csv')
-bridge.submit()
 """
+    + CALL_MODEL_AND_SUBMIT
+)
 
 
 DRIVER_VARIABLES = (
