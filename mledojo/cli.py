@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mledojo._console import err, out, run_app
@@ -218,14 +219,15 @@ def audit_cmd(
 
 
 def _print_audit(report: AuditReport) -> None:
-    table = Table("check", "result", title=f"leak audit: {report.competition}")
-    table.add_row("files looked at", ", ".join(report.files))
+    # file, column and board names come from the competition's files: printed as text
+    table = Table("check", "result", title=f"leak audit: {escape(report.competition)}")
+    table.add_row("files looked at", escape(", ".join(report.files)))
     table.add_row("a perfect submission earns", report.perfect_medal or "no medal")
     table.add_row("the sample submission earns", report.sample_medal or "no medal")
     if report.reused_ids:
         table.add_row("test ids naming another train row", f"{report.reused_ids} (harmless)")
     for name, strength in report.declared_strong.items():
-        table.add_row(f"declared strong: {name}", f"{strength:.3f}")
+        table.add_row(f"declared strong: {escape(name)}", f"{strength:.3f}")
     medals = report.medals
     if medals is not None:
         table.add_row("medals (measured / declared)", f"{medals.measured} / {medals.declared}")
@@ -235,11 +237,12 @@ def _print_audit(report: AuditReport) -> None:
             f"honest board top {medals.honest_top:.6g}",
         )
         table.add_row("private rows", f"{medals.private_rows:,}")
-        table.add_row("what a medal means", medals.note)
+        table.add_row("what a medal means", escape(medals.note))
     out.print(table)
     for finding in report.findings:
         where = finding.file + (f" column `{finding.column}`" if finding.column else "")
-        out.print(f"[red]FAIL[/red] {finding.check} in {where}: {finding.message}")
+        text = escape(f"{finding.check} in {where}: {finding.message}")
+        out.print(f"[red]FAIL[/red] {text}", highlight=False)
     out.print("passed: no leak found" if report.passed else f"{len(report.findings)} finding(s)")
 
 

@@ -219,3 +219,30 @@ def test_the_cli_audits_a_users_competition_and_fails_on_its_leak(tmp_path: Path
     assert careful.returncode == 0, careful.stderr
     report = json.loads(careful.stdout)
     assert report["passed"] and report["perfect_medal"] == "gold" and report["sample_medal"] is None
+
+
+def test_the_audit_prints_names_from_the_data_as_text(capsys: pytest.CaptureFixture[str]) -> None:
+    """A column named like console markup (a Kaggle header may hold brackets) is printed as
+    written; it ended the command with a markup error (or restyled the report) before."""
+    from mledojo.cli import _print_audit
+    from mledojo.grading.audit import AuditReport, Finding
+
+    column = "risk[/bold][red]"
+    report = AuditReport(
+        competition="brackets-v1",
+        findings=[
+            Finding(
+                check="near_copy",
+                file="test.csv",
+                column=column,
+                value=0.99,
+                message=f"test.csv column `{column}` predicts the answers",
+            )
+        ],
+        files=["test.csv", "[b]train.csv"],
+        strongest={},
+    )
+    _print_audit(report)
+    printed = " ".join(capsys.readouterr().out.split())
+    assert f"near_copy in test.csv column `{column}`" in printed
+    assert "[b]train.csv" in printed
