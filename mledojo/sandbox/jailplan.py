@@ -12,6 +12,7 @@ datasets, other episodes, `/tmp`) is simply absent.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import glob
 import json
@@ -59,6 +60,9 @@ DRIVER_TMP_INODES = 4096
 DRIVER_NPROC = 256
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the mledojo package in use
 
+View = tuple[list[Bind], list[tuple[str, str]], list[str]]
+"""(binds, symlinks, masks), as `system_view` returns them plus a plan's own binds."""
+
 
 def jail_plan(
     *,
@@ -82,18 +86,13 @@ def jail_plan(
         Bind(str(workspace), WORKSPACE_INSIDE, writable=True),
         Bind(str(control), CONTROL_INSIDE, writable=True),
     ]
-    return JailPlan(
-        root_mount=str(root_mount),
-        binds=tuple(binds),
-        symlinks=tuple(symlinks),
-        files=account_files(uid),
-        masks=tuple(masks),
+    return _plan(
+        root_mount,
+        (binds, symlinks, masks),
+        uid=uid,
+        argv=argv,
         tmp_mb=min(resources.disk_mb, 1024),
         tmp_inodes=resources.max_files,
-        shm_mb=SHM_MB,
-        uid=uid,
-        gid=uid,
-        argv=argv,
     )
 
 
@@ -120,28 +119,47 @@ def driver_jail_plan(
     own += [Bind(str(p), str(p), writable=True) for p in writable]
     binds, symlinks, masks = system_view(python, own)
     binds.append(Bind(str(client), BRIDGE_INSIDE))
+    plan = _plan(
+        root_mount,
+        (binds, symlinks, masks),
+        uid=uid,
+        argv=argv,
+        tmp_mb=DRIVER_TMP_MB,
+        tmp_inodes=DRIVER_TMP_INODES,
+    )
+    return dataclasses.replace(
+        plan, cwd=str(cwd), listen_port=listen_port, handoff_fd=handoff_fd, nproc=DRIVER_NPROC
+    )
+
+
+def _plan(
+    root_mount: Path,
+    view: View,
+    *,
+    uid: int,
+    argv: tuple[str, ...],
+    tmp_mb: int,
+    tmp_inodes: int,
+) -> JailPlan:
+    """A plan over `view` for the episode uid `uid` (its own `/etc` account files, the
+    shared `/dev/shm` size)."""
+    binds, symlinks, masks = view
     return JailPlan(
         root_mount=str(root_mount),
         binds=tuple(binds),
         symlinks=tuple(symlinks),
         files=account_files(uid),
         masks=tuple(masks),
-        tmp_mb=DRIVER_TMP_MB,
-        tmp_inodes=DRIVER_TMP_INODES,
         shm_mb=SHM_MB,
         uid=uid,
         gid=uid,
         argv=argv,
-        cwd=str(cwd),
-        listen_port=listen_port,
-        handoff_fd=handoff_fd,
-        nproc=DRIVER_NPROC,
+        tmp_mb=tmp_mb,
+        tmp_inodes=tmp_inodes,
     )
 
 
-def system_view(
-    python: str, extra: list[Bind] | None = None
-) -> tuple[list[Bind], list[tuple[str, str]], list[str]]:
+def system_view(python: str, extra: list[Bind] | None = None) -> View:
     """What every jail shows: the system folders, a few `/etc` files and `python`'s prefixes
     read-only, the basic device nodes, then `extra`; with the masks over every mledojo copy
     the system folders, the prefixes and `extra` expose."""
